@@ -1,0 +1,1 @@
+"""How the real servers are fetched, configured, started and checked for readiness."""

@@ -1,0 +1,190 @@
+"""A server livefold runs as a child process: what to run, how to tell it is ready, how to stop it.
+
+Each server (Kafka, ClickHouse, S3Proxy, the schema registry, livefold's own processes) is a
+`Service`. `RunningService` owns the child: it checks ports before starting, waits for real
+readiness with a deadline, notices an early exit, and stops the child (and only it) cleanly.
+The supervisor and the test fixtures both drive services through this one path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from infra.errors import InfraError
+
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Port:
+    number: int
+    setting: str  # the environment variable that changes it, for error messages
+
+
+@dataclass
+class Service:
+    """Subclasses fill in the command and the readiness probe."""
+
+    name: str
+    workdir: Path
+    ports: list[Port] = field(default_factory=list)
+    ready_timeout: float = 60.0
+
+    def prepare(self) -> None:
+        """Fetch, write configuration, format storage. Must be idempotent."""
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        return {}
+
+    def is_ready(self) -> bool:
+        """One readiness probe: True once the server answers a real request."""
+        raise NotImplementedError
+
+    def after_ready(self) -> None:
+        """Set-up that needs the server up (buckets, topics)."""
+
+    def request_stop(self, process: subprocess.Popen[bytes]) -> None:
+        process.send_signal(signal.SIGTERM)
+
+    def urls(self) -> dict[str, str]:
+        return {}
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    # A child must not outlive a supervisor killed with SIGKILL: ask Linux to signal it.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.setpgrp()
+
+
+class RunningService:
+    def __init__(
+        self,
+        service: Service,
+        output: IO[bytes] | Callable[[bytes], None],
+        host: str = "127.0.0.1",
+    ):
+        """`output` is a file for the child's output, or a function called with each line."""
+        self.service = service
+        self.host = host
+        self._output = output
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        for port in self.service.ports:
+            if not port_is_free(self.host, port.number):
+                raise InfraError(
+                    f"{self.service.name}: port {port.number} on {self.host} is already in use; "
+                    f"stop what holds it or set {port.setting} to another port"
+                )
+        self.service.prepare()
+        self.service.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            self.service.command(),
+            cwd=self.service.workdir,
+            env={**os.environ, **self.service.environment()},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if callable(self._output) else self._output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        if callable(self._output):
+            threading.Thread(target=self._pump, args=(self._output,), daemon=True).start()
+        self._write_pidfile()
+        self.wait_ready()
+        self.service.after_ready()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.service.ready_timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise InfraError(
+                    f"{self.service.name} exited with code {self.process.returncode} "
+                    f"before it was ready; see its log above"
+                )
+            with contextlib.suppress(Exception):
+                if self.service.is_ready():
+                    return
+            time.sleep(0.1)
+        self.stop()
+        raise InfraError(
+            f"{self.service.name} was not ready within {self.service.ready_timeout:.0f}s; "
+            "see its log above"
+        )
+
+    def stop(self, timeout: float = 20.0) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            self._remove_pidfile()
+            return
+        with contextlib.suppress(Exception):
+            self.service.request_stop(process)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        self._remove_pidfile()
+
+    def _pump(self, on_line: Callable[[bytes], None]) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in iter(self.process.stdout.readline, b""):
+            on_line(line)
+
+    @property
+    def pidfile(self) -> Path:
+        return self.service.workdir / f"{self.service.name}.pid"
+
+    def _write_pidfile(self) -> None:
+        assert self.process is not None
+        self.pidfile.write_text(str(self.process.pid))
+
+    def _remove_pidfile(self) -> None:
+        self.pidfile.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def running(
+    services: list[Service], output: Callable[[Service], IO[bytes]]
+) -> Iterator[list[RunningService]]:
+    """Start services in order, each ready before the next; stop them in reverse order."""
+    started: list[RunningService] = []
+    try:
+        for service in services:
+            handle = RunningService(service, output(service))
+            started.append(handle)
+            handle.start()
+        yield started
+    finally:
+        for handle in reversed(started):
+            handle.stop()

@@ -1,0 +1,170 @@
+"""`livefold run`: start the stack in dependency order, print where everything is, stream the
+servers' logs with a prefix, and stop everything cleanly on Ctrl-C, SIGTERM or `livefold stop`.
+
+honcho (Procfile) was the first choice, but it starts every process at once; Kafka must answer
+before the registry starts, and the registry before the app, so readiness gates each start here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from infra.errors import InfraError
+from infra.service import RunningService, Service
+from infra.stack import application, infrastructure
+from livefold.settings import Settings
+
+_COLOURS = ("36", "33", "35", "32", "34", "31", "96", "93")
+
+
+class _Stopping(Exception):
+    pass
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, out: IO[str] = sys.stdout):
+        self.settings = settings
+        self.out = out
+        self._lock = threading.Lock()
+        self._handles: list[RunningService] = []
+        self._stop = threading.Event()
+
+    @property
+    def pidfile(self) -> Path:
+        return self.settings.run_dir / "supervisor.pid"
+
+    def say(self, text: str) -> None:
+        with self._lock:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def run(self) -> int:
+        self._claim_pidfile()
+        started_at = time.monotonic()
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            services = infrastructure(self.settings) + application(self.settings)
+            width = max(len(s.name) for s in services)
+            for index, service in enumerate(services):
+                self._start(service, index, width)
+            self.say(self._table(services, time.monotonic() - started_at))
+            return self._watch()
+        except InfraError as error:
+            self.say(f"livefold: {error}")
+            return 1
+        except _Stopping:
+            return 0
+        finally:
+            self._shutdown()
+            self.pidfile.unlink(missing_ok=True)
+
+    def _start(self, service: Service, index: int, width: int) -> None:
+        if self._stop.is_set():
+            raise _Stopping
+        colour = _COLOURS[index % len(_COLOURS)]
+        prefix = f"\033[{colour}m{service.name:<{width}} |\033[0m " if self.out.isatty() else (
+            f"{service.name:<{width}} | "
+        )
+
+        def log_line(raw: bytes) -> None:
+            self.say(prefix + raw.decode("utf-8", "replace").rstrip())
+
+        handle = RunningService(service, log_line, self.settings.host)
+        self._handles.append(handle)
+        self.say(f"{prefix}starting")
+        handle.start()
+        self.say(f"{prefix}ready")
+
+    def _watch(self) -> int:
+        while not self._stop.wait(0.5):
+            for handle in self._handles:
+                assert handle.process is not None
+                code = handle.process.poll()
+                if code is not None:
+                    self.say(f"livefold: {handle.service.name} exited with code {code}; stopping")
+                    return 1
+        return 0
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if not self._stop.is_set():
+            self.say(f"livefold: {signal.Signals(signum).name} received, stopping")
+        self._stop.set()
+
+    def _shutdown(self) -> None:
+        # Ignore further Ctrl-C: a half-finished shutdown is what leaves orphans behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for handle in reversed(self._handles):
+            self.say(f"livefold: stopping {handle.service.name}")
+            handle.stop()
+        self._handles.clear()
+
+    def _claim_pidfile(self) -> None:
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+        running_pid = _live_pid(self.pidfile)
+        if running_pid is not None:
+            raise SystemExit(
+                f"livefold: already running (pid {running_pid}); stop it with `make stop`"
+            )
+        self.pidfile.write_text(str(os.getpid()))
+
+    def _table(self, services: list[Service], seconds: float) -> str:
+        rows = [("service", "address")]
+        for service in services:
+            rows.extend((service.name, url) for url in service.urls().values())
+        width = max(len(name) for name, _ in rows)
+        lines = [f"  {name:<{width}}  {url}" for name, url in rows]
+        lines.insert(1, "  " + "-" * (width + 2 + max(len(url) for _, url in rows)))
+        return (
+            f"\nlivefold is ready in {seconds:.1f}s (data in {self.settings.data_dir.resolve()})\n"
+            + "\n".join(lines)
+            + "\nCtrl-C or `make stop` stops everything.\n"
+        )
+
+
+def _live_pid(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    except PermissionError:
+        return None
+    return pid
+
+
+def _service_pidfiles(settings: Settings) -> Iterator[Path]:
+    if settings.data_dir.exists():
+        yield from settings.data_dir.glob("*/*.pid")
+
+
+def stop(settings: Settings, timeout: float = 60.0) -> int:
+    """Stop a running supervisor, then anything its children left behind (after a SIGKILL)."""
+    pidfile = settings.run_dir / "supervisor.pid"
+    pid = _live_pid(pidfile)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _live_pid(pidfile) == pid and time.monotonic() < deadline:
+            time.sleep(0.2)
+    leftovers = 0
+    for service_pidfile in _service_pidfiles(settings):
+        child = _live_pid(service_pidfile)
+        if child is not None:
+            leftovers += 1
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child, signal.SIGTERM)
+        service_pidfile.unlink(missing_ok=True)
+    if pid is None and leftovers == 0:
+        print("livefold: nothing was running")
+    else:
+        print("livefold: stopped")
+    return 0

@@ -1,0 +1,1 @@
+"""livefold: interactive live streaming, event-sourced on Kafka."""

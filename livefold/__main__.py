@@ -1,0 +1,5 @@
+import sys
+
+from livefold.cli import main
+
+sys.exit(main())

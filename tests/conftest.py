@@ -1,0 +1,34 @@
+"""Servers for the suite: one real stack per test session, on free ports, in a temporary dir.
+
+Tests that restart a server start their own instance (see `tests/servers.py`) so the shared
+stack stays up for everyone else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.service import running
+from infra.stack import infrastructure
+from livefold.settings import Settings
+from tests.servers import log_to, settings_on_free_ports
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return settings_on_free_ports(tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[Settings]:
+    with running(infrastructure(settings), output=log_to(settings.data_dir / "logs")):
+        yield settings
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Settings:
+    """Settings for a private instance of a server, for tests that stop and restart it."""
+    return settings_on_free_ports(tmp_path)
