@@ -60,6 +60,12 @@ class Service:
     def request_stop(self, process: subprocess.Popen[bytes]) -> None:
         process.send_signal(signal.SIGTERM)
 
+    def exit_error(self, returncode: int) -> InfraError:
+        """Why the server exited before it was ready; a subclass may name the setting to change."""
+        return InfraError(
+            f"{self.name} exited with code {returncode} before it was ready; see its log above"
+        )
+
     def urls(self) -> dict[str, str]:
         return {}
 
@@ -128,10 +134,7 @@ class RunningService:
         deadline = time.monotonic() + self.service.ready_timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise InfraError(
-                    f"{self.service.name} exited with code {self.process.returncode} "
-                    f"before it was ready; see its log above"
-                )
+                raise self.service.exit_error(self.process.returncode)
             with contextlib.suppress(Exception):
                 if self.service.is_ready():
                     return

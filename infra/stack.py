@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
-from infra import clickhouse, kafka, registry, s3proxy
-from infra.service import Service
+from pathlib import Path
+
+from infra.service import Service, free_port
 from livefold.settings import Settings
 
 
 def infrastructure(settings: Settings) -> list[Service]:
+    from infra import clickhouse, kafka, registry, s3proxy
+
     services: list[Service] = []
     if settings.kafka_bootstrap_servers is None:
         services.append(kafka.service(settings))
@@ -24,3 +27,18 @@ def infrastructure(settings: Settings) -> list[Service]:
 def application(settings: Settings) -> list[Service]:
     """livefold's own processes (gateway, Faust workers), started once the stack is ready."""
     return []
+
+
+def ephemeral_settings(data_dir: Path, **overrides: object) -> Settings:
+    """A private stack on free ports under data_dir (tests, benchmarks), sharing the jar cache."""
+    repo = Path(__file__).resolve().parent.parent
+    ports = {
+        f"{name}_port": free_port()
+        for name in ("kafka", "kafka_controller", "clickhouse", "s3", "registry", "gateway")
+    }
+    return Settings(  # type: ignore[arg-type]
+        data_dir=data_dir,
+        cache_dir=repo / ".livefold" / "cache",
+        topic_partitions=3,
+        **{**ports, **overrides},
+    )

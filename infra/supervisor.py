@@ -52,9 +52,13 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         try:
-            services = infrastructure(self.settings) + application(self.settings)
+            stack, app = infrastructure(self.settings), application(self.settings)
+            services = stack + app
             width = max(len(s.name) for s in services)
-            for index, service in enumerate(services):
+            for index, service in enumerate(stack):
+                self._start(service, index, width)
+            self._provision()
+            for index, service in enumerate(app, start=len(stack)):
                 self._start(service, index, width)
             self.say(self._table(services, time.monotonic() - started_at))
             return self._watch()
@@ -83,6 +87,15 @@ class Supervisor:
         self.say(f"{prefix}starting")
         handle.start()
         self.say(f"{prefix}ready")
+
+    def _provision(self) -> None:
+        from streams.provision import provision
+
+        report, schema_ids = provision(self.settings)
+        self.say(
+            f"livefold: topics ready ({len(report.created)} created, "
+            f"{len(report.existing)} existing); {len(schema_ids)} schemas registered"
+        )
 
     def _watch(self) -> int:
         while not self._stop.wait(0.5):

@@ -5,7 +5,6 @@ Pointing a part at production means setting its URL (e.g. LIVEFOLD_KAFKA_BOOTSTR
 supervisor then does not start a local server for it.
 """
 
-from functools import cached_property
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,19 +44,22 @@ class Settings(BaseSettings):
     topic_partitions: int = 12
     topic_replication_factor: int = 1
 
-    @cached_property
+    # Reactions viewers may send; the codec rejects other kinds (JSON list in the environment).
+    reaction_kinds: tuple[str, ...] = ("heart", "fire", "laugh", "clap", "wow", "sad", "hype")
+
+    @property
     def kafka_bootstrap(self) -> str:
         return self.kafka_bootstrap_servers or f"{self.host}:{self.kafka_port}"
 
-    @cached_property
+    @property
     def clickhouse(self) -> str:
         return self.clickhouse_url or f"http://{self.host}:{self.clickhouse_port}"
 
-    @cached_property
+    @property
     def s3(self) -> str:
         return self.s3_endpoint or f"{self.host}:{self.s3_port}"
 
-    @cached_property
+    @property
     def registry(self) -> str:
         return self.registry_url or f"http://{self.host}:{self.registry_port}"
 

@@ -14,6 +14,7 @@ import pytest
 from infra.service import running
 from infra.stack import infrastructure
 from livefold.settings import Settings
+from streams.provision import provision
 from tests.servers import log_to, settings_on_free_ports
 
 
@@ -25,6 +26,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[Settings]:
     with running(infrastructure(settings), output=log_to(settings.data_dir / "logs")):
+        provision(settings)
         yield settings
 
 

@@ -4,24 +4,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from infra.service import Service, free_port
+from infra.service import Service
+from infra.stack import ephemeral_settings
 from livefold.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def settings_on_free_ports(data_dir: Path) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        cache_dir=REPO / ".livefold" / "cache",
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        clickhouse_port=free_port(),
-        s3_port=free_port(),
-        registry_port=free_port(),
-        gateway_port=free_port(),
-        topic_partitions=3,
-    )
+    return ephemeral_settings(data_dir)
 
 
 def log_to(log_dir: Path) -> Callable[[Service], IO[bytes]]:
