@@ -33,7 +33,11 @@ def ensure_jars(name: str, cache_dir: Path, mvn: str) -> Path:
     shutil.rmtree(lib_dir, ignore_errors=True)
     result = subprocess.run(
         [
-            mvn, "-q", "-B", "-f", str(pom),
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
             f"-Dmaven.repo.local={(cache_dir / 'm2').resolve()}",
             f"{DEPENDENCY_PLUGIN}:copy-dependencies",
             "-DincludeScope=runtime",

@@ -82,9 +82,11 @@ class S3ProxyService(Service):
             self.java,
             *JVM_FLAGS,
             f"-Dlogback.configurationFile={LOGBACK_CONFIG}",
-            "-cp", classpath(self._lib_dir),
+            "-cp",
+            classpath(self._lib_dir),
             "org.gaul.s3proxy.Main",
-            "--properties", str(self.config_file),
+            "--properties",
+            str(self.config_file),
         ]
 
     def client(self, http_client: urllib3.PoolManager | None = None) -> Minio:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from infra.service import Service, free_port
 from livefold.settings import Settings
@@ -29,14 +30,14 @@ def application(settings: Settings) -> list[Service]:
     return []
 
 
-def ephemeral_settings(data_dir: Path, **overrides: object) -> Settings:
+def ephemeral_settings(data_dir: Path, **overrides: Any) -> Settings:
     """A private stack on free ports under data_dir (tests, benchmarks), sharing the jar cache."""
     repo = Path(__file__).resolve().parent.parent
     ports = {
         f"{name}_port": free_port()
         for name in ("kafka", "kafka_controller", "clickhouse", "s3", "registry", "gateway")
     }
-    return Settings(  # type: ignore[arg-type]
+    return Settings(
         data_dir=data_dir,
         cache_dir=repo / ".livefold" / "cache",
         topic_partitions=3,

@@ -75,8 +75,10 @@ class Supervisor:
         if self._stop.is_set():
             raise _Stopping
         colour = _COLOURS[index % len(_COLOURS)]
-        prefix = f"\033[{colour}m{service.name:<{width}} |\033[0m " if self.out.isatty() else (
-            f"{service.name:<{width}} | "
+        prefix = (
+            f"\033[{colour}m{service.name:<{width}} |\033[0m "
+            if self.out.isatty()
+            else (f"{service.name:<{width}} | ")
         )
 
         def log_line(raw: bytes) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 
 from livefold.settings import Settings
 
@@ -23,11 +26,68 @@ def _stop(_args: argparse.Namespace, settings: Settings) -> int:
     return stop(settings)
 
 
+def _events(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.eventlog import EventLog, Filter
+
+    log = EventLog(settings)
+    keep = Filter(args.stream, frozenset(args.type or ()), args.since, args.until)
+    try:
+        topics = log.topics(args.topic or ())
+        if args.action == "tail":
+            for line in log.tail(topics, keep, from_beginning=args.from_beginning, limit=args.max):
+                print(line, flush=True)
+        elif args.action == "export":
+            count = log.export(topics, keep, args.output, args.format)
+            print(f"exported {count} events to {args.output}", file=sys.stderr)
+        elif args.action == "import":
+            appended, skipped = log.import_file(args.input)
+            print(f"imported {appended} events, skipped {skipped} already in the log")
+        else:
+            print(json.dumps(log.stats(topics, keep), indent=2))
+    except (ValueError, OSError) as error:
+        print(f"livefold events {args.action}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    finally:
+        log.close()
+    return 0
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text}: give a time zone, e.g. {text}+00:00")
+    return moment
+
+
+def _events_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    events = commands.add_parser("events", help="read, export, import and count the event log")
+    actions = events.add_subparsers(dest="action", required=True)
+    tail = actions.add_parser("tail", help="print events as JSON lines as they arrive")
+    tail.add_argument("--from-beginning", action="store_true", help="start at offset zero")
+    tail.add_argument("--max", type=int, help="stop after this many events")
+    export = actions.add_parser("export", help="write events to an Avro container or JSON lines")
+    export.add_argument("output", type=Path)
+    export.add_argument("--format", choices=("avro", "jsonl"), default="avro")
+    imports = actions.add_parser("import", help="append a file's events the log lacks")
+    imports.add_argument("input", type=Path)
+    stats = actions.add_parser("stats", help="count events per topic and type")
+    for action in (tail, export, imports, stats):
+        action.set_defaults(func=_events)
+        action.add_argument("--topic", action="append", help="an event topic (repeatable)")
+        action.add_argument("--stream", help="only this stream id")
+        action.add_argument("--type", action="append", help="record name, e.g. VoteCast")
+        action.add_argument("--since", type=_moment, help="ISO time with zone, inclusive")
+        action.add_argument("--until", type=_moment, help="ISO time with zone, exclusive")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="livefold", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole stack and the app").set_defaults(func=_run)
     commands.add_parser("stop", help="stop what `livefold run` started").set_defaults(func=_stop)
+    _events_parser(commands)
     return root
 
 

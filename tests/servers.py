@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -22,3 +24,16 @@ def log_to(log_dir: Path) -> Callable[[Service], IO[bytes]]:
         return (log_dir / f"{service.name}.log").open("ab")
 
     return open_log
+
+
+def environment_of(settings: Settings) -> dict[str, str]:
+    """The LIVEFOLD_* variables that make a child process's Settings() equal these settings."""
+    env = {**os.environ}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            env.pop(f"LIVEFOLD_{name.upper()}", None)
+            continue
+        env[f"LIVEFOLD_{name.upper()}"] = (
+            json.dumps(value) if isinstance(value, list) else str(value)
+        )
+    return env

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import backbone
+from infra.service import running
+from infra.stack import ephemeral_settings, infrastructure
+from livefold.settings import Settings
+
+Benchmark = Callable[[Settings], dict[str, Any]]
+BENCHMARKS: dict[str, Benchmark] = {**backbone.BENCHMARKS}
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", help=f"any of {', '.join(BENCHMARKS)}; default: all")
+    names = parser.parse_args().names or list(BENCHMARKS)
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    RESULTS.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="livefold-bench-") as data_dir:
+        settings = ephemeral_settings(Path(data_dir))
+        logs = Path(data_dir) / "logs"
+        logs.mkdir()
+        with running(
+            infrastructure(settings), output=lambda s: (logs / f"{s.name}.log").open("ab")
+        ):
+            for name in names:
+                started = time.time()
+                result = BENCHMARKS[name](settings)
+                document = {
+                    "benchmark": name,
+                    "started_at": started,
+                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                    "results": result,
+                }
+                (RESULTS / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
+                print(json.dumps(document, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

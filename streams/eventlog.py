@@ -1,0 +1,223 @@
+"""`livefold events ...`: read the log as JSON lines, export and import it, count it.
+
+JSON lines carry `{"type": <record fullname>, "body": {...}}` (tail adds topic, partition and
+offset); `bytes` fields become `{"base64": "..."}` so the form round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, cast
+
+import fastavro
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
+
+from livefold.settings import Settings
+from streams.codec import Codec, wire_schema
+from streams.consumer import EventReader, Record, consumer_config, read_to_end
+from streams.events import Event, to_millis
+from streams.producer import EventProducer
+
+
+def to_json_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {key: to_json_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_json_value(item) for item in value]
+    return value
+
+
+def from_json_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"base64"}:
+            return base64.b64decode(value["base64"])
+        return {key: from_json_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_json_value(item) for item in value]
+    return value
+
+
+def event_line(event: Event, **extra: Any) -> str:
+    return json.dumps({**extra, "type": event.type, "body": to_json_value(event.body)})
+
+
+@dataclass(frozen=True)
+class Filter:
+    stream_id: str | None = None
+    types: frozenset[str] = frozenset()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __call__(self, event: Event) -> bool:
+        if self.stream_id is not None and event.stream_id != self.stream_id:
+            return False
+        if self.types and event.type not in self.types and event.name not in self.types:
+            return False
+        if self.since is not None and event.occurred_at_ms < to_millis(self.since):
+            return False
+        return self.until is None or event.occurred_at_ms < to_millis(self.until)
+
+
+class EventLog:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.codec = Codec.from_settings(settings)
+        self._producer: EventProducer | None = None
+
+    @property
+    def producer(self) -> EventProducer:
+        if self._producer is None:
+            self._producer = EventProducer(self.settings, self.codec)
+        return self._producer
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close()
+
+    def topics(self, only: Iterable[str] = ()) -> list[str]:
+        known = self.codec.catalog.topics()
+        chosen = list(only) or known
+        unknown = sorted(set(chosen) - set(known))
+        if unknown:
+            raise ValueError(f"unknown topic(s) {', '.join(unknown)}; event topics: {known}")
+        return chosen
+
+    def read_all(self, topics: list[str], keep: Filter = Filter()) -> Iterator[Record]:
+        for record in read_to_end(self.settings, self.codec, topics, self.producer):
+            if keep(record.event):
+                yield record
+
+    def tail(
+        self, topics: list[str], keep: Filter, *, from_beginning: bool, limit: int | None
+    ) -> Iterator[str]:
+        consumer = Consumer(consumer_config(self.settings, f"livefold-tail-{uuid.uuid4()}"))
+        metadata = consumer.list_topics(timeout=10)
+        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+        consumer.assign(
+            [TopicPartition(t, p, start) for t in topics for p in metadata.topics[t].partitions]
+        )
+        reader = EventReader(consumer, self.codec, self.producer)
+        printed = 0
+        try:
+            while limit is None or printed < limit:
+                for record in reader.poll(500, 0.5):
+                    if keep(record.event) and (limit is None or printed < limit):
+                        printed += 1
+                        yield event_line(
+                            record.event,
+                            topic=record.topic,
+                            partition=record.partition,
+                            offset=record.offset,
+                        )
+        finally:
+            consumer.close()
+
+    def export(self, topics: list[str], keep: Filter, out: Path, fmt: str) -> int:
+        records = (record.event for record in self.read_all(topics, keep))
+        if fmt == "jsonl":
+            with out.open("w") as sink:
+                return write_json_lines(records, sink)
+        schemas = container_schema([wire_schema(t.definition) for t in self._types(topics)])
+        count = 0
+
+        def tagged() -> Iterator[tuple[str, dict[str, Any]]]:
+            nonlocal count
+            for event in records:
+                count += 1
+                yield (event.type, event.body)
+
+        with out.open("wb") as container:
+            fastavro.writer(container, schemas, tagged(), codec="deflate")
+        return count
+
+    def import_file(self, source: Path) -> tuple[int, int]:
+        """Append the file's events that the log does not hold yet; (appended, skipped)."""
+        events = list(read_events_file(source))
+        topics = sorted({self.codec.topic_of(event) for event in events})
+        present = {record.event.event_id for record in self.read_all(topics)}
+        fresh: list[Event] = []
+        for event in events:
+            if event.event_id not in present:
+                present.add(event.event_id)
+                fresh.append(event)
+        self.producer.append_all(fresh)
+        return len(fresh), len(events) - len(fresh)
+
+    def stats(self, topics: list[str], keep: Filter = Filter()) -> dict[str, dict[str, int]]:
+        counts: dict[str, Counter[str]] = {topic: Counter() for topic in topics}
+        for record in self.read_all(topics, keep):
+            counts[record.topic][record.event.name] += 1
+        return {topic: dict(sorted(by_type.items())) for topic, by_type in counts.items()}
+
+    def _types(self, topics: list[str]) -> list[Any]:
+        return [t for topic in topics for t in self.codec.catalog.on_topic(topic)]
+
+
+def container_schema(records: list[dict[str, Any]]) -> Any:
+    """One union of every record type for an Avro container file. A named type that several
+    records define (an enum such as Role) is defined once and referenced by name afterwards,
+    since Avro forbids redefining a name within one schema."""
+    defined: set[str] = set()
+
+    def walk(node: Any, namespace: str) -> Any:
+        if isinstance(node, list):
+            return [walk(item, namespace) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if node.get("type") in ("record", "enum", "fixed"):
+            name = node["name"]
+            space = node.get("namespace", namespace)
+            fullname = name if "." in name else f"{space}.{name}"
+            if fullname in defined:
+                return fullname
+            defined.add(fullname)
+            namespace = fullname.rsplit(".", 1)[0]
+            if node["type"] == "record":
+                fields = [{**f, "type": walk(f["type"], namespace)} for f in node["fields"]]
+                return {**node, "name": fullname, "fields": fields}
+            return {**node, "name": fullname}
+        if node.get("type") in ("array", "map"):
+            key = "items" if node["type"] == "array" else "values"
+            return {**node, key: walk(node[key], namespace)}
+        return node
+
+    return [walk(record, "") for record in records]
+
+
+def write_json_lines(events: Iterable[Event], sink: IO[str]) -> int:
+    count = 0
+    for event in events:
+        sink.write(event_line(event) + "\n")
+        count += 1
+    return count
+
+
+def read_events_file(source: Path) -> Iterator[Event]:
+    with source.open("rb") as probe:
+        is_avro = probe.read(4) == b"Obj\x01"
+    if is_avro:
+        with source.open("rb") as stream:
+            for item in fastavro.reader(stream, return_record_name=True):
+                fullname, body = cast(tuple[str, dict[str, Any]], item)
+                yield Event(fullname, body)
+        return
+    with source.open() as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                yield Event(item["type"], from_json_value(item["body"]))
+            except (ValueError, KeyError, TypeError) as error:
+                raise ValueError(
+                    f"{source}:{number}: not a livefold event line ({error})"
+                ) from None

@@ -1,0 +1,113 @@
+"""Appending events to Kafka. An append is acknowledged only once the broker's delivery report
+says the record is durably written (acks=all, idempotent producer); a failure raises."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from livefold.settings import Settings
+from streams.codec import Codec
+from streams.events import Event
+
+
+@dataclass(frozen=True)
+class Ack:
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+class AppendError(RuntimeError):
+    """Kafka did not take the event; the caller must not report it as accepted."""
+
+
+def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        # Throughput comes from batching: wait a little so many appends share one request.
+        "linger.ms": 5,
+        "batch.size": 1_000_000,
+        "compression.type": "lz4",
+        "delivery.timeout.ms": 30_000,
+        **overrides,
+    }
+
+
+class EventProducer:
+    """One per process; thread-safe. A background thread serves delivery reports."""
+
+    def __init__(self, settings: Settings, codec: Codec, **config: Any):
+        self.codec = codec
+        self._producer = Producer(producer_config(settings, **config))
+        self._closing = threading.Event()
+        self._poller = threading.Thread(target=self._serve_reports, daemon=True)
+        self._poller.start()
+
+    def append(self, event: Event) -> Future[Ack]:
+        """Encode (validation errors raise here, before anything is sent) and produce."""
+        value = self.codec.encode(event)
+        return self.append_raw(self.codec.topic_of(event), event.stream_id, value, event.event_id)
+
+    def append_raw(
+        self,
+        topic: str,
+        key: str | bytes | None,
+        value: bytes,
+        event_id: str = "",
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> Future[Ack]:
+        acknowledged: Future[Ack] = Future()
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                acknowledged.set_exception(AppendError(f"{topic}: {error.str()}"))
+            else:
+                acknowledged.set_result(
+                    Ack(event_id, topic, message.partition() or 0, message.offset() or 0)
+                )
+
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value=value, key=key, headers=headers, on_delivery=on_delivery
+                )
+                break
+            except BufferError:
+                # The local queue is full: let delivery reports drain it, then retry.
+                self._producer.poll(0.05)
+            except KafkaException as error:
+                raise AppendError(f"{topic}: {error}") from error
+        return acknowledged
+
+    async def append_async(self, event: Event) -> Ack:
+        return await asyncio.wrap_future(self.append(event))
+
+    def append_all(self, events: list[Event], timeout: float = 60.0) -> list[Ack]:
+        pending = [self.append(event) for event in events]
+        self.flush(timeout)
+        return [future.result(timeout) for future in pending]
+
+    def flush(self, timeout: float = 30.0) -> None:
+        remaining = self._producer.flush(timeout)
+        if remaining:
+            raise AppendError(f"{remaining} events still unacknowledged after {timeout}s")
+
+    def close(self, timeout: float = 30.0) -> None:
+        try:
+            self.flush(timeout)
+        finally:
+            self._closing.set()
+            self._poller.join()
+
+    def _serve_reports(self) -> None:
+        while not self._closing.is_set():
+            self._producer.poll(0.05)
