@@ -3,6 +3,7 @@ small pom in infra/<name>/ into a cached lib dir, once."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,10 +49,17 @@ def ensure_jars(name: str, cache_dir: Path, mvn: str) -> Path:
         stdin=subprocess.DEVNULL,
     )
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+        errors = [
+            line.removeprefix("[ERROR]").strip()
+            for line in output.splitlines()
+            if line.startswith("[ERROR]") and len(line) > len("[ERROR] ")
+        ]
+        cause = (errors[0] if errors else f"exit code {result.returncode}")[:400]
         raise InfraError(
-            f"downloading the {name} jars with Maven failed (exit {result.returncode}); check "
-            f"network access to the Maven repository or LIVEFOLD_CACHE_DIR:\n{tail}"
+            f"downloading the {name} jars with Maven failed: {cause}\n"
+            "Check network access to the Maven repository (proxies go in ~/.m2/settings.xml "
+            "or MAVEN_OPTS), or set LIVEFOLD_MVN / LIVEFOLD_CACHE_DIR"
         )
     marker.write_text(pom.read_text())
     return lib_dir

@@ -33,13 +33,9 @@ def application(settings: Settings) -> list[Service]:
 def ephemeral_settings(data_dir: Path, **overrides: Any) -> Settings:
     """A private stack on free ports under data_dir (tests, benchmarks), sharing the jar cache."""
     repo = Path(__file__).resolve().parent.parent
-    ports = {
+    defaults: dict[str, Any] = {
         f"{name}_port": free_port()
         for name in ("kafka", "kafka_controller", "clickhouse", "s3", "registry", "gateway")
     }
-    return Settings(
-        data_dir=data_dir,
-        cache_dir=repo / ".livefold" / "cache",
-        topic_partitions=3,
-        **{**ports, **overrides},
-    )
+    defaults.update(data_dir=data_dir, cache_dir=repo / ".livefold" / "cache", topic_partitions=3)
+    return Settings(**{**defaults, **overrides})
