@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     registry_url: str | None = None
 
     gateway_port: int = 8000
+    # The address clients use for the gateway (behind a load balancer: its https URL); it is
+    # also the issuer of livefold's own access tokens.
+    public_url: str | None = None
+    auth_audience: str = "livefold"
+    access_token_ttl_seconds: int = 900
+    # External OpenID Connect providers whose access tokens are accepted (issuer URLs).
+    oidc_issuers: tuple[str, ...] = ()
 
     topic_partitions: int = 12
     topic_replication_factor: int = 1
@@ -62,6 +69,10 @@ class Settings(BaseSettings):
     @property
     def registry(self) -> str:
         return self.registry_url or f"http://{self.host}:{self.registry_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.gateway_port}"
 
     @property
     def run_dir(self) -> Path:

@@ -33,6 +33,9 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "bootstrap.servers": settings.kafka_bootstrap,
         "enable.idempotence": True,
         "acks": "all",
+        # Java clients and Faust (aiokafka) hash keys with murmur2; partitioning alike keeps
+        # a stream's events and its Faust table entries on the same partition.
+        "partitioner": "murmur2_random",
         # Throughput comes from batching: wait a little so many appends share one request.
         "linger.ms": 5,
         "batch.size": 1_000_000,

@@ -1,0 +1,122 @@
+"""Access tokens: short-lived JWTs signed with an ES256 key that livefold generates once and
+keeps under the data dir (production: mount the key file from a secret store).
+
+Claims: `sub` (user id), `roles` (global roles: viewer, streamer, admin), `iss`, `aud`, `iat`,
+`exp`, `jti`. Per-stream rights (owner, moderator) are not in the token: they change while a
+token lives, so the gateway reads them from stream and moderation state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet
+
+ROLES = frozenset({"viewer", "streamer", "admin"})
+ALGORITHM = "ES256"
+
+
+class AuthError(Exception):
+    """The caller could not be authenticated; the message says why (safe to show)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    roles: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+class SigningKeys:
+    """The private signing key (created on first use) and the public JWKS derived from it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.key = self._load_or_create()
+
+    def _load_or_create(self) -> ECKey:
+        if self.path.exists():
+            return ECKey.import_key(json.loads(self.path.read_text()))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        kid = uuid.uuid4().hex
+        key = ECKey.generate_key("P-256", parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
+        # Written 0600 before any content lands, so the key is never readable by others.
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(key.as_dict(private=True), handle)
+        return key
+
+    @property
+    def kid(self) -> str:
+        return str(self.key.kid)
+
+    def public_jwks(self) -> dict[str, Any]:
+        return {"keys": [self.key.as_dict(private=False)]}
+
+    def key_set(self) -> KeySet:
+        return KeySet([self.key])
+
+
+def issue_access_token(
+    keys: SigningKeys,
+    *,
+    user_id: str,
+    roles: frozenset[str] | set[str],
+    issuer: str,
+    audience: str,
+    ttl_seconds: int = 900,
+    now: float | None = None,
+    extra_claims: dict[str, Any] | None = None,
+) -> str:
+    unknown = set(roles) - ROLES
+    if unknown:
+        raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {sorted(ROLES)}")
+    issued_at = int(time.time() if now is None else now)
+    claims = {
+        **(extra_claims or {}),
+        "sub": user_id,
+        "roles": sorted(roles),
+        "iss": issuer,
+        "aud": audience,
+        "iat": issued_at,
+        "exp": issued_at + ttl_seconds,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode({"alg": ALGORITHM, "kid": keys.kid, "typ": "at+jwt"}, claims, keys.key)
+
+
+def verify_access_token(
+    token: str, key_set: KeySet, *, issuer: str, audience: str, now: float | None = None
+) -> Principal:
+    """Check signature, issuer, audience and expiry; raise AuthError with the reason."""
+    try:
+        decoded = jwt.decode(token, key_set, algorithms=[ALGORITHM, "RS256"])
+    except (JoseError, ValueError) as error:
+        raise AuthError(f"invalid token: {error.__class__.__name__}") from error
+    claims = decoded.claims
+    moment = time.time() if now is None else now
+    audiences = claims.get("aud")
+    if isinstance(audiences, str):
+        audiences = [audiences]
+    if claims.get("iss") != issuer:
+        raise AuthError("token from an unknown issuer")
+    if audience not in (audiences or []):
+        raise AuthError("token not meant for this service (audience)")
+    if not isinstance(claims.get("exp"), int) or claims["exp"] <= moment:
+        raise AuthError("token expired")
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise AuthError("token has no subject")
+    roles = claims.get("roles", ["viewer"])
+    return Principal(subject, frozenset(r for r in roles if r in ROLES) or frozenset({"viewer"}))
