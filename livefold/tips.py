@@ -1,0 +1,235 @@
+"""Tips per stream: a ledger of captured money per currency and per supporter, top supporters,
+and an alert for overlays when a tip is captured.
+
+A tip is identified by the idempotency key its client chose: a second capture with a key (or
+tip id) already captured is rejected, so a retried payment webhook never counts twice.
+Refunds subtract from the capture they name, never beyond what it captured. `TipBook` and its
+functions are shared with `stream`, whose totals must obey the same rule.
+"""
+
+from __future__ import annotations
+
+import heapq
+from datetime import datetime
+from typing import Any, TypedDict
+
+from livefold.folding import Notice, Output, Refused, Update, apply
+from streams.events import Event
+
+CHANNEL = "tips"
+TIP_INTENT_CREATED = "livefold.tips.TipIntentCreated"
+TIP_CAPTURED = "livefold.tips.TipCaptured"
+TIP_FAILED = "livefold.tips.TipFailed"
+TIP_REFUNDED = "livefold.tips.TipRefunded"
+HANDLES = frozenset({TIP_INTENT_CREATED, TIP_CAPTURED, TIP_FAILED, TIP_REFUNDED})
+FLUSH_EVERY: float | None = None
+
+TOP_SUPPORTERS = 10
+
+
+class Capture(TypedDict):
+    tip_id: str
+    supporter: str
+    currency: str
+    amount: int  # minor units captured
+    refunded: int  # minor units given back
+
+
+class CurrencyTotals(TypedDict):
+    captured: int
+    refunded: int
+    tips: int
+
+
+class TipBook(TypedDict):
+    captures: dict[str, Capture]  # idempotency key -> capture
+    captured_tips: dict[str, str]  # tip id -> idempotency key
+    totals: dict[str, CurrencyTotals]  # currency -> totals
+
+
+class Intent(TypedDict):
+    supporter: str
+    amount: int
+    currency: str
+    message: str | None
+
+
+class TipState(TypedDict):
+    stream_id: str
+    book: TipBook
+    intents: dict[str, Intent]  # tip id -> intent not yet captured or failed
+    supporters: dict[str, dict[str, int]]  # supporter -> currency -> net minor units
+    failed: int
+    _seen: dict[str, None]
+
+
+def new_book() -> TipBook:
+    return TipBook(captures={}, captured_tips={}, totals={})
+
+
+def capture(book: TipBook, event: Event, supporter: str) -> Capture:
+    """Record a capture, or refuse one whose idempotency key or tip id was captured before."""
+    body = event.body
+    key: str = body["idempotency_key"]
+    tip_id: str = body["tip_id"]
+    amount = int(body["amount_minor"])
+    currency: str = body["currency"]
+    if key in book["captures"] or tip_id in book["captured_tips"]:
+        raise Refused(f"tip {tip_id} (idempotency key {key!r}) was already captured")
+    if amount <= 0:
+        raise Refused(f"a capture must be positive, got {amount}")
+    captured = Capture(
+        tip_id=tip_id, supporter=supporter, currency=currency, amount=amount, refunded=0
+    )
+    book["captures"][key] = captured
+    book["captured_tips"][tip_id] = key
+    totals = book["totals"].setdefault(currency, CurrencyTotals(captured=0, refunded=0, tips=0))
+    totals["captured"] += amount
+    totals["tips"] += 1
+    return captured
+
+
+def refund(book: TipBook, event: Event) -> tuple[Capture, int]:
+    """Give back part of a capture; refuse what was never captured or exceeds what is left."""
+    body = event.body
+    key: str = body["idempotency_key"]
+    amount = int(body["amount_minor"])
+    captured = book["captures"].get(key)
+    if captured is None:
+        raise Refused(f"no captured tip has idempotency key {key!r}")
+    if body["currency"] != captured["currency"]:
+        raise Refused(f"the tip was captured in {captured['currency']}, not {body['currency']}")
+    left = captured["amount"] - captured["refunded"]
+    if not 0 < amount <= left:
+        raise Refused(f"a refund must be between 1 and the {left} minor units not yet refunded")
+    captured["refunded"] += amount
+    book["totals"][captured["currency"]]["refunded"] += amount
+    return captured, amount
+
+
+def net(book: TipBook) -> dict[str, int]:
+    """Currency -> minor units kept (captured minus refunded)."""
+    return {
+        currency: totals["captured"] - totals["refunded"]
+        for currency, totals in sorted(book["totals"].items())
+    }
+
+
+def key_of(event: Event) -> str:
+    return event.stream_id
+
+
+def fold(state: TipState | None, event: Event) -> tuple[TipState, list[Output]]:
+    if state is None:
+        state = TipState(
+            stream_id=event.stream_id,
+            book=new_book(),
+            intents={},
+            supporters={},
+            failed=0,
+            _seen={},
+        )
+    return state, apply(state, event, _HANDLERS, CHANNEL, state["stream_id"])
+
+
+def flush(state: TipState, now: datetime) -> tuple[TipState, list[Output]]:
+    return state, []
+
+
+def top_supporters(state: TipState, currency: str) -> list[dict[str, Any]]:
+    """The biggest supporters in one currency, by net amount (ties: supporter id)."""
+    amounts = (
+        (per_currency[currency], supporter)
+        for supporter, per_currency in state["supporters"].items()
+        if per_currency.get(currency, 0) > 0
+    )
+    best = heapq.nsmallest(TOP_SUPPORTERS, amounts, key=lambda pair: (-pair[0], pair[1]))
+    return [{"supporter": supporter, "amount_minor": amount} for amount, supporter in best]
+
+
+def view(state: TipState) -> dict[str, Any]:
+    book = state["book"]
+    return {
+        "stream_id": state["stream_id"],
+        "totals": {
+            currency: {**totals, "net": totals["captured"] - totals["refunded"]}
+            for currency, totals in sorted(book["totals"].items())
+        },
+        "top_supporters": {currency: top_supporters(state, currency) for currency in net(book)},
+        "pending": len(state["intents"]),
+        "failed": state["failed"],
+    }
+
+
+def _on_intent(state: TipState, event: Event) -> list[Output]:
+    body = event.body
+    state["intents"][body["tip_id"]] = Intent(
+        supporter=event.actor_id,
+        amount=int(body["amount_minor"]),
+        currency=body["currency"],
+        message=body.get("message"),
+    )
+    return [Update(CHANNEL, state["stream_id"], view(state))]
+
+
+def _on_captured(state: TipState, event: Event) -> list[Output]:
+    tip_id: str = event.body["tip_id"]
+    intent = state["intents"].get(tip_id)
+    # The capture usually comes from the payment system; the supporter is who started the tip.
+    supporter = event.actor_id if intent is None else intent["supporter"]
+    captured = capture(state["book"], event, supporter)
+    state["intents"].pop(tip_id, None)
+    _credit(state, supporter, captured["currency"], captured["amount"])
+    alert = {
+        "stream_id": state["stream_id"],
+        "tip_id": tip_id,
+        "supporter": supporter,
+        "amount_minor": captured["amount"],
+        "currency": captured["currency"],
+        "message": None if intent is None else intent["message"],
+        "occurred_at": event.occurred_at_ms,
+    }
+    return [
+        Notice(CHANNEL, state["stream_id"], "alert", alert),
+        Update(CHANNEL, state["stream_id"], view(state)),
+        _supporter_update(state, supporter),
+    ]
+
+
+def _on_failed(state: TipState, event: Event) -> list[Output]:
+    tip_id: str = event.body["tip_id"]
+    if tip_id in state["book"]["captured_tips"]:
+        raise Refused(f"tip {tip_id} was already captured; refund it instead")
+    state["intents"].pop(tip_id, None)
+    state["failed"] += 1
+    return [Update(CHANNEL, state["stream_id"], view(state))]
+
+
+def _on_refunded(state: TipState, event: Event) -> list[Output]:
+    captured, amount = refund(state["book"], event)
+    _credit(state, captured["supporter"], captured["currency"], -amount)
+    return [
+        Update(CHANNEL, state["stream_id"], view(state)),
+        _supporter_update(state, captured["supporter"]),
+    ]
+
+
+def _credit(state: TipState, supporter: str, currency: str, amount: int) -> None:
+    per_currency = state["supporters"].setdefault(supporter, {})
+    per_currency[currency] = per_currency.get(currency, 0) + amount
+
+
+def _supporter_update(state: TipState, supporter: str) -> Update:
+    """One supporter's own ledger in this stream, keyed "<stream id>/<supporter>"."""
+    stream_id = state["stream_id"]
+    amounts = dict(sorted(state["supporters"][supporter].items()))
+    value = {"stream_id": stream_id, "supporter": supporter, "net": amounts}
+    return Update(CHANNEL, f"{stream_id}/{supporter}", value)
+
+
+_HANDLERS = {
+    TIP_INTENT_CREATED: _on_intent,
+    TIP_CAPTURED: _on_captured,
+    TIP_FAILED: _on_failed,
+    TIP_REFUNDED: _on_refunded,
+}

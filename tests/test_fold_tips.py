@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from livefold import tips
+from livefold.folding import dumps, loads
+from streams.events import Event
+from tests.fold_events import again, event, last, notices, reasons, resent, run
+
+
+def intent(
+    tip: str, supporter: str, amount: int, currency: str = "EUR", message: str = ""
+) -> Event:
+    return event(
+        tips.TIP_INTENT_CREATED,
+        0,
+        actor=supporter,
+        tip_id=tip,
+        amount_minor=amount,
+        currency=currency,
+        message=message,
+        idempotency_key=f"key-{tip}",
+    )
+
+
+def captured(tip: str, amount: int, currency: str = "EUR", key: str = "") -> Event:
+    return event(
+        tips.TIP_CAPTURED,
+        1,
+        actor="payments",
+        tip_id=tip,
+        amount_minor=amount,
+        currency=currency,
+        idempotency_key=key or f"key-{tip}",
+    )
+
+
+def refunded(tip: str, amount: int, currency: str = "EUR") -> Event:
+    return event(
+        tips.TIP_REFUNDED,
+        2,
+        actor="payments",
+        tip_id=tip,
+        amount_minor=amount,
+        currency=currency,
+        idempotency_key=f"key-{tip}",
+    )
+
+
+def tip(tip_id: str, supporter: str, amount: int, currency: str = "EUR") -> list[Event]:
+    return [intent(tip_id, supporter, amount, currency), captured(tip_id, amount, currency)]
+
+
+def test_a_captured_tip_credits_the_stream_and_the_supporter_and_raises_an_alert() -> None:
+    _, outputs = run(tips, intent("t1", "ann", 500, message="great run!"), captured("t1", 500))
+    assert notices(outputs, "alert") == [
+        {
+            "stream_id": "s1",
+            "tip_id": "t1",
+            "supporter": "ann",
+            "amount_minor": 500,
+            "currency": "EUR",
+            "message": "great run!",
+            "occurred_at": notices(outputs, "alert")[0]["occurred_at"],
+        }
+    ]
+    ledger = last(outputs, "s1")
+    assert ledger["totals"] == {"EUR": {"captured": 500, "refunded": 0, "tips": 1, "net": 500}}
+    assert last(outputs, "s1/ann")["net"] == {"EUR": 500}
+
+
+def test_the_same_idempotency_key_never_captures_twice() -> None:
+    capture = captured("t1", 500)
+    retried_webhook = resent(capture)  # same key, a new event id
+    _, outputs = run(tips, intent("t1", "ann", 500), capture, retried_webhook)
+    assert reasons(outputs) == ["tip t1 (idempotency key 'key-t1') was already captured"]
+    assert last(outputs, "s1")["totals"]["EUR"]["captured"] == 500
+    assert len(notices(outputs, "alert")) == 1
+
+
+def test_a_tip_id_captured_under_another_key_is_refused_too() -> None:
+    _, outputs = run(tips, *tip("t1", "ann", 500), captured("t1", 500, key="other-key"))
+    assert reasons(outputs) == ["tip t1 (idempotency key 'other-key') was already captured"]
+
+
+def test_a_duplicated_capture_event_counts_once_without_a_rejection() -> None:
+    capture = captured("t1", 500)
+    states, outputs = run(tips, intent("t1", "ann", 500), capture, again(capture))
+    assert reasons(outputs) == []
+    assert states["s1"]["supporters"] == {"ann": {"EUR": 500}}
+
+
+def test_a_refund_subtracts_from_the_stream_and_the_supporter() -> None:
+    _, outputs = run(tips, *tip("t1", "ann", 500), refunded("t1", 200))
+    assert last(outputs, "s1")["totals"]["EUR"] == {
+        "captured": 500,
+        "refunded": 200,
+        "tips": 1,
+        "net": 300,
+    }
+    assert last(outputs, "s1/ann")["net"] == {"EUR": 300}
+
+
+def test_a_refund_beyond_what_was_captured_is_rejected() -> None:
+    _, outputs = run(tips, *tip("t1", "ann", 500), refunded("t1", 400), refunded("t1", 200))
+    assert reasons(outputs) == [
+        "a refund must be between 1 and the 100 minor units not yet refunded"
+    ]
+
+
+def test_a_refund_of_a_tip_never_captured_is_rejected() -> None:
+    _, outputs = run(tips, intent("t1", "ann", 500), refunded("t1", 100))
+    assert reasons(outputs) == ["no captured tip has idempotency key 'key-t1'"]
+
+
+def test_a_refund_in_another_currency_is_rejected() -> None:
+    _, outputs = run(tips, *tip("t1", "ann", 500), refunded("t1", 100, "USD"))
+    assert reasons(outputs) == ["the tip was captured in EUR, not USD"]
+
+
+def test_currencies_are_kept_apart() -> None:
+    states, outputs = run(tips, *tip("t1", "ann", 500), *tip("t2", "ann", 300, "USD"))
+    assert tips.net(states["s1"]["book"]) == {"EUR": 500, "USD": 300}
+    assert last(outputs, "s1/ann")["net"] == {"EUR": 500, "USD": 300}
+
+
+def test_top_supporters_are_ranked_by_what_they_gave_net() -> None:
+    events = [*tip("t1", "ann", 500), *tip("t2", "bob", 900), *tip("t3", "ann", 300)]
+    events += [*tip("t4", "cy", 1000), refunded("t4", 600), *tip("t5", "dee", 100, "USD")]
+    _, outputs = run(tips, *events)
+    top = last(outputs, "s1")["top_supporters"]
+    assert top["EUR"] == [
+        {"supporter": "bob", "amount_minor": 900},
+        {"supporter": "ann", "amount_minor": 800},
+        {"supporter": "cy", "amount_minor": 400},
+    ]
+    assert top["USD"] == [{"supporter": "dee", "amount_minor": 100}]
+
+
+def test_a_failed_tip_moves_no_money() -> None:
+    failed = event(
+        tips.TIP_FAILED,
+        1,
+        actor="payments",
+        tip_id="t1",
+        reason="declined",
+        idempotency_key="key-t1",
+    )
+    states, outputs = run(tips, intent("t1", "ann", 500), failed)
+    assert last(outputs, "s1")["totals"] == {}
+    assert (states["s1"]["failed"], states["s1"]["intents"]) == (1, {})
+
+
+def test_a_tip_ledger_survives_a_json_round_trip_exactly() -> None:
+    states, _ = run(tips, *tip("t1", "ann", 500), refunded("t1", 100), intent("t2", "bob", 5))
+    assert loads(dumps(states["s1"])) == states["s1"]
