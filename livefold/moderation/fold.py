@@ -1,0 +1,178 @@
+"""The moderation fold: `fold(state, event) -> (state, outputs)` in the shape of
+`livefold.folding`, keyed by stream (platform-wide settings and admins under `PLATFORM`).
+
+A chat message yields a VerdictIssued event decided from the message and the state at that
+point in the log; moderator actions change the state, are written to the mod log, and may
+yield events themselves (an approved held message is released with an allow verdict, a
+review may time out or ban the author). Emitted events get ids derived from the event that
+caused them, so a replay emits the very same events and their consumers dedupe them; the
+fold applies what it emits at once and ignores those events when they come back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from livefold.folding import Notice, Output, Refused, apply, bounded
+from livefold.moderation import actions, review  # noqa: F401  (review registers handlers)
+from livefold.moderation.actions import queue_update
+from livefold.moderation.normalize import Text, check
+from livefold.moderation.rules import Finding, Verdict
+from livefold.moderation.state import (
+    EMPTY_PLATFORM,
+    MAX_ACTIVE_USERS,
+    MAX_RECENT_MESSAGES,
+    PLATFORM,
+    ModerationState,
+    new_state,
+    rules_in_force,
+)
+from livefold.moderation.toxicity import Classifier
+from livefold.moderation.verdicts import CLASSIFIER, Decision, decide, duplicate_key
+from streams.events import Event
+
+CHANNEL = "moderation"
+SWEEP_EVERY_MS = 60_000  # with many active users, idle ones are forgotten at most this often
+FLUSH_EVERY: float | None = 0.1  # held and flagged messages reach the queue view this often
+MESSAGE_SENT = "livefold.chat.MessageSent"
+ROLE_EVENTS = frozenset({"livefold.accounts.RoleGranted", "livefold.accounts.RoleRevoked"})
+HANDLES = frozenset({MESSAGE_SENT, *ROLE_EVENTS, *actions.HANDLERS})
+
+
+def key_of(event: Event) -> str:
+    if event.type in ROLE_EVENTS:
+        return PLATFORM  # account events are keyed by user; admins are platform-wide
+    return event.stream_id
+
+
+def fold(
+    state: ModerationState | None,
+    event: Event,
+    platform: ModerationState | None = None,
+    classifier: Classifier = CLASSIFIER,
+) -> tuple[ModerationState, list[Output]]:
+    """Apply one event. `platform` is the PLATFORM state (its defaults and admins); a driver
+    passes the one it keeps, tests may leave it out (no platform defaults)."""
+    key = key_of(event)
+    if state is None:
+        state = new_state(key)
+    if platform is None:
+        platform = state if state["stream_id"] == PLATFORM else EMPTY_PLATFORM
+    given = platform
+
+    def handle(state: Any, event: Event) -> list[Output]:
+        if event.type == MESSAGE_SENT:
+            return _message_sent(state, given, event, classifier)
+        if event.type in ROLE_EVENTS:
+            return _role(state, event)
+        return actions.HANDLERS[event.type](state, given, event)
+
+    outputs = apply(cast(dict[str, Any], state), event, {event.type: handle}, CHANNEL, key)
+    seen = state["_seen"]
+    for output in outputs:
+        if isinstance(output, Event):
+            seen[output.event_id] = None  # applied already: ignored when it comes back
+    return state, outputs
+
+
+def flush(state: ModerationState, now: datetime) -> tuple[ModerationState, list[Output]]:
+    """The review queue view, if messages were held or flagged since the last one (sorting a
+    long queue for every held message would cost more than judging the message)."""
+    if not state["_queue_changed"]:
+        return state, []
+    state["_queue_changed"] = False
+    return state, [queue_update(state)]
+
+
+def _message_sent(
+    state: ModerationState, platform: ModerationState, event: Event, classifier: Classifier
+) -> list[Output]:
+    body = event.body
+    message_id = str(body.get("message_id") or event.event_id)
+    author = event.actor_id
+    now = event.occurred_at_ms
+    if message_id in state["messages"]:
+        raise Refused(f"message {message_id} was judged already")
+    try:
+        decision = decide(state, platform, author, now, body, classifier)
+    except Exception as error:  # a rule's bug must not stop chat: a moderator sees the message
+        checked = check(body.get("text", ""))
+        text = checked if isinstance(checked, Text) else None
+        decision = Decision(Finding("internal_error", Verdict.HOLD, 0.0, repr(error)), text)
+    finding = decision.finding
+    outputs: list[Output] = [
+        actions.verdict(event, message_id, finding.verdict, finding.rule, finding.score)
+    ]
+    shown = decision.text.shown if decision.text is not None else None
+    _remember_message(state, message_id, author, now, shown, finding.verdict, finding.rule)
+    if finding.verdict is not Verdict.BLOCK and decision.text is not None:
+        lookback = rules_in_force(state, platform).lookback_ms
+        _record_activity(state, author, now, duplicate_key(decision.text), lookback)
+    if finding.verdict is Verdict.HOLD:
+        state["queue"][message_id] = {
+            "message_id": message_id,
+            "user_id": author,
+            "text": shown,
+            "sent_at": now,
+            "held": True,
+            "rule": finding.rule,
+            "score": finding.score,
+            "detail": finding.detail,
+            "flags": [],
+        }
+        state["_queue_changed"] = True
+        outputs.append(Notice(CHANNEL, state["stream_id"], "held", state["queue"][message_id]))
+    return outputs
+
+
+def _role(state: ModerationState, event: Event) -> list[Output]:
+    body = event.body
+    if state["stream_id"] != PLATFORM or body.get("role") != "admin" or body.get("channel_id"):
+        return []
+    if event.type.endswith("RoleGranted"):
+        state["admins"][str(body["user_id"])] = event.occurred_at_ms
+    else:
+        state["admins"].pop(str(body["user_id"]), None)
+    return []
+
+
+def _remember_message(
+    state: ModerationState,
+    message_id: str,
+    author: str,
+    now: int,
+    shown: str | None,
+    verdict: Verdict,
+    rule: str,
+) -> None:
+    messages = state["messages"]
+    messages[message_id] = {
+        "user_id": author,
+        "text": shown,
+        "sent_at": now,
+        "verdict": verdict.value,
+        "rule": rule,
+    }
+    state["messages"] = bounded(messages, MAX_RECENT_MESSAGES)
+
+
+def _record_activity(
+    state: ModerationState, author: str, now: int, key: str, lookback: int
+) -> None:
+    """Keep each user's recent messages for as long as duplicate, rate and slow-mode checks
+    can look back; sweep idle users when there are many."""
+    activity = state["activity"]
+    history = activity.setdefault(author, [])
+    history.append([now, key])
+    since = now - lookback
+    stale = 0
+    while stale < len(history) - 1 and history[stale][0] < since:  # the newest one stays
+        stale += 1
+    if stale:
+        del history[:stale]
+    if len(activity) > MAX_ACTIVE_USERS and now - state["_swept_at"] >= SWEEP_EVERY_MS:
+        state["_swept_at"] = now
+        state["activity"] = {
+            user: entries for user, entries in activity.items() if entries[-1][0] >= since
+        }

@@ -1,0 +1,137 @@
+"""Rules about who may chat and how much: user state (bans, time-outs, the streamer's blocked
+users), chat modes, and spam (duplicates, rate, caps, emotes, mentions, links). Each is pure:
+times are epoch milliseconds taken from events, never from the clock."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from livefold.moderation.policy import ChatModes, FilterSettings
+from livefold.moderation.rules import Finding, Verdict
+
+SUBSCRIBER_BADGES = frozenset({"subscriber", "founder"})
+
+
+def user_state(
+    user_id: str,
+    now: int,
+    banned: Collection[str],
+    timeouts: Mapping[str, int],
+    blocked_users: Collection[str],
+) -> Finding | None:
+    if user_id in banned:
+        return Finding("banned", Verdict.BLOCK, 1.0)
+    until = timeouts.get(user_id)
+    if until is not None and now < until:
+        return Finding("timed_out", Verdict.BLOCK, 1.0, f"until {until}")
+    if user_id in blocked_users:
+        return Finding("blocked_user", Verdict.BLOCK, 1.0)
+    return None
+
+
+def chat_modes(
+    modes: ChatModes,
+    now: int,
+    *,
+    followed_at: int | None,
+    badges: Collection[str],
+    last_message_at: int | None,
+    is_emote_only: bool,
+) -> Finding | None:
+    if modes.subscribers_only and SUBSCRIBER_BADGES.isdisjoint(badges):
+        return Finding("subscribers_only", Verdict.BLOCK, 1.0)
+    minutes = modes.followers_only_minutes
+    if minutes is not None and (followed_at is None or now - followed_at < minutes * 60_000):
+        return Finding("followers_only", Verdict.BLOCK, 1.0)
+    if modes.emote_only and not is_emote_only:
+        return Finding("emote_only", Verdict.BLOCK, 1.0)
+    if (
+        modes.slow_seconds
+        and last_message_at is not None
+        and now - last_message_at < modes.slow_seconds * 1000
+    ):
+        wait = (last_message_at + modes.slow_seconds * 1000 - now + 999) // 1000
+        return Finding("slow_mode", Verdict.BLOCK, 1.0, f"wait {wait}s")
+    return None
+
+
+def emote_only(shown: str, emote_names: Iterable[str]) -> bool:
+    """Nothing but emotes, emoji, punctuation and spaces."""
+    names = set(emote_names)
+    return not any(word not in names and any(c.isalnum() for c in word) for word in shown.split())
+
+
+def count_emotes(shown: str, emote_names: Iterable[str]) -> int:
+    names = set(emote_names)
+    words = shown.split()
+    count = sum(word in names for word in words) if names else 0
+    if not shown.isascii():
+        count += sum(unicodedata.category(c) == "So" for c in shown)
+    return count
+
+
+def flooding(
+    user_history: Sequence[Sequence[Any]], key: str, now: int, settings: FilterSettings
+) -> Finding | None:
+    """Duplicates and rate, from the user's recent (not blocked) messages, oldest first."""
+    if not user_history:
+        return None
+    duplicate_since = now - settings.duplicate_window_seconds * 1000
+    rate_since = now - settings.rate_limit_seconds * 1000
+    oldest_needed = min(duplicate_since, rate_since)
+    recent = 0
+    for at, earlier_key in reversed(user_history):
+        if at < oldest_needed:
+            break
+        if at >= duplicate_since and earlier_key == key:
+            return Finding("spam_duplicate", Verdict.BLOCK, 1.0)
+        if at >= rate_since:
+            recent += 1
+    if recent >= settings.rate_limit_messages:
+        return Finding(
+            "spam_rate", Verdict.BLOCK, 1.0, f"{recent} messages in {settings.rate_limit_seconds}s"
+        )
+    return None
+
+
+def shape(shown: str, emotes: int, mentions: int, settings: FilterSettings) -> Finding | None:
+    if emotes > settings.max_emotes:
+        return Finding("spam_emotes", Verdict.BLOCK, 1.0, f"{emotes} emotes")
+    if mentions > settings.max_mentions:
+        return Finding("spam_mentions", Verdict.BLOCK, 1.0, f"{mentions} mentions")
+    if len(shown) < settings.caps_min_letters:
+        return None
+    upper = sum(map(str.isupper, shown))
+    letters = upper + sum(map(str.islower, shown))
+    if letters >= settings.caps_min_letters and upper >= settings.caps_ratio * letters:
+        return Finding("spam_caps", Verdict.BLOCK, round(upper / letters, 4))
+    return None
+
+
+_TLDS = (
+    "com|net|org|io|gg|tv|ly|me|co|xyz|ru|info|biz|link|live|app|dev|site|online|shop|club|top"
+    "|us|uk|de|fr|cn|tk|ml|ga|cf|gq|click|icu|vip|win|bid|stream|cc|su|to|is|be|sh|pw"
+)
+_LINK = re.compile(
+    r"(?:https?://|www\.)([^\s/?#:]+)"
+    rf"|(?<![\w@.-])((?:[a-z0-9-]+\.)+(?:{_TLDS}))(?![\w-])"
+)
+_DOT_TRICKS = re.compile(r"\s*(?:\(\.\)|\[\.\]|\(dot\)|\[dot\]|\{dot\})\s*")
+
+
+def links(plain: str, settings: FilterSettings) -> Finding | None:
+    if settings.links_allowed or ("." not in plain and "dot" not in plain):
+        return None
+    text = _DOT_TRICKS.sub(".", plain) if "(" in plain or "[" in plain or "{" in plain else plain
+    for match in _LINK.finditer(text):
+        host = (match.group(1) or match.group(2) or "").rstrip(".").removeprefix("www.")
+        if not _allowed(host, settings.allowed_domains):
+            return Finding("spam_link", Verdict.HOLD, 0.9, host)
+    return None
+
+
+def _allowed(host: str, domains: Collection[str]) -> bool:
+    return any(host == domain or host.endswith("." + domain) for domain in domains)

@@ -1,0 +1,139 @@
+"""The verdict on one chat message: a pure function of the message, its time (from the event)
+and the moderation state at that point in the log.
+
+Order: unusable input, then who the author is (banned, timed out, blocked by the streamer;
+the streamer, moderators and admins skip everything after), then chat modes, then flooding,
+then content. The first block decides; otherwise the first hold; otherwise allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from livefold.moderation import spam
+from livefold.moderation.normalize import Rejected, Text, check, squeeze
+from livefold.moderation.rules import Finding, Verdict, blocked_term, regex_rules
+from livefold.moderation.state import ModerationState, Rules, can_moderate, rules_in_force
+from livefold.moderation.toxicity import Classifier, LexiconClassifier, judge
+
+CLASSIFIER: Classifier = LexiconClassifier()
+CLEAN = Finding("clean", Verdict.ALLOW, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    finding: Finding
+    text: Text | None  # None when the input was rejected
+
+
+def duplicate_key(text: Text) -> str:
+    """What two messages share when they are duplicates: their folded words."""
+    return " ".join(text.tokens) or text.plain
+
+
+def decide(
+    state: ModerationState,
+    platform: ModerationState,
+    author: str,
+    now: int,
+    body: dict[str, Any],
+    classifier: Classifier = CLASSIFIER,
+) -> Decision:
+    checked = check(body.get("text", ""))
+    if isinstance(checked, Rejected):
+        return Decision(
+            Finding(f"input_{checked.reason}", Verdict.BLOCK, 1.0, checked.detail), None
+        )
+    finding = _who(state, author, now)
+    if finding is not None:
+        return Decision(finding, checked)
+    if can_moderate(state, author, platform=platform):
+        return Decision(CLEAN, checked)
+    rules = rules_in_force(state, platform)
+    emote_names = _emote_names(body.get("emotes"))
+    history: Sequence[Sequence[Any]] = state["activity"].get(author, ())
+    finding = spam.chat_modes(
+        rules.modes,
+        now,
+        followed_at=state["followers"].get(author),
+        badges=_badges(body.get("badges")),
+        last_message_at=history[-1][0] if history else None,
+        is_emote_only=rules.modes.emote_only and spam.emote_only(checked.shown, emote_names),
+    ) or spam.flooding(history, duplicate_key(checked), now, rules.settings)
+    if finding is not None:
+        return Decision(finding, checked)
+    score, findings = _content(checked, rules, emote_names, classifier)
+    for finding in findings:
+        if finding.verdict is Verdict.BLOCK:
+            return Decision(finding, checked)
+    if findings:
+        return Decision(findings[0], checked)
+    return Decision(Finding("clean", Verdict.ALLOW, score) if score else CLEAN, checked)
+
+
+def _content(
+    text: Text, rules: Rules, emote_names: Collection[str], classifier: Classifier
+) -> tuple[float, list[Finding]]:
+    """The abuse score and what the content rules found, most important first."""
+    term = blocked_term(text, rules.blocked, rules.allowed)
+    if term is not None:
+        return 1.0, [term]
+    if rules.regexes:
+        regex = regex_rules(text.plain, " ".join(text.tokens), rules.regexes)
+        if regex is not None:
+            return 1.0, [regex]
+    score = classifier.score(_without_allowed(text, rules))
+    findings = [
+        finding
+        for finding in (
+            judge(score, rules.settings.classifier_level),
+            spam.shape(
+                text.shown,
+                spam.count_emotes(text.shown, emote_names),
+                text.mentions,
+                rules.settings,
+            ),
+            spam.links(text.plain, rules.settings),
+        )
+        if finding is not None
+    ]
+    return score, findings
+
+
+def _who(state: ModerationState, author: str, now: int) -> Finding | None:
+    timeouts = state["timeouts"]
+    until = timeouts.get(author)
+    if until is not None and until <= now:
+        del timeouts[author]  # served: forget it (the same at every replay: time is event time)
+    return spam.user_state(author, now, state["banned"], timeouts, state["blocked_users"])
+
+
+def _without_allowed(text: Text, rules: Rules) -> Text:
+    """Allowed terms are not scored by the classifier either."""
+    if not rules.allowed:
+        return text
+    tokens = text.tokens
+    squeezed = text.squeezed
+    covered = {
+        i for start, end, _ in rules.allowed.matches(tokens, squeezed) for i in range(start, end)
+    }
+    if not covered:
+        return text
+    kept = tuple(token for i, token in enumerate(tokens) if i not in covered)
+    return Text(text.shown, text.plain, kept, text.mentions, squeeze(kept))
+
+
+def _emote_names(emotes: Any) -> frozenset[str]:
+    if not emotes:
+        return frozenset()
+    return frozenset(
+        str(emote.get("name")) for emote in emotes if isinstance(emote, dict) and emote.get("name")
+    )
+
+
+def _badges(badges: Any) -> frozenset[str]:
+    if not badges or not isinstance(badges, (list, tuple)):
+        return frozenset()
+    return frozenset(str(badge) for badge in badges)

@@ -1,0 +1,217 @@
+"""Each rule family on its own: blocked terms, regex rules, the abuse classifier and its levels,
+spam, chat modes and user state."""
+
+# ruff: noqa: RUF001  (look-alike letters are what these tests are about)
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from livefold.moderation import spam
+from livefold.moderation.normalize import Text, check
+from livefold.moderation.policy import ChatModes, FilterSettings
+from livefold.moderation.rules import (
+    RegexRejected,
+    RegexRule,
+    RegexRules,
+    TermList,
+    Verdict,
+    blocked_term,
+    regex_rules,
+)
+from livefold.moderation.toxicity import Level, LexiconClassifier, judge
+
+BLOCKED = TermList.build(["hate", "ass", "cunt", "cock", "kill yourself"], ["discord.gg"])
+NOTHING = TermList.build()
+
+
+def text(raw: str) -> Text:
+    checked = check(raw)
+    assert isinstance(checked, Text), checked
+    return checked
+
+
+def blocks(raw: str, allowed: TermList = NOTHING) -> bool:
+    return blocked_term(text(raw), BLOCKED, allowed) is not None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["I hate this", "h4te", "ＨＡＴＥ", "h a t e", "h.a.t.e", "haaaate", "hated it", "HATERS",
+     "a$$", "kiss my asss", "c u n t", "c*nt", "k1ll y0urself", "KILL   YOURSELF", "discord.gg/x"],
+)  # fmt: skip
+def test_blocked_terms_match_however_they_are_disguised(raw: str) -> None:
+    assert blocks(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["Scunthorpe", "assistant", "classic", "cocktail", "cocky", "as if", "assess the damage",
+     "bass", "peacock", "Hancock", "I will kill the boss yourself"],
+)  # fmt: skip
+def test_words_that_contain_a_blocked_term_pass(raw: str) -> None:
+    assert not blocks(raw)
+
+
+def test_an_allowed_term_overrides_a_blocked_one() -> None:
+    assert blocks("hate speech")
+    assert not blocks("hate speech", allowed=TermList.build(["hate speech"]))
+    assert blocks("hate speech and hate", allowed=TermList.build(["hate speech"]))
+
+
+def test_a_finding_names_the_term_and_blocks() -> None:
+    finding = blocked_term(text("h4te"), BLOCKED, NOTHING)
+    assert finding is not None
+    assert (finding.rule, finding.verdict, finding.score, finding.detail) == (
+        "blocked_term",
+        Verdict.BLOCK,
+        1.0,
+        "hate",
+    )
+
+
+def test_regex_rules_match_the_casefolded_and_the_leet_folded_text() -> None:
+    rules = RegexRules.compile([RegexRule.compile(r"free\s+v-?bucks")])
+    assert rules is not None
+    for raw in ("FREE VBUCKS here", "fr33 vbucks", "free v-bucks"):
+        t = text(raw)
+        assert regex_rules(t.plain, " ".join(t.tokens), rules) is not None, raw
+    t = text("free time")
+    assert regex_rules(t.plain, " ".join(t.tokens), rules) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ("", "empty"),
+        ("a" * 201, "at most 200"),
+        (r"(a)\1", "not supported"),
+        (r"(?=a)b", "not supported"),
+        (r"a{1000}{1000}", "not supported"),
+        (r"x*", "matches empty text"),
+    ],
+)
+def test_unsafe_or_useless_regex_rules_are_refused(pattern: str, why: str) -> None:
+    with pytest.raises(RegexRejected, match=why):
+        RegexRule.compile(pattern)
+
+
+def test_a_catastrophic_backtracking_pattern_runs_in_linear_time() -> None:
+    rule = RegexRule.compile(r"(a+)+$")
+    started = time.perf_counter()
+    assert not rule.search("a" * 500 + "!")
+    assert time.perf_counter() - started < 0.05  # a backtracking engine takes ages here
+
+
+CLASSIFIER = LexiconClassifier()
+
+
+def score(raw: str) -> float:
+    return CLASSIFIER.score(text(raw))
+
+
+def test_insults_aimed_at_someone_score_high_and_the_same_words_about_nothing_score_low() -> None:
+    assert score("you are an idiot") >= 0.6
+    assert score("kill yourself") >= 0.85
+    for harmless in ("I hate losing", "this game is sick", "this puzzle is stupid",
+                     "I'm so stupid lol", "you're not stupid", "you killed it"):  # fmt: skip
+        assert score(harmless) < 0.4, harmless
+
+
+def test_obfuscation_does_not_hide_abuse_from_the_classifier() -> None:
+    for raw in (
+        "y0u are an 1d10t",
+        "you are so stuuupid",
+        "k y s",
+        "ｙｏｕ ａｒｅ ａｎ ｉｄｉｏｔ",
+    ):
+        assert score(raw) >= 0.6, raw
+
+
+def test_levels_map_a_score_to_hold_or_block() -> None:
+    assert judge(0.99, Level.OFF) is None
+    assert judge(0.7, Level.LOW) is None
+    held = judge(0.7, Level.MEDIUM)
+    assert held is not None and held.verdict is Verdict.HOLD and held.rule == "toxicity"
+    blocked = judge(0.7, Level.HIGH)
+    assert blocked is not None and blocked.verdict is Verdict.BLOCK
+    assert judge(0.45, Level.HIGH) is not None and judge(0.45, Level.MEDIUM) is None
+
+
+SETTINGS = FilterSettings(allowed_domains=frozenset({"livefold.tv"}))
+
+
+def test_duplicates_and_message_rate_per_user_are_spam() -> None:
+    history = [(1_000, "hello"), (2_000, "world")]
+    dup = spam.flooding(history, "hello", 20_000, SETTINGS)
+    assert dup is not None and dup.rule == "spam_duplicate"
+    assert spam.flooding(history, "hello", 40_000, SETTINGS) is None
+    busy = [(i * 1000, f"m{i}") for i in range(20)]
+    rate = spam.flooding(busy, "new", 20_500, SETTINGS)
+    assert rate is not None and rate.rule == "spam_rate"
+    assert spam.flooding(busy[1:], "new", 20_500, SETTINGS) is None
+
+
+def test_caps_emotes_and_mentions_beyond_limits_are_spam() -> None:
+    caps = spam.shape("THIS IS THE BEST STREAM EVER", 0, 0, SETTINGS)
+    assert caps is not None and caps.rule == "spam_caps"
+    assert spam.shape("LETS GOOOO", 0, 0, SETTINGS) is None
+    emotes = spam.shape("x", spam.count_emotes("Kappa " * 13, {"Kappa"}), 0, SETTINGS)
+    assert emotes is not None and emotes.rule == "spam_emotes"
+    assert spam.count_emotes("🔥🔥🔥 Kappa", {"Kappa"}) == 4
+    mentions = spam.shape("hi", 0, 6, SETTINGS)
+    assert mentions is not None and mentions.rule == "spam_mentions"
+
+
+@pytest.mark.parametrize(
+    ("raw", "held"),
+    [("see bit.ly/abc", True), ("www.scam.ru", True), ("https://evil.example.com/x", True),
+     ("scam(.)com", True), ("livefold.tv/vod", False), ("https://clips.livefold.tv/x", False),
+     ("e.g. this", False), ("v1.2.3", False), ("node.js", False)],
+)  # fmt: skip
+def test_links_outside_the_allowed_domains_are_held(raw: str, held: bool) -> None:
+    finding = spam.links(text(raw).plain, SETTINGS)
+    assert (finding is not None and finding.verdict is Verdict.HOLD) is held
+    assert spam.links(text(raw).plain, FilterSettings(links_allowed=True)) is None
+
+
+def modes_finding(modes: ChatModes, **facts: object) -> str | None:
+    given: dict[str, object] = {
+        "followed_at": None,
+        "badges": (),
+        "last_message_at": None,
+        "is_emote_only": False,
+        **facts,
+    }
+    finding = spam.chat_modes(modes, 100_000_000, **given)  # type: ignore[arg-type]
+    return None if finding is None else finding.rule
+
+
+def test_chat_modes() -> None:
+    slow = ChatModes(slow_seconds=10)
+    assert modes_finding(slow, last_message_at=100_000_000 - 3_000) == "slow_mode"
+    assert modes_finding(slow, last_message_at=100_000_000 - 10_000) is None
+    followers = ChatModes(followers_only_minutes=10)
+    assert modes_finding(followers) == "followers_only"
+    assert modes_finding(followers, followed_at=100_000_000 - 60_000) == "followers_only"
+    assert modes_finding(followers, followed_at=100_000_000 - 600_000) is None
+    assert modes_finding(ChatModes(emote_only=True)) == "emote_only"
+    assert modes_finding(ChatModes(emote_only=True), is_emote_only=True) is None
+    assert spam.emote_only("Kappa 😂 !!", {"Kappa"}) and not spam.emote_only("hi Kappa", {"Kappa"})
+    assert modes_finding(ChatModes(subscribers_only=True)) == "subscribers_only"
+    assert modes_finding(ChatModes(subscribers_only=True), badges=("subscriber",)) is None
+    assert modes_finding(ChatModes()) is None
+
+
+def test_user_state() -> None:
+    def rule(user: str, now: int) -> str | None:
+        finding = spam.user_state(user, now, {"banned"}, {"quiet": 5_000}, {"blocked"})
+        return None if finding is None else finding.rule
+
+    assert rule("banned", 0) == "banned"
+    assert rule("quiet", 4_999) == "timed_out"
+    assert rule("quiet", 5_000) is None
+    assert rule("blocked", 0) == "blocked_user"
+    assert rule("anyone", 0) is None
