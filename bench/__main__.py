@@ -11,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import backbone
+from bench import backbone, moderation
 from infra.service import running
 from infra.stack import ephemeral_settings, infrastructure
 from livefold.settings import Settings
 
 Benchmark = Callable[[Settings], dict[str, Any]]
-BENCHMARKS: dict[str, Benchmark] = {**backbone.BENCHMARKS}
+BENCHMARKS: dict[str, Benchmark] = {**backbone.BENCHMARKS, **moderation.BENCHMARKS}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
