@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PIP_CACHE_DIR := $(CURDIR)/.livefold/cache/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run stop test lint bench clean distclean install jars
+.PHONY: run stop test lint bench clean distclean install jars stripe-mock
 
 run: jars
 	$(VENV)/bin/livefold run
@@ -14,7 +14,7 @@ run: jars
 stop:
 	@if [ -x $(VENV)/bin/livefold ]; then $(VENV)/bin/livefold stop; else echo "livefold: nothing was running"; fi
 
-test: jars
+test: jars stripe-mock
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -35,6 +35,10 @@ $(STAMP): pyproject.toml
 
 jars: install
 	$(PY) -m infra.fetch
+
+# Stripe's API mock for the payment tests, built with Go into .livefold/cache/bin once.
+stripe-mock: install
+	$(PY) -m infra.stripe_mock
 
 clean: stop
 	@# data goes, downloads (.livefold/cache) stay

@@ -6,6 +6,7 @@ supervisor then does not start a local server for it.
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -47,6 +48,45 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = 900
     # External OpenID Connect providers whose access tokens are accepted (issuer URLs).
     oidc_issuers: tuple[str, ...] = ()
+    # A sign-in lasts this long at most, however often its refresh token is rotated.
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # The public OAuth client of the web app and SDKs and where sign-in may send it back (empty:
+    # <gateway_url>/auth/callback and http://127.0.0.1/callback, any port for loopback, RFC 8252).
+    oauth_client_id: str = "livefold-web"
+    oauth_redirect_uris: tuple[str, ...] = ()
+    # Per-user data keys encrypting personal fields, destroyed with the account: "s3" (a bucket
+    # every gateway shares) or "directory" (under data_dir; one machine only).
+    data_key_store: str = "s3"
+    data_key_bucket: str = "livefold-data-keys"
+    # Gateway serving (docs/gateway.md): TLS with the given cert/key, or a generated
+    # self-signed one; browser origins allowed by CORS; limits per client (token buckets:
+    # a burst of twice the rate per second) and per WebSocket connection.
+    gateway_tls_cert: Path | None = None
+    gateway_tls_key: Path | None = None
+    gateway_tls_self_signed: bool = False
+    gateway_cors_origins: tuple[str, ...] = ()
+    gateway_max_body_bytes: int = 65_536
+    gateway_user_writes_per_second: float = 10.0
+    gateway_ip_writes_per_second: float = 100.0
+    gateway_user_connects_per_second: float = 5.0
+    gateway_ip_connects_per_second: float = 50.0
+    gateway_ws_frames_per_second: float = 20.0
+    gateway_ws_send_buffer_bytes: int = 1_048_576
+    gateway_ws_batch_ms: int = 50
+    gateway_ws_resume_limit: int = 500
+
+    # Tips are paid through "sandbox" (local, for `make run`: test cards and webhooks signed like
+    # Stripe's) or "stripe" (a secret key and the webhook endpoint's signing secret; the API base
+    # is Stripe's unless set, e.g. to stripe-mock). Webhooks older than the tolerance are refused.
+    payment_provider: Literal["sandbox", "stripe"] = "sandbox"
+    payment_webhook_tolerance_seconds: int = 300
+    payment_sandbox_secret: str = "whsec_livefold_sandbox_local"
+    payment_sandbox_webhook_url: str | None = None
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+    stripe_mock_port: int = 12111
+    go: str = "go"
 
     topic_partitions: int = 12
     topic_replication_factor: int = 1
@@ -72,7 +112,8 @@ class Settings(BaseSettings):
 
     @property
     def gateway_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.gateway_port}"
+        tls = self.gateway_tls_self_signed or self.gateway_tls_cert is not None
+        return self.public_url or f"{'https' if tls else 'http'}://{self.host}:{self.gateway_port}"
 
     @property
     def run_dir(self) -> Path:

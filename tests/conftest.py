@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.service import running
+from infra.service import free_port, running
 from infra.stack import infrastructure
+from infra.stripe_mock import StripeMockService
+from infra.stripe_mock import service as stripe_mock_service
 from livefold.settings import Settings
 from streams.provision import provision
 from tests.servers import log_to, settings_on_free_ports
@@ -28,6 +30,14 @@ def stack(settings: Settings) -> Iterator[Settings]:
     with running(infrastructure(settings), output=log_to(settings.data_dir / "logs")):
         provision(settings)
         yield settings
+
+
+@pytest.fixture(scope="session")
+def stripe_mock(settings: Settings) -> Iterator[StripeMockService]:
+    """Stripe's API mock on a free port (built once with Go, see infra/stripe_mock.py)."""
+    mock = stripe_mock_service(settings.model_copy(update={"stripe_mock_port": free_port()}))
+    with running([mock], output=log_to(settings.data_dir / "logs")):
+        yield mock
 
 
 @pytest.fixture
