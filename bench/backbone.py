@@ -27,6 +27,7 @@ def chat_messages(count: int, streams: int = 64) -> list[Event]:
             message_id=f"m-{n}",
             text="that dodge was clean, no way he survives the second phase Kappa",
             reply_to=None,
+            badges=[],
             emotes=[{"name": "Kappa", "positions": [{"start": 58, "end": 63}]}],
         )
         for n in range(count)

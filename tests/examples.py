@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.events import Event, new_event
@@ -57,6 +57,7 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "message_id": "msg-1001",
             "text": "that dodge was clean Kappa Kappa",
             "reply_to": "msg-0999",
+            "badges": ["subscriber"],
             "emotes": [
                 {"name": "Kappa", "positions": [{"start": 21, "end": 26}, {"start": 27, "end": 32}]}
             ],
@@ -235,7 +236,12 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "livefold.accounts.AccountCreated": (
         "system",
-        {"user_id": VIEWER, "key_id": "dek-42-1", "encrypted_profile": b"\x8a\x01\xfe ciphertext"},
+        {
+            "user_id": VIEWER,
+            "key_id": "dek-42-1",
+            "encrypted_profile": b"\x8a\x01\xfe ciphertext",
+            "encrypted_credentials": b"\x01\x9c\x07 sealed argon2 hash",
+        },
     ),
     "livefold.accounts.ProfileChanged": (
         VIEWER,
@@ -253,6 +259,30 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "livefold.accounts.RoleRevoked": (
         STREAMER,
         {"user_id": VIEWER, "role": "moderator", "channel_id": STREAMER},
+    ),
+    "livefold.accounts.SessionStarted": (
+        VIEWER,
+        {
+            "user_id": VIEWER,
+            "session_id": "ses-42-7",
+            "client_id": "livefold-web",
+            "grant_id": "code-42-7",
+            "token_id": "rt-42-7-1",
+            "expires_at": AT + timedelta(days=30),
+        },
+    ),
+    "livefold.accounts.SessionRefreshed": (
+        VIEWER,
+        {
+            "user_id": VIEWER,
+            "session_id": "ses-42-7",
+            "parent_token_id": "rt-42-7-1",
+            "token_id": "rt-42-7-2",
+        },
+    ),
+    "livefold.accounts.SessionEnded": (
+        VIEWER,
+        {"user_id": VIEWER, "session_id": "ses-42-7", "reason": "signed_out"},
     ),
     "livefold.accounts.AccountDeleted": (
         VIEWER,

@@ -26,6 +26,7 @@ def chat_message(stream_id: str, text: str, user: str = "viewer-1") -> Event:
         text=text,
         reply_to=None,
         emotes=[],
+        badges=[],
     )
 
 

@@ -80,6 +80,7 @@ def session(stream_id: str) -> list[Event]:
                 text=f"gg {n}",
                 reply_to=None,
                 emotes=[],
+                badges=[],
             )
             for n in range(2)
         ),
