@@ -27,10 +27,11 @@ bench: jars
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/python/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "livefold: $(PYTHON) not found; install Python 3.11 or set PYTHON=..."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e 'sdk/python[kafka]'
 	touch $(STAMP)
 
 jars: install

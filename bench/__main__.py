@@ -11,13 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import backbone, moderation
+from bench import analytics, backbone, moderation, workers
+from bench import gateway as gateway_bench
 from infra.service import running
 from infra.stack import ephemeral_settings, infrastructure
 from livefold.settings import Settings
 
 Benchmark = Callable[[Settings], dict[str, Any]]
-BENCHMARKS: dict[str, Benchmark] = {**backbone.BENCHMARKS, **moderation.BENCHMARKS}
+BENCHMARKS: dict[str, Benchmark] = {
+    **backbone.BENCHMARKS,
+    **moderation.BENCHMARKS,
+    **analytics.BENCHMARKS,
+    **workers.BENCHMARKS,
+    **gateway_bench.BENCHMARKS,
+}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -27,7 +27,15 @@ def infrastructure(settings: Settings) -> list[Service]:
 
 def application(settings: Settings) -> list[Service]:
     """livefold's own processes (gateway, Faust workers), started once the stack is ready."""
-    return []
+    from agents import analytics
+    from agents import service as folds
+    from gateway import service as gateway
+
+    services: list[Service] = []
+    services.append(analytics.service(settings))
+    services += folds.services(settings)
+    services.append(gateway.service(settings))  # last: it serves what the workers fold
+    return services
 
 
 def ephemeral_settings(data_dir: Path, **overrides: Any) -> Settings:

@@ -54,6 +54,43 @@ def _events(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+    from confluent_kafka import KafkaException
+
+    from agents.replay import replay
+    from agents.replay_output import publish_state, report
+
+    try:
+        result = replay(settings, args.clickhouse_prefix, clickhouse=not args.no_clickhouse)
+        published = (
+            publish_state(settings, result, args.publish_state) if args.publish_state else {}
+        )
+    except (ValueError, OSError, RuntimeError, ClickHouseError, KafkaException) as error:
+        print(f"livefold replay: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({**result.as_dict(), "published": published}, indent=2))
+    else:
+        print(report(result))
+        for topic, count in published.items():
+            print(f"published {count} state records to {topic}")
+    return 0
+
+
+def _replay_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser(
+        "replay", help="fold the event log again from offset zero and print digests"
+    )
+    replay.set_defaults(func=_replay)
+    replay.add_argument("--clickhouse-prefix", help="table prefix (default: replay_<n>_)")
+    replay.add_argument("--no-clickhouse", action="store_true", help="do not rebuild tables")
+    replay.add_argument("--json", action="store_true", help="print the result as JSON")
+    replay.add_argument(
+        "--publish-state", metavar="NAME", help="also write states to livefold.NAME.state.*"
+    )
+
+
 def _moment(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
@@ -88,6 +125,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="start the whole stack and the app").set_defaults(func=_run)
     commands.add_parser("stop", help="stop what `livefold run` started").set_defaults(func=_stop)
     _events_parser(commands)
+    _replay_parser(commands)
     return root
 
 

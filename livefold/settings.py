@@ -5,6 +5,7 @@ Pointing a part at production means setting its URL (e.g. LIVEFOLD_KAFKA_BOOTSTR
 supervisor then does not start a local server for it.
 """
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -56,7 +57,7 @@ class Settings(BaseSettings):
     oauth_redirect_uris: tuple[str, ...] = ()
     # Per-user data keys encrypting personal fields, destroyed with the account: "s3" (a bucket
     # every gateway shares) or "directory" (under data_dir; one machine only).
-    data_key_store: str = "s3"
+    data_key_store: Literal["s3", "directory"] = "s3"
     data_key_bucket: str = "livefold-data-keys"
     # Gateway serving (docs/gateway.md): TLS with the given cert/key, or a generated
     # self-signed one; browser origins allowed by CORS; limits per client (token buckets:
@@ -88,6 +89,11 @@ class Settings(BaseSettings):
     stripe_mock_port: int = 12111
     go: str = "go"
 
+    # Fold workers (`python -m agents worker`) `livefold run` starts, and their consumer group;
+    # the group names the tables' changelog topics too, so a new group folds from scratch.
+    fold_workers: int = 1
+    fold_group: str = "livefold-folds"
+
     topic_partitions: int = 12
     topic_replication_factor: int = 1
 
@@ -114,6 +120,15 @@ class Settings(BaseSettings):
     def gateway_url(self) -> str:
         tls = self.gateway_tls_self_signed or self.gateway_tls_cert is not None
         return self.public_url or f"{'https' if tls else 'http'}://{self.host}:{self.gateway_port}"
+
+    def environment(self) -> dict[str, str]:
+        """The LIVEFOLD_* variables that make a child process's Settings() equal these."""
+        variables: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is not None:
+                text = value if isinstance(value, str) else json.dumps(value)
+                variables[f"LIVEFOLD_{name.upper()}"] = text
+        return variables
 
     @property
     def run_dir(self) -> Path:

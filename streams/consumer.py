@@ -81,16 +81,22 @@ class EventReader:
         return Record(event, topic, partition, offset)
 
     def _send_to_deadletter(self, message: Message, reason: str) -> None:
-        topic, partition, offset = position_of(message)
-        headers: list[tuple[str, str | bytes | None]] = [
-            ("livefold.reason", reason.encode()),
-            ("livefold.source.topic", topic.encode()),
-            ("livefold.source.partition", str(partition).encode()),
-            ("livefold.source.offset", str(offset).encode()),
-        ]
+        headers = deadletter_headers(reason, *position_of(message))
         self.deadletter.append_raw(
-            DEADLETTER_TOPIC, message.key(), message.value() or b"", headers=headers
+            DEADLETTER_TOPIC, message.key(), message.value() or b"", headers=list(headers)
         ).result(30)
+
+
+def deadletter_headers(
+    reason: str, topic: str, partition: int, offset: int
+) -> list[tuple[str, bytes]]:
+    """Why a record was dead-lettered and where it came from (the Faust workers use it too)."""
+    return [
+        ("livefold.reason", reason.encode()),
+        ("livefold.source.topic", topic.encode()),
+        ("livefold.source.partition", str(partition).encode()),
+        ("livefold.source.offset", str(offset).encode()),
+    ]
 
 
 def read_to_end(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from collections.abc import Callable
 from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -15,7 +15,6 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.events import Event
-
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 

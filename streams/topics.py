@@ -20,6 +20,16 @@ from streams.catalog import DEADLETTER_TOPIC, STATE_TOPICS, Catalog, catalog, st
 log = logging.getLogger(__name__)
 
 DEADLETTER_RETENTION_MS = 30 * 24 * 3600 * 1000
+# A fold state (a busy stream's chat or moderation, with its dedupe window) can pass Kafka's
+# 1 MB default record limit; state topics and table changelogs take records up to this size.
+MAX_STATE_RECORD_BYTES = 16 * 1024 * 1024
+# Compacted topics roll a segment every 10 minutes so that compaction (which never touches the
+# active segment) keeps what a starting gateway or worker reads short.
+COMPACTED = {
+    "cleanup.policy": "compact",
+    "segment.ms": str(10 * 60 * 1000),
+    "max.message.bytes": str(MAX_STATE_RECORD_BYTES),
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ def topic_specs(settings: Settings, event_catalog: Catalog | None = None) -> lis
     events = event_catalog or catalog()
     return [
         *(spec(topic, retention_ms="-1", retention_bytes="-1") for topic in events.topics()),
-        *(spec(state_topic(name), cleanup_policy="compact") for name in STATE_TOPICS),
+        *(spec(state_topic(name), **COMPACTED) for name in STATE_TOPICS),
         spec(DEADLETTER_TOPIC, retention_ms=str(DEADLETTER_RETENTION_MS)),
     ]
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,13 +26,6 @@ def log_to(log_dir: Path) -> Callable[[Service], IO[bytes]]:
 
 
 def environment_of(settings: Settings) -> dict[str, str]:
-    """The LIVEFOLD_* variables that make a child process's Settings() equal these settings."""
-    env = {**os.environ}
-    for name, value in settings.model_dump(mode="json").items():
-        if value is None:
-            env.pop(f"LIVEFOLD_{name.upper()}", None)
-            continue
-        env[f"LIVEFOLD_{name.upper()}"] = (
-            json.dumps(value) if isinstance(value, list) else str(value)
-        )
-    return env
+    """This process's environment with `settings` in its LIVEFOLD_* variables."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("LIVEFOLD_")}
+    return {**inherited, **settings.environment()}

@@ -36,6 +36,7 @@ def message_sent(text: str) -> Event:
         text=text,
         reply_to=None,
         emotes=[{"name": "PogChamp", "positions": [{"start": 0, "end": 8}]}],
+        badges=["subscriber"],
     )
 
 

@@ -8,10 +8,12 @@ token lives, so the gateway reads them from stream and moderation state.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,31 @@ class Principal:
         return "admin" in self.roles
 
 
+def load_or_create_key_file(path: Path, generate: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The JSON key kept in `path`, made by `generate` the first time.
+
+    Gateways starting together all end up with the one key: each writes a private (0600) temp
+    file and hard-links it into place, which only the first link does, and never half-written.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                json.dump(generate(), handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            draft.unlink(missing_ok=True)
+    loaded = json.loads(path.read_text())
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path} does not hold a JSON key")
+    return loaded
+
+
 class SigningKeys:
     """The private signing key (created on first use) and the public JWKS derived from it."""
 
@@ -46,16 +73,14 @@ class SigningKeys:
         self.key = self._load_or_create()
 
     def _load_or_create(self) -> ECKey:
-        if self.path.exists():
-            return ECKey.import_key(json.loads(self.path.read_text()))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        kid = uuid.uuid4().hex
-        key = ECKey.generate_key("P-256", parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
-        # Written 0600 before any content lands, so the key is never readable by others.
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(key.as_dict(private=True), handle)
-        return key
+        def generate() -> dict[str, Any]:
+            kid = uuid.uuid4().hex
+            key = ECKey.generate_key(
+                "P-256", parameters={"kid": kid, "use": "sig", "alg": ALGORITHM}
+            )
+            return key.as_dict(private=True)
+
+        return ECKey.import_key(load_or_create_key_file(self.path, generate))
 
     @property
     def kid(self) -> str:

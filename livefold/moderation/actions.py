@@ -98,6 +98,18 @@ def modlog_update(state: ModerationState) -> Update:
     return Update("modlog", state["stream_id"], value)
 
 
+def staff_update(state: ModerationState) -> Update:
+    """Who may moderate the stream (key `<stream_id>/staff`): the gateway checks requests and
+    subscriptions against it before they reach the log."""
+    value = {
+        "stream_id": state["stream_id"],
+        "owner": state["owner"],
+        "moderators": sorted(state["moderators"]),
+        "admins": sorted(state["admins"]),
+    }
+    return Update(CHANNEL, f"{state['stream_id']}/staff", value)
+
+
 def log(
     state: ModerationState,
     event: Event,
@@ -230,7 +242,7 @@ def _appointed(state: ModerationState, platform: ModerationState, event: Event) 
     user = _owner_only(state, platform, event)
     state["moderators"][user] = event.occurred_at_ms
     log(state, event, "appoint_moderator", user)
-    return [modlog_update(state)]
+    return [modlog_update(state), staff_update(state)]
 
 
 @handles("livefold.moderation.ModeratorRemoved")
@@ -239,7 +251,7 @@ def _removed(state: ModerationState, platform: ModerationState, event: Event) ->
     if state["moderators"].pop(user, None) is None:
         raise Refused(f"{user} is not a moderator")
     log(state, event, "remove_moderator", user)
-    return [modlog_update(state)]
+    return [modlog_update(state), staff_update(state)]
 
 
 def _moderator_only(handler: Handler) -> Handler:
@@ -347,6 +359,7 @@ def _stream_created(
 ) -> list[Output]:
     if state["owner"] is None and state["stream_id"] != PLATFORM:
         state["owner"] = event.actor_id
+        return [staff_update(state)]
     return []
 
 

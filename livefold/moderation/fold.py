@@ -134,7 +134,7 @@ def _role(state: ModerationState, event: Event) -> list[Output]:
         state["admins"][str(body["user_id"])] = event.occurred_at_ms
     else:
         state["admins"].pop(str(body["user_id"]), None)
-    return []
+    return [actions.staff_update(state)]
 
 
 def _remember_message(

@@ -1,0 +1,105 @@
+"""`python -m agents worker`: one fold worker process (see `agents.worker`).
+
+    python -m agents worker [--ready-file PATH] [--web-port PORT]
+
+Settings come from LIVEFOLD_* variables. Several workers share the partitions; each needs
+the event topics provisioned (`make run` does it) and creates its tables' changelog topics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import sys
+from pathlib import Path
+
+import faust
+from confluent_kafka.admin import AdminClient
+
+from agents.app import changelog_specs, create_app, register_codecs
+from agents.folds import TABLES, drivers
+from agents.platform import ACCOUNTS, PlatformModeration
+from agents.worker import FoldWorker
+from infra.errors import InfraError
+from livefold.settings import Settings
+from streams.codec import Codec
+from streams.topics import ensure_topics
+
+
+def build(
+    settings: Settings, web_port: int | None = None, ready_file: Path | None = None
+) -> tuple[faust.App, FoldWorker]:
+    codec = Codec.from_settings(settings)
+    event_codec = register_codecs(codec)
+    app = create_app(settings, web_port)
+    platform = PlatformModeration(settings, codec, group=f"{app.conf.id}-platform")
+    worker = FoldWorker(
+        app,
+        event_codec,
+        drivers(app, settings.topic_partitions, platform),
+        platform,
+        settings.topic_partitions,
+        ready_file,
+    )
+    worker.install()
+    return app, worker
+
+
+def check_topics(settings: Settings, topics: list[str]) -> None:
+    """The event topics exist with the partitions the settings say (else the group would
+    read nothing, or streams would not meet their states)."""
+    metadata = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=30)
+    for topic in topics:
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None:
+            raise InfraError(
+                f"topic {topic} does not exist in Kafka at {settings.kafka_bootstrap}; "
+                "provision the topics first (`livefold run` does)"
+            )
+        if len(found.partitions) != settings.topic_partitions:
+            raise InfraError(
+                f"topic {topic} has {len(found.partitions)} partitions but "
+                f"LIVEFOLD_TOPIC_PARTITIONS is {settings.topic_partitions}; make them agree"
+            )
+    report = ensure_topics(settings, changelog_specs(settings, TABLES))
+    if report.fewer_partitions:
+        raise InfraError(
+            f"changelog topics with too few partitions: {report.fewer_partitions}; "
+            "delete them (their states are rebuilt from the log) or fix LIVEFOLD_TOPIC_PARTITIONS"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agents")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("worker", help="run a fold worker")
+    run.add_argument("--ready-file", type=Path, help="written once the worker folds")
+    run.add_argument("--web-port", type=int, help="serve Faust's web views on this port")
+    run.add_argument("--loglevel", default="info", choices=["debug", "info", "warn", "error"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per schema looked up
+    settings = Settings()
+    try:
+        app, worker = build(settings, args.web_port, args.ready_file)
+        check_topics(settings, sorted(worker.source_topics | {ACCOUNTS}))
+    except InfraError as error:
+        print(f"livefold fold worker: {error}", file=sys.stderr)
+        return 2
+    # Fold states are many small dicts that live long: collecting the young generation every
+    # 700 allocations would scan them again and again (a third of the CPU, measured here).
+    gc.set_threshold(50_000, 20, 100)
+    gc.freeze()
+    worker.platform.start()
+    try:
+        faust.Worker(
+            app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False
+        ).execute_from_commandline()
+    finally:
+        worker.platform.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

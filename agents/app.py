@@ -1,0 +1,123 @@
+"""The Faust app of the fold workers, and the codecs its topics and tables use.
+
+Every worker process of the consumer group `settings.fold_group` runs one app: it consumes
+every event topic, folds events into the domains' states (`agents.folds`), keeps the states in
+Faust tables whose changelogs are compacted topics, and publishes what the folds output.
+
+Codecs, registered with Faust by name:
+- `livefold` (`EVENT_CODEC`): events in the Confluent wire format, through `streams.codec.Codec`,
+  the one codec producer, gateway, CLI and workers share. Decoding raises `DecodeError`; the
+  worker dead-letters those records (`agents.worker`), so a bad record never stops an agent.
+- `livefold-state`: a fold state as `livefold.folding.dumps` writes it.
+- `livefold-key`: a table key, UTF-8.
+
+Topics are never created behind the operator's back: event and state topics come from
+provisioning (`streams.provision`), the changelog topics from `changelog_specs`, created
+before the app starts (`topic_allow_declare` is off).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.serializers import codecs
+
+from livefold import folding
+from livefold.settings import Settings
+from streams.codec import Codec
+from streams.topics import COMPACTED, MAX_STATE_RECORD_BYTES, TopicSpec
+
+EVENT_CODEC = "livefold"
+STATE_CODEC = "livefold-state"
+KEY_CODEC = "livefold-key"
+# A worker killed without warning is noticed this fast; its partitions move then.
+SESSION_TIMEOUT = 6.0
+
+
+class EventCodec(codecs.Codec):
+    """Faust's view of `streams.codec.Codec`."""
+
+    def __init__(self, codec: Codec, **kwargs: Any) -> None:
+        super().__init__(codec=codec, **kwargs)
+        self.codec = codec
+
+    def _dumps(self, event: Any) -> bytes:
+        return self.codec.encode(event)
+
+    def _loads(self, data: bytes) -> Any:
+        return self.codec.decode(data)
+
+
+class StateCodec(codecs.Codec):
+    def _dumps(self, state: Any) -> bytes:
+        return folding.dumps(state)
+
+    def _loads(self, data: bytes) -> Any:
+        return folding.loads(data)
+
+
+class KeyCodec(codecs.Codec):
+    def _dumps(self, key: Any) -> bytes:
+        return str(key).encode()
+
+    def _loads(self, data: bytes) -> Any:
+        return bytes(data).decode()
+
+
+def register_codecs(codec: Codec) -> EventCodec:
+    """Register the codecs under their names (once per process) and return the event codec."""
+    event_codec = EventCodec(codec)
+    codecs.register(EVENT_CODEC, event_codec)
+    codecs.register(STATE_CODEC, StateCodec())
+    codecs.register(KEY_CODEC, KeyCodec())
+    return event_codec
+
+
+def changelog_topic(settings: Settings, table: str) -> str:
+    return f"{settings.fold_group}-{table}-changelog"  # the name Faust gives it
+
+
+def changelog_specs(settings: Settings, tables: list[str]) -> list[TopicSpec]:
+    """The tables' changelog topics: compacted, partitioned like the event topics, so that
+    partition p of a changelog holds the states of the streams whose events are on partition p."""
+    return [
+        TopicSpec(
+            changelog_topic(settings, table),
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+            dict(COMPACTED),
+        )
+        for table in tables
+    ]
+
+
+def create_app(settings: Settings, web_port: int | None = None) -> faust.App:
+    """The app; `web_port` None turns Faust's web server off (readiness uses a file)."""
+    from agents.transport import BatchTransport
+
+    datadir = Path(settings.data_dir).resolve() / "agents" / "faust"
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.fold_group,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        datadir=str(datadir),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        table_standby_replicas=0,
+        broker_session_timeout=SESSION_TIMEOUT,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        producer_linger=0.002,
+        producer_max_request_size=MAX_STATE_RECORD_BYTES,
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_host=settings.host,
+    )
+    app.transport = BatchTransport(app.conf.broker_consumer, app)
+    return app

@@ -1,0 +1,156 @@
+"""One domain's pure fold driven over batches of records, its states kept in a Faust table.
+
+Co-partitioning. Event topics are keyed by stream id with murmur2 (the Java default, which
+`streams.producer` and Faust's producer both use), so a stream's events are all on partition
+`partition_of(stream_id)` of every event topic, and a worker owns a stream's events on every
+topic at once (Faust's assignor gives partition p of every topic to one worker). Faust writes a
+table's changelog record to the partition of the event being processed, which is wrong for a
+batch mixing partitions, and `use_partitioner=True` would hash the table key, which is not the
+stream id for keys like "<stream>/<poll>". `FoldTable` writes each state to the partition of
+the stream it belongs to (every fold state has `stream_id`), so partition p of a changelog holds
+exactly the states of the streams whose events are on partition p, and Faust recovers them on
+the worker that receives partition p.
+
+A batch is folded in memory: each key's state is read from the table at most once and written
+to its changelog once (`take_writes`), encoded as it was after the batch (see `agents.worker`
+for when those writes go out, and the commit).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import faust
+from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
+
+from agents.app import KEY_CODEC, STATE_CODEC
+from livefold.folding import Domain, Output, Rejected, dumps
+from streams.consumer import Record
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=65_536)
+def partition_of(stream_id: str, partitions: int) -> int:
+    """The partition of a stream's events (murmur2 of the key, as Kafka's Java client)."""
+    return (int(murmur2(stream_id.encode())) & 0x7FFFFFFF) % partitions
+
+
+class FoldTable(faust.Table[str, Any]):
+    """A table of fold states whose changelog partition is the state's stream's partition."""
+
+    def __init__(self, app: faust.App, name: str, partitions: int, **kwargs: Any):
+        super().__init__(app, name=name, partitions=partitions, **kwargs)
+        self.key_serializer = KEY_CODEC  # before the changelog topic is made from them
+        self.value_serializer = STATE_CODEC
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        partition = partition_of(value["stream_id"], self.partitions)
+        self.send_changelog(partition, key, value)
+        self._sensor_on_set(self, key, value)
+
+    def on_key_del(self, key: Any) -> None:
+        raise TypeError(f"fold states are never deleted (table {self.name}, key {key!r})")
+
+
+def event_time_order(records: Iterable[Record]) -> Iterator[Record]:
+    """Each partition in its own order, the earliest `occurred_at` at the heads first (ties:
+    topic, partition, offset): the order `livefold replay` folds moderation in."""
+    partitions: dict[tuple[str, int], list[Record]] = {}
+    for record in records:
+        partitions.setdefault((record.topic, record.partition), []).append(record)
+    return heapq.merge(
+        *(partitions[name] for name in sorted(partitions)),
+        key=lambda r: (r.event.occurred_at_ms, r.topic, r.partition, r.offset),
+    )
+
+
+class FoldDriver:
+    def __init__(
+        self,
+        name: str,
+        domain: Domain,
+        table: FoldTable,
+        in_event_time_order: bool = False,
+        skips: Callable[[str], bool] = lambda key: False,
+    ):
+        """`skips(key)`: keys this driver leaves to someone else (moderation's platform key)."""
+        self.name = name
+        self.domain = domain
+        self.table = table
+        self.handles = domain.HANDLES
+        self.in_event_time_order = in_event_time_order
+        self.skips = skips
+        self._touched: dict[str, Any] = {}
+
+    @property
+    def channel(self) -> str:
+        return self.domain.CHANNEL
+
+    def fold(self, records: list[Record]) -> list[Output]:
+        domain, table, touched = self.domain, self.table, self._touched
+        outputs: list[Output] = []
+        ordered = event_time_order(records) if self.in_event_time_order else records
+        for record in ordered:
+            event = record.event
+            key = domain.key_of(event)
+            if self.skips(key):
+                continue
+            state = touched.get(key)
+            if state is None:
+                state = table.get(key)
+            try:
+                state, produced = domain.fold(state, event)
+            except Exception as error:  # a bug in one fold must not stop every stream
+                log.exception("%s fold failed on %s %s", self.name, event.type, event.event_id)
+                produced = [Rejected(self.channel, key, event, f"the fold failed: {error!r}")]
+                if state is None:
+                    outputs += produced
+                    continue
+            touched[key] = state
+            outputs += produced
+        return outputs
+
+    def flush(self, now: datetime, owned: set[int]) -> list[Output]:
+        """Call the domain's `flush` on every state of the owned partitions."""
+        outputs: list[Output] = []
+        partitions = self.table.partitions
+        for key, state in list(self.table.items()):
+            if partition_of(state["stream_id"], partitions) not in owned or self.skips(key):
+                continue
+            state, produced = self.domain.flush(state, now)
+            if produced:  # flush changes bookkeeping only when it publishes something
+                self._touched[key] = state
+                outputs += produced
+        return outputs
+
+    def take_writes(self) -> list[Write]:
+        """Every state changed since the last call, stored in the table's memory now and
+        returned encoded as it is now, for the changelog once the outputs that go with it
+        were published (`agents.worker`)."""
+        touched, self._touched = self._touched, {}
+        writes = []
+        for key, state in touched.items():
+            self.table.data[key] = state
+            partition = partition_of(state["stream_id"], self.table.partitions)
+            writes.append(Write(self.table, key, partition, dumps(state)))
+        return writes
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A state for a table's changelog, encoded when its batch was folded."""
+
+    table: FoldTable
+    key: str
+    partition: int
+    value: bytes
+
+    def send(self) -> None:
+        self.table.send_changelog(self.partition, self.key, self.value, value_serializer="raw")

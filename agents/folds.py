@@ -1,0 +1,73 @@
+"""The folds a worker runs, each with its Faust table, in the order a batch goes through them.
+
+Moderation comes first: a chat message reaches the chat state topic only once moderation's
+verdict allows it (`livefold.chat`), and running moderation first lets its verdicts reach chat
+in the same batch. The verdicts are also appended to the moderation topic: that copy is what
+replay folds, and chat ignores it when it comes back (same event id). Moderation reads its
+inputs (several topics) in event-time order within a batch, the order replay uses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import faust
+
+from agents.driver import FoldDriver, FoldTable
+from agents.platform import PlatformModeration
+from livefold.domains import DOMAINS
+from livefold.folding import Output
+from livefold.moderation import fold as moderation
+from livefold.moderation.state import PLATFORM
+from streams.catalog import catalog
+from streams.events import Event
+
+TABLES = [moderation.CHANNEL, *DOMAINS]
+
+
+class ModerationFold:
+    """`livefold.moderation.fold` with the worker's copy of the platform state; role events
+    only change the platform state (`agents.platform`), so the group does not read them."""
+
+    CHANNEL = moderation.CHANNEL
+    HANDLES = moderation.HANDLES - moderation.ROLE_EVENTS
+    FLUSH_EVERY = moderation.FLUSH_EVERY
+
+    def __init__(self, platform: PlatformModeration):
+        self.platform = platform
+
+    def key_of(self, event: Event) -> str:
+        return moderation.key_of(event)
+
+    def fold(self, state: Any, event: Event) -> tuple[Any, list[Output]]:
+        return moderation.fold(state, event, self.platform.current)
+
+    def flush(self, state: Any, now: datetime) -> tuple[Any, list[Output]]:
+        return moderation.flush(state, now)
+
+
+def source_topics() -> list[str]:
+    """The event topics the group consumes: those of the event types some fold takes."""
+    types = set(ModerationFold.HANDLES).union(*(domain.HANDLES for domain in DOMAINS.values()))
+    return sorted({catalog()[event_type].topic for event_type in types})
+
+
+def fold_table(app: faust.App, name: str, partitions: int) -> FoldTable:
+    table = FoldTable(app, name, partitions, beacon=app.tables.beacon)
+    app.tables.add(table)
+    return table
+
+
+def drivers(app: faust.App, partitions: int, platform: PlatformModeration) -> list[FoldDriver]:
+    first = FoldDriver(
+        moderation.CHANNEL,
+        ModerationFold(platform),
+        fold_table(app, moderation.CHANNEL, partitions),
+        in_event_time_order=True,
+        skips=lambda key: key == PLATFORM,  # folded by every worker, see agents.platform
+    )
+    return [first] + [
+        FoldDriver(name, domain, fold_table(app, name, partitions))
+        for name, domain in DOMAINS.items()
+    ]

@@ -1,0 +1,147 @@
+"""The fold workers' live states, read from outside the workers.
+
+    live_states(settings) -> {domain: {key: state}}
+
+Each domain's table is the compacted changelog topic `<fold_group>-<domain>-changelog`: its
+last record per key is the state the workers hold (they write every change there before they
+commit the events behind it). Reading every changelog to its current end therefore gives the
+states as of the workers' last writes, without asking a worker; `folding.digest` of the result
+is comparable with a replay's digest once the workers have caught up with the log (see
+`caught_up`). The moderation domain also gets the platform state (`PLATFORM`) that every
+worker folds for itself (`agents.platform`), folded here the same way, if the log has any.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
+
+from agents.driver import partition_of
+from agents.folds import TABLES
+from agents.platform import ACCOUNTS, MODERATION, watermarks
+from livefold.folding import loads
+from livefold.moderation import fold as moderation
+from livefold.moderation.state import PLATFORM, ModerationState
+from livefold.settings import Settings
+from streams.codec import Codec, DecodeError
+
+States = dict[str, dict[str, Any]]
+
+
+def live_states(settings: Settings, codec: Codec | None = None) -> States:
+    """Every table's states as the workers last wrote them; domains without a changelog topic
+    yet (no worker ever ran) are empty."""
+    from agents.app import changelog_topic
+
+    topics = {changelog_topic(settings, table): table for table in TABLES}
+    metadata = _metadata(settings)
+    states: States = {table: {} for table in TABLES}
+    partitions = [
+        (topic, partition)
+        for topic in topics
+        if topic in metadata.topics
+        for partition in metadata.topics[topic].partitions
+    ]
+    for message in read_raw(settings, partitions):
+        key, value = message.key(), message.value()
+        if key is not None and value is not None:
+            states[topics[message.topic() or ""]][key.decode()] = loads(value)
+    platform = platform_state(settings, codec or Codec.from_settings(settings))
+    if platform is not None:
+        states[moderation.CHANNEL][PLATFORM] = platform
+    return states
+
+
+def platform_state(settings: Settings, codec: Codec) -> ModerationState | None:
+    """The platform moderation state the log implies, None if no event concerns it."""
+    state: ModerationState | None = None
+    accounts = _metadata(settings).topics[ACCOUNTS].partitions
+    partitions = [(ACCOUNTS, p) for p in accounts]
+    partitions.append((MODERATION, partition_of(PLATFORM, settings.topic_partitions)))
+    for message in read_raw(settings, partitions):
+        if message.topic() == MODERATION and message.key() != PLATFORM.encode():
+            continue
+        try:
+            event = codec.decode(message.value() or b"")
+        except DecodeError:
+            continue
+        if moderation.key_of(event) == PLATFORM and event.type in moderation.HANDLES:
+            state, _ = moderation.fold(state, event)
+    return state
+
+
+def caught_up(settings: Settings, topics: list[str]) -> bool:
+    """Whether the fold group has committed every record now on `topics`."""
+    consumer = Consumer(_config(settings, settings.fold_group))
+    try:
+        metadata = consumer.list_topics(timeout=10)
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in metadata.topics[topic].partitions
+        ]
+        committed = consumer.committed(partitions, timeout=10)
+        for tp in committed:
+            _, high = watermarks(consumer, tp)
+            if high > 0 and tp.offset < high:
+                return False
+        return True
+    finally:
+        consumer.close()
+
+
+def read_raw(settings: Settings, partitions: list[tuple[str, int]]) -> Iterator[Message]:
+    """The records of the (topic, partition)s, from offset zero to their end as it was when
+    reading began (each partition in order)."""
+    consumer = Consumer(
+        {**_config(settings, f"livefold-inspect-{uuid.uuid4()}"), "enable.partition.eof": True}
+    )
+    try:
+        unread: dict[tuple[str, int], int] = {}
+        for topic, partition in partitions:
+            low, high = watermarks(consumer, TopicPartition(topic, partition))
+            if high > low:
+                unread[(topic, partition)] = high
+        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in unread])
+        while unread:
+            for message in consumer.consume(1000, 1.0):
+                position = (message.topic() or "", message.partition() or 0)
+                end = unread.get(position)
+                if end is None:
+                    continue
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        del unread[position]  # (compaction may have removed the last offsets)
+                    continue
+                if (message.offset() or 0) >= end:
+                    del unread[position]
+                    continue
+                if (message.offset() or 0) == end - 1:
+                    del unread[position]
+                yield message
+    finally:
+        consumer.close()
+
+
+def _metadata(settings: Settings) -> Any:
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=10)
+
+
+def _config(settings: Settings, group: str) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    }

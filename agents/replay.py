@@ -1,0 +1,275 @@
+"""`livefold replay`: rebuild every fold and the analytics tables from the event log.
+
+Every event topic is read from offset zero to its current end (`read_to_end`, no consumer
+group). Two processes share the work: this one folds every domain into fresh in-memory
+states; a child rebuilds the ClickHouse tables under a fresh prefix (`replay_<n>_`) exactly
+as the live sink writes them (`agents.analytics_rows`). The result is a digest per domain,
+an overall digest and the rebuilt tables' figures, which equal the live ones for the same log.
+
+Order. Each partition is folded in its own order, which a live run keeps too. The seven domains
+of `livefold.domains` give the same states for any interleaving of topics (their folds are
+built that way), so records are folded as they arrive. Moderation is not order-free across
+topics: a verdict depends on the bans, terms and chat modes folded before the message. Replay
+folds moderation's inputs in one deterministic order, a merge of the partitions by event
+time: of the next record of every partition, the earliest `occurred_at` goes first (ties:
+topic, partition, offset); each partition stays in its own order. A live moderation agent
+meets the same order as long as an action's event reaches it before messages stamped after it;
+when a message and a moderator action race (an action stamped before the message arrives after
+it), the live verdict may differ. The verdict in the log is the decision that was made, so chat
+folds the logged verdicts (never re-decided ones) and stays exact; replay counts the verdicts
+it would decide differently (`verdicts.differing`) or that the log lacks (`verdicts.missing`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from clickhouse_connect.driver.exceptions import ClickHouseError
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from agents.analytics_rows import EventsTable
+from agents.analytics_schema import checked_prefix, ensure_schema, summary
+from livefold.analytics_store import connect
+from livefold.domains import DOMAINS
+from livefold.folding import Domain, Update, digest
+from livefold.moderation import fold as moderation
+from livefold.moderation.state import PLATFORM
+from livefold.settings import Settings
+from streams.catalog import catalog
+from streams.codec import Codec
+from streams.consumer import Record, read_to_end
+from streams.events import Event
+from streams.producer import EventProducer
+
+BATCH = 50_000  # rows per insert when rebuilding ClickHouse
+VERDICT = "livefold.moderation.VerdictIssued"
+REPLAY_TABLE = re.compile(r"replay_([0-9]+)_events")
+Tables = dict[str, dict[str, Any]]
+
+
+@dataclass
+class VerdictCheck:
+    decided: int = 0  # verdicts replay's moderation decided
+    matching: int = 0  # ... the log holds the same verdict
+    differing: list[Event] = field(default_factory=list)  # logged with another verdict
+    missing: list[Event] = field(default_factory=list)  # not in the log
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decided": self.decided,
+            "matching": self.matching,
+            "differing": len(self.differing),
+            "missing": len(self.missing),
+        }
+
+
+@dataclass
+class ReplayResult:
+    events: int
+    seconds: float
+    fold_seconds: float  # reading and folding, while ClickHouse was rebuilt alongside
+    tables: Tables  # domain -> key -> state
+    digests: dict[str, str]
+    digest: str
+    verdicts: VerdictCheck
+    last_updates: dict[tuple[str, str], Update]  # what the state topics would hold at the end
+    clickhouse_prefix: str | None = None
+    clickhouse: dict[str, dict[str, int]] | None = None
+    clickhouse_seconds: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+            "fold_seconds": round(self.fold_seconds, 3),
+            "states": {domain: len(states) for domain, states in self.tables.items()},
+            "digests": self.digests,
+            "digest": self.digest,
+            "verdicts": self.verdicts.as_dict(),
+            "clickhouse_prefix": self.clickhouse_prefix,
+            "clickhouse": self.clickhouse,
+            "clickhouse_seconds": None
+            if self.clickhouse_seconds is None
+            else round(self.clickhouse_seconds, 3),
+        }
+
+
+class Replay:
+    """Folds records as they come; moderation's inputs wait for the event-time merge."""
+
+    def __init__(self) -> None:
+        self.tables: Tables = {name: {} for name in [*DOMAINS, moderation.CHANNEL]}
+        self.routes: dict[str, list[tuple[Domain, dict[str, Any]]]] = {}
+        for name, domain in DOMAINS.items():
+            for event_type in domain.HANDLES:
+                self.routes.setdefault(event_type, []).append((domain, self.tables[name]))
+        self.held: dict[tuple[str, int], list[Record]] = {}  # moderation's inputs by partition
+        self.logged: dict[str, str] = {}  # verdict event id -> verdict, as the log holds them
+        self.last_updates: dict[tuple[str, str], Update] = {}
+        self.events = 0
+
+    def add(self, record: Record) -> None:
+        self.events += 1
+        event = record.event
+        for domain, states in self.routes.get(event.type, ()):
+            key = domain.key_of(event)
+            states[key], outputs = domain.fold(states.get(key), event)
+            for output in outputs:
+                if isinstance(output, Update):
+                    self.last_updates[(output.channel, output.key)] = output
+        if event.type in moderation.HANDLES:
+            self.held.setdefault((record.topic, record.partition), []).append(record)
+        elif event.type == VERDICT:
+            self.logged[event.event_id] = str(event.body.get("verdict"))
+
+    def finish(self) -> VerdictCheck:
+        """Fold moderation in the merge order; compare its verdicts with the logged ones."""
+        check = VerdictCheck()
+        states = self.tables[moderation.CHANNEL]
+        for record in merged(self.held):
+            event = record.event
+            key = moderation.key_of(event)
+            state, outputs = moderation.fold(states.get(key), event, states.get(PLATFORM))
+            states[key] = state
+            for output in outputs:
+                if isinstance(output, Update):
+                    self.last_updates[(output.channel, output.key)] = output
+                elif isinstance(output, Event) and output.type == VERDICT:
+                    check.decided += 1
+                    logged = self.logged.get(output.event_id)
+                    if logged is None:
+                        check.missing.append(output)
+                    elif logged == output.body["verdict"]:
+                        check.matching += 1
+                    else:
+                        check.differing.append(output)
+        self.held.clear()
+        return check
+
+
+def merged(partitions: dict[tuple[str, int], list[Record]]) -> Iterator[Record]:
+    """The records of all partitions, each partition in its order, earliest head first."""
+
+    def keyed(records: list[Record]) -> Iterator[tuple[int, str, int, int, Record]]:
+        for record in records:
+            yield record.event.occurred_at_ms, record.topic, record.partition, record.offset, record
+
+    for *_, record in heapq.merge(*(keyed(records) for _, records in sorted(partitions.items()))):
+        yield record
+
+
+def require_topics(settings: Settings) -> None:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    try:
+        present = admin.list_topics(timeout=10).topics
+    except KafkaException as error:
+        raise RuntimeError(
+            f"Kafka at {settings.kafka_bootstrap} did not answer ({error}); is it running?"
+            " (LIVEFOLD_KAFKA_BOOTSTRAP_SERVERS / LIVEFOLD_KAFKA_PORT)"
+        ) from error
+    if missing := [topic for topic in catalog().topics() if topic not in present]:
+        raise RuntimeError(
+            f"event topics missing on Kafka at {settings.kafka_bootstrap}: {', '.join(missing)}"
+            " (`livefold run` creates them)"
+        )
+
+
+def fresh_prefix(settings: Settings, prefix: str | None = None) -> str:
+    """`prefix`, checked to name no existing table, or `replay_<n>_` one past the highest n."""
+    try:
+        client = connect(settings.clickhouse)
+        try:
+            names = [
+                name
+                for (name,) in client.query(
+                    "SELECT name FROM system.tables WHERE database = {db:String}",
+                    parameters={"db": settings.clickhouse_database},
+                ).result_rows
+            ]
+        finally:
+            client.close()
+    except ClickHouseError as error:
+        raise RuntimeError(
+            f"ClickHouse at {settings.clickhouse} failed ({error}); is it running?"
+            " (LIVEFOLD_CLICKHOUSE_URL / LIVEFOLD_CLICKHOUSE_PORT, or replay --no-clickhouse)"
+        ) from error
+    if prefix is None:
+        numbers = [int(found[1]) for name in names if (found := REPLAY_TABLE.fullmatch(name))]
+        return f"replay_{max(numbers, default=0) + 1}_"
+    if any(name.startswith(checked_prefix(prefix)) for name in names):
+        raise ValueError(
+            f"tables named {prefix}* exist in {settings.clickhouse_database}: "
+            "give a fresh --clickhouse-prefix (or drop them first)"
+        )
+    return prefix
+
+
+def rebuild_analytics(settings: Settings, prefix: str) -> tuple[dict[str, dict[str, int]], float]:
+    """Read the log and write it into fresh tables under `prefix`, as the sink would."""
+    started = time.perf_counter()
+    client = connect(settings.clickhouse)
+    codec = Codec.from_settings(settings)
+    deadletter = EventProducer(settings, codec)
+    try:
+        ensure_schema(client, settings.clickhouse_database, prefix)
+        table = EventsTable(client, settings.clickhouse_database, prefix)
+        batch: list[Record] = []
+        for record in read_to_end(settings, codec, catalog().topics(), deadletter):
+            batch.append(record)
+            if len(batch) >= BATCH:
+                table.write(batch)
+                batch = []
+        table.write(batch)
+        return summary(client, settings.clickhouse_database, prefix), time.perf_counter() - started
+    finally:
+        deadletter.close()
+        client.close()
+
+
+def replay(
+    settings: Settings, clickhouse_prefix: str | None = None, clickhouse: bool = True
+) -> ReplayResult:
+    """Fold the whole log again; with `clickhouse`, rebuild the tables meanwhile."""
+    started = time.perf_counter()
+    require_topics(settings)
+    prefix = fresh_prefix(settings, clickhouse_prefix) if clickhouse else None
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        rebuilt: Future[tuple[dict[str, dict[str, int]], float]] | None = None
+        if prefix is not None:
+            rebuilt = pool.submit(rebuild_analytics, settings, prefix)
+        folding = Replay()
+        codec = Codec.from_settings(settings)
+        deadletter = EventProducer(settings, codec)
+        try:
+            for record in read_to_end(settings, codec, catalog().topics(), deadletter):
+                folding.add(record)
+        finally:
+            deadletter.close()
+        check = folding.finish()
+        digests = {name: digest({name: states}) for name, states in folding.tables.items()}
+        fold_seconds = time.perf_counter() - started
+        figures, clickhouse_seconds = rebuilt.result() if rebuilt is not None else (None, None)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return ReplayResult(
+        events=folding.events,
+        seconds=time.perf_counter() - started,
+        fold_seconds=fold_seconds,
+        tables=folding.tables,
+        digests=digests,
+        digest=digest(folding.tables),
+        verdicts=check,
+        last_updates=folding.last_updates,
+        clickhouse_prefix=prefix,
+        clickhouse=figures,
+        clickhouse_seconds=clickhouse_seconds,
+    )

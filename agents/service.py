@@ -1,0 +1,58 @@
+"""The fold workers as services of the local stack: `settings.fold_workers` processes of
+`python -m agents worker`, started after provisioning and before the gateway.
+
+A worker is ready once it wrote its ready file: it joined the group, Faust recovered the
+tables of the partitions it was given, and its platform moderation state caught up.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra.errors import InfraError
+from infra.service import Service
+from livefold.settings import Settings
+
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class FoldWorkerService(Service):
+    settings: Settings = field(default_factory=Settings)
+    ready_timeout: float = 120.0
+
+    @property
+    def ready_file(self) -> Path:
+        return self.workdir.resolve() / "ready"
+
+    def prepare(self) -> None:
+        self.ready_file.unlink(missing_ok=True)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "agents", "worker", "--ready-file", str(self.ready_file)]
+
+    def environment(self) -> dict[str, str]:
+        path = os.environ.get("PYTHONPATH")
+        source = f"{SOURCE_ROOT}{os.pathsep}{path}" if path else str(SOURCE_ROOT)
+        return {**self.settings.environment(), "PYTHONPATH": source}
+
+    def is_ready(self) -> bool:
+        return self.ready_file.exists()
+
+    def exit_error(self, returncode: int) -> InfraError:
+        return InfraError(
+            f"{self.name} exited with code {returncode} before it was ready; see its log above "
+            "(code 2: the topics are missing or LIVEFOLD_TOPIC_PARTITIONS disagrees with them)"
+        )
+
+
+def service(settings: Settings, number: int = 1) -> FoldWorkerService:
+    name = "folds" if number == 1 else f"folds-{number}"
+    return FoldWorkerService(name=name, workdir=settings.data_dir / name, settings=settings)
+
+
+def services(settings: Settings) -> list[Service]:
+    return [service(settings, number) for number in range(1, settings.fold_workers + 1)]

@@ -1,0 +1,270 @@
+"""A fold worker: batches of events in, states, emitted events and state records out.
+
+For each batch the transport delivers (`agents.transport`):
+
+1. decode every record with the `livefold` codec; one that cannot be decoded goes to the
+   dead-letter topic with the reason (a registry outage is retried, not dead-lettered);
+2. fold the batch through the drivers in order (`agents.folds`: moderation first, so the
+   verdicts it decides reach chat in the same batch), in memory;
+3. append the events the folds emitted (verdicts) and wait until Kafka has them;
+4. store each changed state in its table's memory and encode it as it is now;
+5. hand the outputs to the publisher (`agents.publish`), which may hold updates up to 100 ms;
+6. once none of the batch's updates is held: send the encoded states to the changelogs, then
+   ack the batch's records.
+
+Faust commits offsets only up to acked records, and flushes the producer first, so a committed
+event's state, emitted events and state records are all in Kafka. A worker killed anywhere in
+between leaves its last events uncommitted: whoever takes the partitions recovers the states as
+written and folds those events again; the folds skip the ones the states already hold (dedupe
+by event id) and publish what the others change. The order matters twice: a state that holds a
+message as judged never reaches the changelog before its verdict is in the log (or a restart
+would never issue it), nor before the updates it implies went out (or a restart would skip
+their events as duplicates and never publish them). Flush timers follow the same steps.
+
+Timers call each domain's `flush` for the states of the partitions this worker owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import faust
+from faust.tables.manager import TableManager
+from faust.types import Message
+
+from agents.app import EVENT_CODEC, KEY_CODEC, EventCodec
+from agents.driver import FoldDriver, partition_of
+from agents.platform import PlatformModeration
+from agents.publish import Publisher
+from agents.transport import BatchConsumer, BatchTransport
+from livefold.folding import Output
+from livefold.moderation.state import PLATFORM
+from streams.catalog import DEADLETTER_TOPIC, catalog
+from streams.codec import DecodeError, EventValidationError
+from streams.consumer import Record, deadletter_headers
+from streams.events import Event
+
+log = logging.getLogger(__name__)
+
+
+class FoldWorker:
+    def __init__(
+        self,
+        app: faust.App,
+        codec: EventCodec,
+        drivers: list[FoldDriver],
+        platform: PlatformModeration,
+        partitions: int,
+        ready_file: Path | None = None,
+    ):
+        self.app = app
+        self.codec = codec
+        self.drivers = drivers
+        self.platform = platform
+        self.partitions = partitions
+        self.ready_file = ready_file
+        self.routes: dict[str, list[FoldDriver]] = {}
+        for driver in drivers:
+            for event_type in driver.handles:
+                self.routes.setdefault(event_type, []).append(driver)
+        self.source_topics = frozenset(catalog()[t].topic for t in self.routes)
+        self.publisher = Publisher(app.producer)
+        self.lock = asyncio.Lock()
+        self.batches = 0  # folded event batches and timer flushes, in order
+        self.events = 0
+
+    def install(self) -> None:
+        """Wire the worker into the app (before it starts)."""
+        transport = self.app.transport
+        assert isinstance(transport, BatchTransport)
+        transport.batch_topics = self.source_topics
+        transport.on_batch = self.on_batch
+        topics = self.app.topic(
+            *sorted(self.source_topics), key_serializer=KEY_CODEC, value_serializer=EVENT_CODEC
+        )
+        self.app.topics.add(topics)  # subscribes the group to them
+        self.app.task(self.publisher.run)
+        self.app.task(self._announce_ready)
+        self.app.timer(10.0, name="fold-stats")(self._log_stats)
+        self.app.on_partitions_revoked.connect(self._on_revoked)
+        for driver in self.drivers:
+            every = driver.domain.FLUSH_EVERY
+            if every is not None:
+                self.app.timer(every, name=f"flush-{driver.name}")(self._flusher(driver))
+
+    async def on_batch(self, messages: Sequence[Message]) -> None:
+        if messages[0].generation_id != self.app.consumer_generation_id:
+            return  # fetched before a rebalance: read again from the committed offsets
+        while not self.platform.caught_up.is_set():
+            self._check_platform()
+            await asyncio.sleep(0.05)
+        async with self.lock:
+            records = await self._decode(messages)
+            await self._write(self._fold(records), messages)
+            self.events += len(records)
+
+    def _fold(self, records: list[Record]) -> list[Output]:
+        inputs: dict[FoldDriver, list[Record]] = {driver: [] for driver in self.drivers}
+        for record in records:
+            for driver in self.routes.get(record.event.type, ()):
+                inputs[driver].append(record)
+        outputs: list[Output] = []
+        for position, driver in enumerate(self.drivers):
+            produced = driver.fold(inputs[driver])
+            outputs += produced
+            for output in produced:
+                if isinstance(output, Event):  # folded by the drivers after this one now
+                    record = Record(output, catalog()[output.type].topic, -1, -1)
+                    for later in self.routes.get(output.type, ()):
+                        if self.drivers.index(later) > position:
+                            inputs[later].append(record)
+        return outputs
+
+    async def _write(self, outputs: list[Output], messages: Sequence[Message] = ()) -> None:
+        self.batches += 1
+        emitted = [output for output in outputs if isinstance(output, Event)]
+        if emitted:
+            await self._append(emitted)
+        writes = [write for driver in self.drivers for write in driver.take_writes()]
+        await self.publisher.publish(outputs, self.batches)
+
+        def commit() -> None:
+            for write in writes:
+                write.send()
+            if messages:
+                consumer = self.app.consumer
+                assert isinstance(consumer, BatchConsumer)
+                consumer.ack_all(messages)
+
+        self.publisher.after_published(self.batches, commit)
+
+    async def _append(self, events: list[Event]) -> None:
+        producer, pending = self.app.producer, []
+        for event in events:
+            try:
+                value = self.codec.dumps(event)
+            except EventValidationError:  # a fold's bug; appending it again would fail too
+                log.exception("a fold emitted an invalid %s; not appended", event.type)
+                continue
+            partition = partition_of(event.stream_id, self.partitions)
+            topic = catalog()[event.type].topic
+            key = event.stream_id.encode()
+            pending.append(await producer.send(topic, key, value, partition, None, None))
+        await asyncio.gather(*pending)
+
+    async def _decode(self, messages: Sequence[Message]) -> list[Record]:
+        records = []
+        for message in messages:
+            event = await self._decoded(message)
+            if event is not None:
+                records.append(Record(event, message.topic, message.partition, message.offset))
+        return records
+
+    async def _decoded(self, message: Message) -> Event | None:
+        delay = 0.1
+        while True:
+            try:
+                event = self.codec.loads(message.value or b"")
+            except DecodeError as error:
+                if not error.retriable:
+                    await self._dead_letter(message, error.reason)
+                    return None
+                log.warning("%s; retrying in %.1f s", error.reason, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if isinstance(event, Event):
+                return event
+            await self._dead_letter(message, f"decoded to {type(event).__name__}, not an event")
+            return None
+
+    async def _dead_letter(self, message: Message, reason: str) -> None:
+        log.warning("dead-lettering %s[%d]@%d: %s", *_position(message), reason)
+        headers = deadletter_headers(reason, *_position(message))
+        value = message.value if isinstance(message.value, bytes) else b""
+        await self.app.producer.send(DEADLETTER_TOPIC, message.key, value, None, None, headers)
+
+    async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Before the partitions move, whatever is held goes out, and the states behind it
+        to the changelogs (Faust has waited for the batches' acks; this covers the timers)."""
+        async with self.lock:
+            await self.publisher.send_due(everything=True)
+
+    def owned_partitions(self) -> set[int] | None:
+        """The partitions this worker folds now; None while a rebalance or recovery runs."""
+        if self.app.rebalancing or not self._recovered():
+            return None
+        return {
+            tp.partition for tp in self.app.consumer.assignment() if tp.topic in self.source_topics
+        }
+
+    def _flusher(self, driver: FoldDriver) -> Callable[[], Awaitable[None]]:
+        async def flush() -> None:
+            owned = self.owned_partitions()
+            if owned is None:
+                return
+            async with self.lock:
+                outputs = driver.flush(datetime.now(UTC), owned)
+                if driver.channel == "moderation":
+                    outputs += self._platform_outputs(owned)
+                await self._write(outputs)
+
+        return flush
+
+    def _platform_outputs(self, owned: set[int]) -> list[Output]:
+        """The platform state's outputs, published by the owner of its moderation partition
+        (every worker folds it)."""
+        outputs = []
+        while not self.platform.outputs.empty():
+            outputs.append(self.platform.outputs.get_nowait())
+        publishes = partition_of(PLATFORM, self.partitions) in owned
+        return outputs if publishes else []
+
+    async def _log_stats(self) -> None:
+        log.info(
+            "folded %d events (%d batches and flushes); %d state records sent, %d held; "
+            "%.1f CPU seconds",
+            self.events,
+            self.batches,
+            self.publisher.records_sent,
+            len(self.publisher.held),
+            time.process_time(),
+        )
+
+    def _recovered(self) -> bool:
+        """Faust recovered the tables of the partitions it assigned (it sets this last)."""
+        return bool(cast(TableManager, self.app.tables).recovery.completed.is_set())
+
+    def _check_platform(self) -> None:
+        if self.platform.failure is not None:
+            raise RuntimeError(f"platform moderation reader failed: {self.platform.failure!r}")
+
+    async def _announce_ready(self) -> None:
+        """Write the ready file once the group assigned partitions, the tables recovered them
+        and the platform state caught up with the log."""
+        while not (
+            self._recovered() and self.platform.caught_up.is_set() and not self.app.rebalancing
+        ):
+            self._check_platform()
+            await asyncio.sleep(0.1)
+        owned = sorted(self.owned_partitions() or ())
+        log.info("fold worker ready; partitions %s", owned)
+        if self.ready_file is not None:
+            temporary = self.ready_file.with_suffix(".tmp")
+            temporary.write_text(json.dumps({"pid": os.getpid(), "partitions": owned}))
+            temporary.replace(self.ready_file)
+        while True:  # a failed platform reader stops the worker instead of folding blind
+            self._check_platform()
+            await asyncio.sleep(1.0)
+
+
+def _position(message: Message) -> tuple[str, int, int]:
+    return message.topic, message.partition, message.offset

@@ -1,0 +1,195 @@
+"""Fold worker benchmarks, each with a worker process of its own consumer group:
+
+- `fold_worker_throughput`: a realistic session (`livefold.sessions`, moderation deciding the
+  verdicts) is produced first; then one worker starts and folds it all. Events/s from the
+  worker's readiness until its group has committed the end of every event topic (lag zero),
+  and events per CPU-second of the worker process (what it would do on a core of its own).
+- `vote_to_tally_latency`: a worker that caught up with the log; votes produced one at a time
+  (each poll gets a vote every 0.4 s, so the 100 ms coalescing never holds one back); the time
+  from handing a vote to the producer until the poll's tally including it is on the state topic.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from agents.folds import source_topics
+from agents.inspect import caught_up
+from agents.platform import watermarks
+from agents.service import service as fold_worker
+from infra.service import RunningService
+from livefold.sessions import generate
+from livefold.settings import Settings
+from streams.catalog import state_topic
+from streams.codec import Codec
+from streams.events import new_event
+from streams.producer import EventProducer
+from streams.provision import provision
+from streams.state import from_record
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def started_worker(settings: Settings) -> RunningService:
+    service = fold_worker(settings)
+    log = (settings.data_dir / f"{service.name}.log").open("ab")
+    handle = RunningService(service, log)
+    handle.start()
+    return handle
+
+
+def fold_worker_throughput(
+    settings: Settings, streams: int = 20, seconds: int = 600
+) -> dict[str, Any]:
+    provision(settings)
+    group = settings.model_copy(update={"fold_group": f"bench-folds-{uuid.uuid4().hex[:6]}"})
+    events = generate(seed=3, streams=streams, seconds=seconds, verdicts=False)
+    producer = EventProducer(group, Codec.from_settings(group))
+    producer.append_all(events, timeout=600)
+    producer.close()
+    worker = started_worker(group)
+    try:
+        assert worker.process is not None
+        ready_at, cpu_at_ready = time.perf_counter(), cpu_seconds(worker.process.pid)
+        topics = source_topics()
+        while not caught_up(group, topics):
+            time.sleep(0.2)
+        seconds_taken = time.perf_counter() - ready_at
+        cpu = cpu_seconds(worker.process.pid) - cpu_at_ready
+    finally:
+        worker.stop()
+    verdicts = sum(1 for event in events if event.type == "livefold.chat.MessageSent")
+    folded = len(events) + verdicts  # the verdicts it appended come back and are read too
+    return {
+        "events": len(events),
+        "records_read": folded,
+        "seconds": round(seconds_taken, 2),
+        "events_per_s": round(len(events) / seconds_taken),
+        "worker_cpu_seconds": round(cpu, 2),
+        "events_per_cpu_s": round(len(events) / cpu),
+        "note": "lag is read from committed offsets (commits every 1 s): +-1 s on `seconds`",
+    }
+
+
+def vote_to_tally_latency(settings: Settings, votes: int = 400, polls: int = 20) -> dict[str, Any]:
+    provision(settings)
+    group = settings.model_copy(update={"fold_group": f"bench-latency-{uuid.uuid4().hex[:6]}"})
+    stream = f"bench-{uuid.uuid4().hex[:8]}"
+    producer = EventProducer(group, Codec.from_settings(group))
+    worker = started_worker(group)
+    while not caught_up(group, source_topics()):  # a new group folds the log there is first
+        time.sleep(0.5)
+    arrivals: dict[tuple[str, int], float] = {}  # (poll key, voters) -> first seen
+    stop = threading.Event()
+    reader = threading.Thread(target=_read_tallies, args=(group, stream, arrivals, stop))
+    reader.start()
+    try:
+        options = [{"option_id": o, "text": o} for o in ("a", "b")]
+        for number in range(polls):
+            poll = f"p{number}"
+            producer.append_all(
+                [
+                    _event(
+                        "livefold.polls.PollCreated",
+                        stream,
+                        "host",
+                        poll_id=poll,
+                        question="?",
+                        options=options,
+                        multi_select=False,
+                        allow_vote_change=False,
+                        duration_seconds=3600,
+                    ),
+                    _event(
+                        "livefold.polls.PollOpened", stream, "host", poll_id=poll, closes_at=None
+                    ),
+                ]
+            )
+        time.sleep(1.0)
+        sent: dict[tuple[str, int], float] = {}
+        for number in range(votes):
+            poll = f"p{number % polls}"
+            vote = _event(
+                "livefold.polls.VoteCast",
+                stream,
+                f"viewer{number}",
+                poll_id=poll,
+                option_ids=["a" if number % 3 else "b"],
+            )
+            sent[(f"{stream}/{poll}", number // polls + 1)] = time.perf_counter()
+            producer.append(vote)
+            time.sleep(0.4 / polls)
+        producer.flush()
+        deadline = time.monotonic() + 10
+        while len([k for k in sent if k in arrivals]) < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        reader.join()
+        producer.close()
+        worker.stop()
+    latencies = sorted((arrivals[k] - t) * 1000 for k, t in sent.items() if k in arrivals)
+    return {
+        "votes": votes,
+        "tallies_seen": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1),
+        "max_ms": round(latencies[-1], 1),
+    }
+
+
+def _event(type_: str, stream: str, actor: str, **payload: Any) -> Any:
+    return new_event(
+        type_, stream_id=stream, actor_id=actor, occurred_at=datetime.now(UTC), **payload
+    )
+
+
+def _read_tallies(
+    settings: Settings, stream: str, arrivals: dict[tuple[str, int], float], stop: threading.Event
+) -> None:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"bench-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+        }
+    )
+    topic = state_topic("polls")
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    assigned = []
+    for partition in partitions:
+        tp = TopicPartition(topic, partition)
+        _, tp.offset = watermarks(consumer, tp)
+        assigned.append(tp)
+    consumer.assign(assigned)
+    try:
+        while not stop.is_set():
+            for message in consumer.consume(500, 0.05):
+                now = time.perf_counter()
+                if message.error() is not None or message.value() is None:
+                    continue
+                record = from_record(message.value() or b"")
+                if record.stream_id == stream and record.kind == "update":
+                    arrivals.setdefault((record.key, int(record.value["voters"])), now)
+    finally:
+        consumer.close()
+
+
+BENCHMARKS = {
+    "fold_worker_throughput": fold_worker_throughput,
+    "vote_to_tally_latency": vote_to_tally_latency,
+}

@@ -1,0 +1,115 @@
+"""The gateway's Starlette app: every route, the middleware, and the lifespan that starts the
+process's long-lived parts (gateway/runtime.py). `python -m gateway` serves it with uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import ASGIApp
+
+from gateway import (
+    chat,
+    costream,
+    follows,
+    media,
+    moderation,
+    openapi,
+    payments,
+    polls,
+    quizzes,
+    reactions,
+    streams,
+    tips,
+)
+from gateway.auth.backend import LocalVerifier, TokenBackend, Verifier, on_auth_error
+from gateway.errors import ApiError, on_api_error, on_http_error, on_unexpected
+from gateway.feed import state_sources
+from gateway.limits import BodyLimit
+from gateway.metrics import RequestTimer, metrics_endpoint
+from gateway.reads import Read
+from gateway.runtime import Gateway, gateway_of
+from gateway.writes import Write, endpoint
+from gateway.ws import SocketTap, websocket_endpoint
+from livefold.settings import Settings
+
+RESOURCES = (streams, chat, reactions, polls, quizzes, tips, moderation, follows, costream, media)
+WRITES: list[Write] = [write for module in RESOURCES for write in getattr(module, "WRITES", [])]
+READS: list[Read] = [read for module in RESOURCES for read in getattr(module, "READS", [])]
+
+
+async def health(request: Request) -> Response:
+    """200 once this process has read the state topics up to where they were at its start."""
+    gateway = gateway_of(request)
+    body = {"ready": gateway.ready, "state_records": gateway.store.records}
+    return JSONResponse(body, 200 if gateway.ready else 503)
+
+
+async def openapi_document(request: Request) -> Response:
+    settings = gateway_of(request).settings
+    return JSONResponse(openapi.document(WRITES, READS, settings.gateway_url))
+
+
+def routes(extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
+    return [
+        Route("/health", health),
+        Route("/metrics", metrics_endpoint),
+        Route("/openapi.json", openapi_document),
+        WebSocketRoute("/ws", websocket_endpoint),
+        *(Route(write.route, endpoint(write), methods=[write.method]) for write in WRITES),
+        *(Route(read.route, read.handler, methods=["GET"]) for read in READS),
+        *payments.routes(),
+        *extra,  # e.g. the authorization server's routes
+    ]
+
+
+def create_app(
+    settings: Settings, verifier: Verifier | None = None, extra_routes: Sequence[BaseRoute] = ()
+) -> ASGIApp:
+    gateway = Gateway(settings, verifier or LocalVerifier(settings))
+    gateway.payments = payments.ProviderFlow.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await gateway.start({**state_sources(), media.TOPIC: media.reader(gateway.codec)})
+        try:
+            yield
+        finally:
+            await gateway.stop()
+            await gateway.payments.aclose()
+
+    app = Starlette(
+        routes=routes(extra_routes),
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.gateway_cors_origins),
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "traceparent"],
+                max_age=600,
+            ),
+            Middleware(BodyLimit, limit=settings.gateway_max_body_bytes),
+            Middleware(RequestTimer),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=TokenBackend(gateway.verifier),
+                on_error=on_auth_error,
+            ),
+        ],
+        exception_handlers={
+            ApiError: on_api_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    return SocketTap(app)

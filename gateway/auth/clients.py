@@ -1,0 +1,84 @@
+"""The OAuth clients livefold knows: one public client (no secret) shared by the web app and
+the SDKs, which must use PKCE (S256).
+
+Redirect URIs must match a registered one exactly, except that a native app or SDK waiting on
+a loopback address may use any port (RFC 8252, section 7.3): `http://127.0.0.1/callback`
+registered allows `http://127.0.0.1:53117/callback`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from livefold.settings import Settings
+
+SCOPES = ("openid", "profile", "email", "offline_access")
+GRANT_TYPES = ("authorization_code", "refresh_token")
+LOOPBACK_HOSTS = ("127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class PublicClient:
+    """What authlib asks of a client (its ClientMixin), for a client without a secret."""
+
+    client_id: str
+    redirect_uris: tuple[str, ...]
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.redirect_uris[0] if self.redirect_uris else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        if not scope:
+            return "openid profile"
+        return " ".join(name for name in scope.split() if name in SCOPES)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris or any(
+            _same_loopback(registered, redirect_uri) for registered in self.redirect_uris
+        )
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return False
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == "none"
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in GRANT_TYPES
+
+
+def redirect_uris(settings: Settings) -> tuple[str, ...]:
+    return settings.oauth_redirect_uris or (
+        f"{settings.gateway_url}/auth/callback",
+        "http://127.0.0.1/callback",
+        "http://[::1]/callback",
+    )
+
+
+def registered_clients(settings: Settings) -> dict[str, PublicClient]:
+    client = PublicClient(settings.oauth_client_id, redirect_uris(settings))
+    return {client.client_id: client}
+
+
+def _same_loopback(registered: str, requested: str) -> bool:
+    try:
+        mine, theirs = urlsplit(registered), urlsplit(requested)
+        theirs.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return (
+        mine.scheme == theirs.scheme == "http"
+        and mine.hostname in LOOPBACK_HOSTS
+        and mine.hostname == theirs.hostname
+        and (mine.path or "/") == (theirs.path or "/")
+        and mine.query == theirs.query
+        and not theirs.fragment
+        and not theirs.username
+    )

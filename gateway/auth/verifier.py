@@ -1,0 +1,116 @@
+"""Who is calling: `Verifier.verify(token) -> Principal`, the one check every endpoint and
+WebSocket uses, for livefold's own access tokens and those of the external OpenID Connect
+providers named in `settings.oidc_issuers`.
+
+Own tokens carry their roles; they are refused once their session has ended (signed out,
+revoked, a replayed refresh token) or their account was deleted, as soon as this gateway has
+read that from the accounts log. External tokens are trusted for who, not for what: their
+holder is a viewer plus whatever roles an admin granted that identity here (claims like
+"roles" from another issuer are ignored). External identities get user ids of their own,
+`ext-<issuer hash>-<sub>`, so no provider can mint the id of a local account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from joserfc import jws
+from joserfc.errors import JoseError
+
+from gateway.auth.directory import AccountDirectory
+from gateway.auth.oidc import ExternalIssuer
+from gateway.auth.tokens import ROLES, AuthError, Principal, SigningKeys, verify_access_token
+from livefold.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    principal: Principal
+    claims: dict[str, Any]
+    issuer: str
+    local: bool
+
+
+def external_user_id(issuer: str, subject: str) -> str:
+    return f"ext-{hashlib.sha256(issuer.encode()).hexdigest()[:12]}-{subject}"
+
+
+class Verifier:
+    def __init__(
+        self,
+        settings: Settings,
+        keys: SigningKeys,
+        directory: AccountDirectory | None = None,
+        http: httpx.Client | None = None,
+    ):
+        self.issuer = settings.gateway_url
+        self.audience = settings.auth_audience
+        self.keys = keys
+        self.directory = directory
+        client = http or httpx.Client(follow_redirects=False)
+        self.external = {url: ExternalIssuer(url, client) for url in settings.oidc_issuers}
+
+    def warm_up(self) -> None:
+        """Fetch the providers' keys now, at boot, rather than while a request waits."""
+        for provider in self.external.values():
+            try:
+                provider.key_set(None)
+            except AuthError as error:
+                log.warning("OpenID provider %s not reachable yet: %s", provider.issuer, error)
+
+    def verify(self, token: str) -> Principal:
+        return self.verify_token(token).principal
+
+    def verify_token(self, token: str) -> VerifiedToken:
+        header, claims = _unverified(token)
+        issuer = claims.get("iss")
+        if issuer == self.issuer:
+            principal = verify_access_token(
+                token, self.keys.key_set(), issuer=self.issuer, audience=self.audience
+            )
+            self._check_still_valid(principal.user_id, claims)
+            return VerifiedToken(principal, claims, self.issuer, local=True)
+        provider = self.external.get(issuer) if isinstance(issuer, str) else None
+        if provider is None:
+            raise AuthError("token from an unknown issuer")
+        kid = header.get("kid")
+        keys = provider.key_set(kid if isinstance(kid, str) else None)
+        verified = verify_access_token(token, keys, issuer=provider.issuer, audience=self.audience)
+        user_id = external_user_id(provider.issuer, verified.user_id)
+        principal = Principal(user_id, frozenset({"viewer"}) | self._granted_roles(user_id))
+        return VerifiedToken(principal, claims, provider.issuer, local=False)
+
+    def _check_still_valid(self, user_id: str, claims: dict[str, Any]) -> None:
+        if self.directory is None:
+            return
+        account = self.directory.account(user_id)
+        if account is not None and account.status == "deleted":
+            raise AuthError("the account was deleted")
+        session_id = claims.get("sid")
+        if isinstance(session_id, str) and self.directory.session_ended(user_id, session_id):
+            raise AuthError("the session ended (signed out or revoked); sign in again")
+
+    def _granted_roles(self, user_id: str) -> frozenset[str]:
+        account = None if self.directory is None else self.directory.account(user_id)
+        return frozenset() if account is None else account.global_roles() & ROLES
+
+
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims before any check, only to pick the keys to check with."""
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16_384:
+        raise AuthError("malformed token: expected a JWT")
+    try:
+        compact = jws.extract_compact(token.encode("ascii"))
+        claims = json.loads(compact.payload)
+    except (JoseError, ValueError, UnicodeError) as error:
+        raise AuthError("malformed token: expected a JWT") from error
+    if not isinstance(claims, dict):
+        raise AuthError("malformed token: its claims are not a JSON object")
+    return dict(compact.headers()), claims

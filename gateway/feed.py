@@ -1,0 +1,200 @@
+"""The one Kafka consumer of a gateway process: it reads every state topic from its start (the
+topics are compacted, so that is the current state plus recent notices) and then follows them,
+handing batches of records to the event loop.
+
+It also reads event topics whose events a gateway lists without a fold of their own (clips and
+recordings, gateway/media.py), each through a function that turns a record into a state message.
+It joins no consumer group and commits nothing: each gateway reads everything for itself.
+A thread, because confluent-kafka blocks; records reach the loop with `call_soon_threadsafe`,
+so the store and the hub are only ever touched from the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from livefold.settings import Settings
+from streams.catalog import STATE_TOPICS, state_topic
+from streams.state import StateMessage, from_record
+
+log = logging.getLogger("livefold.gateway.feed")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRecord:
+    partition: int
+    offset: int
+    message: StateMessage
+
+
+Deliver = Callable[[list[FeedRecord], bool], None]  # (records, caught up with the start's end)
+Reader = Callable[[bytes], StateMessage | None]  # a record's value as a state message (or none)
+
+
+def state_sources() -> dict[str, Reader]:
+    return {state_topic(name): from_record for name in STATE_TOPICS}
+
+
+def watermarks(consumer: Consumer, partition: TopicPartition, patience: float = 30.0) -> Any:
+    """(low, high) offsets; a broker that just started may not lead its partitions yet."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, 10)
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+STATE_TOPIC_NAMES = frozenset(state_topic(name) for name in STATE_TOPICS)
+Raw = tuple[str, int, int, bytes | None]  # topic, partition, offset, value
+
+
+class Compactor:
+    """What compaction would leave of state records: the last update (or rejection) per key,
+    and the last `notices_kept` notices per key (notice keys end in "#notice")."""
+
+    def __init__(self, notices_kept: int):
+        self.latest: dict[tuple[str, bytes], Raw] = {}
+        self.notices: dict[tuple[str, bytes], deque[Raw]] = {}
+        self.notices_kept = notices_kept
+
+    def add(self, topic: str, partition: int, offset: int, key: bytes, value: bytes | None) -> None:
+        if key.endswith(b"#notice"):
+            kept = self.notices.get((topic, key))
+            if kept is None:
+                kept = self.notices[(topic, key)] = deque(maxlen=self.notices_kept)
+            kept.append((topic, partition, offset, value))
+        else:
+            self.latest[(topic, key)] = (topic, partition, offset, value)
+
+    def records(
+        self, decode: Callable[[str, int, int, bytes | None], FeedRecord | None]
+    ) -> list[FeedRecord]:
+        survivors = [
+            *self.latest.values(),
+            *(raw for kept in self.notices.values() for raw in kept),
+        ]
+        survivors.sort(key=lambda raw: raw[:3])
+        decoded = (decode(*raw) for raw in survivors)
+        return [record for record in decoded if record is not None]
+
+
+class StateFeed:
+    def __init__(
+        self,
+        settings: Settings,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Deliver,
+        sources: dict[str, Reader] | None = None,
+    ):
+        self.settings = settings
+        self.sources = sources or state_sources()
+        self.loop = loop
+        self.deliver = deliver
+        self.caught_up = asyncio.Event()
+        self.undecodable = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="state-feed", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "group.id": f"livefold-gateway-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "fetch.wait.max.ms": 50,
+                "socket.nagle.disable": True,
+            }
+        )
+        try:
+            unfinished = self._assign(consumer)
+            # Until caught up, state records are compacted before they are decoded: a topic
+            # compaction has not reached yet holds many superseded updates per key.
+            loading: Compactor | None = Compactor(self.settings.gateway_ws_resume_limit)
+            while not self._stop.is_set():
+                if not unfinished and loading is not None:
+                    self._hand_over(loading.records(self._decode), True)
+                    loading = None
+                first = consumer.poll(0.5)
+                if first is None:
+                    continue
+                # Take what is already there without waiting: one batch per wake-up.
+                records: list[FeedRecord] = []
+                for message in [first, *consumer.consume(2000, 0)]:
+                    error = message.error()
+                    topic, partition = message.topic() or "", message.partition() or 0
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            unfinished.discard((topic, partition))
+                        elif not error.retriable():
+                            log.warning("state feed: %s", error.str())
+                        continue
+                    offset, value = message.offset() or 0, message.value()
+                    if loading is not None and topic in STATE_TOPIC_NAMES:
+                        loading.add(topic, partition, offset, message.key() or b"", value)
+                    elif (record := self._decode(topic, partition, offset, value)) is not None:
+                        records.append(record)
+                if records:
+                    self._hand_over(records, loading is None)
+        except Exception:
+            log.exception("the state feed stopped")
+            raise
+        finally:
+            consumer.close()
+
+    def _assign(self, consumer: Consumer) -> set[tuple[str, int]]:
+        topics = list(self.sources)
+        metadata = consumer.list_topics(timeout=30)
+        assignment = []
+        unfinished: set[tuple[str, int]] = set()
+        for topic in topics:
+            if topic not in metadata.topics:
+                raise RuntimeError(f"topic {topic} does not exist; provision the stack")
+            for partition in metadata.topics[topic].partitions:
+                assignment.append(TopicPartition(topic, partition, OFFSET_BEGINNING))
+                low, high = watermarks(consumer, TopicPartition(topic, partition))
+                if high > low:
+                    unfinished.add((topic, partition))
+        consumer.assign(assignment)
+        return unfinished
+
+    def _decode(
+        self, topic: str, partition: int, offset: int, value: bytes | None
+    ) -> FeedRecord | None:
+        if value is None:
+            return None  # a tombstone: nothing to show
+        try:
+            message = self.sources[topic](value)
+        except ValueError as error:
+            self.undecodable += 1
+            log.warning("feed: skipped %s/%s offset %s: %s", topic, partition, offset, error)
+            return None
+        return None if message is None else FeedRecord(partition, offset, message)
+
+    def _hand_over(self, records: list[FeedRecord], caught_up: bool) -> None:
+        def deliver() -> None:
+            self.deliver(records, caught_up)
+            if caught_up:
+                self.caught_up.set()
+
+        self.loop.call_soon_threadsafe(deliver)

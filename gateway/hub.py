@@ -1,0 +1,219 @@
+"""Fan-out of state records to this process's WebSocket subscribers.
+
+Records for a (channel, stream) gather in a pending batch; every `batch_seconds` each batch
+with subscribers becomes one frame: every update coalesced to the latest per key, every notice
+in order. The frame is encoded once, to wire bytes, and handed to each subscriber's socket
+without awaiting (`Subscriber.send_frame`); a socket whose buffer is over its bound is dropped
+by its connection, never waited for.
+
+Keys `<stream>/.../u/<user>` are one user's own view (a quiz player's rank): they go only to
+that user's sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from websockets.frames import Frame, Opcode
+
+from gateway import metrics
+from gateway.state import Entry, StateStore, format_cursor
+
+Topic = tuple[str, str]  # (channel, stream id)
+
+
+class Subscriber(Protocol):
+    user_id: str | None
+
+    def send_frame(self, wire: bytes) -> None: ...
+
+
+def wire_frame(document: dict[str, Any]) -> bytes:
+    """A JSON document as one unmasked WebSocket text frame: the same bytes for every socket."""
+    payload = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+def personal_to(key: str) -> str | None:
+    head, marker, user = key.rpartition("/u/")
+    return user if marker and head else None
+
+
+def _without_history(value: dict[str, Any]) -> dict[str, Any]:
+    return {name: item for name, item in value.items() if name != "messages"}
+
+
+# What a live update carries, per channel (a snapshot always carries the whole view): chat's
+# recent messages already reached subscribers one by one, as notices.
+LIVE_VIEW: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"chat": _without_history}
+
+
+def update_item(channel: str, entry: Entry, live: bool) -> dict[str, Any]:
+    shape = LIVE_VIEW.get(channel) if live else None
+    return {"key": entry.key, "value": shape(entry.value) if shape else entry.value}
+
+
+def notice_item(entry: Entry) -> dict[str, Any]:
+    return {
+        "key": entry.key,
+        "kind": entry.type,
+        "pos": f"{entry.partition}:{entry.offset}",
+        "value": entry.value,
+    }
+
+
+@dataclass(slots=True)
+class Pending:
+    updates: dict[str, Entry] = field(default_factory=dict)
+    notices: list[Entry] = field(default_factory=list)
+    personal: dict[str, dict[str, Entry]] = field(default_factory=dict)
+
+
+class Hub:
+    def __init__(self, store: StateStore, batch_seconds: float = 0.05):
+        self.store = store
+        self.batch_seconds = batch_seconds
+        self.subscribers: dict[Topic, set[Subscriber]] = {}
+        self.by_user: dict[tuple[str, str, str], set[Subscriber]] = {}
+        self.pending: dict[Topic, Pending] = {}
+        self._ticker: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ records in
+
+    def publish(self, channel: str, stream_id: str, entry: Entry) -> None:
+        topic = (channel, stream_id)
+        if topic not in self.subscribers or entry.kind == "rejected":
+            return
+        pending = self.pending.get(topic)
+        if pending is None:
+            pending = self.pending[topic] = Pending()
+        if entry.kind == "notice":
+            pending.notices.append(entry)
+        elif (user := personal_to(entry.key)) is not None:
+            pending.personal.setdefault(user, {})[entry.key] = entry
+        else:
+            pending.updates[entry.key] = entry
+
+    # ------------------------------------------------------------ subscriptions
+
+    def subscribe(self, subscriber: Subscriber, channel: str, stream_id: str) -> None:
+        """Register right after sending the snapshot (after `flush_one` of the topic)."""
+        topic = (channel, stream_id)
+        self.subscribers.setdefault(topic, set()).add(subscriber)
+        if subscriber.user_id is not None:
+            self.by_user.setdefault((channel, stream_id, subscriber.user_id), set()).add(subscriber)
+        metrics.subscriptions.inc()
+
+    def unsubscribe(self, subscriber: Subscriber, channel: str, stream_id: str) -> None:
+        topic = (channel, stream_id)
+        subscribers = self.subscribers.get(topic)
+        if subscribers is None or subscriber not in subscribers:
+            return
+        subscribers.discard(subscriber)
+        if not subscribers:
+            del self.subscribers[topic]
+            self.pending.pop(topic, None)
+        if subscriber.user_id is not None:
+            mine = self.by_user.get((channel, stream_id, subscriber.user_id))
+            if mine is not None:
+                mine.discard(subscriber)
+                if not mine:
+                    del self.by_user[(channel, stream_id, subscriber.user_id)]
+        metrics.subscriptions.dec()
+
+    def snapshot(
+        self, channel: str, stream_id: str, user_id: str | None, cursor: dict[int, int] | None
+    ) -> dict[str, Any]:
+        """What a new subscriber gets first: the current views (or, resuming from `cursor`,
+        what changed since, and the notices it missed)."""
+        state = self.store.channel(channel, stream_id)
+        document: dict[str, Any] = {
+            "type": "snapshot",
+            "stream": stream_id,
+            "channel": channel,
+            "cursor": "",
+            "resumed": cursor is not None,
+            "complete": True,
+            "updates": [],
+            "notices": [],
+        }
+        if state is None:
+            return document
+        updates = list(state.updates.values())
+        notices: list[Entry] = []
+        if cursor is not None:
+            changed, notices, complete = state.missed(cursor)
+            document["complete"] = complete
+            if complete:
+                updates = changed
+        document["cursor"] = format_cursor(state.position)
+        document["updates"] = [
+            update_item(channel, entry, live=False)
+            for entry in updates
+            if personal_to(entry.key) in (None, user_id)
+        ]
+        document["notices"] = [notice_item(entry) for entry in notices]
+        return document
+
+    # ------------------------------------------------------------ frames out
+
+    def start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.batch_seconds)
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for topic, batch in pending.items():
+            self._broadcast(topic, batch)
+
+    def flush_one(self, topic: Topic) -> None:
+        batch = self.pending.pop(topic, None)
+        if batch is not None:
+            self._broadcast(topic, batch)
+
+    def _broadcast(self, topic: Topic, batch: Pending) -> None:
+        subscribers = self.subscribers.get(topic)
+        if not subscribers:
+            return
+        started = time.perf_counter()
+        channel, stream_id = topic
+        state = self.store.channel(channel, stream_id)
+        cursor = "" if state is None else format_cursor(state.position)
+        if batch.updates or batch.notices:
+            wire = wire_frame(self._batch(channel, stream_id, cursor, batch.updates, batch.notices))
+            for subscriber in list(subscribers):
+                subscriber.send_frame(wire)
+            metrics.frames_sent.inc(len(subscribers))
+            metrics.bytes_sent.inc(len(wire) * len(subscribers))
+        for user, updates in batch.personal.items():
+            for subscriber in list(self.by_user.get((channel, stream_id, user), ())):
+                wire = wire_frame(self._batch(channel, stream_id, cursor, updates, []))
+                subscriber.send_frame(wire)
+                metrics.frames_sent.inc()
+        metrics.broadcast_seconds.observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _batch(
+        channel: str, stream_id: str, cursor: str, updates: dict[str, Entry], notices: list[Entry]
+    ) -> dict[str, Any]:
+        return {
+            "type": "batch",
+            "stream": stream_id,
+            "channel": channel,
+            "cursor": cursor,
+            "updates": [update_item(channel, entry, live=True) for entry in updates.values()],
+            "notices": [notice_item(entry) for entry in notices],
+        }

@@ -1,0 +1,208 @@
+"""Writes: one HTTP request becomes one event, appended and acknowledged by Kafka before the
+client hears 202 `{"event_id": ...}`.
+
+Each write endpoint is declared as a `Write` (which event, who may, which payload fields come
+from the path or are set by the gateway); `endpoint(write)` makes its handler and
+gateway/openapi.py its documentation, so the two cannot disagree. The body is the event's
+payload as JSON; the codec validates it against the Avro schema and livefold's rules, and its
+field errors become the 422 body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from gateway import idempotency
+from gateway.auth.backend import Caller
+from gateway.auth.tokens import Principal
+from gateway.errors import ApiError, forbidden, invalid, not_found, unauthorized
+from gateway.limits import too_large, too_many
+from gateway.runtime import Gateway, client_ip, gateway_of
+from streams.events import ENVELOPE_FIELDS, Event, new_event
+from streams.validation import EventValidationError, FieldError
+
+API = "/api/v1"
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+class Who(Enum):
+    ANYONE = "any signed-in user"
+    STREAMER = "users with the streamer role"
+    OWNER = "the stream's streamer (or an admin)"
+    MODERATOR = "the stream's streamer, its moderators and admins"
+
+
+@dataclass
+class Context:
+    """What a write's `prepare` hook sees and may change before the event is made."""
+
+    request: Request
+    gateway: Gateway
+    principal: Principal
+    stream_id: str
+    event_id: str
+    payload: dict[str, Any]
+    answer: dict[str, Any] = field(default_factory=dict)  # extra fields of the 202 body
+
+
+Prepare = Callable[[Context], Awaitable[None]]
+After = Callable[[Context, Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Write:
+    method: str
+    path: str  # under /api/v1
+    event_type: str
+    summary: str
+    who: Who
+    path_fields: tuple[str, ...] = ()  # path parameters copied into the payload
+    generated: tuple[str, ...] = ()  # payload ids derived from the event id, echoed back
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # payload fields set by the route
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # used when the body omits them
+    prepare: Prepare | None = None  # checks and fields that need the state or the caller
+    after: After | None = None  # once Kafka acknowledged (e.g. start a payment)
+    new_stream: bool = False  # the event creates the stream: its id is generated too
+
+    @property
+    def route(self) -> str:
+        return API + self.path
+
+    @property
+    def set_by_gateway(self) -> frozenset[str]:
+        return (
+            frozenset(ENVELOPE_FIELDS)
+            | set(self.path_fields)
+            | set(self.generated)
+            | set(self.fixed)
+        )
+
+
+def principal_of(request: Request) -> Principal:
+    user = request.scope.get("user")
+    if not isinstance(user, Caller):
+        raise unauthorized("sign in: send 'Authorization: Bearer <access token>'")
+    return user.principal
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The body as JSON (None when empty), counted as it streams in."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ApiError(400, "disconnected", "the client left before sending its body") from None
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        reason = f"not valid JSON: {error}"
+        raise invalid([FieldError("body", reason)], "the body is not JSON") from None
+
+
+def check_allowed(gateway: Gateway, who: Who, principal: Principal, stream_id: str) -> None:
+    rights = gateway.rights
+    if who is Who.STREAMER and not ({"streamer", "admin"} & principal.roles):
+        raise forbidden("only users with the streamer role may create streams")
+    if who is Who.OWNER and not rights.owns(principal, stream_id):
+        raise forbidden(f"only the streamer of {stream_id} may do this")
+    if who is Who.MODERATOR and not rights.can_moderate(principal, stream_id):
+        raise forbidden(f"only moderators of {stream_id} may do this")
+
+
+def stream_known(gateway: Gateway, stream_id: str) -> None:
+    if gateway.store.view("stream", stream_id) is None:
+        raise not_found(f"stream {stream_id!r}")
+
+
+def trace_id_of(request: Request) -> str | None:
+    match = _TRACEPARENT.fullmatch(request.headers.get("traceparent", ""))
+    return match.group(1) if match else None
+
+
+def endpoint(write: Write) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        gateway = gateway_of(request)
+        principal = principal_of(request)
+        limited(gateway, request, principal)
+        gateway.require_ready()
+        body = await read_json(request, gateway.settings.gateway_max_body_bytes)
+        body = {} if body is None else body
+        if not isinstance(body, dict):
+            raise invalid([FieldError("body", "must be a JSON object")])
+        taken = sorted(write.set_by_gateway & body.keys())
+        if taken:
+            raise invalid(
+                [FieldError(name, "is set by the gateway, not the client") for name in taken]
+            )
+        key = request.headers.get(idempotency.HEADER)
+        if key is None:
+            event_id = str(uuid.uuid4())
+        else:
+            event_id = idempotency.event_id_for(
+                principal.user_id, request.method, request.url.path, idempotency.validated_key(key)
+            )
+        mark = idempotency.fingerprint(body)
+        if key is not None and (answer := gateway.answers.recall(event_id, mark)) is not None:
+            return JSONResponse(answer.body, answer.status, headers={"Idempotent-Replay": "true"})
+        stream_id = event_id if write.new_stream else request.path_params["stream_id"]
+        if not write.new_stream:
+            stream_known(gateway, stream_id)
+        check_allowed(gateway, write.who, principal, stream_id)
+        payload = {**write.defaults, **body}
+        payload.update({name: request.path_params[name] for name in write.path_fields})
+        payload.update(dict.fromkeys(write.generated, event_id))
+        payload.update(write.fixed)
+        context = Context(request, gateway, principal, stream_id, event_id, payload)
+        if write.prepare is not None:
+            await write.prepare(context)
+        event = new_event(
+            write.event_type,
+            stream_id=stream_id,
+            actor_id=principal.user_id,
+            event_id=event_id,
+            trace_id=trace_id_of(request),
+            **context.payload,
+        )
+        try:
+            await gateway.append(event)
+        except EventValidationError as error:
+            raise invalid(error.errors, f"not a valid {write.event_type}") from error
+        answer_body = {"event_id": event_id, **{name: event_id for name in write.generated}}
+        if write.new_stream:
+            answer_body["stream_id"] = stream_id
+        if write.after is not None:
+            await write.after(context, event)
+        answer_body.update(context.answer)
+        if key is not None:
+            gateway.answers.remember(event_id, mark, 202, answer_body)
+        return JSONResponse(answer_body, 202)
+
+    handle.__name__ = write.event_type.rsplit(".", 1)[-1]
+    handle.__doc__ = write.summary
+    return handle
+
+
+def limited(gateway: Gateway, request: Request, principal: Principal) -> None:
+    wait = gateway.user_writes.take(principal.user_id)
+    if wait > 0:
+        raise too_many("user_write", wait, "too many writes from this user")
+    wait = gateway.ip_writes.take(client_ip(request))
+    if wait > 0:
+        raise too_many("ip_write", wait, "too many writes from this address")

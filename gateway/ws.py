@@ -1,0 +1,286 @@
+"""`/ws`: subscriptions to a stream's channels, fed by this process's hub (protocol in
+docs/gateway.md).
+
+Frames reach the socket through uvicorn's sans-I/O WebSocket protocol object, written to its
+transport directly: the hub hands one pre-encoded frame to thousands of sockets without an
+await per socket, and a socket whose buffer is over its bound is dropped instead of awaited.
+The object comes from the outermost ASGI layer (`SocketTap`), because the ASGI `send` a
+Starlette endpoint sees may be wrapped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from websockets.exceptions import InvalidState
+
+from gateway import metrics
+from gateway.auth.backend import AUTH_ERROR, Caller
+from gateway.auth.tokens import AuthError, Principal
+from gateway.hub import wire_frame
+from gateway.runtime import Gateway, gateway_of
+from gateway.state import parse_cursor
+from streams.catalog import STATE_TOPICS
+
+PROTOCOL = "livefold.ws_protocol"
+MODERATOR_CHANNELS = frozenset({"moderation", "modlog"})
+CHANNELS = tuple(STATE_TOPICS)
+MAX_SUBSCRIPTIONS = 100
+CLOSE_GRACE = 5.0  # seconds a closing peer has to answer our close frame
+
+# Close codes (4000-4999 are the application's own).
+BAD_FRAME = 4400
+AUTH_FAILED = 4401
+SLOW_CONSUMER = 4408
+RATE_LIMITED = 4429
+UNAVAILABLE = 4503
+
+
+class SocketTap:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[PROTOCOL] = getattr(send, "__self__", None)
+        await self.app(scope, receive, send)
+
+
+class Connection:
+    def __init__(self, gateway: Gateway, protocol: Any, principal: Principal | None):
+        self.gateway = gateway
+        self.protocol = protocol
+        self.principal = principal
+        self.user_id = None if principal is None else principal.user_id
+        self.topics: set[tuple[str, str]] = set()
+        self.closed = False
+        self.close_sent = False
+        self.disconnected = False  # the peer's close (or the socket's end) was received
+
+    def send_frame(self, wire: bytes) -> None:
+        if self.closed:
+            return
+        transport = self.protocol.transport
+        if transport.is_closing() or self.protocol.close_sent:
+            return
+        if transport.get_write_buffer_size() > self.gateway.settings.gateway_ws_send_buffer_bytes:
+            metrics.drops.labels("slow").inc()
+            self.close(SLOW_CONSUMER, "too slow: the send buffer is full")
+            return
+        transport.write(wire)
+
+    def send(self, document: dict[str, Any]) -> None:
+        self.send_frame(wire_frame(document))
+
+    def close(self, code: int, reason: str) -> None:
+        """Send a close frame now, as uvicorn does for `websocket.close` but without awaiting a
+        writable socket. It queues behind what the socket still holds (at most about one buffer
+        bound, since nothing more is written), so a slow reader still learns why; a peer that
+        never answers or never reads is cut off after a grace."""
+        if self.closed:
+            return
+        self.closed = True
+        self.gateway.hub_leave(self)
+        protocol = self.protocol
+        if protocol.close_sent or protocol.transport.is_closing():
+            return
+        try:
+            protocol.conn.send_close(code, clipped(reason))
+            protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+        except InvalidState:
+            return
+        protocol.close_sent = self.close_sent = True
+        loop = asyncio.get_running_loop()
+        protocol.close_timer = loop.call_later(CLOSE_GRACE, protocol.transport.abort)
+
+    # ------------------------------------------------------------ client frames
+
+    def handle(self, text: str) -> None:
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            self.close(BAD_FRAME, "bad frame: not JSON")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("op"), str):
+            self.close(BAD_FRAME, 'bad frame: expected an object with "op"')
+            return
+        op = frame["op"]
+        handler = _OPS.get(op)
+        if handler is None:
+            self.close(BAD_FRAME, f"bad frame: unknown op {op!r}; ops are {', '.join(_OPS)}")
+            return
+        handler(self, frame)
+
+    def _auth(self, frame: dict[str, Any]) -> None:
+        token = frame.get("token")
+        if not isinstance(token, str) or not token:
+            self.close(BAD_FRAME, 'bad frame: auth needs a "token" string')
+            return
+        if self.principal is not None:
+            self.send({"type": "error", "op": "auth", "reason": "already authenticated"})
+            return
+        try:
+            principal = self.gateway.verifier.verify(token)
+        except AuthError as error:
+            self.close(AUTH_FAILED, str(error))
+            return
+        if self.topics:
+            self.close(BAD_FRAME, "bad frame: auth must come before any subscription")
+            return
+        self.principal, self.user_id = principal, principal.user_id
+        self.send({"type": "authenticated", "user": principal.user_id})
+
+    def _subscribe(self, frame: dict[str, Any]) -> None:
+        stream_id, channels = self._topics_of(frame)
+        if stream_id is None:
+            return
+        cursors = frame.get("cursors") or {}
+        if not isinstance(cursors, dict):
+            self.close(BAD_FRAME, 'bad frame: "cursors" must map channel to cursor')
+            return
+        for channel in channels:
+            if channel in MODERATOR_CHANNELS and not (
+                self.principal is not None
+                and self.gateway.rights.can_moderate(self.principal, stream_id)
+            ):
+                self.send(
+                    {
+                        "type": "error",
+                        "op": "subscribe",
+                        "channel": channel,
+                        "stream": stream_id,
+                        "reason": f"only the stream's moderators may subscribe to {channel}",
+                    }
+                )
+                continue
+            if (channel, stream_id) in self.topics:
+                continue
+            if len(self.topics) >= MAX_SUBSCRIPTIONS:
+                self.send(
+                    {
+                        "type": "error",
+                        "op": "subscribe",
+                        "reason": f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection",
+                    }
+                )
+                return
+            try:
+                cursor = None if channel not in cursors else parse_cursor(str(cursors[channel]))
+            except ValueError as error:
+                self.close(BAD_FRAME, f"bad frame: {error}")
+                return
+            # Pending records go out to the others first, so the snapshot and this socket's
+            # first batch neither overlap nor leave a gap.
+            self.gateway.hub.flush_one((channel, stream_id))
+            self.send(self.gateway.hub.snapshot(channel, stream_id, self.user_id, cursor))
+            self.gateway.hub.subscribe(self, channel, stream_id)
+            self.topics.add((channel, stream_id))
+
+    def _unsubscribe(self, frame: dict[str, Any]) -> None:
+        stream_id, channels = self._topics_of(frame)
+        if stream_id is None:
+            return
+        for channel in channels:
+            if (channel, stream_id) in self.topics:
+                self.topics.discard((channel, stream_id))
+                self.gateway.hub.unsubscribe(self, channel, stream_id)
+        self.send({"type": "unsubscribed", "stream": stream_id, "channels": channels})
+
+    def _ping(self, frame: dict[str, Any]) -> None:
+        self.send({"type": "pong", "id": frame.get("id")})
+
+    def _topics_of(self, frame: dict[str, Any]) -> tuple[str | None, list[str]]:
+        stream_id = frame.get("stream")
+        channels = frame.get("channels")
+        if not isinstance(stream_id, str) or not 0 < len(stream_id) <= 200:
+            self.close(BAD_FRAME, 'bad frame: "stream" must be a stream id')
+            return None, []
+        if (
+            not isinstance(channels, list)
+            or not channels
+            or not all(isinstance(c, str) and c in CHANNELS for c in channels)
+        ):
+            self.close(BAD_FRAME, f'bad frame: "channels" must list some of {",".join(CHANNELS)}')
+            return None, []
+        return stream_id, list(dict.fromkeys(channels))
+
+
+def clipped(reason: str, limit: int = 123) -> str:
+    """A close reason fits in a control frame: at most 123 bytes of UTF-8."""
+    data = reason.encode()
+    return reason if len(data) <= limit else data[: limit - 3].decode(errors="ignore") + "..."
+
+
+_OPS = {
+    "auth": Connection._auth,
+    "subscribe": Connection._subscribe,
+    "unsubscribe": Connection._unsubscribe,
+    "ping": Connection._ping,
+}
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    gateway = gateway_of(websocket)
+    protocol = websocket.scope.get(PROTOCOL)
+    if protocol is None or not hasattr(protocol, "transport") or not hasattr(protocol, "conn"):
+        # Only uvicorn's sans-I/O protocol lets the hub write without awaiting each socket.
+        await websocket.close(1011, "the gateway must run on uvicorn with ws=websockets-sansio")
+        return
+    await websocket.accept()
+    user = websocket.scope.get("user")
+    principal = user.principal if isinstance(user, Caller) else None
+    connection = Connection(gateway, protocol, principal)
+    refusal = websocket.scope.get(AUTH_ERROR)
+    if refusal is not None:
+        connection.close(AUTH_FAILED, refusal)
+    elif (wait := gateway.connection_allowed(websocket, principal)) > 0:
+        connection.close(RATE_LIMITED, f"too many connections; retry in {wait:.0f}s")
+    elif not gateway.ready:
+        connection.close(UNAVAILABLE, "the gateway is still loading state; retry soon")
+    else:
+        await _serve(gateway, connection, websocket)
+    if connection.close_sent and not connection.disconnected:
+        await _drain(websocket)
+
+
+async def _serve(gateway: Gateway, connection: Connection, websocket: WebSocket) -> None:
+    metrics.connections.inc()
+    try:
+        connection.send(
+            {
+                "type": "welcome",
+                "user": connection.user_id,
+                "channels": list(CHANNELS),
+                "batch_ms": gateway.settings.gateway_ws_batch_ms,
+            }
+        )
+        frames = gateway.frame_buckets()
+        while not connection.closed:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                connection.disconnected = True
+                break
+            if frames.take("frames") > 0:
+                connection.close(RATE_LIMITED, "too many frames; slow down")
+                break
+            text = message.get("text")
+            if text is None:
+                connection.close(BAD_FRAME, "bad frame: frames must be JSON text")
+                break
+            connection.handle(text)
+    finally:
+        connection.closed = True
+        gateway.hub_leave(connection)
+        metrics.connections.dec()
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """After our close frame, read until the peer's close arrives (or the grace cuts it)."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return

@@ -1,0 +1,314 @@
+"""The gateway's REST API as typed methods, written once for the sync and the async client.
+
+A write returns `Accepted` (202: the event is in the log; what it changes reaches the state,
+and subscribers, a moment later); a read returns the gateway's JSON view. `W` and `R` are what
+the concrete client makes of them: the values themselves (`Livefold`) or awaitables of them
+(`AsyncLivefold`). Times are epoch milliseconds, money in minor units (cents). Moderation
+is in `livefold_sdk.moderation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, Literal, TypeVar
+
+from livefold_sdk.moderation import ModerationEndpoints
+from livefold_sdk.transport import Call, segment
+
+W = TypeVar("W")
+R = TypeVar("R")
+Json = dict[str, Any]
+Status = Literal["live", "scheduled", "ended"]
+
+
+def fields(**values: Any) -> dict[str, Any]:
+    """A request body without the fields left out (None: the gateway's default applies)."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def choices(options: Sequence[str] | Mapping[str, str]) -> list[dict[str, str]]:
+    """Poll or quiz options: texts (ids "1", "2"... are made) or {option id: text}."""
+    pairs = options.items() if isinstance(options, Mapping) else enumerate(options, 1)
+    return [{"option_id": str(key), "text": text} for key, text in pairs]
+
+
+class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
+    def _accept(self, call: Call) -> W:
+        raise NotImplementedError
+
+    def _json(self, call: Call) -> R:
+        raise NotImplementedError
+
+    def _write(self, method: str, path: str, key: str | None = None, **body: Any) -> W:
+        return self._accept(Call(method, path, fields(**body), write=True, idempotency_key=key))
+
+    # ------------------------------------------------------------ accounts
+
+    def register(self, username: str, password: str, display_name: str, email: str) -> R:
+        """Create a local account (then sign in with `livefold_sdk.sign_in`)."""
+        body = fields(username=username, password=password, display_name=display_name)
+        return self._json(Call("POST", "/accounts", {**body, "email": email}))
+
+    def me(self) -> R:
+        """The signed-in account: id, roles, profile."""
+        return self._json(Call("GET", "/accounts/me"))
+
+    # ------------------------------------------------------------ streams
+
+    def create_stream(
+        self,
+        title: str,
+        category: str,
+        *,
+        tags: Sequence[str] | None = None,
+        scheduled_start: int | None = None,
+        language: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> W:
+        """Create a stream (scheduled if `scheduled_start` is given); `stream_id` comes back."""
+        tag_list = None if tags is None else list(tags)
+        return self._write(
+            "POST", "/streams", idempotency_key, title=title, category=category, tags=tag_list,
+            scheduled_start=scheduled_start, language=language,
+        )  # fmt: skip
+
+    def go_live(
+        self, stream_id: str, *, ingest_id: str | None = None, idempotency_key: str | None = None
+    ) -> W:
+        return self._write(
+            "POST", f"/streams/{segment(stream_id)}/live", idempotency_key, ingest_id=ingest_id
+        )
+
+    def end_stream(
+        self, stream_id: str, *, reason: str | None = None, idempotency_key: str | None = None
+    ) -> W:
+        return self._write(
+            "POST", f"/streams/{segment(stream_id)}/end", idempotency_key, reason=reason
+        )
+
+    def change_stream(
+        self, stream_id: str, *, idempotency_key: str | None = None, **settings: Any
+    ) -> W:
+        """Change title, category, tags, language, chat_modes or reactions_enabled."""
+        return self._write("PATCH", f"/streams/{segment(stream_id)}", idempotency_key, **settings)
+
+    def list_streams(
+        self,
+        status: Status = "live",
+        *,
+        q: str | None = None,
+        category: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> R:
+        """A page of streams: {"items": [...], "next_cursor": ...}."""
+        params = fields(status=status, q=q, category=category, tag=tag, limit=limit, cursor=cursor)
+        return self._json(Call("GET", "/streams", params=params))
+
+    def stream(self, stream_id: str) -> R:
+        return self._json(Call("GET", f"/streams/{segment(stream_id)}"))
+
+    # ------------------------------------------------------------ chat
+
+    def send_chat(
+        self,
+        stream_id: str,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        emotes: Sequence[Mapping[str, Any]] | None = None,
+        idempotency_key: str | None = None,
+    ) -> W:
+        """Send a message (`message_id` comes back); it shows once moderation allows it."""
+        emote_list = None if emotes is None else [dict(emote) for emote in emotes]
+        path = f"/streams/{segment(stream_id)}/chat"
+        return self._write(
+            "POST", path, idempotency_key, text=text, reply_to=reply_to, emotes=emote_list
+        )
+
+    def delete_chat(
+        self, stream_id: str, message_id: str, *, idempotency_key: str | None = None
+    ) -> W:
+        path = f"/streams/{segment(stream_id)}/chat/{segment(message_id)}"
+        return self._write("DELETE", path, idempotency_key)
+
+    def pin_message(
+        self,
+        stream_id: str,
+        message_id: str,
+        *,
+        until: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> W:
+        path = f"/streams/{segment(stream_id)}/chat/{segment(message_id)}/pin"
+        return self._write("POST", path, idempotency_key, until=until)
+
+    def unpin_message(
+        self, stream_id: str, message_id: str, *, idempotency_key: str | None = None
+    ) -> W:
+        path = f"/streams/{segment(stream_id)}/chat/{segment(message_id)}/pin"
+        return self._write("DELETE", path, idempotency_key)
+
+    def chat_history(
+        self, stream_id: str, *, cursor: str | None = None, limit: int | None = None
+    ) -> R:
+        """Recent messages, oldest first: {"items", "pinned", "next_cursor"} (page back)."""
+        params = fields(cursor=cursor, limit=limit)
+        return self._json(Call("GET", f"/streams/{segment(stream_id)}/chat", params=params))
+
+    # ------------------------------------------------------------ reactions
+
+    def react(
+        self, stream_id: str, kind: str, count: int = 1, *, idempotency_key: str | None = None
+    ) -> W:
+        path = f"/streams/{segment(stream_id)}/reactions"
+        return self._write("POST", path, idempotency_key, kind=kind, count=count)
+
+    def reactions(self, stream_id: str) -> R:
+        return self._json(Call("GET", f"/streams/{segment(stream_id)}/reactions"))
+
+    # ------------------------------------------------------------ polls
+
+    def create_poll(
+        self,
+        stream_id: str,
+        question: str,
+        options: Sequence[str] | Mapping[str, str],
+        *,
+        duration_seconds: int,
+        multi_select: bool = False,
+        allow_vote_change: bool = False,
+        idempotency_key: str | None = None,
+    ) -> W:
+        """Create a poll (`poll_id` comes back); open it to start the vote."""
+        return self._write(
+            "POST", f"/streams/{segment(stream_id)}/polls", idempotency_key, question=question,
+            options=choices(options), duration_seconds=duration_seconds,
+            multi_select=multi_select, allow_vote_change=allow_vote_change,
+        )  # fmt: skip
+
+    def open_poll(
+        self,
+        stream_id: str,
+        poll_id: str,
+        *,
+        closes_at: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> W:
+        path = f"/streams/{segment(stream_id)}/polls/{segment(poll_id)}/open"
+        return self._write("POST", path, idempotency_key, closes_at=closes_at)
+
+    def close_poll(
+        self,
+        stream_id: str,
+        poll_id: str,
+        *,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> W:
+        path = f"/streams/{segment(stream_id)}/polls/{segment(poll_id)}/close"
+        return self._write("POST", path, idempotency_key, reason=reason)
+
+    def vote(
+        self,
+        stream_id: str,
+        poll_id: str,
+        option_ids: str | Sequence[str],
+        *,
+        idempotency_key: str | None = None,
+    ) -> W:
+        chosen = [option_ids] if isinstance(option_ids, str) else list(option_ids)
+        path = f"/streams/{segment(stream_id)}/polls/{segment(poll_id)}/votes"
+        return self._write("POST", path, idempotency_key, option_ids=chosen)
+
+    def polls(self, stream_id: str) -> R:
+        return self._json(Call("GET", f"/streams/{segment(stream_id)}/polls"))
+
+    def poll(self, stream_id: str, poll_id: str) -> R:
+        """A poll's status, options with votes and percentages, voters."""
+        return self._json(Call("GET", f"/streams/{segment(stream_id)}/polls/{segment(poll_id)}"))
+
+    # ------------------------------------------------------------ quizzes
+
+    def pose_question(
+        self,
+        stream_id: str,
+        quiz_id: str,
+        question: str,
+        options: Sequence[str] | Mapping[str, str],
+        correct_option: str,
+        *,
+        points: int = 1,
+        time_limit_seconds: int = 30,
+        idempotency_key: str | None = None,
+    ) -> W:
+        """Pose a question (`question_id` comes back); the answer stays hidden until revealed."""
+        path = f"/streams/{segment(stream_id)}/quizzes/{segment(quiz_id)}/questions"
+        return self._write(
+            "POST", path, idempotency_key, question=question, options=choices(options),
+            correct_option=correct_option, points=points, time_limit_seconds=time_limit_seconds,
+        )  # fmt: skip
+
+    def answer_quiz(
+        self,
+        stream_id: str,
+        quiz_id: str,
+        question_id: str,
+        option_id: str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> W:
+        path = (
+            f"/streams/{segment(stream_id)}/quizzes/{segment(quiz_id)}"
+            f"/questions/{segment(question_id)}/answers"
+        )
+        return self._write("POST", path, idempotency_key, option_id=option_id)
+
+    def reveal_answer(
+        self,
+        stream_id: str,
+        quiz_id: str,
+        question_id: str,
+        correct_option: str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> W:
+        path = (
+            f"/streams/{segment(stream_id)}/quizzes/{segment(quiz_id)}"
+            f"/questions/{segment(question_id)}/reveal"
+        )
+        return self._write("POST", path, idempotency_key, correct_option=correct_option)
+
+    def quizzes(self, stream_id: str) -> R:
+        return self._json(Call("GET", f"/streams/{segment(stream_id)}/quizzes"))
+
+    def leaderboard(self, stream_id: str, quiz_id: str) -> R:
+        path = f"/streams/{segment(stream_id)}/quizzes/{segment(quiz_id)}"
+        return self._json(Call("GET", path))
+
+    # ------------------------------------------------------------ tips and follows
+
+    def tip(
+        self,
+        stream_id: str,
+        amount_minor: int,
+        currency: str,
+        *,
+        message: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> W:
+        """Start a tip: `tip_id` and the payment step (`payment`) come back."""
+        return self._write(
+            "POST", f"/streams/{segment(stream_id)}/tips", idempotency_key,
+            amount_minor=amount_minor, currency=currency, message=message,
+        )  # fmt: skip
+
+    def tips(self, stream_id: str) -> R:
+        return self._json(Call("GET", f"/streams/{segment(stream_id)}/tips"))
+
+    def follow(self, stream_id: str, *, idempotency_key: str | None = None) -> W:
+        return self._write("PUT", f"/streams/{segment(stream_id)}/follow", idempotency_key)
+
+    def unfollow(self, stream_id: str, *, idempotency_key: str | None = None) -> W:
+        return self._write("DELETE", f"/streams/{segment(stream_id)}/follow", idempotency_key)

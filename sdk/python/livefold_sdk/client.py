@@ -1,0 +1,110 @@
+"""The REST clients: `Livefold` (blocking) and `AsyncLivefold` (asyncio), with the same
+methods (`livefold_sdk.api.Endpoints`).
+
+    with Livefold("https://live.example.org", auth=session) as live:
+        stream_id = live.create_stream("Speedrun", "Games")["stream_id"]
+
+`auth` is an access token, a `Session` (refreshed as needed), or None for public reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from types import TracebackType
+from typing import Any, cast
+
+import httpx
+
+from livefold_sdk.api import Endpoints, Json
+from livefold_sdk.subscription import Subscription
+from livefold_sdk.transport import Accepted, Auth, Call, RetryPolicy, asend, send
+
+
+class Livefold(Endpoints[Accepted, Json]):
+    def __init__(
+        self,
+        base_url: str,
+        auth: Auth = None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        http: httpx.Client | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.retry = retry or RetryPolicy()
+        self._owns_http = http is None
+        self.http = http or httpx.Client(timeout=timeout)
+
+    def _accept(self, call: Call) -> Accepted:
+        return cast(Accepted, send(self.http, self.base_url, self.auth, call, self.retry))
+
+    def _json(self, call: Call) -> Json:
+        return cast(Json, send(self.http, self.base_url, self.auth, call, self.retry))
+
+    def request(self, call: Call) -> Any:
+        """Any call the typed methods do not cover, with the same auth, keys and retries."""
+        return send(self.http, self.base_url, self.auth, call, self.retry)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self.http.close()
+
+    def __enter__(self) -> Livefold:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncLivefold(Endpoints[Awaitable[Accepted], Awaitable[Json]]):
+    def __init__(
+        self,
+        base_url: str,
+        auth: Auth = None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        http: httpx.AsyncClient | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.retry = retry or RetryPolicy()
+        self._owns_http = http is None
+        self.http = http or httpx.AsyncClient(timeout=timeout)
+
+    async def _send(self, call: Call) -> Any:
+        return await asend(self.http, self.base_url, self.auth, call, self.retry)
+
+    def _accept(self, call: Call) -> Awaitable[Accepted]:
+        return cast(Awaitable[Accepted], self._send(call))
+
+    def _json(self, call: Call) -> Awaitable[Json]:
+        return cast(Awaitable[Json], self._send(call))
+
+    async def request(self, call: Call) -> Any:
+        return await self._send(call)
+
+    def subscription(self, **options: Any) -> Subscription:
+        """A live subscription to this gateway with the same auth (see `Subscription`)."""
+        return Subscription(self.base_url, auth=self.auth, **options)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+
+    async def __aenter__(self) -> AsyncLivefold:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,113 @@
+"""What a subscription yields: the gateway's `/ws` frames as typed values.
+
+- `Snapshot`: the first frame of each (stream, channel) subscription: the current views, or,
+  when resuming from a cursor, what changed since and the notices missed (`complete` is False
+  when the gateway no longer held all of them: then `updates` is the whole current view).
+- `Batch`: what changed in the last batching window (50-100 ms): `updates` coalesced to the
+  latest value per key, `notices` (chat messages, deletions, tip alerts) in order.
+- `Refusal`: a subscription the gateway refused (e.g. a moderator-only channel).
+- `Reconnected`: the connection dropped and is back; snapshots of the resumed subscriptions
+  follow.
+
+Every Snapshot and Batch carries the channel's `cursor` ("<partition>:<offset>,..."); the
+subscription keeps the last one per (stream, channel) and resumes from it after a reconnect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    key: str  # "<stream>" or "<stream>/<poll id>"...
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    key: str
+    kind: str  # e.g. "message", "deleted", "alert"
+    pos: str  # "<partition>:<offset>"
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    stream: str
+    channel: str
+    cursor: str
+    resumed: bool
+    complete: bool
+    updates: tuple[Update, ...]
+    notices: tuple[Notice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    stream: str
+    channel: str
+    cursor: str
+    updates: tuple[Update, ...]
+    notices: tuple[Notice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    op: str
+    reason: str
+    stream: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected:
+    attempts: int  # connection attempts it took
+    code: int | None  # the close code that ended the previous connection (None: no close frame)
+    reason: str
+
+
+Frame = Snapshot | Batch | Refusal | Reconnected
+
+
+def _updates(items: Any) -> tuple[Update, ...]:
+    return tuple(Update(str(item["key"]), item.get("value") or {}) for item in items or ())
+
+
+def _notices(items: Any) -> tuple[Notice, ...]:
+    return tuple(
+        Notice(str(item["key"]), str(item.get("kind")), str(item.get("pos")), item.get("value"))
+        for item in items or ()
+    )
+
+
+def parse(document: dict[str, Any]) -> Snapshot | Batch | Refusal | None:
+    """A data frame from the gateway's JSON; None for control frames (pong, welcome...)."""
+    kind = document.get("type")
+    if kind == "snapshot":
+        return Snapshot(
+            stream=str(document["stream"]),
+            channel=str(document["channel"]),
+            cursor=str(document.get("cursor") or ""),
+            resumed=bool(document.get("resumed")),
+            complete=bool(document.get("complete", True)),
+            updates=_updates(document.get("updates")),
+            notices=_notices(document.get("notices")),
+        )
+    if kind == "batch":
+        return Batch(
+            stream=str(document["stream"]),
+            channel=str(document["channel"]),
+            cursor=str(document.get("cursor") or ""),
+            updates=_updates(document.get("updates")),
+            notices=_notices(document.get("notices")),
+        )
+    if kind == "error":
+        return Refusal(
+            op=str(document.get("op") or ""),
+            reason=str(document.get("reason") or ""),
+            stream=document.get("stream"),
+            channel=document.get("channel"),
+        )
+    return None

@@ -1,0 +1,271 @@
+// The gateway's REST API as typed methods (fetch). A write resolves to `Accepted` (202: the
+// event is in the log; the state, and subscribers, see it a moment later); a read to the
+// gateway's JSON view. Times are epoch milliseconds, money in minor units (cents).
+//
+//   const live = new LivefoldClient("https://live.example.org", { auth: session });
+//   const { stream_id } = await live.createStream({ title: "Speedrun", category: "Games" });
+
+import type { Auth } from "./auth.js";
+import { ModerationCalls } from "./moderation.js";
+import { type Call, DEFAULT_RETRY, type RetryPolicy, fields, segment, send } from "./transport.js";
+
+export type Json = Record<string, unknown>;
+
+/** A write's answer: the event id, and the ids the gateway made. */
+export interface Accepted {
+  event_id: string;
+  stream_id?: string;
+  message_id?: string;
+  poll_id?: string;
+  question_id?: string;
+  tip_id?: string;
+  payment?: unknown;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface ChatMessage {
+  message_id: string;
+  author: string;
+  text: string;
+  reply_to: string | null;
+  at: number;
+  [more: string]: unknown;
+}
+
+export interface ChatHistory extends Page<ChatMessage> {
+  pinned: unknown;
+}
+
+export interface PollView {
+  stream_id: string;
+  poll_id: string;
+  question: string;
+  status: string;
+  voters: number;
+  options: { option_id: string; text: string; votes: number; percent: number }[];
+  [more: string]: unknown;
+}
+
+export interface WriteOptions {
+  /** Your own key, to make a write idempotent across your own retries (default: one per call). */
+  idempotencyKey?: string;
+}
+
+export interface ClientOptions {
+  auth?: Auth;
+  retry?: Partial<RetryPolicy>;
+}
+
+export type Options = Record<string, string> | string[];
+
+/** Poll or quiz options: texts (ids "1", "2"... are made) or {option id: text}. */
+export function choices(options: Options): { option_id: string; text: string }[] {
+  const pairs = Array.isArray(options) ? options.map((text, index) => [String(index + 1), text]) : Object.entries(options);
+  return pairs.map(([optionId, text]) => ({ option_id: String(optionId), text: String(text) }));
+}
+
+const stream = (id: string) => `/streams/${segment(id)}`;
+
+export class LivefoldClient extends ModerationCalls {
+  readonly baseUrl: string;
+  auth: Auth;
+  readonly retry: RetryPolicy;
+
+  constructor(baseUrl: string, options: ClientOptions = {}) {
+    super();
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.auth = options.auth;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  /** Any call the typed methods do not cover, with the same auth, keys and retries. */
+  request<T = unknown>(call: Call): Promise<T> {
+    return send(this.baseUrl, this.auth, call, this.retry) as Promise<T>;
+  }
+
+  protected override write(method: Call["method"], path: string, body: Json, options: WriteOptions = {}): Promise<Accepted> {
+    const call: Call = { method, path, body: fields(body), write: true };
+    if (options.idempotencyKey !== undefined) call.idempotencyKey = options.idempotencyKey;
+    return this.request<Accepted>(call);
+  }
+
+  protected override read<T = Json>(path: string, query?: Call["query"]): Promise<T> {
+    const call: Call = { method: "GET", path };
+    if (query !== undefined) call.query = query;
+    return this.request<T>(call);
+  }
+
+  // ------------------------------------------------------------ accounts
+
+  register(account: { username: string; password: string; display_name: string; email: string }): Promise<Json> {
+    return this.request<Json>({ method: "POST", path: "/accounts", body: account });
+  }
+
+  me(): Promise<Json> {
+    return this.read("/accounts/me");
+  }
+
+  // ------------------------------------------------------------ streams
+
+  createStream(
+    stream: { title: string; category: string; tags?: string[]; scheduled_start?: number; language?: string },
+    options?: WriteOptions,
+  ): Promise<Accepted & { stream_id: string }> {
+    return this.write("POST", "/streams", stream, options) as Promise<Accepted & { stream_id: string }>;
+  }
+
+  goLive(streamId: string, ingestId?: string, options?: WriteOptions): Promise<Accepted> {
+    return this.write("POST", `${stream(streamId)}/live`, { ingest_id: ingestId }, options);
+  }
+
+  endStream(streamId: string, reason?: string, options?: WriteOptions): Promise<Accepted> {
+    return this.write("POST", `${stream(streamId)}/end`, { reason }, options);
+  }
+
+  /** Change title, category, tags, language, chat_modes or reactions_enabled. */
+  changeStream(streamId: string, settings: Json, options?: WriteOptions): Promise<Accepted> {
+    return this.write("PATCH", stream(streamId), settings, options);
+  }
+
+  listStreams(
+    query: { status?: "live" | "scheduled" | "ended"; q?: string; category?: string; tag?: string; limit?: number; cursor?: string } = {},
+  ): Promise<Page<Json>> {
+    return this.read("/streams", query);
+  }
+
+  stream(streamId: string): Promise<Json> {
+    return this.read(stream(streamId));
+  }
+
+  // ------------------------------------------------------------ chat
+
+  /** Send a message (`message_id` comes back); it shows once moderation allows it. */
+  sendChat(
+    streamId: string,
+    text: string,
+    extra: { reply_to?: string; emotes?: Json[] } = {},
+    options?: WriteOptions,
+  ): Promise<Accepted & { message_id: string }> {
+    const body = { text, ...extra };
+    return this.write("POST", `${stream(streamId)}/chat`, body, options) as Promise<Accepted & { message_id: string }>;
+  }
+
+  deleteChat(streamId: string, messageId: string, options?: WriteOptions): Promise<Accepted> {
+    return this.write("DELETE", `${stream(streamId)}/chat/${segment(messageId)}`, {}, options);
+  }
+
+  pinMessage(streamId: string, messageId: string, until?: number, options?: WriteOptions): Promise<Accepted> {
+    return this.write("POST", `${stream(streamId)}/chat/${segment(messageId)}/pin`, { until }, options);
+  }
+
+  unpinMessage(streamId: string, messageId: string, options?: WriteOptions): Promise<Accepted> {
+    return this.write("DELETE", `${stream(streamId)}/chat/${segment(messageId)}/pin`, {}, options);
+  }
+
+  /** Recent messages, oldest first; page back with next_cursor. */
+  chatHistory(streamId: string, query: { cursor?: string; limit?: number } = {}): Promise<ChatHistory> {
+    return this.read(`${stream(streamId)}/chat`, query);
+  }
+
+  // ------------------------------------------------------------ reactions
+
+  react(streamId: string, kind: string, count = 1, options?: WriteOptions): Promise<Accepted> {
+    return this.write("POST", `${stream(streamId)}/reactions`, { kind, count }, options);
+  }
+
+  reactions(streamId: string): Promise<Json> {
+    return this.read(`${stream(streamId)}/reactions`);
+  }
+
+  // ------------------------------------------------------------ polls
+
+  /** Create a poll (`poll_id` comes back); open it to start the vote. */
+  createPoll(
+    streamId: string,
+    poll: { question: string; options: Options; duration_seconds: number; multi_select?: boolean; allow_vote_change?: boolean },
+    options?: WriteOptions,
+  ): Promise<Accepted & { poll_id: string }> {
+    const body = { ...poll, options: choices(poll.options) };
+    return this.write("POST", `${stream(streamId)}/polls`, body, options) as Promise<Accepted & { poll_id: string }>;
+  }
+
+  openPoll(streamId: string, pollId: string, closesAt?: number, options?: WriteOptions): Promise<Accepted> {
+    return this.write("POST", `${stream(streamId)}/polls/${segment(pollId)}/open`, { closes_at: closesAt }, options);
+  }
+
+  closePoll(streamId: string, pollId: string, reason?: string, options?: WriteOptions): Promise<Accepted> {
+    return this.write("POST", `${stream(streamId)}/polls/${segment(pollId)}/close`, { reason }, options);
+  }
+
+  vote(streamId: string, pollId: string, optionIds: string | string[], options?: WriteOptions): Promise<Accepted> {
+    const chosen = typeof optionIds === "string" ? [optionIds] : optionIds;
+    return this.write("POST", `${stream(streamId)}/polls/${segment(pollId)}/votes`, { option_ids: chosen }, options);
+  }
+
+  polls(streamId: string): Promise<{ items: PollView[] }> {
+    return this.read(`${stream(streamId)}/polls`);
+  }
+
+  /** A poll's status, options with votes and percentages, voters. */
+  poll(streamId: string, pollId: string): Promise<PollView> {
+    return this.read(`${stream(streamId)}/polls/${segment(pollId)}`);
+  }
+
+  // ------------------------------------------------------------ quizzes
+
+  poseQuestion(
+    streamId: string,
+    quizId: string,
+    question: { question: string; options: Options; correct_option: string; points?: number; time_limit_seconds?: number },
+    options?: WriteOptions,
+  ): Promise<Accepted & { question_id: string }> {
+    const body = { points: 1, time_limit_seconds: 30, ...question, options: choices(question.options) };
+    const path = `${stream(streamId)}/quizzes/${segment(quizId)}/questions`;
+    return this.write("POST", path, body, options) as Promise<Accepted & { question_id: string }>;
+  }
+
+  answerQuiz(streamId: string, quizId: string, questionId: string, optionId: string, options?: WriteOptions): Promise<Accepted> {
+    const path = `${stream(streamId)}/quizzes/${segment(quizId)}/questions/${segment(questionId)}/answers`;
+    return this.write("POST", path, { option_id: optionId }, options);
+  }
+
+  revealAnswer(streamId: string, quizId: string, questionId: string, correctOption: string, options?: WriteOptions): Promise<Accepted> {
+    const path = `${stream(streamId)}/quizzes/${segment(quizId)}/questions/${segment(questionId)}/reveal`;
+    return this.write("POST", path, { correct_option: correctOption }, options);
+  }
+
+  quizzes(streamId: string): Promise<Json> {
+    return this.read(`${stream(streamId)}/quizzes`);
+  }
+
+  leaderboard(streamId: string, quizId: string): Promise<Json> {
+    return this.read(`${stream(streamId)}/quizzes/${segment(quizId)}`);
+  }
+
+  // ------------------------------------------------------------ tips and follows
+
+  /** Start a tip: `tip_id` and the payment step (`payment`) come back. */
+  tip(
+    streamId: string,
+    tip: { amount_minor: number; currency: string; message?: string },
+    options?: WriteOptions,
+  ): Promise<Accepted & { tip_id: string }> {
+    return this.write("POST", `${stream(streamId)}/tips`, tip, options) as Promise<Accepted & { tip_id: string }>;
+  }
+
+  tips(streamId: string): Promise<Json> {
+    return this.read(`${stream(streamId)}/tips`);
+  }
+
+  follow(streamId: string, options?: WriteOptions): Promise<Accepted> {
+    return this.write("PUT", `${stream(streamId)}/follow`, {}, options);
+  }
+
+  unfollow(streamId: string, options?: WriteOptions): Promise<Accepted> {
+    return this.write("DELETE", `${stream(streamId)}/follow`, {}, options);
+  }
+}

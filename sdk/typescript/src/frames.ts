@@ -1,0 +1,103 @@
+// What a subscription yields: the gateway's /ws frames, typed (discriminated by `type`).
+//
+// - snapshot: the first frame of each (stream, channel) subscription: the current views, or,
+//   when resuming from a cursor, what changed since and the notices missed (`complete` is false
+//   when the gateway no longer held all of them: then `updates` is the whole current view);
+// - batch: what changed in the last batching window: updates coalesced to the latest value per
+//   key, notices (chat messages, deletions, tip alerts) in order;
+// - refusal: a subscription the gateway refused (e.g. a moderator-only channel);
+// - reconnected: the connection dropped and is back; snapshots of the resumed subscriptions follow.
+
+import type { Json } from "./client.js";
+
+export interface Update {
+  key: string;
+  value: Json;
+}
+
+export interface Notice {
+  key: string;
+  /** e.g. "message", "deleted", "alert". */
+  kind: string;
+  /** "<partition>:<offset>". */
+  pos: string;
+  value: Json;
+}
+
+export interface Snapshot {
+  type: "snapshot";
+  stream: string;
+  channel: string;
+  cursor: string;
+  resumed: boolean;
+  complete: boolean;
+  updates: Update[];
+  notices: Notice[];
+}
+
+export interface Batch {
+  type: "batch";
+  stream: string;
+  channel: string;
+  cursor: string;
+  updates: Update[];
+  notices: Notice[];
+}
+
+export interface Refusal {
+  type: "refusal";
+  op: string;
+  reason: string;
+  stream?: string;
+  channel?: string;
+}
+
+export interface Reconnected {
+  type: "reconnected";
+  /** Connection attempts it took. */
+  attempts: number;
+  /** The close code that ended the previous connection (null: it was lost without one). */
+  code: number | null;
+  reason: string;
+}
+
+export type Frame = Snapshot | Batch | Refusal | Reconnected;
+
+const list = (value: unknown): Record<string, unknown>[] =>
+  Array.isArray(value) ? value.filter((item) => item !== null && typeof item === "object") : [];
+
+const updates = (value: unknown): Update[] =>
+  list(value).map((item) => ({ key: String(item.key), value: (item.value ?? {}) as Json }));
+
+const notices = (value: unknown): Notice[] =>
+  list(value).map((item) => ({
+    key: String(item.key),
+    kind: String(item.kind),
+    pos: String(item.pos),
+    value: (item.value ?? {}) as Json,
+  }));
+
+/** A data frame from the gateway's JSON; null for control frames (pong, welcome...). */
+export function parseFrame(doc: Record<string, unknown>): Snapshot | Batch | Refusal | null {
+  const common = {
+    stream: String(doc.stream),
+    channel: String(doc.channel),
+    cursor: typeof doc.cursor === "string" ? doc.cursor : "",
+    updates: updates(doc.updates),
+    notices: notices(doc.notices),
+  };
+  switch (doc.type) {
+    case "snapshot":
+      return { type: "snapshot", ...common, resumed: doc.resumed === true, complete: doc.complete !== false };
+    case "batch":
+      return { type: "batch", ...common };
+    case "error": {
+      const refusal: Refusal = { type: "refusal", op: String(doc.op ?? ""), reason: String(doc.reason ?? "") };
+      if (typeof doc.stream === "string") refusal.stream = doc.stream;
+      if (typeof doc.channel === "string") refusal.channel = doc.channel;
+      return refusal;
+    }
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,236 @@
+// The TypeScript SDK against a live gateway, started by tests/test_sdk_typescript.py, which
+// also registers the two people and makes one a streamer: LIVEFOLD_GATEWAY_URL,
+// LIVEFOLD_STREAMER_USERNAME, LIVEFOLD_VIEWER_USERNAME, LIVEFOLD_PASSWORD.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import {
+  ApiError,
+  type Batch,
+  type Frame,
+  LivefoldClient,
+  OAuthClient,
+  OAuthError,
+  type Session,
+  type Snapshot,
+  Subscription,
+  SubscriptionClosed,
+} from "../src/index.js";
+import { signIn } from "../src/node.js";
+import { TcpRelay } from "./relay.js";
+
+function setting(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: tests/test_sdk_typescript.py runs these tests against a live gateway`);
+  return value;
+}
+
+const url = setting("LIVEFOLD_GATEWAY_URL");
+const password = setting("LIVEFOLD_PASSWORD");
+
+/** A person at a browser: they sign in on the authorization page; the browser follows the redirect. */
+function personSigningIn(username: string) {
+  return async (authorizationUrl: string): Promise<void> => {
+    const page = await fetch(authorizationUrl);
+    const html = await page.text();
+    assert.equal(page.status, 200, html);
+    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+    assert.ok(action, "no sign-in form on the authorization page");
+    const target = new URL(action.replaceAll("&amp;", "&"), authorizationUrl);
+    const answer = await fetch(target, { method: "POST", body: new URLSearchParams({ username, password }), redirect: "manual" });
+    assert.equal(answer.status, 302, await answer.text());
+    const landing = await fetch(answer.headers.get("location") ?? "");
+    assert.equal(landing.status, 200);
+  };
+}
+
+let oauth: OAuthClient;
+let streamer: Session;
+let viewer: Session;
+const subscriptions: Subscription[] = [];
+const relays: TcpRelay[] = [];
+
+before(async () => {
+  oauth = await OAuthClient.discover(url);
+  streamer = await signIn(oauth, personSigningIn(setting("LIVEFOLD_STREAMER_USERNAME")), { timeoutMs: 30_000 });
+  viewer = await signIn(oauth, personSigningIn(setting("LIVEFOLD_VIEWER_USERNAME")), { timeoutMs: 30_000 });
+});
+
+after(async () => {
+  for (const subscription of subscriptions) subscription.close();
+  for (const relay of relays) await relay.close();
+});
+
+function subscription(at: string, session: Session, options = {}): Subscription {
+  const made = new Subscription(at, { auth: session, backoffMs: 50, maxBackoffMs: 200, ...options });
+  subscriptions.push(made);
+  return made;
+}
+
+async function newStream(client: LivefoldClient, title = "TypeScript SDK live test"): Promise<string> {
+  const { stream_id } = await client.createStream({ title, category: "Software", tags: ["sdk"] });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      await client.stream(stream_id);
+      return stream_id;
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+async function nextOf<T extends Frame["type"]>(live: Subscription, type: T, timeoutMs = 15_000): Promise<Extract<Frame, { type: T }>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const frame = await live.next(Math.max(1, deadline - Date.now()));
+    if (frame.type === type) return frame as Extract<Frame, { type: T }>;
+  }
+}
+
+async function chatTexts(live: Subscription, count: number): Promise<string[]> {
+  const texts: string[] = [];
+  while (texts.length < count) {
+    const frame: Batch = await nextOf(live, "batch");
+    texts.push(...frame.notices.filter((n) => n.kind === "message").map((n) => String(n.value.text)));
+  }
+  return texts;
+}
+
+test("people sign in with PKCE and the session refreshes its tokens", async () => {
+  const me = await new LivefoldClient(url, { auth: streamer }).me();
+  assert.equal(me.username, setting("LIVEFOLD_STREAMER_USERNAME"));
+  const roles = (me.roles as { role: string }[]).map((r) => r.role);
+  assert.ok(roles.includes("streamer"), JSON.stringify(me));
+  // A session of its own: replaying its spent refresh token ends it.
+  const session = await signIn(oauth, personSigningIn(setting("LIVEFOLD_VIEWER_USERNAME")), { timeoutMs: 30_000 });
+  const first = session.tokens;
+  assert.ok(first.refreshToken && first.idToken && first.expiresAt > Date.now());
+  const fresh = await session.accessToken(true);
+  assert.notEqual(fresh, first.accessToken);
+  assert.notEqual(session.tokens.refreshToken, first.refreshToken);
+  await assert.rejects(oauth.refresh(first.refreshToken), (error: unknown) => error instanceof OAuthError && error.error === "invalid_grant");
+});
+
+test("chat sent over REST reaches the viewer's subscription", async () => {
+  const host = new LivefoldClient(url, { auth: streamer });
+  const guest = new LivefoldClient(url, { auth: viewer });
+  const streamId = await newStream(host);
+  const live = subscription(url, viewer);
+  await live.connect();
+  live.subscribe(streamId, ["chat"]);
+  const snapshot: Snapshot = await nextOf(live, "snapshot");
+  assert.equal(snapshot.stream, streamId);
+  const sent = await guest.sendChat(streamId, "hello from the TypeScript SDK");
+  const texts = await chatTexts(live, 1);
+  assert.deepEqual(texts, ["hello from the TypeScript SDK"]);
+  const history = await guest.chatHistory(streamId);
+  assert.deepEqual(history.items.map((m) => [m.message_id, m.text]), [[sent.message_id, "hello from the TypeScript SDK"]]);
+  assert.equal(live.user, history.items[0]?.author);
+  live.close();
+});
+
+test("a vote shows in the tally live and over REST", async () => {
+  const host = new LivefoldClient(url, { auth: streamer });
+  const guest = new LivefoldClient(url, { auth: viewer });
+  const streamId = await newStream(host);
+  const live = subscription(url, viewer);
+  await live.connect();
+  live.subscribe(streamId, ["polls"]);
+  await nextOf(live, "snapshot");
+  const { poll_id } = await host.createPoll(streamId, { question: "Which SDK?", options: { py: "Python", ts: "TypeScript" }, duration_seconds: 600 });
+  await host.openPoll(streamId, poll_id);
+  await guest.vote(streamId, poll_id, "ts");
+  let votes: Record<string, number> = {};
+  while (votes.ts !== 1) {
+    const frame = await nextOf(live, "batch");
+    for (const update of frame.updates) {
+      if (update.key !== `${streamId}/${poll_id}`) continue;
+      const options = update.value.options as { option_id: string; votes: number }[];
+      votes = Object.fromEntries(options.map((o) => [o.option_id, o.votes]));
+    }
+  }
+  assert.deepEqual(votes, { py: 0, ts: 1 });
+  const poll = await guest.poll(streamId, poll_id);
+  assert.equal(poll.voters, 1);
+  assert.deepEqual(poll.options.map((o) => [o.option_id, o.percent]), [["py", 0], ["ts", 100]]);
+  live.close();
+});
+
+test("after a network cut the subscription resumes with exactly what it missed", async () => {
+  const gateway = new URL(url);
+  const relay = new TcpRelay(gateway.hostname, Number(gateway.port));
+  relays.push(relay);
+  const relayUrl = await relay.start();
+  const host = new LivefoldClient(url, { auth: streamer });
+  const guest = new LivefoldClient(url, { auth: viewer });
+  const streamId = await newStream(host);
+  const live = subscription(relayUrl, viewer);
+  await live.connect();
+  live.subscribe(streamId, ["chat"]);
+  await nextOf(live, "snapshot");
+  await guest.sendChat(streamId, "before the cut");
+  assert.deepEqual(await chatTexts(live, 1), ["before the cut"]);
+  relay.cut();
+  const missed = ["missed one", "missed two", "missed three"];
+  for (const text of missed) await host.sendChat(streamId, text);
+  while ((await guest.chatHistory(streamId)).items.length < 4) await new Promise((resolve) => setTimeout(resolve, 50));
+  relay.heal();
+  const back = await nextOf(live, "reconnected");
+  assert.equal(back.code, null);
+  assert.equal(live.reconnects, 1);
+  const snapshot = await nextOf(live, "snapshot");
+  assert.ok(snapshot.resumed && snapshot.complete);
+  assert.deepEqual(snapshot.notices.filter((n) => n.kind === "message").map((n) => n.value.text), missed);
+  await guest.sendChat(streamId, "live again");
+  assert.deepEqual(await chatTexts(live, 1), ["live again"]);
+  live.close();
+  await relay.close();
+});
+
+test("a silent connection is caught by the heartbeat and replaced", async () => {
+  const gateway = new URL(url);
+  const relay = new TcpRelay(gateway.hostname, Number(gateway.port));
+  relays.push(relay);
+  const relayUrl = await relay.start();
+  const host = new LivefoldClient(url, { auth: streamer });
+  const streamId = await newStream(host);
+  const live = subscription(relayUrl, viewer, { heartbeatMs: 300, heartbeatTimeoutMs: 700 });
+  await live.connect();
+  live.subscribe(streamId, ["chat"]);
+  await nextOf(live, "snapshot");
+  relay.freeze(); // bytes stop; no close, no error: only the missing pong tells
+  const started = Date.now();
+  const back = await nextOf(live, "reconnected", 10_000);
+  assert.equal(back.code, null);
+  assert.ok(Date.now() - started < 5_000);
+  await nextOf(live, "snapshot");
+  await host.sendChat(streamId, "after the silence");
+  assert.deepEqual(await chatTexts(live, 1), ["after the silence"]);
+  live.close();
+  await relay.close();
+});
+
+test("refusals carry the gateway's error, field and reason", async () => {
+  const host = new LivefoldClient(url, { auth: streamer });
+  const guest = new LivefoldClient(url, { auth: viewer });
+  const streamId = await newStream(host, "Refusals");
+  await assert.rejects(guest.createStream({ title: "Not mine", category: "Games" }), (error: unknown) => {
+    return error instanceof ApiError && error.status === 403 && error.reason.includes("streamer");
+  });
+  await assert.rejects(guest.sendChat(streamId, ""), (error: unknown) => {
+    return error instanceof ApiError && error.status === 422 && error.error === "invalid" && error.field("text") !== undefined;
+  });
+  await assert.rejects(new LivefoldClient(url, { auth: "not-a-token" }).sendChat(streamId, "hello?"), (error: unknown) => {
+    return error instanceof ApiError && error.status === 401;
+  });
+});
+
+test("a forged token ends the subscription with 4401 and the reason", async () => {
+  const live = subscription(url, viewer, { auth: "not-a-token" });
+  await assert.rejects(live.connect(), (error: unknown) => {
+    return error instanceof SubscriptionClosed && error.code === 4401 && error.reason.includes("token");
+  });
+});

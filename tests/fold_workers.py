@@ -1,0 +1,138 @@
+"""Support for the fold worker tests: workers as processes, and a reader of the state topics."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from agents.platform import watermarks
+from agents.service import FoldWorkerService
+from agents.service import service as fold_worker
+from infra.service import RunningService, running
+from livefold.settings import Settings
+from streams.catalog import STATE_TOPICS, state_topic
+from streams.events import Event, new_event
+from streams.state import StateMessage, from_record
+from tests.servers import log_to
+
+
+def group_settings(stack: Settings, name: str, **changes: Any) -> Settings:
+    """The stack's settings with a fold group (and so tables) of this test module only."""
+    group = f"folds-{name}-{uuid.uuid4().hex[:6]}"
+    return stack.model_copy(
+        update={"fold_group": group, "data_dir": stack.data_dir / group, **changes}
+    )
+
+
+def worker(settings: Settings, number: int = 1) -> FoldWorkerService:
+    return fold_worker(settings, number)
+
+
+@contextlib.contextmanager
+def workers(settings: Settings, count: int = 1) -> Iterator[list[RunningService]]:
+    services: list[Any] = [worker(settings, n) for n in range(1, count + 1)]
+    with running(services, output=log_to(settings.data_dir / "logs")) as handles:
+        yield handles
+
+
+def event(
+    type_: str, stream: str, actor: str = "viewer-1", after: float = 0.0, **payload: Any
+) -> Event:
+    """An event stamped now (plus `after` seconds)."""
+    moment = datetime.now(UTC) + timedelta(seconds=after)
+    return new_event(type_, stream_id=stream, actor_id=actor, occurred_at=moment, **payload)
+
+
+class StateReader:
+    """Every record appended to the state topics after it started, decoded, in a list."""
+
+    def __init__(self, settings: Settings, channels: list[str] | None = None):
+        self.settings = settings
+        self.topics = [state_topic(name) for name in channels or list(STATE_TOPICS)]
+        self.messages: list[StateMessage] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> StateReader:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise TimeoutError("the state topic reader did not start")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "group.id": f"state-reader-{uuid.uuid4()}",
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            metadata = consumer.list_topics(timeout=10)
+            assigned = []
+            for topic in self.topics:
+                for partition in metadata.topics[topic].partitions:
+                    tp = TopicPartition(topic, partition)
+                    _, tp.offset = watermarks(consumer, tp)
+                    assigned.append(tp)
+            consumer.assign(assigned)
+            self._ready.set()
+            while not self._stop.is_set():
+                for message in consumer.consume(500, 0.1):
+                    if message.error() is None and message.value() is not None:
+                        with self._lock:
+                            self.messages.append(from_record(message.value() or b""))
+        finally:
+            consumer.close()
+
+    def of(self, channel: str, key: str, kind: str = "update") -> list[StateMessage]:
+        with self._lock:
+            return [
+                m for m in self.messages if m.channel == channel and m.key == key and m.kind == kind
+            ]
+
+    def latest(self, channel: str, key: str) -> dict[str, Any] | None:
+        found = self.of(channel, key)
+        return found[-1].value if found else None
+
+    def wait_for(
+        self,
+        what: Callable[[], Any],
+        timeout: float = 20.0,
+        description: str = "state",
+    ) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = what()
+            if result:
+                return result
+            time.sleep(0.02)
+        raise AssertionError(f"no {description} on the state topics within {timeout:.0f} s")
+
+
+def relabelled(events: list[Event], run: str) -> list[Event]:
+    """The events under stream ids and event ids of this run only (a copy keeps its copy's id)."""
+    ids: dict[str, str] = {}
+    out = []
+    for original in events:
+        fresh = str(uuid.uuid5(uuid.NAMESPACE_URL, run + original.event_id))
+        body = {
+            **original.body,
+            "event_id": ids.setdefault(original.event_id, fresh),
+            "stream_id": f"{run}-{original.stream_id}",
+        }
+        out.append(Event(original.type, body))
+    return out

@@ -1,0 +1,132 @@
+"""The analytics sink neither loses nor doubles rows when Kafka delivers records again, when an
+event is appended twice, or when ClickHouse goes away for a while."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from clickhouse_connect.driver import Client
+
+from agents.analytics import GROUP, lag
+from infra import clickhouse
+from infra.service import RunningService
+from livefold.analytics_store import clickhouse_client
+from livefold.settings import Settings
+from streams.codec import Codec
+from streams.events import new_event
+from streams.producer import EventProducer
+from tests.analytics_support import (
+    T0,
+    Sink,
+    known_session,
+    rewind,
+    run,
+    start_at_end,
+    wait_caught_up,
+    wait_for_rows,
+)
+from tests.servers import log_to
+
+QUERIES = ("engagement_per_minute", "top_chatters", "poll_results", "audience")
+KNOWN_ENGAGEMENT = [
+    (datetime(2026, 5, 1, 18, 0), 4, 3, 17, 9, 2, 4),
+    (datetime(2026, 5, 1, 18, 1), 2, 2, 4, 1, 1, 2),
+]
+
+
+@pytest.fixture(scope="module")
+def producer(stack: Settings) -> Iterator[EventProducer]:
+    producer = EventProducer(stack, Codec.from_settings(stack))
+    yield producer
+    producer.close()
+
+
+def raw_rows(client: Client, stream_id: str) -> int:
+    """Rows as stored, without FINAL: a row inserted twice shows here (and in every view)."""
+    result = client.query(
+        "SELECT count() FROM events WHERE stream_id = {s:String}", parameters={"s": stream_id}
+    )
+    return int(result.result_rows[0][0])
+
+
+def test_a_redelivered_batch_and_a_late_copy_are_not_counted_twice(
+    stack: Settings, producer: EventProducer
+) -> None:
+    sink = Sink(stack)
+    sink.start()
+    client = clickhouse_client(stack)
+    try:
+        stream_id = f"again-{uuid.uuid4().hex[:8]}"
+        events = known_session(stream_id)
+        acks = producer.append_all(events)
+        unique = len({event.event_id for event in events})
+        wait_for_rows(client, stream_id, unique)
+        wait_caught_up(stack, GROUP)
+        before = {name: run(client, name, stream_id=stream_id) for name in QUERIES}
+        first: dict[tuple[str, int], int] = {}
+        for ack in acks:
+            position = (ack.topic, ack.partition)
+            first[position] = min(first.get(position, ack.offset), ack.offset)
+        # As if the sink had inserted these records and died before committing: Kafka delivers
+        # them again to the next sink, which must skip every one.
+        sink.restart(while_stopped=lambda: rewind(stack, GROUP, first))
+        an_hour_later = new_event(
+            "livefold.reactions.ReactionSent",
+            stream_id=stream_id,
+            actor_id="v",
+            occurred_at=T0 + timedelta(hours=1),
+            kind="wow",
+            count=1,
+        )
+        producer.append_all([events[5], an_hour_later])  # an old event once more, and a new one
+        wait_for_rows(client, stream_id, unique + 1)
+        wait_caught_up(stack, GROUP)
+        assert raw_rows(client, stream_id) == unique + 1
+        after = {name: run(client, name, stream_id=stream_id) for name in QUERIES}
+        later_minute = (T0 + timedelta(hours=1)).replace(tzinfo=None)
+        assert after["engagement_per_minute"].pop()[:4] == (later_minute, 0, 0, 1)
+        assert after == before
+    finally:
+        client.close()
+        sink.stop()
+
+
+def test_events_sunk_while_clickhouse_is_down_arrive_once_it_is_back(
+    stack: Settings, scratch: Settings, producer: EventProducer
+) -> None:
+    # Kafka of the shared stack, a ClickHouse of this test's own that it stops and restarts.
+    settings = stack.model_copy(
+        update={"clickhouse_port": scratch.clickhouse_port, "data_dir": scratch.data_dir}
+    )
+    server = clickhouse.service(settings)
+    database = RunningService(server, log_to(scratch.data_dir / "logs")(server))
+    database.start()
+    group = f"analytics-test-{uuid.uuid4().hex[:6]}"
+    start_at_end(settings, group)
+    sink = Sink(settings, group)
+    sink.start()
+    client = clickhouse_client(settings)
+    try:
+        before, during = f"before-{uuid.uuid4().hex[:6]}", f"during-{uuid.uuid4().hex[:6]}"
+        producer.append_all(known_session(before))
+        wait_caught_up(settings, group)
+        database.stop()
+        events = known_session(during)
+        producer.append_all(events)
+        time.sleep(1.5)  # the sink reads them and fails to insert, again and again
+        assert lag(settings, group), "offsets were committed without an insert"
+        database.start()
+        wait_caught_up(settings, group)
+        unique = len({event.event_id for event in events})
+        assert raw_rows(client, before) == raw_rows(client, during) == unique
+        for stream_id in (before, during):
+            engagement = run(client, "engagement_per_minute", stream_id=stream_id)
+            assert [(m.replace(tzinfo=None), *rest) for m, *rest in engagement] == KNOWN_ENGAGEMENT
+    finally:
+        client.close()
+        sink.stop()
+        database.stop()

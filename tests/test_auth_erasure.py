@@ -1,0 +1,132 @@
+"""The right to erasure in an append-only log (crypto-shredding): personal fields reach the
+accounts log only sealed with the person's data key, kept outside the log; deleting the account
+destroys the key, so the log still replays while the person's data in it reads as nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.auth.account_routes import account_view
+from gateway.auth.directory import AccountDirectory, profile_context
+from livefold.data_keys import DirectoryKeyStore, KeyErased, key_store, seal, unseal
+from livefold.settings import Settings
+from streams.catalog import event_topic
+from streams.codec import Codec
+from streams.consumer import Record, read_to_end
+from streams.producer import EventProducer
+from tests.auth_client import bearer, refresh, register, sign_in, tokens
+from tests.auth_gateway import AuthGateway, auth_gateway, gateway_settings
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("auth-erasure")
+
+
+@pytest.fixture(scope="module")
+def gateway(stack: Settings, data_dir: Path) -> Iterator[AuthGateway]:
+    with auth_gateway(gateway_settings(stack, data_dir), "gateway-erasure") as running:
+        yield running
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=30.0) as client:
+        yield client
+
+
+def accounts_log(settings: Settings) -> list[Record]:
+    """Every record of the accounts topic, from offset zero."""
+    codec = Codec.from_settings(settings)
+    deadletter = EventProducer(settings, codec)
+    try:
+        return list(read_to_end(settings, codec, [event_topic("accounts")], deadletter))
+    finally:
+        deadletter.close()
+
+
+def test_a_deleted_account_replays_as_deleted_with_its_personal_data_unreadable(
+    gateway: AuthGateway, http: httpx.Client
+) -> None:
+    person, bystander = register(http, gateway.url), register(http, gateway.url)
+    issued = tokens(http, gateway.url, person["username"])
+    me = f"{gateway.url}/api/v1/accounts/me"
+    changed = http.patch(
+        me, json={"email": "new@example.org"}, headers=bearer(issued["access_token"])
+    )
+    assert changed.status_code == 200 and changed.json()["email"] == "new@example.org"
+
+    written = [
+        r.event for r in accounts_log(gateway.settings) if r.event.stream_id == person["user_id"]
+    ]
+    sealed = [e.body["encrypted_profile"] for e in written if "encrypted_profile" in e.body]
+    assert len(sealed) == 2  # created, then changed
+    in_the_log = b"".join(
+        bytes(value) for e in written for value in e.body.values() if isinstance(value, bytes)
+    )
+    for secret in (person["username"], person["email"], "new@example.org", "Display", "argon2"):
+        assert secret.encode() not in in_the_log
+    key_id = written[0].body["key_id"]
+    keys = key_store(gateway.settings)
+    assert unseal(keys.get(key_id), sealed[1], profile_context(person["user_id"])).startswith(b"{")
+
+    deleted = http.delete(me, headers=bearer(issued["access_token"]))
+    assert deleted.status_code == 204, deleted.text
+    with pytest.raises(KeyErased):
+        keys.get(key_id)
+    assert http.get(me, headers=bearer(issued["access_token"])).status_code == 401
+    assert sign_in(http, gateway.url, person["username"]).status_code == 401
+    assert refresh(http, gateway.url, issued["refresh_token"]).json()["error"] == "invalid_grant"
+
+    # Replay the whole topic from offset zero, as a new process would.
+    replayed = AccountDirectory(keys)
+    for record in accounts_log(gateway.settings):
+        replayed.apply(record.event, record.partition, record.offset)
+    account = replayed.account(person["user_id"])
+    assert account is not None and account.status == "deleted"
+    assert account.profile is None and replayed.password_hash(person["user_id"]) is None
+    view = account_view(account)
+    assert (view["username"], view["display_name"], view["email"]) == (None, None, None)
+    assert replayed.user_id_of(person["username"]) is None
+    survivor = replayed.account(bystander["user_id"])
+    assert survivor is not None and survivor.profile is not None
+    assert survivor.profile.email == bystander["email"]
+
+
+def test_a_gateway_booting_after_a_deletion_replays_it_and_the_name_is_free_again(
+    gateway: AuthGateway, http: httpx.Client, stack: Settings, data_dir: Path
+) -> None:
+    person = register(http, gateway.url)
+    issued = tokens(http, gateway.url, person["username"])
+    me = f"{gateway.url}/api/v1/accounts/me"
+    assert http.delete(me, headers=bearer(issued["access_token"])).status_code == 204
+
+    # Another gateway of the same issuer, started only now: it reads the deletion at boot.
+    late_settings = gateway_settings(stack, data_dir, public_url=gateway.url)
+    with auth_gateway(late_settings, "gateway-late") as late:
+        assert sign_in(http, late.url, person["username"]).status_code == 401
+        refused = http.get(f"{late.url}/whoami", headers=bearer(issued["access_token"]))
+        assert refused.status_code == 401 and "deleted" in refused.json()["reason"]
+        again = register(http, late.url, person["username"])
+        assert again["user_id"] != person["user_id"]
+        assert tokens(http, late.url, person["username"])["access_token"]
+
+
+def test_the_directory_key_store_forgets_a_destroyed_key_for_good(tmp_path: Path) -> None:
+    keys = DirectoryKeyStore(tmp_path / "data-keys")
+    key_id, key = keys.create()
+    sealed = seal(key, b'{"email": "a@example.org"}', "user-1/profile")
+    assert unseal(keys.get(key_id), sealed, "user-1/profile") == b'{"email": "a@example.org"}'
+    with pytest.raises(ValueError, match="does not open"):
+        unseal(key, sealed, "user-2/profile")  # moved to another user: refused
+    assert (tmp_path / "data-keys" / f"{key_id}.key").stat().st_mode & 0o077 == 0
+    keys.destroy(key_id)
+    keys.destroy(key_id)  # destroying twice is fine
+    with pytest.raises(KeyErased):
+        keys.get(key_id)
+    with pytest.raises(ValueError, match="malformed data key id"):
+        keys.get("../../etc/passwd")
