@@ -9,8 +9,8 @@
   process's RSS at each; extrapolated to 2 GiB.
 - `gateway_writes`: chat writes/s one gateway process accepts (each acknowledged by Kafka).
 
-The folds run in the stack's fold workers when `infra.stack.application` has any (besides the
-gateway and analytics); otherwise in a fold relay process (tests/gateways.py); results say which.
+The folds run in the stack's fold workers (`infra.stack.application`, without the gateway and
+the analytics sink, which would take CPU from what is measured here).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -44,8 +42,6 @@ SECONDS = 8.0
 PROBES = 20
 CONNECTION_STEPS = (2_000, 6_000, 12_000, 18_000)
 REPO = Path(__file__).resolve().parent.parent
-# "relay": the fold relay even when the stack has fold workers (the default: "workers").
-FOLD_PATH = os.environ.get("BENCH_GATEWAY_FOLDS", "workers")
 
 
 def _bench_settings(settings: Settings) -> Settings:
@@ -80,35 +76,16 @@ def _folds(settings: Settings) -> Iterator[str]:
     workers: list[Service] = [
         s for s in application(settings) if s.name not in ("gateway", "analytics")
     ]
-    if FOLD_PATH == "relay":
-        workers = []
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    if workers:
-        handles = [RunningService(w, (logs / f"{w.name}.log").open("ab")) for w in workers]
-        for handle in handles:
-            handle.start()
-        try:
-            yield "fold workers: " + ", ".join(w.name for w in workers)
-        finally:
-            for handle in reversed(handles):
-                handle.stop()
-        return
-    relay = subprocess.Popen(
-        [sys.executable, "-m", "tests.gateways", "relay"],
-        cwd=REPO,
-        env={**settings.environment(), "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=(logs / "relay.log").open("ab"),
-    )
+    handles = [RunningService(w, (logs / f"{w.name}.log").open("ab")) for w in workers]
+    for handle in handles:
+        handle.start()
     try:
-        assert relay.stdout is not None
-        if b"ready" not in relay.stdout.readline():
-            raise RuntimeError("the fold relay did not start; see relay.log")
-        yield "fold relay process (tests/gateways.py: the real folds, no Faust)"
+        yield "fold workers: " + ", ".join(w.name for w in workers)
     finally:
-        relay.terminate()
-        relay.wait(20)
+        for handle in reversed(handles):
+            handle.stop()
 
 
 def _token(settings: Settings, user: str, roles: set[str]) -> str:

@@ -1,5 +1,5 @@
-"""The gateway's HTTP API through real gateway processes, Kafka and the real folds (relayed to
-the state topics by tests/gateways.FoldRelay): writes land in the log once Kafka acknowledged,
+"""The gateway's HTTP API through real gateway processes, Kafka and the real folds (the real fold
+worker publishing to the state topics): writes land in the log once Kafka acknowledged,
 validation names fields, auth and per-stream rights, idempotency across two gateways, reads."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, TopicPartition
 from livefold.settings import Settings
 from streams.catalog import event_topic
 from streams.codec import Codec, DecodeError
-from tests.gateways import FoldRelay, Running, Tokens, gateway
+from tests.gateways import Running, Tokens, fold_workers, gateway
 
 STREAMER, OTHER_STREAMER, VIEWER, MOD = "streamer-ada", "streamer-bo", "viewer-cy", "mod-dee"
 
@@ -40,7 +40,7 @@ class Api:
 def gateways(stack: Settings) -> Iterator[tuple[Api, Api]]:
     settings = stack.model_copy(update={"gateway_user_writes_per_second": 200.0})
     tokens = Tokens(settings)
-    with FoldRelay(settings), gateway(settings) as a, gateway(settings, "gateway-b") as b:
+    with fold_workers(settings), gateway(settings) as a, gateway(settings, "gateway-b") as b:
         yield Api(a, tokens), Api(b, tokens)
 
 

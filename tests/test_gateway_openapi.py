@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from livefold.settings import Settings
-from tests.gateways import FoldRelay, Tokens, gateway
+from tests.gateways import Tokens, fold_workers, gateway
 
 
 def test_fuzzing_every_operation_finds_no_server_error(stack: Settings, tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_fuzzing_every_operation_finds_no_server_error(stack: Settings, tmp_path
     )
     tokens = Tokens(settings)
     admin = tokens.headers("fuzzer", {"admin", "streamer"})
-    with FoldRelay(settings), gateway(settings, "gateway-fuzzed") as running:
+    with fold_workers(settings), gateway(settings, "gateway-fuzzed") as running:
         api = f"{running.url}/api/v1"
         body = {"title": "Fuzzed", "category": "Testing"}
         stream_id = httpx.post(f"{api}/streams", json=body, headers=admin).json()["stream_id"]

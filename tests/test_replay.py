@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from agents.folds import source_topics
 from agents import service as folds
 from agents.analytics import GROUP, lag
 from agents.analytics_schema import drop_schema, summary
+from agents.folds import source_topics
 from agents.inspect import live_states
 from agents.replay import ReplayResult, merged, replay
 from agents.replay_output import publish_state

@@ -37,8 +37,8 @@ from livefold_sdk import (
     challenge_of,
     sign_in,
 )
-from livefold_sdk.events import MessageSent
 from livefold_sdk.errors import DecodeError
+from livefold_sdk.events import MessageSent
 from livefold_sdk.kafka import EventConsumer
 
 from livefold.settings import Settings
