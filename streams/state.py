@@ -66,7 +66,11 @@ def from_record(value: bytes) -> StateMessage:
     try:
         body = json.loads(value)
         return StateMessage(
-            body["kind"], body["channel"], body["key"], body["stream_id"], body["type"],
+            body["kind"],
+            body["channel"],
+            body["key"],
+            body["stream_id"],
+            body["type"],
             body["value"],
         )
     except (ValueError, KeyError, TypeError) as error:

@@ -54,15 +54,20 @@ def produce(bootstrap: str, topic: str, records: list[Record]) -> dict[int, list
         producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
     assert producer.flush(30) == 0
     assert failures == []
-    return {partition: [record for _, record in sorted(acked)] for partition, acked in
-            acknowledged.items()}
+    return {
+        partition: [record for _, record in sorted(acked)]
+        for partition, acked in acknowledged.items()
+    }
 
 
 def read_all(bootstrap: str, topic: str) -> dict[int, list[Record]]:
     """Every record of the topic, per partition, from the first offset to the current end."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
-         "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
     )
     try:
         partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
@@ -154,7 +159,8 @@ def test_a_broker_started_again_on_other_ports_keeps_its_data(tmp_path: Path) ->
 
     after = settings_on_free_ports(tmp_path)
     assert (after.kafka_port, after.kafka_controller_port) != (
-        before.kafka_port, before.kafka_controller_port
+        before.kafka_port,
+        before.kafka_controller_port,
     )
     with running([kafka.service(after)], output=logs):
         assert read_all(after.kafka_bootstrap, topic) == acknowledged

@@ -133,8 +133,12 @@ def test_objects_and_their_metadata_survive_a_restart(scratch: Settings) -> None
     bucket = scratch.s3_buckets[0]
     with running([s3proxy.service(scratch)], output=logs):
         put(
-            object_store(scratch), bucket, "kept.txt", b"still here",
-            content_type="text/plain", metadata={"stream": "42"},
+            object_store(scratch),
+            bucket,
+            "kept.txt",
+            b"still here",
+            content_type="text/plain",
+            metadata={"stream": "42"},
         )
 
     with running([s3proxy.service(scratch)], output=logs):

@@ -61,8 +61,12 @@ def server_pids(settings: Settings) -> list[int]:
 def private(tmp_path: Path) -> Iterator[Settings]:
     settings = ephemeral_settings(tmp_path / "data")
     yield settings
-    subprocess.run([sys.executable, "-m", "livefold", "stop"], env=environment_of(settings),
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "livefold", "stop"],
+        env=environment_of(settings),
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def test_a_busy_port_is_named_with_its_setting_and_exits_non_zero(private):
@@ -87,11 +91,17 @@ def test_missing_java_is_one_clear_message(private):
 
 def test_a_failed_download_names_the_cause_and_the_setting(tmp_path):
     empty_cache = ephemeral_settings(tmp_path / "data", cache_dir=tmp_path / "cache")
-    unreachable = "-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=9 -Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=9"
+    unreachable = " ".join(
+        f"-D{scheme}.proxy{part}"
+        for scheme in ("http", "https")
+        for part in ("Host=127.0.0.1", "Port=9")
+    )
     result = subprocess.run(
         [sys.executable, "-m", "infra.fetch"],
         env={**environment_of(empty_cache), "MAVEN_OPTS": unreachable},
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1
     assert "downloading the kafka jars with Maven failed" in result.stderr
@@ -114,8 +124,14 @@ def test_run_prints_the_table_and_make_stop_leaves_nothing_behind(private):
         children = server_pids(private)
         assert len(children) >= 4 and all(alive(pid) for pid in children)
 
-        stop = subprocess.run(["make", "-s", "stop"], cwd=REPO, env=environment_of(private),
-                              capture_output=True, text=True, timeout=120)
+        stop = subprocess.run(
+            ["make", "-s", "stop"],
+            cwd=REPO,
+            env=environment_of(private),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert stop.returncode == 0, stop.stderr
         assert process.wait(timeout=60) == 0, f"attempt {attempt}"
         assert not any(alive(pid) for pid in children)
