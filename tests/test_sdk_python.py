@@ -192,7 +192,12 @@ def test_chat_sent_over_rest_reaches_the_viewers_subscription(
                 assert message["text"] == "hello from the Python SDK"
                 assert message["message_id"] == sent["message_id"]
                 assert message["author"] == people.viewer.user_id
+            # The live notice goes out at once; the chat view behind history follows shortly.
+            deadline = time.monotonic() + 5
             history = await viewer.chat_history(stream_id)
+            while not history["items"] and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                history = await viewer.chat_history(stream_id)
             assert [m["text"] for m in history["items"]] == ["hello from the Python SDK"]
 
     run(scenario)

@@ -126,7 +126,12 @@ test("chat sent over REST reaches the viewer's subscription", async () => {
   const sent = await guest.sendChat(streamId, "hello from the TypeScript SDK");
   const texts = await chatTexts(live, 1);
   assert.deepEqual(texts, ["hello from the TypeScript SDK"]);
-  const history = await guest.chatHistory(streamId);
+  // The live notice goes out at once; the chat view behind history follows within ~100 ms.
+  let history = await guest.chatHistory(streamId);
+  for (let tries = 0; history.items.length === 0 && tries < 100; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    history = await guest.chatHistory(streamId);
+  }
   assert.deepEqual(history.items.map((m) => [m.message_id, m.text]), [[sent.message_id, "hello from the TypeScript SDK"]]);
   assert.equal(live.user, history.items[0]?.author);
   live.close();
