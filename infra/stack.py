@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infra.service import Service, free_port
+from infra.service import Service, free_ports
 from livefold.settings import Settings
 
 
@@ -41,9 +41,9 @@ def application(settings: Settings) -> list[Service]:
 def ephemeral_settings(data_dir: Path, **overrides: Any) -> Settings:
     """A private stack on free ports under data_dir (tests, benchmarks), sharing the jar cache."""
     repo = Path(__file__).resolve().parent.parent
+    names = ("kafka", "kafka_controller", "clickhouse", "s3", "registry", "gateway")
     defaults: dict[str, Any] = {
-        f"{name}_port": free_port()
-        for name in ("kafka", "kafka_controller", "clickhouse", "s3", "registry", "gateway")
+        f"{name}_port": port for name, port in zip(names, free_ports(len(names)), strict=True)
     }
     defaults.update(data_dir=data_dir, cache_dir=repo / ".livefold" / "cache", topic_partitions=3)
     return Settings(**{**defaults, **overrides})
