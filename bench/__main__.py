@@ -28,6 +28,26 @@ BENCHMARKS: dict[str, Benchmark] = {
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def run_alone(name: str) -> dict[str, Any]:
+    """One benchmark on a fresh stack of its own, so that what an earlier benchmark left in the
+    topics (a worker would fold it too) cannot change what this one measures."""
+    with tempfile.TemporaryDirectory(prefix="livefold-bench-") as data_dir:
+        settings = ephemeral_settings(Path(data_dir))
+        logs = Path(data_dir) / "logs"
+        logs.mkdir()
+        with running(
+            infrastructure(settings), output=lambda s: (logs / f"{s.name}.log").open("ab")
+        ):
+            started = time.time()
+            result = BENCHMARKS[name](settings)
+    return {
+        "benchmark": name,
+        "started_at": started,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "results": result,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("names", nargs="*", help=f"any of {', '.join(BENCHMARKS)}; default: all")
@@ -36,24 +56,10 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     RESULTS.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="livefold-bench-") as data_dir:
-        settings = ephemeral_settings(Path(data_dir))
-        logs = Path(data_dir) / "logs"
-        logs.mkdir()
-        with running(
-            infrastructure(settings), output=lambda s: (logs / f"{s.name}.log").open("ab")
-        ):
-            for name in names:
-                started = time.time()
-                result = BENCHMARKS[name](settings)
-                document = {
-                    "benchmark": name,
-                    "started_at": started,
-                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                    "results": result,
-                }
-                (RESULTS / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
-                print(json.dumps(document, indent=2))
+    for name in names:
+        document = run_alone(name)
+        (RESULTS / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
+        print(json.dumps(document, indent=2), flush=True)
     return 0
 
 
