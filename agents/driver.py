@@ -65,6 +65,11 @@ def event_time_order(records: Iterable[Record]) -> Iterator[Record]:
     partitions: dict[tuple[str, int], list[Record]] = {}
     for record in records:
         partitions.setdefault((record.topic, record.partition), []).append(record)
+    return merged(partitions)
+
+
+def merged(partitions: dict[tuple[str, int], list[Record]]) -> Iterator[Record]:
+    """The records of all partitions, each partition in its order, earliest head first."""
     return heapq.merge(
         *(partitions[name] for name in sorted(partitions)),
         key=lambda r: (r.event.occurred_at_ms, r.topic, r.partition, r.offset),

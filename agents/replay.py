@@ -22,11 +22,9 @@ it would decide differently (`verdicts.differing`) or that the log lacks (`verdi
 
 from __future__ import annotations
 
-import heapq
 import multiprocessing
 import re
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +35,7 @@ from confluent_kafka.admin import AdminClient
 
 from agents.analytics_rows import EventsTable
 from agents.analytics_schema import checked_prefix, ensure_schema, summary
+from agents.driver import merged
 from livefold.analytics_store import connect
 from livefold.domains import DOMAINS
 from livefold.folding import Domain, Update, digest
@@ -153,17 +152,6 @@ class Replay:
                         check.differing.append(output)
         self.held.clear()
         return check
-
-
-def merged(partitions: dict[tuple[str, int], list[Record]]) -> Iterator[Record]:
-    """The records of all partitions, each partition in its order, earliest head first."""
-
-    def keyed(records: list[Record]) -> Iterator[tuple[int, str, int, int, Record]]:
-        for record in records:
-            yield record.event.occurred_at_ms, record.topic, record.partition, record.offset, record
-
-    for *_, record in heapq.merge(*(keyed(records) for _, records in sorted(partitions.items()))):
-        yield record
 
 
 def require_topics(settings: Settings) -> None:

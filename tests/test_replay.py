@@ -18,9 +18,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from agents import service as folds
 from agents.analytics import GROUP, lag
 from agents.analytics_schema import drop_schema, summary
+from agents.driver import merged
 from agents.folds import source_topics
 from agents.inspect import live_states
-from agents.replay import ReplayResult, merged, replay
+from agents.replay import ReplayResult, replay
 from agents.replay_output import publish_state
 from infra.service import running
 from livefold import polls
