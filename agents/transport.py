@@ -12,12 +12,21 @@ Faust's usual path.
 `on_batch` acks a batch's messages (`ack_all`) when their effects are written, and Faust
 commits offsets only up to acked messages, after flushing the producer. A rebalance waits until
 every delivered batch is acked.
+
+Fetched records are sometimes dropped unfolded: a fetch that returns after its partition was
+paused for table recovery, a batch fetched before a rebalance. Faust relies on its seek to the
+committed offsets after each recovery to read them again, but aiokafka does not move a
+partition that has no committed offset (or offset 0), so those records would be skipped for
+good. `seek_to_committed` seeks such partitions of the event topics to their earliest offset,
+which is where `consumer_auto_offset_reset="earliest"` says an uncommitted partition starts.
+And a fetch that returns after such a seek would make Faust note the offsets it jumped as a
+gap (acked, never folded): `_in_order` seeks back instead (see there).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from faust.transport.drivers import aiokafka as faust_kafka
@@ -29,6 +38,12 @@ BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
 
 
 class BatchConsumer(faust_kafka.Consumer):
+    _skipped: dict[TP, tuple[int, int]]  # event partition -> (expected, fetched) of a skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._skipped = {}
+
     async def _drain_messages(self, fetcher: Any) -> None:
         transport = self.transport
         assert isinstance(transport, BatchTransport)
@@ -45,18 +60,15 @@ class BatchConsumer(faust_kafka.Consumer):
             for tp, tp_records in records.items():
                 if active is not None and tp not in active and tp not in self._buffered_partitions:
                     continue
+                if tp.topic in transport.batch_topics:
+                    batch += await self._in_order(tp, tp_records)
+                    continue
                 read = self._read_offset[tp]
                 if read is not None:  # a fetch that raced a seek may repeat older records
                     tp_records = [record for record in tp_records if record.offset >= read]
-                if not tp_records:
-                    continue
-                if tp.topic in transport.batch_topics:
-                    await self._note_gaps(tp, tp_records)
-                    batch += self._messages(tp, tp_records)
-                else:
-                    for record in tp_records:
-                        await self.callback(self._to_message(tp, record))
-                        self._read_offset[tp] = record.offset
+                for record in tp_records:
+                    await self.callback(self._to_message(tp, record))
+                    self._read_offset[tp] = record.offset
             on_batch = transport.on_batch
             if on_batch is None:
                 raise RuntimeError("BatchTransport.on_batch is not set")
@@ -68,6 +80,51 @@ class BatchConsumer(faust_kafka.Consumer):
                 # A rebalance also cancels this loop; the chunk in hand is finished all the
                 # same, never cut off halfway through its writes.
                 await asyncio.shield(on_batch(chunk))
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Faust's seek to the committed offsets, where uncommitted event partitions (which
+        aiokafka leaves where they are) go to their earliest offset."""
+        committed = dict(await super().seek_to_committed())
+        transport = self.transport
+        assert isinstance(transport, BatchTransport)
+        uncommitted = [
+            tp
+            for tp in self.assignment()
+            if tp.topic in transport.batch_topics and not committed.get(tp)
+        ]
+        if uncommitted:
+            for tp, offset in (await self.earliest_offsets(*uncommitted)).items():
+                await self._seek(tp, offset)
+                committed[tp] = offset
+        return committed
+
+    async def _in_order(self, tp: TP, records: Sequence[Any]) -> list[Message]:
+        """The fetched records of an event partition that follow the last one delivered.
+
+        `_read_offset` of an event partition is the next offset to deliver (Faust's seeks set
+        it so). Records before it are repeats from a fetch that raced a seek. Records after
+        it are from a fetch made before a seek moved the partition back: they are dropped and
+        the partition is sought back, so they come again in order. Event topics are neither
+        compacted nor transactional, so their offsets have no holes; if a partition does skip
+        the same offsets twice, that is a real hole and Faust's gap bookkeeping acks it.
+        """
+        expected = self._read_offset[tp]
+        if expected is not None:
+            records = [record for record in records if record.offset >= expected]
+            if records and records[0].offset > expected:
+                skip = (expected, records[0].offset)
+                if self._skipped.get(tp) != skip and tp in self.assignment():
+                    self._skipped[tp] = skip
+                    await self._seek(tp, expected)
+                    return []
+                await self._add_gap(tp, expected, records[0].offset - 1)
+        if not records:
+            return []
+        self._skipped.pop(tp, None)
+        to_message = self._to_message
+        messages: list[Message] = [to_message(tp, record) for record in records]
+        self._read_offset[tp] = records[-1].offset + 1
+        return messages
 
     def ack_all(self, messages: Sequence[Message]) -> None:
         """Faust's `Consumer.ack` for a whole batch in one pass (the same bookkeeping: the
@@ -89,23 +146,6 @@ class BatchConsumer(faust_kafka.Consumer):
                 self._acked[tp].extend(fresh)
                 self._n_acked += len(fresh)
             notify(self._waiting_for_ack)
-
-    def _messages(self, tp: TP, records: Sequence[Any]) -> list[Message]:
-        to_message = self._to_message
-        messages: list[Message] = []
-        for record in records:
-            messages.append(to_message(tp, record))
-        self._read_offset[tp] = records[-1].offset
-        return messages
-
-    async def _note_gaps(self, tp: TP, records: Sequence[Any]) -> None:
-        """Offsets a partition skips (compaction, transaction markers) count as acked, or
-        Faust's commit would wait for them forever."""
-        previous = self._read_offset[tp]
-        for record in records:
-            if previous is not None and record.offset > previous + 1:
-                await self._add_gap(tp, previous + 1, record.offset - 1)
-            previous = record.offset
 
 
 class BatchTransport(faust_kafka.Transport):
