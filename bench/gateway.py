@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 from collections.abc import Coroutine, Iterator
@@ -25,7 +26,9 @@ from typing import Any, TypeVar
 
 import httpx
 import uvloop
+from confluent_kafka.admin import AdminClient
 
+from agents.inspect import read_raw
 from bench.wsload import CountingSubscriber, Counts, Probe, masked_text, percentile, publish
 from gateway.auth.backend import load_signing_keys, signing_key_path
 from gateway.auth.tokens import issue_access_token
@@ -33,6 +36,7 @@ from gateway.service import local_url, service
 from infra.service import RunningService, Service, free_port
 from infra.stack import application
 from livefold.settings import Settings
+from streams.catalog import state_topic
 from streams.provision import provision
 
 T = TypeVar("T")
@@ -146,8 +150,14 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
 
 def _cpu_seconds(pid: int) -> float:
     """User plus system CPU time the process has used so far."""
+    return sum(_cpu_split(pid))
+
+
+def _cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def _rss_mib(pid: int) -> float:
@@ -166,10 +176,14 @@ def fanout(settings: Settings) -> dict[str, Any]:
         assert handle.process is not None
         runs = []
         for count in STEPS:
-            cpu = _cpu_seconds(handle.process.pid)
+            user, system = _cpu_split(handle.process.pid)
             run = _run(_fanout_step(own, url, base, stream_id, tokens, count))
-            cpu = _cpu_seconds(handle.process.pid) - cpu
-            run["gateway_cpu_us_per_frame"] = round(cpu * 1e6 / max(1, run.pop("frames")), 1)
+            after = _cpu_split(handle.process.pid)
+            user, system = after[0] - user, after[1] - system
+            frames = max(1, run.pop("frames"))
+            run["gateway_cpu_us_per_frame"] = round((user + system) * 1e6 / frames, 1)
+            # The kernel's share: on loopback, sending a frame also runs the receiving side.
+            run["gateway_kernel_cpu_share"] = round(system / max(1e-9, user + system), 2)
             run["gateway_rss_mib"] = round(_rss_mib(handle.process.pid), 1)
             runs.append(run)
     return {"fold_path": fold_path, "rate_per_s": RATE, "seconds": SECONDS, "runs": runs}
@@ -181,6 +195,7 @@ async def _fanout_step(
     counts = Counts()
     subscribers = await _open(settings.host, settings.gateway_port, stream_id, count, counts)
     probes = [Probe() for _ in range(PROBES)]
+    probes[0].arrivals = {}
     stop = asyncio.Event()
     readies = [asyncio.Event() for _ in probes]
     ws = url.replace("http", "ws", 1) + "/ws"
@@ -219,6 +234,31 @@ async def _fanout_step(
         "accepted_to_socket_p50_ms": round(percentile(from_log, 0.50) * 1000, 1),
         "accepted_to_socket_p99_ms": round(percentile(from_log, 0.99) * 1000, 1),
         "dropped_sockets": counts.closed - count if counts.closed > count else 0,
+        **_stages(settings, probes[0].arrivals or {}),
+    }
+
+
+def _stages(settings: Settings, arrivals: dict[str, float]) -> dict[str, Any]:
+    """Where the time goes, per message one probe saw: accepted by the gateway -> its notice
+    handed to the fold worker's producer (the state record's timestamp: Kafka, moderation, the
+    chat fold) -> on the socket (the state topic, the gateway's feed, batching, fan-out)."""
+    topic = state_topic("chat")
+    metadata = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=10)
+    partitions = [(topic, p) for p in metadata.topics[topic].partitions]
+    folded, fanned = [], []
+    for message in read_raw(settings, partitions):
+        record = json.loads(message.value() or b"{}")
+        value = record.get("value") or {}
+        arrived = arrivals.get(value.get("text", "")) if record.get("kind") == "notice" else None
+        if arrived is not None:
+            published = message.timestamp()[1] / 1000
+            folded.append(published - value["at"] / 1000)
+            fanned.append(arrived - published)
+    return {
+        "stage_fold_p50_ms": round(percentile(folded, 0.50) * 1000, 1),
+        "stage_fold_p99_ms": round(percentile(folded, 0.99) * 1000, 1),
+        "stage_fanout_p50_ms": round(percentile(fanned, 0.50) * 1000, 1),
+        "stage_fanout_p99_ms": round(percentile(fanned, 0.99) * 1000, 1),
     }
 
 

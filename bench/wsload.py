@@ -94,6 +94,7 @@ class Probe:
 
     latencies: list[float] = field(default_factory=list)  # sent over HTTP -> on this socket
     from_log: list[float] = field(default_factory=list)  # accepted by the gateway -> socket
+    arrivals: dict[str, float] | None = None  # text -> when it reached this socket, if kept
     messages: int = 0
 
     async def run(
@@ -118,6 +119,8 @@ class Probe:
                         self.latencies.append(now - float(text.split()[2]))
                         self.from_log.append(now - notice["value"]["at"] / 1000)
                         self.messages += 1
+                        if self.arrivals is not None:
+                            self.arrivals[text] = now
 
 
 class RawHttp:
