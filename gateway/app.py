@@ -27,9 +27,11 @@ from gateway import (
     polls,
     quizzes,
     reactions,
+    refunds,
     streams,
     tips,
 )
+from gateway.auth import openapi as auth_openapi
 from gateway.auth.backend import LocalVerifier, TokenBackend, Verifier, on_auth_error
 from gateway.errors import ApiError, on_api_error, on_http_error, on_unexpected
 from gateway.feed import state_sources
@@ -37,7 +39,7 @@ from gateway.limits import BodyLimit
 from gateway.metrics import RequestTimer, metrics_endpoint
 from gateway.reads import Read
 from gateway.runtime import Gateway, gateway_of
-from gateway.writes import Write, endpoint
+from gateway.writes import Write, by_socket_name, endpoint
 from gateway.ws import SocketTap, websocket_endpoint
 from livefold.settings import Settings
 
@@ -54,8 +56,13 @@ async def health(request: Request) -> Response:
 
 
 async def openapi_document(request: Request) -> Response:
+    """Every HTTP route this app serves (the auth server's too, when mounted)."""
     settings = gateway_of(request).settings
-    return JSONResponse(openapi.document(WRITES, READS, settings.gateway_url))
+    routes = request.app.routes
+    declared = {**auth_openapi.OPERATIONS, **refunds.OPERATIONS}
+    schemas = auth_openapi.SCHEMAS
+    document = openapi.document(WRITES, READS, settings.gateway_url, routes, declared, schemas)
+    return JSONResponse(document)
 
 
 def routes(extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
@@ -67,6 +74,7 @@ def routes(extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
         *(Route(write.route, endpoint(write), methods=[write.method]) for write in WRITES),
         *(Route(read.route, read.handler, methods=["GET"]) for read in READS),
         *payments.routes(),
+        *refunds.routes(),
         *extra,  # e.g. the authorization server's routes
     ]
 
@@ -76,6 +84,7 @@ def create_app(
 ) -> ASGIApp:
     gateway = Gateway(settings, verifier or LocalVerifier(settings))
     gateway.payments = payments.ProviderFlow.from_settings(settings)
+    gateway.socket_writes = by_socket_name(WRITES)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -42,6 +42,7 @@ WRITES = [
         "Send a chat message (shown once moderation allows it)",
         Who.ANYONE,
         generated=("message_id",),
+        socket_name="chat.send",
     ),
     Write(
         "DELETE",

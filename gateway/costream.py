@@ -1,9 +1,25 @@
 """Co-streaming: the streamer invites a guest; the guest accepts, joins and leaves the stage;
-the streamer can remove a guest from the stage. The guest actions are the caller's own."""
+the streamer can remove a guest from the stage. The guest actions are the caller's own.
+
+The invitations are folded by the stream fold (livefold/guests.py), one state record each. There
+is no list of one user's invitations across streams: co-stream events are partitioned by stream,
+so it would take every gateway keeping an index of everyone's invitations. An invited user sees
+theirs in `GET /streams/{id}/guests` (filtered to them), and live on the stream's `stream`
+channel, where each invitation's record goes only to its guest's sockets.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.auth.backend import Caller
+from gateway.auth.tokens import Principal
+from gateway.reads import Read, ready_gateway, stream_view
 from gateway.writes import Context, Who, Write
+from livefold import guests
 
 GUESTS = "/streams/{stream_id}/guests"
 
@@ -47,3 +63,28 @@ WRITES = [
         fixed={"reason": "kicked"},
     ),
 ]
+
+
+def caller_of(request: Request) -> Principal | None:
+    user = request.scope.get("user")
+    return user.principal if isinstance(user, Caller) else None
+
+
+async def list_guests(request: Request) -> Response:
+    """Who is live on stage, and `invites` (status invited, accepted, live, left or removed): all
+    of them for the streamer and moderators, an invited user's own for them, none for others."""
+    gateway = ready_gateway(request)
+    stream_id = request.path_params["stream_id"]
+    view = stream_view(gateway, stream_id)
+    caller = caller_of(request)
+    invites: list[dict[str, Any]] = []
+    if caller is not None:
+        invites = gateway.store.views("stream", stream_id, prefix=guests.prefix(stream_id))
+        if not gateway.rights.can_moderate(caller, stream_id):
+            invites = [invite for invite in invites if invite["guest_id"] == caller.user_id]
+        invites.sort(key=lambda invite: (invite["invited_at"], invite["invite_id"]))
+    body = {"stream_id": stream_id, "on_stage": view.get("on_stage", []), "invites": invites}
+    return JSONResponse(body)
+
+
+READS = [Read(GUESTS, list_guests, "Who is on stage; invitations for those who may see them")]

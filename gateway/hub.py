@@ -7,7 +7,9 @@ without awaiting (`Subscriber.send_frame`); a socket whose buffer is over its bo
 by its connection, never waited for.
 
 Keys `<stream>/.../u/<user>` are one user's own view (a quiz player's rank): they go only to
-that user's sockets.
+that user's sockets. A `rejected` record (an event a fold refused after its 202) goes at once,
+as a `rejected` frame, to every socket signed in as the event's actor, subscribed or not: the
+author learns what became of their write, on whichever gateway they are.
 """
 
 from __future__ import annotations
@@ -80,14 +82,18 @@ class Hub:
         self.batch_seconds = batch_seconds
         self.subscribers: dict[Topic, set[Subscriber]] = {}
         self.by_user: dict[tuple[str, str, str], set[Subscriber]] = {}
+        self.signed_in: dict[str, set[Subscriber]] = {}  # user id -> that user's sockets
         self.pending: dict[Topic, Pending] = {}
         self._ticker: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ records in
 
     def publish(self, channel: str, stream_id: str, entry: Entry) -> None:
+        if entry.kind == "rejected":
+            self._rejected(channel, stream_id, entry)
+            return
         topic = (channel, stream_id)
-        if topic not in self.subscribers or entry.kind == "rejected":
+        if topic not in self.subscribers:
             return
         pending = self.pending.get(topic)
         if pending is None:
@@ -99,7 +105,40 @@ class Hub:
         else:
             pending.updates[entry.key] = entry
 
-    # ------------------------------------------------------------ subscriptions
+    def _rejected(self, channel: str, stream_id: str, entry: Entry) -> None:
+        actor = entry.value.get("actor_id")
+        sockets = self.signed_in.get(actor) if isinstance(actor, str) else None
+        if not sockets:
+            return
+        wire = wire_frame(
+            {
+                "type": "rejected",
+                "channel": channel,
+                "stream": stream_id,
+                "event_id": entry.value.get("event_id"),
+                "event_type": entry.value.get("event_type"),
+                "reason": entry.value.get("reason"),
+            }
+        )
+        for subscriber in list(sockets):
+            subscriber.send_frame(wire)
+        metrics.frames_sent.inc(len(sockets))
+
+    # ------------------------------------------------------------ sockets
+
+    def sign_in(self, subscriber: Subscriber) -> None:
+        """Count a socket as its user's (for rejections), once it is signed in."""
+        if subscriber.user_id is not None:
+            self.signed_in.setdefault(subscriber.user_id, set()).add(subscriber)
+
+    def sign_out(self, subscriber: Subscriber) -> None:
+        user = subscriber.user_id
+        sockets = None if user is None else self.signed_in.get(user)
+        if user is None or sockets is None:
+            return
+        sockets.discard(subscriber)
+        if not sockets:
+            del self.signed_in[user]
 
     def subscribe(self, subscriber: Subscriber, channel: str, stream_id: str) -> None:
         """Register right after sending the snapshot (after `flush_one` of the topic)."""

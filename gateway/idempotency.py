@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from gateway.errors import ApiError
 from streams.validation import FieldError
@@ -24,8 +24,12 @@ HEADER = "idempotency-key"
 MAX_KEY = 128
 
 
+def is_valid_key(key: object) -> TypeGuard[str]:
+    return isinstance(key, str) and 0 < len(key) <= MAX_KEY and key.isascii() and key.isprintable()
+
+
 def validated_key(key: str) -> str:
-    if not 0 < len(key) <= MAX_KEY or not key.isascii() or not key.isprintable():
+    if not is_valid_key(key):
         raise ApiError(
             422,
             "invalid",

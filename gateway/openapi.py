@@ -5,7 +5,10 @@ JSON Schema, less the fields the gateway sets (envelope, path, generated ids).""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
+
+from starlette.routing import BaseRoute, Route
 
 from gateway.reads import Read
 from gateway.writes import Who, Write
@@ -198,12 +201,221 @@ def operation_id(method: str, path: str) -> str:
     return method.lower() + "_" + "_".join(words).replace("-", "_")
 
 
-def document(writes: list[Write], reads: list[Read], server: str) -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {}
+Operations = dict[str, dict[str, dict[str, Any]]]  # path -> method (lower case) -> operation
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string"},
+        "reason": {"type": "string"},
+        "fields": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["error", "reason"],
+}
+
+
+def json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def errors(codes: dict[str, str], schema: dict[str, Any] = ERROR) -> dict[str, Any]:
+    """Refusals with a JSON body; 429 says Retry-After."""
+    answers: dict[str, Any] = {}
+    for code, description in codes.items():
+        answers[code] = {"description": description, "content": json_content(schema)}
+        if code == "429":
+            answers[code]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    return answers
+
+
+SERVICE_OPERATIONS: Operations = {
+    "/health": {
+        "get": {
+            "summary": "Readiness: 200 once this process has read the state topics",
+            "operationId": "get_health",
+            "responses": {
+                code: {
+                    "description": description,
+                    "content": json_content(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "ready": {"type": "boolean"},
+                                "state_records": {"type": "integer"},
+                            },
+                            "required": ["ready", "state_records"],
+                        }
+                    ),
+                }
+                for code, description in (("200", "ready"), ("503", "still loading state"))
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics of this process",
+            "operationId": "get_metrics",
+            "responses": {
+                "200": {
+                    "description": "the text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "operationId": "get_openapi",
+            "responses": {
+                "200": {"description": "OpenAPI 3.1", "content": json_content({"type": "object"})}
+            },
+        }
+    },
+}
+
+PAYMENT_OPERATIONS: Operations = {
+    "/api/v1/payments/webhook/{provider}": {
+        "post": {
+            "summary": "A payment provider's webhook: a tip's payment outcome",
+            "description": "The signature (Stripe-Signature) is verified over the raw body "
+            "before anything else. A verified outcome is appended to the tips log; 200 once "
+            "Kafka acknowledged it, so the provider sends again what the log did not take.",
+            "operationId": "post_api_v1_payments_webhook_provider",
+            "parameters": [
+                *path_parameters("/api/v1/payments/webhook/{provider}"),
+                {
+                    "name": "Stripe-Signature",
+                    "in": "header",
+                    "required": False,
+                    "description": "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": json_content({"type": "object", "description": "the provider's event"}),
+            },
+            "responses": {
+                "200": {
+                    "description": "taken (appended), or ignored with the reason",
+                    "content": json_content(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "received": {"type": "boolean"},
+                                "provider_event_id": {"type": "string"},
+                                "event_id": {"type": "string"},
+                                "event_type": {"type": "string"},
+                                "ignored": {"type": "string"},
+                            },
+                            "required": ["received", "provider_event_id"],
+                        }
+                    ),
+                },
+                **errors(
+                    {
+                        "400": "the signature does not verify, or the body is no event",
+                        "404": "not the provider this gateway uses",
+                        "413": "body too large",
+                        "422": "the outcome's event is not valid",
+                        "503": "payments or Kafka unavailable: the provider retries",
+                    }
+                ),
+            },
+        }
+    },
+    "/api/v1/payments/sandbox/pay": {
+        "post": {
+            "summary": "Pay a tip with a test card (sandbox provider only)",
+            "operationId": "post_api_v1_payments_sandbox_pay",
+            "requestBody": {
+                "required": True,
+                "content": json_content(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "client_secret": {"type": "string", "minLength": 1},
+                            "card_number": {"type": "string", "minLength": 1},
+                        },
+                        "required": ["client_secret", "card_number"],
+                    }
+                ),
+            },
+            "responses": {
+                "200": {
+                    "description": "paid or declined; the webhook reached the gateway",
+                    "content": json_content(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "reference": {"type": "string"},
+                                "status": {"type": "string"},
+                                "decline_code": {"type": ["string", "null"]},
+                                "provider_event_id": {"type": "string"},
+                            },
+                        }
+                    ),
+                },
+                **errors(
+                    {
+                        "404": "the payment provider is not the sandbox",
+                        "413": "body too large",
+                        "422": "not a client secret of this sandbox, or not a test card",
+                        "502": "the gateway did not take the payment's webhook: pay again",
+                        "503": "payments unavailable",
+                    }
+                ),
+            },
+        }
+    },
+}
+
+
+def undocumented(method: str, path: str) -> dict[str, Any]:
+    """A served route nobody declared: listed all the same (a test looks for these)."""
+    return {
+        "summary": "not described",
+        "operationId": operation_id(method, path),
+        "x-undocumented": True,
+        "parameters": path_parameters(path),
+        "responses": {"default": {"description": "not described"}},
+    }
+
+
+def document(
+    writes: list[Write],
+    reads: list[Read],
+    server: str,
+    routes: Sequence[BaseRoute],
+    declared: Operations,
+    schemas: dict[str, Any],
+) -> dict[str, Any]:
+    """Every HTTP route in `routes`, described by the writes, the reads, this module's service
+    and payment operations, or `declared` (e.g. the authorization server's)."""
+    operations: Operations = {}
+    for known in (SERVICE_OPERATIONS, PAYMENT_OPERATIONS, declared):
+        for path, methods in known.items():
+            operations.setdefault(path, {}).update(methods)
     for write in writes:
-        paths.setdefault(write.route, {})[write.method.lower()] = write_operation(write)
+        operations.setdefault(write.route, {})[write.method.lower()] = write_operation(write)
     for read in reads:
-        paths.setdefault(read.route, {})["get"] = read_operation(read)
+        operations.setdefault(read.route, {})["get"] = read_operation(read)
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        if not isinstance(route, Route):
+            continue  # the /ws WebSocket: see docs/gateway.md
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            operation = operations.get(route.path, {}).get(method.lower())
+            paths.setdefault(route.path, {})[method.lower()] = operation or undocumented(
+                method, route.path
+            )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -216,25 +428,6 @@ def document(writes: list[Write], reads: list[Read], server: str) -> dict[str, A
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "properties": {
-                        "error": {"type": "string"},
-                        "reason": {"type": "string"},
-                        "fields": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "field": {"type": "string"},
-                                    "reason": {"type": "string"},
-                                },
-                            },
-                        },
-                    },
-                    "required": ["error", "reason"],
-                }
-            },
+            "schemas": {"Error": ERROR_SCHEMA, **schemas},
         },
     }

@@ -42,6 +42,7 @@ WRITES = [
         "Vote (one option, or several in a multi-select poll)",
         Who.ANYONE,
         path_fields=("poll_id",),
+        socket_name="polls.vote",
     ),
 ]
 

@@ -27,6 +27,7 @@ WRITES = [
         "Answer a question (the first answer counts)",
         Who.ANYONE,
         path_fields=("quiz_id", "question_id"),
+        socket_name="quizzes.answer",
     ),
     Write(
         "POST",

@@ -24,6 +24,7 @@ WRITES = [
         "React (kind is one of the platform's reaction kinds; count 1..100)",
         Who.ANYONE,
         prepare=reactions_on,
+        socket_name="reactions.send",
     )
 ]
 

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import HTTPConnection
 
@@ -26,6 +26,9 @@ from livefold.settings import Settings
 from streams.codec import Codec
 from streams.events import Event
 from streams.producer import Ack, AppendError, EventProducer
+
+if TYPE_CHECKING:
+    from gateway.writes import Write
 
 log = logging.getLogger("livefold.gateway")
 
@@ -54,6 +57,7 @@ class Gateway:
         self.ready = False
         # The tips payment seam: a gateway.tips.PaymentFlow, set by the payments integration.
         self.payments: Any = None
+        self.socket_writes: dict[str, Write] = {}  # writes a `send` frame may name, by name
         self._codec: Codec | None = None
         self._producer: EventProducer | None = None
         self._feed: StateFeed | None = None
@@ -62,7 +66,9 @@ class Gateway:
         """Connect, and start following `sources` (default: the state topics)."""
         # Schema ids are fetched once here, not by the first request of each type.
         await asyncio.to_thread(self.codec.register_all)
-        self._producer = EventProducer(self.settings, self.codec)
+        # A client waits on each append: linger 1 ms, not the 10 ms bulk appends batch with
+        # (a busy gateway still batches what queues up while a request is in flight).
+        self._producer = EventProducer(self.settings, self.codec, **{"linger.ms": 1})
         loop = asyncio.get_running_loop()
         self._feed = StateFeed(self.settings, loop, self.on_records, sources)
         self._feed.start()
@@ -141,6 +147,7 @@ class Gateway:
         for channel, stream_id in member.topics:
             self.hub.unsubscribe(member, channel, stream_id)
         member.topics.clear()
+        self.hub.sign_out(member)
 
     def connection_allowed(self, connection: HTTPConnection, principal: Principal | None) -> float:
         """0.0 if this client may open another socket now, else seconds to wait."""

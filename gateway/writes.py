@@ -1,11 +1,12 @@
-"""Writes: one HTTP request becomes one event, appended and acknowledged by Kafka before the
-client hears 202 `{"event_id": ...}`.
+"""Writes: one HTTP request (or one `send` frame on a socket, gateway/socket_writes.py) becomes
+one event, appended and acknowledged by Kafka before the client hears 202 `{"event_id": ...}`.
 
 Each write endpoint is declared as a `Write` (which event, who may, which payload fields come
 from the path or are set by the gateway); `endpoint(write)` makes its handler and
 gateway/openapi.py its documentation, so the two cannot disagree. The body is the event's
 payload as JSON; the codec validates it against the Avro schema and livefold's rules, and its
-field errors become the 422 body.
+field errors become the 422 body. `perform` is the one path of every write, over either door:
+rate limits, body rules, idempotency, rights, the event and its append.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
 from gateway import idempotency
@@ -45,7 +46,7 @@ class Who(Enum):
 class Context:
     """What a write's `prepare` hook sees and may change before the event is made."""
 
-    request: Request
+    request: HTTPConnection  # the HTTP request, or the socket's (for a socket write)
     gateway: Gateway
     principal: Principal
     stream_id: str
@@ -72,6 +73,7 @@ class Write:
     prepare: Prepare | None = None  # checks and fields that need the state or the caller
     after: After | None = None  # once Kafka acknowledged (e.g. start a payment)
     new_stream: bool = False  # the event creates the stream: its id is generated too
+    socket_name: str | None = None  # also a `send` frame's "write" on /ws (the hot path)
 
     @property
     def route(self) -> str:
@@ -131,78 +133,121 @@ def stream_known(gateway: Gateway, stream_id: str) -> None:
         raise not_found(f"stream {stream_id!r}")
 
 
-def trace_id_of(request: Request) -> str | None:
-    match = _TRACEPARENT.fullmatch(request.headers.get("traceparent", ""))
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a W3C `traceparent` (a header, or a socket write's field)."""
+    match = _TRACEPARENT.fullmatch(traceparent or "")
     return match.group(1) if match else None
+
+
+def json_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise invalid([FieldError("body", "must be a JSON object")])
+    return body
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One write as a client sent it, over HTTP or a socket. `body` is read only once the
+    checks before it passed (HTTP counts it as it streams in); `params` are the path's."""
+
+    connection: HTTPConnection
+    principal: Principal
+    params: Mapping[str, str]
+    body: Callable[[], Awaitable[Any]]
+    key: str | None  # the Idempotency-Key (a socket write's frame id)
+    trace_id: str | None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    body: dict[str, Any]  # {"event_id", <generated ids>, ...}
+    replay: bool  # the recalled answer to an earlier request with this key
+
+
+async def perform(write: Write, gateway: Gateway, submission: Submission) -> Accepted:
+    """Check, make and append the event; return once Kafka acknowledged it (else ApiError)."""
+    principal, params = submission.principal, submission.params
+    limited(gateway, submission.connection, principal)
+    gateway.require_ready()
+    body = await submission.body()
+    body = json_object({} if body is None else body)
+    taken = sorted(write.set_by_gateway & body.keys())
+    if taken:
+        raise invalid([FieldError(name, "is set by the gateway, not the client") for name in taken])
+    key = submission.key
+    if key is None:
+        event_id = str(uuid.uuid4())
+    else:
+        path = write.route.format_map(params)
+        event_id = idempotency.event_id_for(
+            principal.user_id, write.method, path, idempotency.validated_key(key)
+        )
+    mark = idempotency.fingerprint(body)
+    if key is not None and (answer := gateway.answers.recall(event_id, mark)) is not None:
+        return Accepted(answer.body, replay=True)
+    stream_id = event_id if write.new_stream else params["stream_id"]
+    if not write.new_stream:
+        stream_known(gateway, stream_id)
+    check_allowed(gateway, write.who, principal, stream_id)
+    payload = {**write.defaults, **body}
+    payload.update({name: params[name] for name in write.path_fields})
+    payload.update(dict.fromkeys(write.generated, event_id))
+    payload.update(write.fixed)
+    context = Context(submission.connection, gateway, principal, stream_id, event_id, payload)
+    if write.prepare is not None:
+        await write.prepare(context)
+    event = new_event(
+        write.event_type,
+        stream_id=stream_id,
+        actor_id=principal.user_id,
+        event_id=event_id,
+        trace_id=submission.trace_id,
+        **context.payload,
+    )
+    try:
+        await gateway.append(event)
+    except EventValidationError as error:
+        raise invalid(error.errors, f"not a valid {write.event_type}") from error
+    answer_body = {"event_id": event_id, **{name: event_id for name in write.generated}}
+    if write.new_stream:
+        answer_body["stream_id"] = stream_id
+    if write.after is not None:
+        await write.after(context, event)
+    answer_body.update(context.answer)
+    if key is not None:
+        gateway.answers.remember(event_id, mark, 202, answer_body)
+    return Accepted(answer_body, replay=False)
 
 
 def endpoint(write: Write) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         gateway = gateway_of(request)
-        principal = principal_of(request)
-        limited(gateway, request, principal)
-        gateway.require_ready()
-        body = await read_json(request, gateway.settings.gateway_max_body_bytes)
-        body = {} if body is None else body
-        if not isinstance(body, dict):
-            raise invalid([FieldError("body", "must be a JSON object")])
-        taken = sorted(write.set_by_gateway & body.keys())
-        if taken:
-            raise invalid(
-                [FieldError(name, "is set by the gateway, not the client") for name in taken]
-            )
-        key = request.headers.get(idempotency.HEADER)
-        if key is None:
-            event_id = str(uuid.uuid4())
-        else:
-            event_id = idempotency.event_id_for(
-                principal.user_id, request.method, request.url.path, idempotency.validated_key(key)
-            )
-        mark = idempotency.fingerprint(body)
-        if key is not None and (answer := gateway.answers.recall(event_id, mark)) is not None:
-            return JSONResponse(answer.body, answer.status, headers={"Idempotent-Replay": "true"})
-        stream_id = event_id if write.new_stream else request.path_params["stream_id"]
-        if not write.new_stream:
-            stream_known(gateway, stream_id)
-        check_allowed(gateway, write.who, principal, stream_id)
-        payload = {**write.defaults, **body}
-        payload.update({name: request.path_params[name] for name in write.path_fields})
-        payload.update(dict.fromkeys(write.generated, event_id))
-        payload.update(write.fixed)
-        context = Context(request, gateway, principal, stream_id, event_id, payload)
-        if write.prepare is not None:
-            await write.prepare(context)
-        event = new_event(
-            write.event_type,
-            stream_id=stream_id,
-            actor_id=principal.user_id,
-            event_id=event_id,
-            trace_id=trace_id_of(request),
-            **context.payload,
+        limit = gateway.settings.gateway_max_body_bytes
+        submission = Submission(
+            request,
+            principal_of(request),
+            request.path_params,
+            lambda: read_json(request, limit),
+            request.headers.get(idempotency.HEADER),
+            trace_id_of(request.headers.get("traceparent")),
         )
-        try:
-            await gateway.append(event)
-        except EventValidationError as error:
-            raise invalid(error.errors, f"not a valid {write.event_type}") from error
-        answer_body = {"event_id": event_id, **{name: event_id for name in write.generated}}
-        if write.new_stream:
-            answer_body["stream_id"] = stream_id
-        if write.after is not None:
-            await write.after(context, event)
-        answer_body.update(context.answer)
-        if key is not None:
-            gateway.answers.remember(event_id, mark, 202, answer_body)
-        return JSONResponse(answer_body, 202)
+        done = await perform(write, gateway, submission)
+        replayed = {"Idempotent-Replay": "true"} if done.replay else None
+        return JSONResponse(done.body, 202, headers=replayed)
 
     handle.__name__ = write.event_type.rsplit(".", 1)[-1]
     handle.__doc__ = write.summary
     return handle
 
 
-def limited(gateway: Gateway, request: Request, principal: Principal) -> None:
+def by_socket_name(writes: list[Write]) -> dict[str, Write]:
+    return {write.socket_name: write for write in writes if write.socket_name is not None}
+
+
+def limited(gateway: Gateway, connection: HTTPConnection, principal: Principal) -> None:
     wait = gateway.user_writes.take(principal.user_id)
     if wait > 0:
         raise too_many("user_write", wait, "too many writes from this user")
-    wait = gateway.ip_writes.take(client_ip(request))
+    wait = gateway.ip_writes.take(client_ip(connection))
     if wait > 0:
         raise too_many("ip_write", wait, "too many writes from this address")

@@ -5,7 +5,7 @@ Frames reach the socket through uvicorn's sans-I/O WebSocket protocol object, wr
 transport directly: the hub hands one pre-encoded frame to thousands of sockets without an
 await per socket, and a socket whose buffer is over its bound is dropped instead of awaited.
 The object comes from the outermost ASGI layer (`SocketTap`), because the ASGI `send` a
-Starlette endpoint sees may be wrapped.
+Starlette endpoint sees may be wrapped. A `send` frame is a write: gateway/socket_writes.py.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import asyncio
 import json
 from typing import Any
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from websockets.exceptions import InvalidState
 
-from gateway import metrics
+from gateway import metrics, socket_writes
 from gateway.auth.backend import AUTH_ERROR, Caller
 from gateway.auth.tokens import AuthError, Principal
 from gateway.hub import wire_frame
@@ -51,12 +52,20 @@ class SocketTap:
 
 
 class Connection:
-    def __init__(self, gateway: Gateway, protocol: Any, principal: Principal | None):
+    def __init__(
+        self,
+        gateway: Gateway,
+        protocol: Any,
+        principal: Principal | None,
+        websocket: HTTPConnection,
+    ):
         self.gateway = gateway
         self.protocol = protocol
         self.principal = principal
+        self.websocket = websocket
         self.user_id = None if principal is None else principal.user_id
         self.topics: set[tuple[str, str]] = set()
+        self.writes: set[asyncio.Task[None]] = set()  # socket writes waiting for Kafka
         self.closed = False
         self.close_sent = False
         self.disconnected = False  # the peer's close (or the socket's end) was received
@@ -109,9 +118,15 @@ class Connection:
             self.close(BAD_FRAME, 'bad frame: expected an object with "op"')
             return
         op = frame["op"]
+        if op == "send":  # a write: gateway/socket_writes.py
+            size = len(text) if text.isascii() else len(text.encode())
+            if (malformed := socket_writes.start(self, frame, size)) is not None:
+                self.close(BAD_FRAME, malformed)
+            return
         handler = _OPS.get(op)
         if handler is None:
-            self.close(BAD_FRAME, f"bad frame: unknown op {op!r}; ops are {', '.join(_OPS)}")
+            ops = ", ".join([*_OPS, "send"])
+            self.close(BAD_FRAME, f"bad frame: unknown op {op!r}; ops are {ops}")
             return
         handler(self, frame)
 
@@ -132,6 +147,7 @@ class Connection:
             self.close(BAD_FRAME, "bad frame: auth must come before any subscription")
             return
         self.principal, self.user_id = principal, principal.user_id
+        self.gateway.hub.sign_in(self)
         self.send({"type": "authenticated", "user": principal.user_id})
 
     def _subscribe(self, frame: dict[str, Any]) -> None:
@@ -233,7 +249,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     user = websocket.scope.get("user")
     principal = user.principal if isinstance(user, Caller) else None
-    connection = Connection(gateway, protocol, principal)
+    connection = Connection(gateway, protocol, principal, websocket)
     refusal = websocket.scope.get(AUTH_ERROR)
     if refusal is not None:
         connection.close(AUTH_FAILED, refusal)
@@ -258,6 +274,7 @@ async def _serve(gateway: Gateway, connection: Connection, websocket: WebSocket)
                 "batch_ms": gateway.settings.gateway_ws_batch_ms,
             }
         )
+        gateway.hub.sign_in(connection)
         frames = gateway.frame_buckets()
         while not connection.closed:
             message = await websocket.receive()

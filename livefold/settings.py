@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     # <gateway_url>/auth/callback and http://127.0.0.1/callback, any port for loopback, RFC 8252).
     oauth_client_id: str = "livefold-web"
     oauth_redirect_uris: tuple[str, ...] = ()
+    # How its ID tokens are signed (OpenID Connect registration's id_token_signed_response_alg).
+    oauth_id_token_signed_response_alg: Literal["RS256", "ES256"] = "RS256"
+    # Brute-force limits on the auth endpoints, per gateway process: token buckets refilling at
+    # this many a minute, bursts of as many. Sign-in is limited per address and per username.
+    auth_ip_sign_ins_per_minute: float = 30.0
+    auth_account_sign_ins_per_minute: float = 10.0
+    auth_ip_token_requests_per_minute: float = 120.0
+    auth_ip_registrations_per_minute: float = 30.0
     # Per-user data keys encrypting personal fields, destroyed with the account: "s3" (a bucket
     # every gateway shares) or "directory" (under data_dir; one machine only).
     data_key_store: Literal["s3", "directory"] = "s3"

@@ -1,12 +1,14 @@
 """One state record per stream: lifecycle (scheduled -> live -> ended), settings and chat modes,
-live and peak viewers, chat rate, and totals of reactions and tips.
+live and peak viewers, chat rate, totals of reactions and tips, and who is on stage with the
+streamer (co-streaming; each invitation is its own record, see `guests`).
 
-This fold reads several topics (stream, moderation, chat, reactions, tips, audience), whose
-events a live run and a replay may interleave differently. So each part of the state is driven
-by one topic only, or is order-free: chat modes set by a stream setting and by moderation are
-resolved by event time (last writer wins, then event id); chat rate is measured by the chat
+This fold reads several topics (stream, moderation, chat, reactions, tips, audience, costream),
+whose events a live run and a replay may interleave differently. So each part of the state is
+driven by one topic only, or is order-free: chat modes set by a stream setting and by moderation
+are resolved by event time (last writer wins, then event id); chat rate is measured by the chat
 events' own clock; viewers are counted by the audience events' clock (see `audience`); tips
-obey the ledger's rule that an idempotency key captures once (see `tips`).
+obey the ledger's rule that an idempotency key captures once (see `tips`); invitations follow
+the costream events alone (who may invite is the gateway's check).
 
 Lifecycle and settings changes are published at once; chat, reactions and viewer changes at
 most once per second of event time, and `flush` publishes what is left (and, once the stream
@@ -18,8 +20,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypedDict
 
-from livefold import audience, tips
+from livefold import audience, guests, tips
 from livefold.folding import Output, Refused, Update, apply, millis
+from livefold.guests import Guest
 from streams.events import Event
 
 CHANNEL = "stream"
@@ -34,6 +37,7 @@ HANDLES = frozenset(
     {CREATED, WENT_LIVE, SETTINGS_CHANGED, ENDED, CHAT_MODE_CHANGED, MESSAGE_SENT, REACTION_SENT}
     | {tips.TIP_CAPTURED, tips.TIP_REFUNDED}
     | audience.PRESENCE_EVENTS
+    | guests.HANDLES
 )
 FLUSH_EVERY: float | None = 1.0
 
@@ -70,6 +74,7 @@ class StreamState(TypedDict):
     reactions: dict[str, int]
     reactions_total: int
     tips: tips.TipBook
+    guests: dict[str, Guest]  # invite id -> invitation
     _seen: dict[str, None]
     _second: int  # event-time second of the last throttled update
     _published: dict[str, Any]
@@ -102,10 +107,12 @@ def fold(state: StreamState | None, event: Event) -> tuple[StreamState, list[Out
             reactions={},
             reactions_total=0,
             tips=tips.new_book(),
+            guests={},
             _seen={},
             _second=0,
             _published={},
         )
+    state.setdefault("guests", {})  # states stored before co-streaming was folded
     return state, apply(state, event, _HANDLERS, CHANNEL, state["stream_id"])
 
 
@@ -140,6 +147,7 @@ def view(state: StreamState, now: int | None = None) -> dict[str, Any]:
         "likes": state["reactions"].get(LIKE_KIND, 0),
         "tips": tips.net(book),
         "tips_count": sum(totals["tips"] for totals in book["totals"].values()),
+        "on_stage": guests.on_stage(state["guests"]),
     }
 
 
@@ -251,6 +259,13 @@ def _on_tip(state: StreamState, event: Event) -> list[Output]:
     return _publish(state)
 
 
+def _on_guest(state: StreamState, event: Event) -> list[Output]:
+    stream_id = state["stream_id"]
+    invitation = guests.fold_guest(state["guests"], event)
+    record = guests.record(stream_id, invitation)
+    return [Update(CHANNEL, guests.key(stream_id, invitation), record), *_publish(state)]
+
+
 def _on_presence(state: StreamState, event: Event) -> list[Output]:
     if audience.fold_presence(state["presence"], event):
         return _throttled(state, event.occurred_at_ms)
@@ -304,4 +319,5 @@ _HANDLERS = {
     tips.TIP_CAPTURED: _on_tip,
     tips.TIP_REFUNDED: _on_tip,
     **dict.fromkeys(audience.PRESENCE_EVENTS, _on_presence),
+    **dict.fromkeys(guests.HANDLES, _on_guest),
 }

@@ -1,5 +1,7 @@
 """Tips per stream: a ledger of captured money per currency and per supporter, top supporters,
-and an alert for overlays when a tip is captured.
+an alert for overlays when a tip is captured, and each tip's own record (status, payment,
+refunds) under `<stream>/tip/<tip_id>/u/<supporter>`: only its supporter's sockets get it, and
+the gateway reads it to refund the tip.
 
 A tip is identified by the idempotency key its client chose: a second capture with a key (or
 tip id) already captured is rejected, so a retried payment webhook never counts twice.
@@ -54,10 +56,28 @@ class Intent(TypedDict):
     message: str | None
 
 
+class Refund(TypedDict):
+    event_id: str  # the TipRefunded's (the gateway derives it from the refund request)
+    amount_minor: int
+    reason: str | None
+    at: int
+
+
+class TipRecord(TypedDict):
+    supporter: str
+    status: str  # pending | failed | captured | partially_refunded | refunded
+    amount: int  # minor units asked for, then captured
+    currency: str
+    idempotency_key: str  # the capture's, which a refund names
+    reference: str | None  # the provider's payment (TipCaptured.provider_reference)
+    refunds: list[Refund]
+
+
 class TipState(TypedDict):
     stream_id: str
     book: TipBook
     intents: dict[str, Intent]  # tip id -> intent not yet captured or failed
+    records: dict[str, TipRecord]  # tip id -> record
     supporters: dict[str, dict[str, int]]  # supporter -> currency -> net minor units
     failed: int
     _seen: dict[str, None]
@@ -125,10 +145,12 @@ def fold(state: TipState | None, event: Event) -> tuple[TipState, list[Output]]:
             stream_id=event.stream_id,
             book=new_book(),
             intents={},
+            records={},
             supporters={},
             failed=0,
             _seen={},
         )
+    state.setdefault("records", {})  # states stored before tips had records
     return state, apply(state, event, _HANDLERS, CHANNEL, state["stream_id"])
 
 
@@ -161,24 +183,74 @@ def view(state: TipState) -> dict[str, Any]:
     }
 
 
+def tip_key(stream_id: str, tip_id: str, supporter: str) -> str:
+    return f"{tip_prefix(stream_id, tip_id)}{supporter}"
+
+
+def tip_prefix(stream_id: str, tip_id: str) -> str:
+    """What a tip's record key starts with, whoever its supporter."""
+    return f"{stream_id}/tip/{tip_id}/u/"
+
+
+def tip_view(state: TipState, tip_id: str) -> Update:
+    record = state["records"][tip_id]
+    value = {
+        "stream_id": state["stream_id"],
+        "tip_id": tip_id,
+        "supporter": record["supporter"],
+        "status": record["status"],
+        "amount_minor": record["amount"],
+        "currency": record["currency"],
+        "refunded_minor": sum(refund["amount_minor"] for refund in record["refunds"]),
+        "idempotency_key": record["idempotency_key"],
+        "provider_reference": record["reference"],
+        "refunds": [dict(refund) for refund in record["refunds"]],
+    }
+    return Update(CHANNEL, tip_key(state["stream_id"], tip_id, record["supporter"]), value)
+
+
 def _on_intent(state: TipState, event: Event) -> list[Output]:
     body = event.body
-    state["intents"][body["tip_id"]] = Intent(
+    tip_id: str = body["tip_id"]
+    if tip_id in state["records"]:
+        raise Refused(f"tip {tip_id} was already started")
+    intent = Intent(
         supporter=event.actor_id,
         amount=int(body["amount_minor"]),
         currency=body["currency"],
         message=body.get("message"),
     )
-    return [Update(CHANNEL, state["stream_id"], view(state))]
+    state["intents"][tip_id] = intent
+    state["records"][tip_id] = TipRecord(
+        supporter=intent["supporter"],
+        status="pending",
+        amount=intent["amount"],
+        currency=intent["currency"],
+        idempotency_key=body["idempotency_key"],
+        reference=None,
+        refunds=[],
+    )
+    return [Update(CHANNEL, state["stream_id"], view(state)), tip_view(state, tip_id)]
 
 
 def _on_captured(state: TipState, event: Event) -> list[Output]:
     tip_id: str = event.body["tip_id"]
     intent = state["intents"].get(tip_id)
+    record = state["records"].get(tip_id)
     # The capture usually comes from the payment system; the supporter is who started the tip.
-    supporter = event.actor_id if intent is None else intent["supporter"]
+    started_by = intent or record
+    supporter = event.actor_id if started_by is None else started_by["supporter"]
     captured = capture(state["book"], event, supporter)
     state["intents"].pop(tip_id, None)
+    state["records"][tip_id] = TipRecord(
+        supporter=supporter,
+        status="captured",
+        amount=captured["amount"],
+        currency=captured["currency"],
+        idempotency_key=event.body["idempotency_key"],
+        reference=event.body.get("provider_reference"),
+        refunds=[],
+    )
     _credit(state, supporter, captured["currency"], captured["amount"])
     alert = {
         "stream_id": state["stream_id"],
@@ -193,6 +265,7 @@ def _on_captured(state: TipState, event: Event) -> list[Output]:
         Notice(CHANNEL, state["stream_id"], "alert", alert),
         Update(CHANNEL, state["stream_id"], view(state)),
         _supporter_update(state, supporter),
+        tip_view(state, tip_id),
     ]
 
 
@@ -202,16 +275,35 @@ def _on_failed(state: TipState, event: Event) -> list[Output]:
         raise Refused(f"tip {tip_id} was already captured; refund it instead")
     state["intents"].pop(tip_id, None)
     state["failed"] += 1
-    return [Update(CHANNEL, state["stream_id"], view(state))]
+    outputs: list[Output] = [Update(CHANNEL, state["stream_id"], view(state))]
+    record = state["records"].get(tip_id)
+    if record is not None:
+        record["status"] = "failed"
+        outputs.append(tip_view(state, tip_id))
+    return outputs
 
 
 def _on_refunded(state: TipState, event: Event) -> list[Output]:
     captured, amount = refund(state["book"], event)
     _credit(state, captured["supporter"], captured["currency"], -amount)
-    return [
+    outputs: list[Output] = [
         Update(CHANNEL, state["stream_id"], view(state)),
         _supporter_update(state, captured["supporter"]),
     ]
+    tip_id = captured["tip_id"]
+    record = state["records"].get(tip_id)
+    if record is not None:  # None: captured before tips had records
+        refunded = Refund(
+            event_id=event.event_id,
+            amount_minor=amount,
+            reason=event.body.get("reason"),
+            at=event.occurred_at_ms,
+        )
+        record["refunds"].append(refunded)
+        whole = captured["refunded"] == captured["amount"]
+        record["status"] = "refunded" if whole else "partially_refunded"
+        outputs.append(tip_view(state, tip_id))
+    return outputs
 
 
 def _credit(state: TipState, supporter: str, currency: str, amount: int) -> None:

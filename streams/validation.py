@@ -131,6 +131,7 @@ RULES: dict[str, list[tuple[str, Check]]] = {
         ("currency", CURRENCY),
         ("idempotency_key", IDEMPOTENCY_KEY),
     ],
+    "livefold.costream.GuestInvited": [("guest_id", chars(1, 200))],
     "livefold.moderation.VerdictIssued": [("score", between(0.0, 1.0))],
     "livefold.moderation.ChatModeChanged": [
         ("slow_seconds", between(0, 3600)),

@@ -11,21 +11,28 @@ from pathlib import Path
 
 import httpx
 import pytest
-from joserfc import jws
-from joserfc.jwk import ECKey
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet
+from pydantic import ValidationError
 
 from gateway.auth.oidc import ExternalIssuer
 from gateway.auth.tokens import AuthError, SigningKeys, issue_access_token, verify_access_token
 from gateway.auth.verifier import external_user_id
 from livefold.settings import Settings
-from tests.auth_client import bearer, register, tokens
+from tests.auth_client import CLIENT_ID, bearer, register, tokens
 from tests.auth_gateway import AuthGateway, auth_gateway, gateway_settings, grant_admin
 
 
 @pytest.fixture(scope="module")
 def provider(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthGateway]:
-    """The external provider: knows nothing of the local issuer."""
-    settings = gateway_settings(stack, tmp_path_factory.mktemp("oidc-provider"))
+    """The external provider: knows nothing of the local issuer. Its client registered ES256
+    ID tokens (the local one has the default, RS256)."""
+    settings = gateway_settings(
+        stack,
+        tmp_path_factory.mktemp("oidc-provider"),
+        oauth_id_token_signed_response_alg="ES256",
+    )
     with auth_gateway(settings, "provider") as running:
         yield running
 
@@ -152,3 +159,35 @@ def test_a_provider_that_rotates_its_key_is_followed_when_a_token_names_the_new_
         stale = throttled.key_set(kid_of(new))  # fetched too recently: no request, old keys
         with pytest.raises(AuthError, match="invalid token"):
             verify_access_token(new, stale, issuer=url, audience="livefold")
+
+
+def test_id_tokens_are_signed_as_the_client_registered_and_verify_against_the_served_keys(
+    provider: AuthGateway, local: AuthGateway, http: httpx.Client
+) -> None:
+    for server, algorithm, other in ((local, "RS256", "ES256"), (provider, "ES256", "RS256")):
+        document = http.get(f"{server.url}/.well-known/openid-configuration").json()
+        assert document["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
+        jwks = http.get(document["jwks_uri"]).json()
+        assert sorted(key["alg"] for key in jwks["keys"]) == ["ES256", "RS256"]
+        assert len({key["kid"] for key in jwks["keys"]}) == 2
+        keys = KeySet.import_key_set(jwks)
+
+        person = register(http, server.url)
+        id_token = tokens(http, server.url, person["username"])["id_token"]
+        header = jws.extract_compact(id_token.encode()).headers()
+        assert header["alg"] == algorithm
+        assert header["kid"] == next(k["kid"] for k in jwks["keys"] if k["alg"] == algorithm)
+        claims = jwt.decode(id_token, keys, algorithms=[algorithm]).claims
+        assert (claims["iss"], claims["aud"], claims["sub"]) == (
+            server.url,
+            CLIENT_ID,
+            person["user_id"],
+        )
+        with pytest.raises(JoseError):  # not what this client registered
+            jwt.decode(id_token, keys, algorithms=[other])
+
+    # No other algorithm can be registered for a client, nor signed with.
+    with pytest.raises(ValidationError):
+        Settings.model_validate({"oauth_id_token_signed_response_alg": "HS256"})
+    with pytest.raises(ValueError, match="ID tokens are signed with RS256 or ES256"):
+        SigningKeys(local.settings.data_dir / "auth" / "signing-key.json").id_token_key("none")

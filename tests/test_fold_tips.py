@@ -3,7 +3,7 @@ from __future__ import annotations
 from livefold import tips
 from livefold.folding import dumps, loads
 from streams.events import Event
-from tests.fold_events import again, event, last, notices, reasons, resent, run
+from tests.fold_events import again, event, last, notices, reasons, resent, run, updates
 
 
 def intent(
@@ -21,7 +21,9 @@ def intent(
     )
 
 
-def captured(tip: str, amount: int, currency: str = "EUR", key: str = "") -> Event:
+def captured(
+    tip: str, amount: int, currency: str = "EUR", key: str = "", reference: str | None = None
+) -> Event:
     return event(
         tips.TIP_CAPTURED,
         1,
@@ -30,10 +32,11 @@ def captured(tip: str, amount: int, currency: str = "EUR", key: str = "") -> Eve
         amount_minor=amount,
         currency=currency,
         idempotency_key=key or f"key-{tip}",
+        provider_reference=reference,
     )
 
 
-def refunded(tip: str, amount: int, currency: str = "EUR") -> Event:
+def refunded(tip: str, amount: int, currency: str = "EUR", reason: str | None = None) -> Event:
     return event(
         tips.TIP_REFUNDED,
         2,
@@ -42,6 +45,7 @@ def refunded(tip: str, amount: int, currency: str = "EUR") -> Event:
         amount_minor=amount,
         currency=currency,
         idempotency_key=f"key-{tip}",
+        reason=reason,
     )
 
 
@@ -152,3 +156,39 @@ def test_a_failed_tip_moves_no_money() -> None:
 def test_a_tip_ledger_survives_a_json_round_trip_exactly() -> None:
     states, _ = run(tips, *tip("t1", "ann", 500), refunded("t1", 100), intent("t2", "bob", 5))
     assert loads(dumps(states["s1"])) == states["s1"]
+
+
+def test_each_tip_has_a_record_for_its_supporter_from_intent_to_refunds() -> None:
+    first, rest = refunded("t1", 200, reason="duplicate"), refunded("t1", 300)
+    events = [intent("t1", "ann", 500), captured("t1", 500, reference="pi_1"), first, rest]
+    _, outputs = run(tips, *events)
+    key = "s1/tip/t1/u/ann"
+    assert [(r["status"], r["refunded_minor"]) for r in updates(outputs, key)] == [
+        ("pending", 0),
+        ("captured", 0),
+        ("partially_refunded", 200),
+        ("refunded", 500),
+    ]
+    record = last(outputs, key)
+    assert record["provider_reference"] == "pi_1" and record["idempotency_key"] == "key-t1"
+    assert [(r["event_id"], r["amount_minor"], r["reason"]) for r in record["refunds"]] == [
+        (first.event_id, 200, "duplicate"),
+        (rest.event_id, 300, None),
+    ]
+    assert key.startswith(tips.tip_prefix("s1", "t1"))
+
+
+def test_a_declined_tip_is_failed_until_a_later_payment_captures_it() -> None:
+    declined = event(
+        tips.TIP_FAILED, 1, actor="ann", tip_id="t1", reason="declined", idempotency_key="key-t1"
+    )
+    _, outputs = run(tips, intent("t1", "ann", 500), declined, captured("t1", 500))
+    statuses = [r["status"] for r in updates(outputs, "s1/tip/t1/u/ann")]
+    assert statuses == ["pending", "failed", "captured"]
+
+
+def test_a_second_intent_for_a_tip_id_is_refused() -> None:
+    first = intent("t1", "ann", 500)
+    _, outputs = run(tips, first, resent(first, amount_minor=9000))
+    assert reasons(outputs) == ["tip t1 was already started"]
+    assert last(outputs, "s1/tip/t1/u/ann")["amount_minor"] == 500

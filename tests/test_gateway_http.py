@@ -4,6 +4,7 @@ validation names fields, auth and per-stream rights, idempotency across two gate
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from confluent_kafka import Consumer, TopicPartition
 from livefold.settings import Settings
 from streams.catalog import event_topic
 from streams.codec import Codec, DecodeError
-from tests.gateways import Running, Tokens, fold_workers, gateway
+from tests.gateways import Running, Tokens, connect, fold_workers, gateway, subscribe
 
 STREAMER, OTHER_STREAMER, VIEWER, MOD = "streamer-ada", "streamer-bo", "viewer-cy", "mod-dee"
 
@@ -304,3 +305,51 @@ def test_openapi_metrics_cors_and_body_limit(api: Api) -> None:
     assert 'route="/api/v1/streams/{stream_id}/chat"' in metrics
     too_big = api.call("POST", "/streams/x/chat", VIEWER, content=b"x" * 70_000)
     assert too_big.status_code == 413 and too_big.json()["error"] == "too_large"
+
+
+def test_guests_are_listed_whole_to_the_stream_staff_and_to_each_guest_their_own(api: Api) -> None:
+    stream_id = new_stream(api)
+    guests = f"/streams/{stream_id}/guests"
+    appointed = api.call(
+        "POST", f"/streams/{stream_id}/moderators", STREAMER, json={"user_id": MOD}
+    )
+    assert appointed.status_code == 202
+    eventually(
+        lambda: (
+            MOD
+            in api.call("GET", f"/streams/{stream_id}/moderators", STREAMER).json()["moderators"]
+        )
+    )
+    bob = "viewer-bob"
+    mine = api.call("POST", guests, STREAMER, json={"guest_id": VIEWER}).json()["invite_id"]
+    bobs = api.call("POST", guests, STREAMER, json={"guest_id": bob}).json()["invite_id"]
+    for action in ("accept", "join"):
+        assert api.call("POST", f"{guests}/{mine}/{action}", VIEWER).status_code == 202
+
+    def statuses(user: str | None) -> dict[str, str]:
+        invites = api.call("GET", guests, user).json()["invites"]
+        return {invite["guest_id"]: invite["status"] for invite in invites}
+
+    eventually(lambda: statuses(STREAMER) == {VIEWER: "live", bob: "invited"})
+    assert statuses(MOD) == {VIEWER: "live", bob: "invited"}
+    assert statuses(bob) == {bob: "invited"} and statuses(VIEWER) == {VIEWER: "live"}
+    assert statuses("viewer-else") == {} and statuses(None) == {}
+    public = api.call("GET", guests).json()
+    assert [guest["guest_id"] for guest in public["on_stage"]] == [VIEWER]
+    assert api.call("GET", f"/streams/{stream_id}").json()["on_stage"] == public["on_stage"]
+
+    async def snapshot_keys(user: str | None) -> set[str]:
+        query = "" if user is None else f"access_token={api.tokens.token(user)}"
+        async with connect(Running(api.settings, api.url), query) as socket:
+            (snapshot,) = await subscribe(socket, stream_id, ["stream"])
+        return {update["key"] for update in snapshot["updates"]}
+
+    assert asyncio.run(snapshot_keys(None)) == {stream_id}
+    assert asyncio.run(snapshot_keys(bob)) == {stream_id, f"{stream_id}/guests/{bobs}/u/{bob}"}
+
+    removed = api.call("POST", f"{guests}/{mine}/remove", STREAMER, json={"guest_id": VIEWER})
+    assert removed.status_code == 202
+    assert api.call("POST", f"{guests}/{bobs}/leave", bob).status_code == 202
+    eventually(lambda: statuses(STREAMER) == {VIEWER: "removed", bob: "left"})
+    assert api.call("GET", guests).json()["on_stage"] == []
+    assert api.call("GET", "/streams/nope/guests").status_code == 404

@@ -1,6 +1,8 @@
 """The `/ws` fan-out through two real gateway processes: a chat message sent through gateway A
 reaches a subscriber on gateway B, batched; a client resumes where it left off on the other
-gateway; auth failures, bad frames and slow clients get a close code and reason."""
+gateway; auth failures, bad frames and slow clients get a close code and reason. Writes over
+the socket: acked once in Kafka, idempotent by frame id across gateways, refused with the HTTP
+route's status and fields; what a fold rejects later reaches its author's sockets only."""
 
 from __future__ import annotations
 
@@ -282,3 +284,188 @@ def test_a_client_that_stops_reading_is_dropped_with_4408(stack: Settings) -> No
         metrics = httpx.get(f"{running.url}/metrics").text
         assert 'livefold_gateway_ws_dropped_total{reason="slow"} 1.0' in metrics
     producer.close()
+
+
+# ------------------------------------------------------------ writes over the socket
+
+
+def send_frame(ref: str, write: str, stream_id: str, body: dict[str, Any]) -> str:
+    frame = {"op": "send", "id": ref, "write": write, "stream": stream_id, "body": body}
+    return json.dumps(frame)
+
+
+async def answer_to(socket: Any, ref: str) -> dict[str, Any]:
+    """The gateway's ack or error for the write `ref`."""
+    return await next_frame(socket, lambda f: f["type"] in ("ack", "error") and f.get("id") == ref)
+
+
+async def signed_in(running: Running, tokens: Tokens, user: str) -> Any:
+    socket = await connect(running, f"access_token={tokens.token(user)}")
+    assert json.loads(await socket.recv())["user"] == user
+    return socket
+
+
+def test_a_chat_message_sent_over_a_socket_is_acked_and_reaches_a_subscriber_elsewhere(
+    pair: Pair,
+) -> None:
+    stream_id = pair.stream()
+
+    async def scenario() -> None:
+        async with connect(pair.b) as watcher, await signed_in(pair.a, pair.tokens, VIEWER) as me:
+            await watcher.recv()
+            await subscribe(watcher, stream_id, ["chat"])
+            text = {"text": "hi over the socket"}
+            await me.send(send_frame("hi-1", "chat.send", stream_id, text))
+            ack = await answer_to(me, "hi-1")
+            assert ack["type"] == "ack" and ack["message_id"] == ack["event_id"], ack
+            frame = await next_frame(watcher, lambda f: f["type"] == "batch" and f["notices"])
+            (message,) = [n["value"] for n in frame["notices"] if n["kind"] == "message"]
+            assert (message["text"], message["author"]) == ("hi over the socket", VIEWER)
+            assert message["message_id"] == ack["message_id"]
+
+    asyncio.run(scenario())
+
+
+def test_a_resent_frame_makes_the_same_event_on_any_gateway_and_one_message(pair: Pair) -> None:
+    stream_id = pair.stream()
+    frame = send_frame("said-once", "chat.send", stream_id, {"text": "resent"})
+
+    async def scenario() -> None:
+        async with connect(pair.b) as watcher:
+            await watcher.recv()
+            await subscribe(watcher, stream_id, ["chat"])
+            async with await signed_in(pair.a, pair.tokens, VIEWER) as first:
+                await first.send(frame)
+                sent = await answer_to(first, "said-once")
+                await first.send(frame)  # an ack lost, the frame sent again on the same socket
+                again = await answer_to(first, "said-once")
+                assert again == {**sent, "replay": True}
+                other = send_frame("said-once", "chat.send", stream_id, {"text": "changed"})
+                await first.send(other)
+                conflict = await answer_to(first, "said-once")
+                assert (conflict["status"], conflict["error"]) == (409, "idempotency_conflict")
+            async with await signed_in(pair.b, pair.tokens, VIEWER) as reconnected:
+                await reconnected.send(frame)  # after a reconnect, to the other gateway
+                elsewhere = await answer_to(reconnected, "said-once")
+                assert elsewhere["type"] == "ack" and elsewhere["event_id"] == sent["event_id"]
+            pair.say(stream_id, "afterwards")
+            texts, _, _ = await collect_texts(watcher, 2)
+            assert texts == ["resent", "afterwards"]
+
+    asyncio.run(scenario())
+
+
+def test_a_refused_write_gets_an_error_frame_with_fields_and_the_socket_stays_open(
+    pair: Pair,
+) -> None:
+    stream_id = pair.stream()
+
+    async def scenario() -> None:
+        async with await signed_in(pair.a, pair.tokens, VIEWER) as me:
+            cases: list[tuple[str, dict[str, Any], str, int, str]] = [
+                ("chat.send", {"text": ""}, stream_id, 422, "text"),
+                ("chat.send", {"text": "hi", "message_id": "mine"}, stream_id, 422, "message_id"),
+                ("polls.vote", {"option_ids": ["a"]}, stream_id, 422, "poll_id"),
+                ("reactions.send", {"kind": "meh"}, stream_id, 422, "kind"),
+                ("chat.send", {"text": "hi"}, "no-such-stream", 404, ""),
+            ]
+            for n, (write, body, stream, status, field) in enumerate(cases):
+                await me.send(send_frame(f"bad-{n}", write, stream, body))
+                refused = await answer_to(me, f"bad-{n}")
+                assert (refused["type"], refused["status"]) == ("error", status), refused
+                assert refused["reason"] and refused["op"] == "send"
+                assert [f["field"] for f in refused["fields"]] == ([field] if field else [])
+            await me.send(json.dumps({"op": "ping", "id": "still-open"}))
+            assert (await next_frame(me, lambda f: f["type"] == "pong"))["id"] == "still-open"
+            await me.send(send_frame("good", "reactions.send", stream_id, {"kind": "fire"}))
+            assert (await answer_to(me, "good"))["type"] == "ack"
+        async with connect(pair.a) as anonymous:
+            await anonymous.recv()
+            await anonymous.send(send_frame("anon", "chat.send", stream_id, {"text": "hi"}))
+            refused = await answer_to(anonymous, "anon")
+            assert (refused["status"], refused["error"]) == (401, "unauthorized")
+            await anonymous.send(json.dumps({"op": "ping", "id": 1}))
+            assert (await next_frame(anonymous, lambda f: f["type"] == "pong"))["id"] == 1
+
+    asyncio.run(scenario())
+
+
+def test_malformed_send_frames_close_with_4400(pair: Pair) -> None:
+    async def refusal(frame: dict[str, Any]) -> Any:
+        async with await signed_in(pair.a, pair.tokens, VIEWER) as socket:
+            await socket.send(json.dumps(frame))
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await socket.recv()
+            return closed.value.rcvd
+
+    async def scenario() -> None:
+        write = {"op": "send", "id": "r", "write": "chat.send", "stream": "s", "body": {}}
+        changes: list[tuple[dict[str, Any], str]] = [
+            ({"id": None}, '"id"'),
+            ({"id": "x" * 200}, '"id"'),
+            ({"write": "chat.shout"}, '"write"'),
+            ({"stream": 7}, '"stream"'),
+        ]
+        for change, words in changes:
+            closed = await refusal({**write, **change})
+            assert closed.code == 4400 and words in closed.reason, closed.reason
+
+    asyncio.run(scenario())
+
+
+def test_a_vote_after_the_poll_closed_is_rejected_to_the_voters_sockets_only(pair: Pair) -> None:
+    stream_id = pair.stream()
+    poll = {"question": "Next boss?", "options": [{"option_id": "a", "text": "Margit"},
+            {"option_id": "b", "text": "Godrick"}], "duration_seconds": 600}  # fmt: skip
+    poll_id = pair.post(pair.a, f"/streams/{stream_id}/polls", STREAMER, poll)["poll_id"]
+    pair.post(pair.a, f"/streams/{stream_id}/polls/{poll_id}/open", STREAMER)
+    pair.post(pair.a, f"/streams/{stream_id}/polls/{poll_id}/close", STREAMER)
+
+    async def scenario() -> None:
+        async with (
+            await signed_in(pair.a, pair.tokens, VIEWER) as voter,
+            await signed_in(pair.b, pair.tokens, VIEWER) as voters_other_tab,
+            await signed_in(pair.b, pair.tokens, "viewer-hal") as bystander,
+        ):
+            await subscribe(bystander, stream_id, ["polls"])  # watching the poll is not enough
+            vote = {"poll_id": poll_id, "option_ids": ["a"]}
+            await voter.send(send_frame("late-vote", "polls.vote", stream_id, vote))
+            ack = await answer_to(voter, "late-vote")
+            assert ack["type"] == "ack", ack  # accepted into the log; the fold decides
+            for socket in (voter, voters_other_tab):
+                rejected = await next_frame(socket, lambda f: f["type"] == "rejected")
+                assert rejected["event_id"] == ack["event_id"]
+                assert (rejected["channel"], rejected["stream"]) == ("polls", stream_id)
+                assert rejected["event_type"] == "livefold.polls.VoteCast"
+                assert "closed" in rejected["reason"]
+            with pytest.raises(TimeoutError):
+                await next_frame(bystander, lambda f: f["type"] == "rejected", timeout=1.5)
+
+    asyncio.run(scenario())
+
+
+def test_a_second_quiz_answer_over_the_socket_is_rejected_to_its_author(pair: Pair) -> None:
+    stream_id = pair.stream()
+    question = {"question": "2+2?", "options": [{"option_id": "x", "text": "4"},
+                {"option_id": "y", "text": "5"}], "correct_option": "x", "points": 10,
+                "time_limit_seconds": 60}  # fmt: skip
+    path = f"/streams/{stream_id}/quizzes/q1/questions"
+    question_id = pair.post(pair.a, path, STREAMER, question)["question_id"]
+
+    async def scenario() -> None:
+        async with await signed_in(pair.b, pair.tokens, VIEWER) as player:
+            answers = []
+            for ref, option in (("first", "x"), ("second", "y")):
+                body = {"quiz_id": "q1", "question_id": question_id, "option_id": option}
+                await player.send(send_frame(ref, "quizzes.answer", stream_id, body))
+                answers.append(await answer_to(player, ref))
+            assert [a["type"] for a in answers] == ["ack", "ack"], answers
+            rejected = await next_frame(player, lambda f: f["type"] == "rejected")
+            assert rejected["event_id"] == answers[1]["event_id"]
+            assert (rejected["channel"], rejected["reason"]) == (
+                "quiz",
+                "only the first answer to a question counts",
+            )
+
+    asyncio.run(scenario())

@@ -28,6 +28,7 @@ from livefold.payments import (
     WebhookRejected,
     provider_from_settings,
 )
+from livefold.payments.events import refund_event_id, tip_event
 from livefold.payments.stripe_provider import StripeProvider, stripe_idempotency_key
 from livefold.settings import Settings
 from livefold.tips import TIP_INTENT_CREATED
@@ -183,7 +184,49 @@ def test_a_payment_intent_is_confirmed_with_a_test_card_and_refunded_through_the
     assert refund.form["amount"] == ["200"]
     assert refund.form["metadata[tip_id]"] == [tip.tip_id]
     assert refund.form["metadata[reason]"] == ["goodwill"]
+    assert refund.form["metadata[refund_request]"] == ["refund-1"]
     assert refund.request_headers["Idempotency-Key"] == "livefold-refund-refund-1"
+
+
+def a_refund_event(kind: str, subject: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "created": int(time.time()),
+        "type": kind,
+        "data": {"object": subject},
+    }
+
+
+def test_a_refund_livefold_asked_for_has_the_event_id_its_request_announced(
+    stripe_mock: StripeMockService,
+) -> None:
+    provider = stripe_provider(stripe_mock)
+    tip = a_tip(amount_minor=900)
+    request = RefundRequest(tip, "pi_3Livefold", 300, "request-7", reason="goodwill")
+    refund = {
+        "id": "re_3Livefold",
+        "object": "refund",
+        "amount": 300,
+        "currency": "eur",
+        "payment_intent": "pi_3Livefold",
+        "metadata": request.metadata(),
+        "status": "succeeded",
+    }
+    kinds = ("refund.created", "refund.updated", "charge.refund.updated")
+    outcomes = [run(provider.parse_webhook(*signed(a_refund_event(k, refund)))) for k in kinds]
+
+    assert all(isinstance(outcome, Outcome) for outcome in outcomes)
+    events = [tip_event(outcome) for outcome in outcomes if isinstance(outcome, Outcome)]
+    assert {event.event_id for event in events} == {refund_event_id("stripe", "request-7")}
+    assert (events[0].body["amount_minor"], events[0].body["reason"]) == (300, "goodwill")
+    assert events[0].body["idempotency_key"] == tip.idempotency_key
+    from_dashboard = {**refund, "id": "re_dashboard", "metadata": tip.metadata()}
+    outcome = run(provider.parse_webhook(*signed(a_refund_event("refund.updated", from_dashboard))))
+    assert isinstance(outcome, Outcome) and outcome.subject_id == "re_dashboard"
+    charge = {"id": "ch_1", "object": "charge", "amount_refunded": 300, "metadata": tip.metadata()}
+    totals = run(provider.parse_webhook(*signed(a_refund_event("charge.refunded", charge))))
+    assert isinstance(totals, Ignored) and "charge.refunded" in totals.reason
 
 
 def test_stripe_out_of_reach_is_a_retriable_payment_error() -> None:

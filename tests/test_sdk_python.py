@@ -2,7 +2,8 @@
 with PKCE, a streamer creates a stream, a viewer's subscription sees chat and poll tallies, a
 cut or silent connection comes back by itself and resumes with what it missed, a write whose
 answer is lost is retried into one event, refusals carry the gateway's field and reason, and
-a back-end client reads the same events from Kafka with the registry."""
+a back-end client reads the same events from Kafka with the registry. Writes over the socket
+are acked, resent after a lost answer into one event, and a late vote comes back rejected."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from livefold_sdk import (
     OAuthError,
     Pkce,
     Reconnected,
+    Rejected,
     RetryPolicy,
     Session,
     Snapshot,
@@ -323,6 +325,73 @@ def test_refusals_carry_the_gateways_error_field_and_reason(
             viewer.poll(stream_id, "no-such-poll")
     with Livefold(live.url, auth="not-a-token") as stranger, pytest.raises(Unauthorized):
         stranger.send_chat(stream_id, "hello?")
+
+
+def test_socket_writes_are_acked_refused_with_fields_and_a_late_vote_comes_back_rejected(
+    live: LiveGateway, people: People
+) -> None:
+    async def scenario() -> None:
+        async with (
+            AsyncLivefold(live.url, auth=people.streamer.session) as streamer,
+            Subscription(live.url, auth=people.streamer.session) as watching,
+            Subscription(live.url, auth=people.viewer.session) as mine,
+        ):
+            stream_id = await new_stream(streamer)
+            await watching.subscribe(stream_id, ["chat"])
+            await next_of(watching, Snapshot)
+            sent = await mine.send_chat(stream_id, "hello over the socket", ref="py-hello")
+            assert sent["message_id"] == sent["event_id"]
+            again = await mine.send_chat(stream_id, "hello over the socket", ref="py-hello")
+            assert again["event_id"] == sent["event_id"]
+            with pytest.raises(InvalidRequest) as refused:
+                await mine.send_chat(stream_id, "")
+            assert refused.value.status == 422 and refused.value.field("text")
+            await streamer.send_chat(stream_id, "afterwards")
+            assert await chat_texts(watching, 2) == ["hello over the socket", "afterwards"]
+            options = {"a": "Yes", "b": "No"}
+            poll = await streamer.create_poll(stream_id, "Late?", options, duration_seconds=600)
+            await streamer.open_poll(stream_id, poll["poll_id"])
+            await streamer.close_poll(stream_id, poll["poll_id"])
+            late = await mine.vote(stream_id, poll["poll_id"], "a")
+            rejected = await next_of(mine, Rejected)
+            assert (rejected.event_id, rejected.stream) == (late["event_id"], stream_id)
+            assert rejected.channel == "polls" and "closed" in rejected.reason
+            with pytest.raises(TimeoutError):  # the streamer's socket hears nothing of it
+                await next_of(watching, Rejected, timeout=1.0)
+
+    run(scenario)
+
+
+def test_a_socket_write_whose_ack_is_lost_is_resent_after_the_reconnect_into_one_message(
+    live: LiveGateway, people: People
+) -> None:
+    async def scenario() -> None:
+        relay = TcpRelay(live.settings.host, live.settings.gateway_port)
+        relay_url = await relay.start()
+        async with (
+            AsyncLivefold(live.url, auth=people.streamer.session) as streamer,
+            Subscription(live.url, auth=people.streamer.session) as watching,
+            Subscription(relay_url, auth=people.viewer.session, backoff=0.05) as mine,
+        ):
+            stream_id = await new_stream(streamer)
+            await watching.subscribe(stream_id, ["chat"])
+            await next_of(watching, Snapshot)
+            relay.lose_next_answer()  # the ack dies with the connection
+            sent = await mine.send_chat(stream_id, "acked on the second connection")
+            assert relay.answers_lost == 1 and mine.reconnects == 1
+            await streamer.send_chat(stream_id, "afterwards")
+            shown: list[tuple[str, str]] = []
+            while len(shown) < 2:
+                frame = await next_of(watching, Batch)
+                messages = [n.value for n in frame.notices if n.kind == "message"]
+                shown += [(m["text"], m["message_id"]) for m in messages]
+            assert shown == [
+                ("acked on the second connection", sent["message_id"]),
+                ("afterwards", shown[1][1]),
+            ]
+        await relay.close()
+
+    run(scenario)
 
 
 def test_a_forged_token_ends_the_subscription_with_4401_and_the_reason(live: LiveGateway) -> None:

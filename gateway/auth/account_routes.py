@@ -16,11 +16,13 @@ from gateway.auth.account_service import (
     Conflict,
     InvalidInput,
     Unavailable,
+    UnknownAccount,
     profile_fields_from,
     registration_from,
 )
 from gateway.auth.bearer import Unauthorized
 from gateway.auth.directory import Account
+from gateway.auth.throttle import Throttled
 from gateway.auth.verifier import VerifiedToken
 from streams.validation import FieldError
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from gateway.auth.service import AuthService
 
 MAX_JSON_BYTES = 16 * 1024
+MAX_USER_ID_CHARS = 200  # what the accounts log takes (an event's key)
 ERASED = None  # how an erased personal field reads
 
 
@@ -112,11 +115,17 @@ def account_routes(service: AuthService) -> list[BaseRoute]:
             return problem(422, "invalid", "the request is not valid", invalid.errors)
         except Conflict as conflict:
             return problem(409, "conflict", str(conflict))
+        except UnknownAccount as unknown:
+            return problem(404, "not_found", str(unknown))
         except Unavailable as unavailable:
             return problem(503, "unavailable", str(unavailable), headers={"Retry-After": "1"})
 
     async def register(request: Request) -> Response:
         async def work(request: Request) -> Response:
+            try:
+                service.limits.registration_from(request)
+            except Throttled as throttled:
+                raise Refusal(throttled.response()) from None
             registration = registration_from(await json_body(request))
             account = await run_in_threadpool(accounts.register, registration)
             return JSONResponse(account_view(account), status_code=201)
@@ -153,6 +162,8 @@ def account_routes(service: AuthService) -> list[BaseRoute]:
         async def work(request: Request) -> Response:
             verified = await admin(request)
             user_id = request.path_params["user_id"]
+            if len(user_id) > MAX_USER_ID_CHARS:
+                raise InvalidInput([FieldError("user_id", f"at most {MAX_USER_ID_CHARS} chars")])
             if request.method == "POST":
                 body = await json_body(request)
                 if not isinstance(body, dict) or not isinstance(body.get("role"), str):

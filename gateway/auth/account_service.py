@@ -31,7 +31,7 @@ from livefold import accounts
 from livefold.data_keys import KeyStore, KeyStoreUnavailable, seal
 from streams.events import SYSTEM_ACTOR, Event, new_event
 from streams.producer import AppendError, EventProducer
-from streams.validation import FieldError
+from streams.validation import EventValidationError, FieldError
 
 ROLE_NAMES = ("viewer", "streamer", "moderator", "editor", "admin")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
@@ -47,6 +47,10 @@ class InvalidInput(ValueError):
 
 class Conflict(Exception):
     """The request collides with the current state (a taken username, a deleted account)."""
+
+
+class UnknownAccount(LookupError):
+    """No account, nor an identity with roles, has this user id here."""
 
 
 class Unavailable(Exception):
@@ -108,6 +112,9 @@ def _text(body: dict[str, Any], name: str, errors: list[FieldError], strip: bool
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         errors.append(FieldError(name, "required, a non-empty string"))
+        return ""
+    if any("\ud800" <= char <= "\udfff" for char in value):  # JSON allows them, UTF-8 not
+        errors.append(FieldError(name, "must be Unicode text (no lone surrogates)"))
         return ""
     return value.strip() if strip else value
 
@@ -230,7 +237,9 @@ class AccountService:
     ) -> Account:
         self._check_role(role)
         account = self.directory.account(user_id)
-        if account is not None and (role, channel_id) in account.roles:
+        if account is None:
+            raise UnknownAccount(f"no account or identity {user_id!r} here")
+        if (role, channel_id) in account.roles:
             event = self._role_event(accounts.ROLE_REVOKED, user_id, role, channel_id, actor_id)
             self._append(event)
         return self._account(user_id)
@@ -298,6 +307,8 @@ class AccountService:
     def _append(self, event: Event) -> None:
         try:
             ack = self.producer.append(event).result(APPEND_TIMEOUT)
+        except EventValidationError as error:  # e.g. a user id longer than the log takes
+            raise InvalidInput(error.errors) from None
         except (AppendError, TimeoutError) as error:
             raise Unavailable(f"the accounts log did not take the change: {error}") from error
         if not self.directory.wait_for(ack.partition, ack.offset, APPEND_TIMEOUT):

@@ -24,6 +24,7 @@ class PublicClient:
 
     client_id: str
     redirect_uris: tuple[str, ...]
+    id_token_signed_response_alg: str = "RS256"  # OpenID Connect Registration's default
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -63,7 +64,11 @@ def redirect_uris(settings: Settings) -> tuple[str, ...]:
 
 
 def registered_clients(settings: Settings) -> dict[str, PublicClient]:
-    client = PublicClient(settings.oauth_client_id, redirect_uris(settings))
+    client = PublicClient(
+        settings.oauth_client_id,
+        redirect_uris(settings),
+        settings.oauth_id_token_signed_response_alg,
+    )
     return {client.client_id: client}
 
 

@@ -16,7 +16,8 @@ from gateway.auth.bearer import Unauthorized, error_text
 from gateway.auth.clients import SCOPES
 from gateway.auth.login_page import error_page, login_page
 from gateway.auth.starlette_oauth import FormError, oauth2_request, oauth_error, read_form
-from gateway.auth.tokens import ALGORITHM
+from gateway.auth.throttle import Throttled
+from gateway.auth.tokens import ID_TOKEN_ALGORITHMS
 
 if TYPE_CHECKING:
     from gateway.auth.service import AuthService
@@ -37,7 +38,7 @@ def discovery_document(issuer: str) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [ALGORITHM],
+        "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGORITHMS),
         "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none"],
         "code_challenge_methods_supported": ["S256"],
@@ -70,9 +71,16 @@ def oauth_routes(service: AuthService) -> list[BaseRoute]:
         return JSONResponse(service.keys.public_jwks(), headers={"Cache-Control": "max-age=300"})
 
     async def authorize(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                service.limits.sign_in_from(request)
+            except Throttled as throttled:
+                return throttled.response()
         try:
             oauth_request = await oauth2_request(request, issuer, form=[])
             grant = await run_in_threadpool(server.get_consent_grant, oauth_request)
+        except FormError as refused:
+            return error_page("Sign-in request refused", str(refused))
         except OAuth2Error as error:
             if error.redirect_uri:  # the client and its redirect URI are known: tell it there
                 return server.handle_error_response(None, error)  # type: ignore[no-any-return]
@@ -86,7 +94,11 @@ def oauth_routes(service: AuthService) -> list[BaseRoute]:
             return login_page(action, problem=str(refusal), status=400)
         username, password = fields.get("username", ""), fields.get("password", "")
         try:
+            if username:
+                service.limits.sign_in_as(username)
             account = await run_in_threadpool(service.accounts.authenticate, username, password)
+        except Throttled as throttled:
+            return throttled.response()
         except Unavailable:
             return login_page(action, problem="Sign-in is unavailable; try again.", status=503)
         if account is None:
@@ -99,11 +111,14 @@ def oauth_routes(service: AuthService) -> list[BaseRoute]:
 
     async def token(request: Request) -> Response:
         try:
+            service.limits.token_request_from(request)
             oauth_request = await oauth2_request(request, issuer)
             response: Response = await run_in_threadpool(
                 server.create_token_response, oauth_request
             )
             return response
+        except Throttled as throttled:
+            return throttled.oauth_response()
         except FormError as problem:
             return oauth_error(400, "invalid_request", str(problem))
         except OAuth2Error as error:
@@ -113,11 +128,14 @@ def oauth_routes(service: AuthService) -> list[BaseRoute]:
 
     async def revoke(request: Request) -> Response:
         try:
+            service.limits.token_request_from(request)
             oauth_request = await oauth2_request(request, issuer)
             response: Response = await run_in_threadpool(
                 server.create_endpoint_response, "revocation", oauth_request
             )
             return response
+        except Throttled as throttled:
+            return throttled.oauth_response()
         except FormError as problem:
             return oauth_error(400, "invalid_request", str(problem))
         except OAuth2Error as error:

@@ -7,7 +7,8 @@ Where things live:
   one-time use of each is recorded in the accounts log as a session event, and the fold decides
   in log order which use was first (`livefold.accounts`), so every gateway honours the same
   ones and a replay is caught even when it reaches another gateway;
-- access tokens and ID tokens are ES256 JWTs (`tokens`), verified by anyone with the JWKS.
+- access tokens are ES256 JWTs, ID tokens RS256 or ES256 as the client registered (`tokens`),
+  verified by anyone with the JWKS.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from gateway.auth.clients import SCOPES, PublicClient, registered_clients
 from gateway.auth.directory import Account, AccountDirectory
 from gateway.auth.sealed_tokens import CODE, REFRESH, SealingKey
 from gateway.auth.starlette_oauth import to_response
-from gateway.auth.tokens import ALGORITHM, ROLES, AuthError, SigningKeys, issue_access_token
+from gateway.auth.tokens import ROLES, AuthError, SigningKeys, issue_access_token
 from gateway.auth.verifier import Verifier
 from livefold.settings import Settings
 
@@ -332,15 +333,15 @@ class LivefoldAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             }
             token["refresh_token"] = self.sealing.seal(REFRESH, claims, user.expires_at)
         if "openid" in scope.split():
-            token["id_token"] = self.id_token(user, client_id)
+            token["id_token"] = self.id_token(user, client)
         return token
 
-    def id_token(self, user: Grantee, client_id: str) -> str:
+    def id_token(self, user: Grantee, client: PublicClient) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.settings.gateway_url,
             "sub": user.account.user_id,
-            "aud": client_id,
+            "aud": client.get_client_id(),
             "iat": now,
             "exp": now + self.settings.access_token_ttl_seconds,
             "auth_time": user.auth_time,
@@ -348,8 +349,10 @@ class LivefoldAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         }
         if user.nonce:
             claims["nonce"] = user.nonce
-        header = {"alg": ALGORITHM, "kid": self.keys.kid, "typ": "JWT"}
-        return jwt.encode(header, claims, self.keys.key)
+        algorithm = client.id_token_signed_response_alg
+        key = self.keys.id_token_key(algorithm)
+        header = {"alg": algorithm, "kid": str(key.kid), "typ": "JWT"}
+        return jwt.encode(header, claims, key, algorithms=[algorithm])
 
     def open_refresh_token(self, token: str) -> SessionToken:
         claims = self.sealing.open(REFRESH, token)

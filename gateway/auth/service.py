@@ -7,9 +7,10 @@ serves, and `routes(settings, service)` lists the endpoints.
     # or, around the gateway's app, whose lifespan is its own:
     app = service.around(create_app(settings, service.verifier, routes(settings, service)))
 
-Keys under `settings.data_dir / "auth"`: the access-token signing key and the sealing key of
-codes and refresh tokens. Gateways that serve one issuer must share both (one data dir, or the
-files mounted from a secret store). Users' data keys live in the key store (`data_keys`).
+Keys under `settings.data_dir / "auth"`: the signing keys (ES256 for access tokens, plus RS256
+for ID tokens) and the sealing key of codes and refresh tokens. Gateways that serve one issuer
+must share them all (one data dir, or the files mounted from a secret store). Users' data keys
+live in the key store (`data_keys`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from gateway.auth.follower import AccountsFollower
 from gateway.auth.oauth_routes import oauth_routes
 from gateway.auth.sealed_tokens import SealingKey
 from gateway.auth.server import LivefoldAuthorizationServer
+from gateway.auth.throttle import AuthLimits
 from gateway.auth.tokens import SigningKeys
 from gateway.auth.verifier import VerifiedToken, Verifier
 from livefold.data_keys import KeyStore, key_store
@@ -72,6 +74,7 @@ class AuthService:
             settings, self.keys, self.sealing, self.directory, self.accounts, self.verifier
         )
         self.guard = BearerGuard(self.verifier, settings.gateway_url)
+        self.limits = AuthLimits(settings)
         _warn_if_insecure(settings.gateway_url)
 
     async def bearer(self, request: Request) -> VerifiedToken:

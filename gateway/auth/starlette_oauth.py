@@ -25,6 +25,27 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 Pairs = list[tuple[str, str]]
 
+# The parameters RFC 6749 (Appendix A), RFC 7636 and RFC 7009 define are printable ASCII
+# (VSCHAR); authlib echoes some in its error descriptions and fails on any other character.
+OAUTH_PARAMETERS = frozenset(
+    {
+        "response_type",
+        "grant_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code",
+        "code_verifier",
+        "code_challenge",
+        "code_challenge_method",
+        "refresh_token",
+        "token",
+        "token_type_hint",
+    }
+)
+
 
 class FormError(ValueError):
     """The body is not a form authlib can read; the message says why."""
@@ -81,11 +102,21 @@ async def read_form(request: Request) -> Pairs:
         raise FormError(f"more than {MAX_FORM_FIELDS} form fields") from error
 
 
+def check_parameters(pairs: Pairs) -> None:
+    """FormError for an OAuth parameter with a character outside printable ASCII."""
+    for name, value in pairs:
+        if name in OAUTH_PARAMETERS and not all(" " <= char <= "~" for char in value):
+            raise FormError(f"{name} must be printable ASCII (RFC 6749, appendix A)")
+
+
 async def oauth2_request(
-    request: Request, public_url: str, form: Pairs | None = None
+    request: Request, public_url: str, form: Pairs | None = None, *, checked: bool = True
 ) -> StarletteOAuth2Request:
-    """The OAuth2Request authlib works on; `form` defaults to the request's own body."""
+    """The OAuth2Request authlib works on; `form` defaults to the request's own body.
+    `checked`: FormError for OAuth parameters authlib cannot handle (`check_parameters`)."""
     fields = await read_form(request) if form is None else form
+    if checked:
+        check_parameters(request.query_params.multi_items() + fields)
     query = request.url.query
     uri = f"{public_url.rstrip('/')}{request.url.path}" + (f"?{query}" if query else "")
     return StarletteOAuth2Request(

@@ -1,5 +1,7 @@
 """Access tokens: short-lived JWTs signed with an ES256 key that livefold generates once and
-keeps under the data dir (production: mount the key file from a secret store).
+keeps under the data dir (production: mount the key files from a secret store). ID tokens are
+signed with that key or an RS256 one kept beside it (OpenID Core requires RS256 support), as
+each client registered; the JWKS publishes both.
 
 Claims: `sub` (user id), `roles` (global roles: viewer, streamer, admin), `iss`, `aud`, `iat`,
 `exp`, `jti`. Per-stream rights (owner, moderator) are not in the token: they change while a
@@ -20,10 +22,12 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import ECKey, KeySet, RSAKey
 
 ROLES = frozenset({"viewer", "streamer", "admin"})
-ALGORITHM = "ES256"
+ALGORITHM = "ES256"  # of access tokens
+ID_TOKEN_ALGORITHMS = ("RS256", ALGORITHM)
+RSA_KEY_BITS = 2048
 
 
 class AuthError(Exception):
@@ -66,11 +70,13 @@ def load_or_create_key_file(path: Path, generate: Callable[[], dict[str, Any]]) 
 
 
 class SigningKeys:
-    """The private signing key (created on first use) and the public JWKS derived from it."""
+    """The private signing keys (created on first use) and the public JWKS derived from them:
+    `key` (ES256) at `path`, `rsa_key` (RS256, for ID tokens only) beside it."""
 
     def __init__(self, path: Path):
         self.path = path
         self.key = self._load_or_create()
+        self.rsa_key = self._load_or_create_rsa()
 
     def _load_or_create(self) -> ECKey:
         def generate() -> dict[str, Any]:
@@ -82,14 +88,32 @@ class SigningKeys:
 
         return ECKey.import_key(load_or_create_key_file(self.path, generate))
 
+    def _load_or_create_rsa(self) -> RSAKey:
+        def generate() -> dict[str, Any]:
+            kid = uuid.uuid4().hex
+            key = RSAKey.generate_key(
+                RSA_KEY_BITS, parameters={"kid": kid, "use": "sig", "alg": "RS256"}
+            )
+            return key.as_dict(private=True)
+
+        path = self.path.with_name(f"{self.path.stem}-rsa{self.path.suffix}")
+        return RSAKey.import_key(load_or_create_key_file(path, generate))
+
     @property
     def kid(self) -> str:
         return str(self.key.kid)
 
+    def id_token_key(self, algorithm: str) -> ECKey | RSAKey:
+        if algorithm not in ID_TOKEN_ALGORITHMS:
+            raise ValueError(f"ID tokens are signed with {' or '.join(ID_TOKEN_ALGORITHMS)}")
+        return self.rsa_key if algorithm == "RS256" else self.key
+
     def public_jwks(self) -> dict[str, Any]:
-        return {"keys": [self.key.as_dict(private=False)]}
+        return {"keys": [key.as_dict(private=False) for key in (self.key, self.rsa_key)]}
 
     def key_set(self) -> KeySet:
+        """The keys access tokens are verified with (the ES256 one: an ID token is no access
+        token, whatever its claims)."""
         return KeySet([self.key])
 
 

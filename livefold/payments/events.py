@@ -4,6 +4,8 @@ The event id derives from (provider, kind, the object the outcome is about), and
 the provider's event, so a webhook delivered twice, or two webhooks about one payment or one
 refund, append the very same event: the tips fold applies an event id once, and refuses a second
 capture of an idempotency key. A payment is therefore captured once however often it is told.
+A refund livefold asked for is about its request (`refund_event_id`): the gateway knows the event
+id before the webhook comes, and so tells a retried refund request that was already carried out.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from livefold.payments.provider import Outcome
+from livefold.payments.provider import Outcome, refund_subject
 from livefold.tips import TIP_CAPTURED, TIP_FAILED, TIP_REFUNDED
 from streams.events import SYSTEM_ACTOR, Event, new_event
 
@@ -21,6 +23,11 @@ NAMESPACE = uuid.UUID("5f0c2e7a-8b1d-4c3e-9a6f-0d2b7e4c1a93")
 def event_id_of(outcome: Outcome) -> str:
     name = f"{outcome.provider}\n{outcome.kind}\n{outcome.subject_id}"
     return str(uuid.uuid5(NAMESPACE, name))
+
+
+def refund_event_id(provider: str, request_key: str) -> str:
+    """The TipRefunded event id a refund livefold asked for (RefundRequest) will have."""
+    return str(uuid.uuid5(NAMESPACE, f"{provider}\nrefunded\n{refund_subject(request_key)}"))
 
 
 def tip_event(outcome: Outcome) -> Event:

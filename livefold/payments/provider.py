@@ -72,6 +72,16 @@ class PaymentCreated:
     next_action: dict[str, Any] | None = None
 
 
+# The refund's metadata key naming the request that made it (RefundRequest.request_key).
+REFUND_REQUEST = "refund_request"
+
+
+def refund_subject(request_key: str) -> str:
+    """What a refund livefold asked for is about (Outcome.subject_id): its request, so the
+    refund's event id is known before the provider answers (livefold.payments.events)."""
+    return f"{REFUND_REQUEST}:{request_key}"
+
+
 @dataclass(frozen=True)
 class RefundRequest:
     tip: TipPayment
@@ -79,6 +89,13 @@ class RefundRequest:
     amount_minor: int
     request_key: str  # the refund request's own idempotency key: a retry refunds once
     reason: str | None = None
+
+    def metadata(self) -> dict[str, str]:
+        """What the provider keeps with the refund and sends back in its webhooks."""
+        metadata = self.tip.metadata() | {REFUND_REQUEST: self.request_key}
+        if self.reason:
+            metadata["reason"] = self.reason[:500]
+        return metadata
 
 
 @dataclass(frozen=True)

@@ -157,14 +157,13 @@ class SandboxProvider:
         tip = refund.tip
         digest = hashlib.sha256(f"{refund.reference}\n{refund.request_key}".encode()).hexdigest()
         refund_id = f"re_sandbox_{digest[:24]}"
-        metadata = tip.metadata() | ({"reason": refund.reason} if refund.reason else {})
         refund_object = {
             "id": refund_id,
             "object": "refund",
             "amount": refund.amount_minor,
             "currency": tip.currency.lower(),
             "payment_intent": refund.reference,
-            "metadata": metadata,
+            "metadata": refund.metadata(),
             "reason": "requested_by_customer",
             "status": "succeeded",
             "created": int(time.time()),

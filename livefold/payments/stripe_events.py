@@ -4,8 +4,10 @@ official library's `Webhook.construct_event`, then read into a provider-neutral 
 
 Followed event types: `payment_intent.succeeded` (captured), `payment_intent.payment_failed` and
 `payment_intent.canceled` (failed), and a succeeded Refund in `refund.created`, `refund.updated`
-or `charge.refund.updated` (refunded). Tip details come from the object's metadata, which
-livefold sets on every PaymentIntent and Refund it creates.
+or `charge.refund.updated` (refunded). `charge.refunded` is acknowledged and ignored: its Charge
+holds the running total refunded, not which refund it was, and the refund's own events follow.
+Tip details come from the object's metadata, which livefold sets on every PaymentIntent and
+Refund it creates.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from typing import Any
 
 import stripe
 
-from livefold.payments.provider import FailureReason, Ignored, Outcome, WebhookRejected
+from livefold.payments.provider import (
+    REFUND_REQUEST,
+    FailureReason,
+    Ignored,
+    Outcome,
+    WebhookRejected,
+    refund_subject,
+)
 
 SIGNATURE_HEADER = "Stripe-Signature"
 TIP_METADATA = ("tip_id", "stream_id", "idempotency_key")
@@ -114,7 +123,7 @@ def outcome_of(
         payment = subject.get("payment_intent")
         return Outcome(
             kind="refunded",
-            subject_id=subject_id,
+            subject_id=_refund_subject(subject, subject_id),
             amount_minor=_amount(subject, "amount"),
             currency=_text(subject, "currency").upper(),
             provider_reference=payment if isinstance(payment, str) else None,
@@ -154,6 +163,14 @@ def _amount(subject: Mapping[str, Any], name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise WebhookRejected(f"data.object.{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _refund_subject(refund: Mapping[str, Any], refund_id: str) -> str:
+    """The request a refund livefold asked for came from (so its event id is the one the
+    gateway announced), else the refund itself (one made in the provider's dashboard)."""
+    metadata = refund.get("metadata")
+    request = metadata.get(REFUND_REQUEST) if isinstance(metadata, Mapping) else None
+    return refund_subject(request) if isinstance(request, str) and request else refund_id
 
 
 def _refund_reason(refund: Mapping[str, Any]) -> str | None:

@@ -100,15 +100,12 @@ class StripeProvider:
         )
 
     async def refund_payment(self, refund: RefundRequest) -> str:
-        metadata = refund.tip.metadata()
-        if refund.reason:
-            metadata["reason"] = refund.reason[:500]
         try:
             created = await self._client.v1.refunds.create_async(
                 params={
                     "payment_intent": refund.reference,
                     "amount": refund.amount_minor,
-                    "metadata": metadata,
+                    "metadata": refund.metadata(),
                 },
                 options={"idempotency_key": f"livefold-refund-{refund.request_key}"},
             )

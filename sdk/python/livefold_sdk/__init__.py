@@ -8,6 +8,7 @@ over WebSockets, and (back-end clients) read the event topics from Kafka.
         await live.send_chat(stream_id, "hello")
         async with live.subscription() as subscription:
             await subscription.subscribe(stream_id, ["chat"])
+            await subscription.send_chat(stream_id, "hi")  # over the socket: the hot path
             async for frame in subscription:
                 ...
 
@@ -41,7 +42,16 @@ from livefold_sdk.errors import (
     Unauthorized,
     Unavailable,
 )
-from livefold_sdk.frames import Batch, Frame, Notice, Reconnected, Refusal, Snapshot, Update
+from livefold_sdk.frames import (
+    Batch,
+    Frame,
+    Notice,
+    Reconnected,
+    Refusal,
+    Rejected,
+    Snapshot,
+    Update,
+)
 from livefold_sdk.loopback import AuthorizationResponse, LoopbackReceiver
 from livefold_sdk.subscription import Subscription
 from livefold_sdk.transport import Accepted, Call, RetryPolicy
@@ -73,6 +83,7 @@ __all__ = [
     "RateLimited",
     "Reconnected",
     "Refusal",
+    "Rejected",
     "RetryPolicy",
     "Session",
     "Snapshot",

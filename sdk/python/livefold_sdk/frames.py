@@ -6,6 +6,9 @@
 - `Batch`: what changed in the last batching window (50-100 ms): `updates` coalesced to the
   latest value per key, `notices` (chat messages, deletions, tip alerts) in order.
 - `Refusal`: a subscription the gateway refused (e.g. a moderator-only channel).
+- `Rejected`: one of your own writes (over REST or the socket) that a fold refused after the
+  gateway accepted it, e.g. a vote that came after the poll closed. Every socket signed in as
+  you gets it, subscribed to the stream or not; it is not replayed after a reconnect.
 - `Reconnected`: the connection dropped and is back; snapshots of the resumed subscriptions
   follow.
 
@@ -62,13 +65,22 @@ class Refusal:
 
 
 @dataclass(frozen=True, slots=True)
+class Rejected:
+    stream: str
+    channel: str
+    event_id: str  # the `event_id` the write's answer carried
+    event_type: str  # e.g. "livefold.polls.VoteCast"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reconnected:
     attempts: int  # connection attempts it took
     code: int | None  # the close code that ended the previous connection (None: no close frame)
     reason: str
 
 
-Frame = Snapshot | Batch | Refusal | Reconnected
+Frame = Snapshot | Batch | Refusal | Rejected | Reconnected
 
 
 def _updates(items: Any) -> tuple[Update, ...]:
@@ -82,7 +94,7 @@ def _notices(items: Any) -> tuple[Notice, ...]:
     )
 
 
-def parse(document: dict[str, Any]) -> Snapshot | Batch | Refusal | None:
+def parse(document: dict[str, Any]) -> Snapshot | Batch | Refusal | Rejected | None:
     """A data frame from the gateway's JSON; None for control frames (pong, welcome...)."""
     kind = document.get("type")
     if kind == "snapshot":
@@ -102,6 +114,14 @@ def parse(document: dict[str, Any]) -> Snapshot | Batch | Refusal | None:
             cursor=str(document.get("cursor") or ""),
             updates=_updates(document.get("updates")),
             notices=_notices(document.get("notices")),
+        )
+    if kind == "rejected":
+        return Rejected(
+            stream=str(document.get("stream") or ""),
+            channel=str(document.get("channel") or ""),
+            event_id=str(document.get("event_id") or ""),
+            event_type=str(document.get("event_type") or ""),
+            reason=str(document.get("reason") or ""),
         )
     if kind == "error":
         return Refusal(

@@ -12,6 +12,10 @@ once if the gateway refused it) and subscribes again from the last cursor it saw
 (stream, channel): the gateway sends what was missed, then live frames. A bad frame (4400), a
 token refused after a refresh (4401) or running out of attempts ends the iteration with
 `SubscriptionClosed`.
+
+The same socket carries the interactive writes (`send`, `send_chat`, `react`, `vote`,
+`answer_quiz`): each returns once the event is in Kafka; a write a fold refuses later comes
+back as a `Rejected` frame.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import json
 import logging
 import random
 import re
+import uuid
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -30,7 +36,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from livefold_sdk.errors import OAuthError, SubscriptionClosed, TransportError
 from livefold_sdk.frames import Batch, Frame, Reconnected, Refusal, Snapshot, parse
-from livefold_sdk.transport import USER_AGENT, Auth
+from livefold_sdk.socket_writes import PendingWrites, write_frame
+from livefold_sdk.transport import USER_AGENT, Accepted, Auth
 
 BAD_FRAME, AUTH_FAILED, RATE_LIMITED = 4400, 4401, 4429
 FATAL = frozenset({BAD_FRAME, 1002, 1003, 1007, 1008, 1009})
@@ -93,6 +100,7 @@ class Subscription:
         self._closing = False
         self._pongs: dict[int, asyncio.Future[None]] = {}
         self._ping_id = 0
+        self._writes = PendingWrites()
 
     # ------------------------------------------------------------ public
 
@@ -128,6 +136,66 @@ class Subscription:
             self.cursors.pop((stream_id, channel), None)
         frame = {"op": "unsubscribe", "stream": stream_id, "channels": channels}
         await self._send_quietly(frame)
+
+    async def send(
+        self,
+        write: str,
+        stream_id: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        ref: str | None = None,
+        timeout: float | None = 30.0,
+    ) -> Accepted:
+        """One write over the socket (`write` is one of `socket_writes.WRITES`; path ids such as
+        `poll_id` go in `body`), answered once Kafka has the event. `ref` is its idempotency
+        key (one is made): a write whose connection drops is sent again after the reconnect
+        and makes the same event. Raises what REST would (`InvalidRequest` with its fields,
+        `Unauthorized` when not signed in, `RateLimited`...), TimeoutError or
+        SubscriptionClosed."""
+        if self._done.is_set():
+            raise self._ended or SubscriptionClosed(None, "closed by the client")
+        frame = write_frame(ref or uuid.uuid4().hex, write, stream_id, body or {})
+        answer = self._writes.add(frame)
+        try:
+            await self._send_quietly(frame)  # not connected: the next connection sends it
+            return await asyncio.wait_for(answer, timeout)
+        finally:
+            self._writes.forget(frame["id"])
+
+    async def send_chat(
+        self, stream_id: str, text: str, *, reply_to: str | None = None, ref: str | None = None
+    ) -> Accepted:
+        body = {"text": text} if reply_to is None else {"text": text, "reply_to": reply_to}
+        return await self.send("chat.send", stream_id, body, ref=ref)
+
+    async def react(
+        self, stream_id: str, kind: str, count: int = 1, *, ref: str | None = None
+    ) -> Accepted:
+        return await self.send("reactions.send", stream_id, {"kind": kind, "count": count}, ref=ref)
+
+    async def vote(
+        self,
+        stream_id: str,
+        poll_id: str,
+        option_ids: str | Sequence[str],
+        *,
+        ref: str | None = None,
+    ) -> Accepted:
+        chosen = [option_ids] if isinstance(option_ids, str) else list(option_ids)
+        body = {"poll_id": poll_id, "option_ids": chosen}
+        return await self.send("polls.vote", stream_id, body, ref=ref)
+
+    async def answer_quiz(
+        self,
+        stream_id: str,
+        quiz_id: str,
+        question_id: str,
+        option_id: str,
+        *,
+        ref: str | None = None,
+    ) -> Accepted:
+        body = {"quiz_id": quiz_id, "question_id": question_id, "option_id": option_id}
+        return await self.send("quizzes.answer", stream_id, body, ref=ref)
 
     async def next(self, timeout: float | None = None) -> Frame:
         """The next frame (TimeoutError after `timeout` seconds)."""
@@ -245,10 +313,13 @@ class Subscription:
             await socket.send(json.dumps({"op": "auth", "token": token}))
             self.user = (await self._expect(socket, "authenticated")).get("user")
         self._socket = socket
-        for sent, (stream_id, channels) in enumerate(list(self.topics.items())):
+        again = [
+            self._subscribe_frame(stream, channels) for stream, channels in self.topics.items()
+        ]
+        for sent, frame in enumerate([*again, *self._writes.frames()]):
             if sent >= FRAMES_PER_SECOND:
                 await asyncio.sleep(1 / FRAMES_PER_SECOND)
-            await socket.send(json.dumps(self._subscribe_frame(stream_id, channels)))
+            await socket.send(json.dumps(frame))
 
     async def _expect(self, socket: ClientConnection, kind: str) -> dict[str, Any]:
         while True:
@@ -280,6 +351,8 @@ class Subscription:
             waiter = self._pongs.pop(document.get("id") or 0, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
+            return None
+        if self._writes.take(document):
             return None
         frame = parse(document)
         if isinstance(frame, Snapshot | Batch) and frame.cursor:
@@ -340,4 +413,5 @@ class Subscription:
             return
         self._ended = error
         self._done.set()
+        self._writes.fail(error or SubscriptionClosed(None, "closed by the client"))
         self._queue.put_nowait(_End(error))

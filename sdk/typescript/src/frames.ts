@@ -6,6 +6,9 @@
 // - batch: what changed in the last batching window: updates coalesced to the latest value per
 //   key, notices (chat messages, deletions, tip alerts) in order;
 // - refusal: a subscription the gateway refused (e.g. a moderator-only channel);
+// - rejected: one of your own writes (REST or socket) that a fold refused after the gateway
+//   accepted it, e.g. a vote after the poll closed; every socket signed in as you gets it,
+//   subscribed to the stream or not, and it is not replayed after a reconnect;
 // - reconnected: the connection dropped and is back; snapshots of the resumed subscriptions follow.
 
 import type { Json } from "./client.js";
@@ -52,6 +55,17 @@ export interface Refusal {
   channel?: string;
 }
 
+export interface Rejected {
+  type: "rejected";
+  stream: string;
+  channel: string;
+  /** The event_id the write's answer carried. */
+  event_id: string;
+  /** e.g. "livefold.polls.VoteCast". */
+  event_type: string;
+  reason: string;
+}
+
 export interface Reconnected {
   type: "reconnected";
   /** Connection attempts it took. */
@@ -61,7 +75,7 @@ export interface Reconnected {
   reason: string;
 }
 
-export type Frame = Snapshot | Batch | Refusal | Reconnected;
+export type Frame = Snapshot | Batch | Refusal | Rejected | Reconnected;
 
 const list = (value: unknown): Record<string, unknown>[] =>
   Array.isArray(value) ? value.filter((item) => item !== null && typeof item === "object") : [];
@@ -78,7 +92,7 @@ const notices = (value: unknown): Notice[] =>
   }));
 
 /** A data frame from the gateway's JSON; null for control frames (pong, welcome...). */
-export function parseFrame(doc: Record<string, unknown>): Snapshot | Batch | Refusal | null {
+export function parseFrame(doc: Record<string, unknown>): Snapshot | Batch | Refusal | Rejected | null {
   const common = {
     stream: String(doc.stream),
     channel: String(doc.channel),
@@ -91,6 +105,15 @@ export function parseFrame(doc: Record<string, unknown>): Snapshot | Batch | Ref
       return { type: "snapshot", ...common, resumed: doc.resumed === true, complete: doc.complete !== false };
     case "batch":
       return { type: "batch", ...common };
+    case "rejected":
+      return {
+        type: "rejected",
+        stream: String(doc.stream ?? ""),
+        channel: String(doc.channel ?? ""),
+        event_id: String(doc.event_id ?? ""),
+        event_type: String(doc.event_type ?? ""),
+        reason: String(doc.reason ?? ""),
+      };
     case "error": {
       const refusal: Refusal = { type: "refusal", op: String(doc.op ?? ""), reason: String(doc.reason ?? "") };
       if (typeof doc.stream === "string") refusal.stream = doc.stream;

@@ -6,8 +6,9 @@ export { type Auth, DEFAULT_CLIENT_ID, DEFAULT_SCOPE, OAuthClient, type OAuthEnd
 export { type Accepted, type ChatHistory, type ChatMessage, type ClientOptions, type Json, LivefoldClient, type Page, type PollView, type WriteOptions } from "./client.js";
 export { ApiError, type FieldProblem, LivefoldError, OAuthError, SubscriptionClosed, TransportError } from "./errors.js";
 export * as events from "./events.js";
-export type { Batch, Frame, Notice, Reconnected, Refusal, Snapshot, Update } from "./frames.js";
+export type { Batch, Frame, Notice, Reconnected, Refusal, Rejected, Snapshot, Update } from "./frames.js";
 export type { FlagReason, TermMatch } from "./moderation.js";
 export { challengeOf, createPkce, type Pkce, randomToken } from "./pkce.js";
 export { type SocketFactory, type SocketLike, Subscription, type SubscriptionOptions } from "./subscription.js";
 export { type Call, type RetryPolicy } from "./transport.js";
+export { SOCKET_WRITES, type SendOptions, type SocketWrite } from "./writes.js";

@@ -11,11 +11,16 @@
 // if the gateway refused it) and subscribes again from the last cursor it saw per (stream,
 // channel): the gateway sends what was missed, then live frames. A bad frame (4400), a token
 // refused after a refresh (4401) or running out of attempts ends it with SubscriptionClosed.
+// The same socket carries the interactive writes (send, sendChat, react, vote, answerQuiz):
+// each resolves once the event is in Kafka; a write a fold refuses later comes back as a
+// `rejected` frame.
 // Browsers use the native WebSocket; Node (no global WebSocket before 22) the `ws` package.
 
 import type { Auth } from "./auth.js";
+import type { Accepted } from "./client.js";
 import { OAuthError, SubscriptionClosed } from "./errors.js";
 import { type Frame, parseFrame } from "./frames.js";
+import { PendingWrites, type SendOptions, type SocketWrite, writeFrame } from "./writes.js";
 
 const BAD_FRAME = 4400;
 const AUTH_FAILED = 4401;
@@ -86,6 +91,7 @@ export class Subscription implements AsyncIterable<Frame> {
   private refreshNext = false;
   private lastClose: { code: number | null; reason: string } = { code: null, reason: "" };
   private pingId = 0;
+  private readonly writes = new PendingWrites();
   private timers: { beat?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout>; open?: ReturnType<typeof setTimeout>; retry?: ReturnType<typeof setTimeout> } = {};
 
   constructor(url: string, options: SubscriptionOptions = {}) {
@@ -130,6 +136,39 @@ export class Subscription implements AsyncIterable<Frame> {
     else this.topics.delete(streamId);
     for (const channel of channels) delete this.cursors[streamId]?.[channel];
     if (this.ready) this.sendFrame({ op: "unsubscribe", stream: streamId, channels });
+  }
+
+  /**
+   * One write over the socket (path ids such as `poll_id` go in `body`), resolved once Kafka has
+   * the event. `options.ref` is its idempotency key (one is made): a write whose connection drops
+   * is sent again after the reconnect and makes the same event. Rejects with the ApiError REST
+   * would throw (422 with its fields, 401 when not signed in, 429...), a TimeoutError, or
+   * SubscriptionClosed.
+   */
+  send(write: SocketWrite, streamId: string, body: Record<string, unknown> = {}, options: SendOptions = {}): Promise<Accepted> {
+    if (this.ended !== undefined) return Promise.reject(this.ended ?? new SubscriptionClosed(1000, "closed by the client"));
+    const frame = writeFrame(options.ref ?? crypto.randomUUID(), write, streamId, body);
+    const answer = this.writes.add(frame, options.timeoutMs ?? 30_000);
+    if (this.ready) this.sendFrame(frame); // else the next connection sends it
+    return answer;
+  }
+
+  sendChat(streamId: string, text: string, options: SendOptions & { replyTo?: string } = {}): Promise<Accepted> {
+    const body = options.replyTo === undefined ? { text } : { text, reply_to: options.replyTo };
+    return this.send("chat.send", streamId, body, options);
+  }
+
+  react(streamId: string, kind: string, count = 1, options: SendOptions = {}): Promise<Accepted> {
+    return this.send("reactions.send", streamId, { kind, count }, options);
+  }
+
+  vote(streamId: string, pollId: string, optionIds: string | string[], options: SendOptions = {}): Promise<Accepted> {
+    const chosen = typeof optionIds === "string" ? [optionIds] : optionIds;
+    return this.send("polls.vote", streamId, { poll_id: pollId, option_ids: chosen }, options);
+  }
+
+  answerQuiz(streamId: string, quizId: string, questionId: string, optionId: string, options: SendOptions = {}): Promise<Accepted> {
+    return this.send("quizzes.answer", streamId, { quiz_id: quizId, question_id: questionId, option_id: optionId }, options);
   }
 
   /** The next frame; rejects with SubscriptionClosed at the end, TimeoutError after `timeoutMs`. */
@@ -234,6 +273,7 @@ export class Subscription implements AsyncIterable<Frame> {
         if (doc.id === this.pingId) clearTimeout(this.timers.pong), (this.timers.pong = undefined);
         return;
     }
+    if (this.writes.take(doc)) return;
     const frame = parseFrame(doc);
     if (frame === null) return;
     if ((frame.type === "snapshot" || frame.type === "batch") && frame.cursor) {
@@ -257,8 +297,8 @@ export class Subscription implements AsyncIterable<Frame> {
     }
     this.wasUp = true;
     this.failures = 0;
-    [...this.topics.entries()].forEach(([streamId, channels], index) => {
-      const frame = this.subscribeFrame(streamId, channels);
+    const again = [...this.topics.entries()].map(([streamId, channels]) => this.subscribeFrame(streamId, channels));
+    [...again, ...this.writes.frames()].forEach((frame, index) => {
       const delay = index < FRAMES_PER_SECOND ? 0 : (index * 1000) / FRAMES_PER_SECOND;
       if (delay === 0) socket.send(JSON.stringify(frame));
       else setTimeout(() => socket === this.socket && socket.send(JSON.stringify(frame)), delay);
@@ -362,6 +402,7 @@ export class Subscription implements AsyncIterable<Frame> {
     this.ended = error;
     this.stopTimers();
     const failure = error ?? new SubscriptionClosed(1000, "closed by the client");
+    this.writes.fail(failure);
     for (const waiter of [...this.waiters.splice(0), ...this.upWaiters.splice(0)]) waiter.reject(failure);
   }
 }

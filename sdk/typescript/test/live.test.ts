@@ -239,3 +239,66 @@ test("a forged token ends the subscription with 4401 and the reason", async () =
     return error instanceof SubscriptionClosed && error.code === 4401 && error.reason.includes("token");
   });
 });
+
+test("writes over the socket are acked, refused with their fields, and a late vote comes back rejected", async () => {
+  const host = new LivefoldClient(url, { auth: streamer });
+  const streamId = await newStream(host, "Socket writes");
+  const watching = subscription(url, streamer);
+  await watching.connect();
+  watching.subscribe(streamId, ["chat"]);
+  await nextOf(watching, "snapshot");
+  const mine = subscription(url, viewer);
+  await mine.connect();
+  const sent = await mine.sendChat(streamId, "hello over the socket", { ref: "ts-hello" });
+  assert.equal(sent.message_id, sent.event_id);
+  const again = await mine.sendChat(streamId, "hello over the socket", { ref: "ts-hello" });
+  assert.equal(again.event_id, sent.event_id);
+  await assert.rejects(mine.sendChat(streamId, ""), (error: unknown) => {
+    return error instanceof ApiError && error.status === 422 && error.field("text") !== undefined;
+  });
+  await host.sendChat(streamId, "afterwards");
+  assert.deepEqual(await chatTexts(watching, 2), ["hello over the socket", "afterwards"]);
+  const { poll_id } = await host.createPoll(streamId, { question: "Late?", options: { a: "Yes", b: "No" }, duration_seconds: 600 });
+  await host.openPoll(streamId, poll_id);
+  await host.closePoll(streamId, poll_id);
+  const late = await mine.vote(streamId, poll_id, "a");
+  const rejected = await nextOf(mine, "rejected");
+  assert.deepEqual([rejected.event_id, rejected.stream, rejected.channel], [late.event_id, streamId, "polls"]);
+  assert.ok(rejected.reason.includes("closed"), rejected.reason);
+  // The streamer's socket hears nothing of the viewer's refused vote.
+  await assert.rejects(nextOf(watching, "rejected", 1_000), (error: unknown) => error instanceof Error && error.name === "TimeoutError");
+  watching.close();
+  mine.close();
+});
+
+test("a socket write whose ack is lost is sent again after the reconnect and makes one message", async () => {
+  const gateway = new URL(url);
+  const relay = new TcpRelay(gateway.hostname, Number(gateway.port));
+  relays.push(relay);
+  const relayUrl = await relay.start();
+  const host = new LivefoldClient(url, { auth: streamer });
+  const streamId = await newStream(host);
+  const watching = subscription(url, streamer);
+  await watching.connect();
+  watching.subscribe(streamId, ["chat"]);
+  await nextOf(watching, "snapshot");
+  const mine = subscription(relayUrl, viewer);
+  await mine.connect();
+  relay.loseNextAnswer(); // the ack dies with the connection
+  const sent = await mine.sendChat(streamId, "acked on the second connection");
+  assert.equal(relay.answersLost, 1);
+  assert.equal(mine.reconnects, 1);
+  await host.sendChat(streamId, "afterwards");
+  const shown: [string, string][] = [];
+  while (shown.length < 2) {
+    const frame = await nextOf(watching, "batch");
+    for (const notice of frame.notices) {
+      if (notice.kind === "message") shown.push([String(notice.value.text), String(notice.value.message_id)]);
+    }
+  }
+  assert.deepEqual(shown[0], ["acked on the second connection", sent.message_id]);
+  assert.deepEqual(shown.map(([text]) => text), ["acked on the second connection", "afterwards"]);
+  watching.close();
+  mine.close();
+  await relay.close();
+});

@@ -1,6 +1,7 @@
 // A TCP relay in front of the gateway, where a load balancer would stand: `cut()` drops every
 // connection through it and refuses new ones until `heal()`; `freeze()` stops moving the bytes
-// of the open ones while keeping them open (a dead link).
+// of the open ones while keeping them open (a dead link); `loseNextAnswer()` drops the
+// connection that carries the gateway's next bytes, before they reach the client.
 
 import { type Server, type Socket, createConnection, createServer } from "node:net";
 
@@ -9,6 +10,8 @@ export class TcpRelay {
   private sockets = new Set<Socket>();
   private pairs: [Socket, Socket][] = [];
   private accepting = true;
+  private losing = false;
+  answersLost = 0;
 
   constructor(
     private readonly host: string,
@@ -29,7 +32,13 @@ export class TcpRelay {
       }
       this.pairs.push([client, upstream]);
       client.pipe(upstream).on("error", () => client.destroy());
-      upstream.pipe(client).on("error", () => upstream.destroy());
+      upstream.on("data", (chunk: Buffer) => {
+        if (!this.losing) return void client.write(chunk);
+        this.losing = false;
+        this.answersLost += 1;
+        client.destroy(); // the answer dies with the connection
+        upstream.destroy();
+      });
       client.on("close", () => upstream.destroy());
       upstream.on("close", () => client.destroy());
     });
@@ -48,10 +57,13 @@ export class TcpRelay {
   freeze(): void {
     for (const [client, upstream] of this.pairs.splice(0)) {
       client.unpipe(upstream);
-      upstream.unpipe(client);
       client.pause();
       upstream.pause();
     }
+  }
+
+  loseNextAnswer(): void {
+    this.losing = true;
   }
 
   heal(): void {
