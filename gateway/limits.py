@@ -1,7 +1,10 @@
 """Token buckets per client (user id or IP address), and the request body size limit.
 
-Buckets live in one process: behind a load balancer with N gateways a client gets up to N
-times the rate, which is what a per-process limit can promise without shared memory.
+Buckets live in one process, with no shared memory between gateways. A limit is meant for the
+whole deployment: with `gateway_replicas` = N gateways behind a load balancer that spreads
+requests evenly, each enforces 1/N of it (rate and burst), so a client spread over all of them
+gets about the configured rate. A balancer that pins a client to one gateway (sticky sessions,
+hashing by address) gives that client 1/N: set N to 1 there and size the limits per gateway.
 """
 
 from __future__ import annotations
@@ -20,9 +23,16 @@ from gateway.errors import ApiError
 class TokenBuckets:
     """`rate` tokens a second per key, up to a burst of `burst`; idle keys are forgotten."""
 
-    def __init__(self, rate: float, burst: float | None = None, keys_kept: int = 100_000):
-        self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, 2 * rate)
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        keys_kept: int = 100_000,
+        replicas: int = 1,
+    ):
+        """`replicas`: gateways sharing the limit; this one keeps 1/`replicas` of it."""
+        self.rate = rate / replicas
+        self.burst = max(1.0, (burst if burst is not None else 2 * rate) / replicas)
         self.keys_kept = keys_kept
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 

@@ -50,10 +50,13 @@ class Gateway:
         self.rights = Rights()
         self.hub = Hub(self.store, settings.gateway_ws_batch_ms / 1000)
         self.answers = Answers()
-        self.user_writes = TokenBuckets(settings.gateway_user_writes_per_second)
-        self.ip_writes = TokenBuckets(settings.gateway_ip_writes_per_second)
-        self.user_connects = TokenBuckets(settings.gateway_user_connects_per_second)
-        self.ip_connects = TokenBuckets(settings.gateway_ip_connects_per_second)
+        replicas = settings.gateway_replicas
+        self.user_writes = TokenBuckets(settings.gateway_user_writes_per_second, replicas=replicas)
+        self.ip_writes = TokenBuckets(settings.gateway_ip_writes_per_second, replicas=replicas)
+        self.user_connects = TokenBuckets(
+            settings.gateway_user_connects_per_second, replicas=replicas
+        )
+        self.ip_connects = TokenBuckets(settings.gateway_ip_connects_per_second, replicas=replicas)
         self.ready = False
         # The tips payment seam: a gateway.tips.PaymentFlow, set by the payments integration.
         self.payments: Any = None

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -75,6 +76,8 @@ class Settings(BaseSettings):
     gateway_tls_self_signed: bool = False
     gateway_cors_origins: tuple[str, ...] = ()
     gateway_max_body_bytes: int = 65_536
+    # Gateways behind the load balancer: each enforces 1/N of every per-client limit.
+    gateway_replicas: int = Field(default=1, ge=1)
     gateway_user_writes_per_second: float = 10.0
     gateway_ip_writes_per_second: float = 100.0
     gateway_user_connects_per_second: float = 5.0

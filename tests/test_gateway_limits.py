@@ -137,3 +137,23 @@ def test_sockets_over_the_frame_rate_or_connection_rate_are_closed_with_4429(
                 await socket.close()
 
     asyncio.run(scenario())
+
+
+def test_two_replicas_each_keep_half_of_a_users_write_limit(stack: Settings) -> None:
+    """A user's limit of 2 writes/s (burst 4) over two gateways: 2 each, then 429 on both."""
+    limits = {"gateway_replicas": 2, "gateway_user_writes_per_second": 2.0}
+    tokens = Tokens(stack)
+    headers = tokens.headers("viewer-spread")
+    with (
+        gateway(stack, "gateway-left", **limits) as left,
+        gateway(stack, "gateway-right", **limits) as right,
+    ):
+        statuses: dict[str, list[int]] = {left.url: [], right.url: []}
+        for _ in range(3):
+            for running in (left, right):
+                answer = httpx.post(
+                    f"{running.url}/api/v1/streams/s/chat", json={"text": "hi"}, headers=headers
+                )
+                statuses[running.url].append(answer.status_code)
+    assert statuses[left.url] == [404, 404, 429]  # within its half of the burst: checked on
+    assert statuses[right.url] == [404, 404, 429]

@@ -28,8 +28,8 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def per_minute(count: float) -> TokenBuckets:
-    return TokenBuckets(count / 60.0, burst=max(1.0, count))
+def per_minute(count: float, replicas: int) -> TokenBuckets:
+    return TokenBuckets(count / 60.0, burst=max(1.0, count), replicas=replicas)
 
 
 class Throttled(Exception):
@@ -48,10 +48,13 @@ class Throttled(Exception):
 
 class AuthLimits:
     def __init__(self, settings: Settings):
-        self.sign_ins_per_ip = per_minute(settings.auth_ip_sign_ins_per_minute)
-        self.sign_ins_per_account = per_minute(settings.auth_account_sign_ins_per_minute)
-        self.token_requests_per_ip = per_minute(settings.auth_ip_token_requests_per_minute)
-        self.registrations_per_ip = per_minute(settings.auth_ip_registrations_per_minute)
+        replicas = settings.gateway_replicas
+        self.sign_ins_per_ip = per_minute(settings.auth_ip_sign_ins_per_minute, replicas)
+        self.sign_ins_per_account = per_minute(settings.auth_account_sign_ins_per_minute, replicas)
+        self.token_requests_per_ip = per_minute(
+            settings.auth_ip_token_requests_per_minute, replicas
+        )
+        self.registrations_per_ip = per_minute(settings.auth_ip_registrations_per_minute, replicas)
 
     def sign_in_from(self, request: Request) -> None:
         wait = self.sign_ins_per_ip.take(client_ip(request))
