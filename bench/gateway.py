@@ -1,10 +1,11 @@
 """Gateway benchmarks, against the private stack the runner started, all on loopback:
 
 - `gateway_fanout`: N WebSocket subscribers on one stream while publishers send chat at 1k
-  messages/s over HTTP; each message goes HTTP -> Kafka -> moderation and chat folds -> state
-  topic -> gateway -> every socket. Probes decode every frame and time each message end to end;
-  the other subscribers count frames by their headers (a Python client decoding 10k sockets
-  would measure itself, not the gateway). Run at growing N up to 10k.
+  messages/s, as socket `send` frames and then as HTTP POSTs; each message goes gateway ->
+  Kafka -> moderation and chat folds -> state topic -> gateway -> every socket. Probes decode
+  every frame and time each message end to end; the other subscribers count frames by their
+  headers (a Python client decoding 10k sockets would measure itself, not the gateway). Run at
+  growing N up to 10k.
 - `gateway_connections`: idle subscribed sockets on one gateway process, in steps, with the
   process's RSS at each; extrapolated to 2 GiB.
 - `gateway_writes`: chat writes/s one gateway process accepts (each acknowledged by Kafka).
@@ -29,7 +30,15 @@ import uvloop
 from confluent_kafka.admin import AdminClient
 
 from agents.inspect import read_raw
-from bench.wsload import CountingSubscriber, Counts, Probe, masked_text, percentile, publish
+from bench.wsload import (
+    CountingSubscriber,
+    Counts,
+    Probe,
+    masked_text,
+    percentile,
+    publish,
+    publish_over_sockets,
+)
 from gateway.auth.backend import load_signing_keys, signing_key_path
 from gateway.auth.tokens import issue_access_token
 from gateway.service import local_url, service
@@ -41,6 +50,7 @@ from streams.provision import provision
 
 T = TypeVar("T")
 STEPS = (1_000, 4_000, 10_000)
+DOORS = ("ws", "http")  # chat sent as socket `send` frames, then as HTTP POSTs
 RATE = 1_000.0  # chat messages per second
 SECONDS = 8.0
 PROBES = 20
@@ -56,6 +66,7 @@ def _bench_settings(settings: Settings) -> Settings:
             "gateway_ip_writes_per_second": 1e6,
             "gateway_ip_connects_per_second": 1e6,
             "gateway_user_connects_per_second": 1e6,
+            "gateway_ws_frames_per_second": 1e6,
         }
     )
 
@@ -175,13 +186,17 @@ def fanout(settings: Settings) -> dict[str, Any]:
         tokens = [_token(own, f"bench-viewer-{n}", {"viewer"}) for n in range(200)]
         assert handle.process is not None
         runs = []
-        for count in STEPS:
+        for count, door in [(count, door) for door in DOORS for count in STEPS]:
             user, system = _cpu_split(handle.process.pid)
-            run = _run(_fanout_step(own, url, base, stream_id, tokens, count))
+            started = time.monotonic()
+            run = _run(_fanout_step(own, url, base, stream_id, tokens, count, door))
+            elapsed = time.monotonic() - started
             after = _cpu_split(handle.process.pid)
             user, system = after[0] - user, after[1] - system
             frames = max(1, run.pop("frames"))
+            # All of the gateway's CPU (the writes it takes too) over the frames it sent.
             run["gateway_cpu_us_per_frame"] = round((user + system) * 1e6 / frames, 1)
+            run["gateway_cpu_cores"] = round((user + system) / elapsed, 2)
             # The kernel's share: on loopback, sending a frame also runs the receiving side.
             run["gateway_kernel_cpu_share"] = round(system / max(1e-9, user + system), 2)
             run["gateway_rss_mib"] = round(_rss_mib(handle.process.pid), 1)
@@ -190,7 +205,13 @@ def fanout(settings: Settings) -> dict[str, Any]:
 
 
 async def _fanout_step(
-    settings: Settings, url: str, base: str, stream_id: str, tokens: list[str], count: int
+    settings: Settings,
+    url: str,
+    base: str,
+    stream_id: str,
+    tokens: list[str],
+    count: int,
+    door: str,
 ) -> dict[str, Any]:
     counts = Counts()
     subscribers = await _open(settings.host, settings.gateway_port, stream_id, count, counts)
@@ -207,7 +228,10 @@ async def _fanout_step(
     await asyncio.sleep(1.0)
     frames, received = counts.frames, counts.bytes
     started = time.monotonic()
-    sent = await publish(base, stream_id, tokens, RATE, SECONDS)
+    if door == "ws":
+        sent = await publish_over_sockets(ws, stream_id, tokens, RATE, SECONDS)
+    else:
+        sent = await publish(base, stream_id, tokens, RATE, SECONDS)
     await asyncio.sleep(1.0)  # the last messages are still on their way
     elapsed = time.monotonic() - started
     stop.set()
@@ -220,6 +244,7 @@ async def _fanout_step(
     seen = sum(probe.messages for probe in probes) / len(probes)
     per_frame = seen / max(1, frames / count) if frames else 0.0
     return {
+        "published_over": door,
         "subscribers": count + PROBES,
         "messages_accepted": sent["accepted"],
         "messages_refused": sent["refused"],

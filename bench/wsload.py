@@ -194,6 +194,51 @@ async def publish(
     return {"accepted": accepted, "refused": refused, "seconds": round(elapsed, 2)}
 
 
+async def publish_over_sockets(
+    ws_url: str, stream_id: str, tokens: list[str], rate: float, seconds: float, workers: int = 32
+) -> dict[str, Any]:
+    """As `publish`, but each publisher is a signed-in socket sending `send` frames (the chat
+    path clients use) and waiting for each ack before its next message."""
+    accepted = refused = 0
+    started = time.monotonic()
+    deadline = started + seconds
+
+    async def worker(index: int) -> None:
+        nonlocal accepted, refused
+        url = f"{ws_url}?access_token={tokens[index % len(tokens)]}"
+        async with websockets.connect(url, compression=None, max_size=None) as socket:
+            await socket.recv()  # welcome
+            sent = 0
+            while True:
+                due = started + (index + sent * workers) / rate
+                if due > deadline or time.monotonic() > deadline:
+                    return
+                pause = due - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                frame = {
+                    "op": "send",
+                    "id": f"bench-{index}-{sent}",
+                    "write": "chat.send",
+                    "stream": stream_id,
+                    "body": {"text": f"bench {index}-{sent} {time.time():.6f}"},
+                }
+                await socket.send(json.dumps(frame))
+                while True:
+                    answer = json.loads(await socket.recv())
+                    if answer.get("type") in ("ack", "error") and answer.get("id") == frame["id"]:
+                        break
+                if answer["type"] == "ack":
+                    accepted += 1
+                else:
+                    refused += 1
+                sent += 1
+
+    await asyncio.gather(*(worker(n) for n in range(workers)))
+    elapsed = time.monotonic() - started
+    return {"accepted": accepted, "refused": refused, "seconds": round(elapsed, 2)}
+
+
 def split_url(base: str) -> tuple[str, int, str]:
     """("127.0.0.1", 8000, "/api/v1") for "http://127.0.0.1:8000/api/v1"."""
     address, _, prefix = base.removeprefix("http://").partition("/")
