@@ -6,12 +6,13 @@ here, so no agent gets past ~12k events/s even with `stream.take()`. This consum
 everything else of Faust (group membership and assignment, pausing partitions while tables
 recover, offset bookkeeping, commits) and changes one thing: records of the transport's
 `batch_topics` go to its `on_batch` as one list per fetch (at most `max_batch` at a time)
-instead of through the conductor. Other topics (the tables' changelogs during recovery) take
+instead of through the conductor, as aiokafka fetched them (a Faust message per record costs
+more than decoding the event). Other topics (the tables' changelogs during recovery) take
 Faust's usual path.
 
-`on_batch` acks a batch's messages (`ack_all`) when their effects are written, and Faust
-commits offsets only up to acked messages, after flushing the producer. A rebalance waits until
-every delivered batch is acked.
+`on_batch` acks a batch (`ack_all`) when its effects are written, and Faust commits offsets only
+up to acked offsets, after flushing the producer. A rebalance waits until every delivered batch
+is acked (each batch carries one Faust message for that wait).
 
 Fetched records are sometimes dropped unfolded: a fetch that returns after its partition was
 paused for table recovery, a batch fetched before a rebalance. Faust relies on its seek to the
@@ -26,7 +27,8 @@ gap (acked, never folded): `_in_order` seeks back instead (see there).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from faust.transport.drivers import aiokafka as faust_kafka
@@ -34,7 +36,14 @@ from faust.types import TP, Message
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
-BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
+
+@dataclass(slots=True)
+class Batch:
+    records: list[Any]  # aiokafka's ConsumerRecords: topic, partition, offset, key, value
+    tracked: Message  # its first record as a Faust message: a rebalance waits for its ack
+
+
+BatchHandler = Callable[[Batch], Awaitable[None]]
 
 
 class BatchConsumer(faust_kafka.Consumer):
@@ -56,7 +65,7 @@ class BatchConsumer(faust_kafka.Consumer):
                 # again from the committed offsets.
                 await self.perform_seek()
                 continue
-            batch: list[Message] = []
+            batch: list[Any] = []
             for tp, tp_records in records.items():
                 if active is not None and tp not in active and tp not in self._buffered_partitions:
                     continue
@@ -74,12 +83,14 @@ class BatchConsumer(faust_kafka.Consumer):
                 raise RuntimeError("BatchTransport.on_batch is not set")
             for start in range(0, len(batch), transport.max_batch):
                 chunk = batch[start : start + transport.max_batch]
-                # A rebalance waits for tracked messages to be acked; one per chunk is enough
-                # (all of a chunk are acked together) and spares a weak set entry per record.
-                self.track_message(chunk[0])
+                first = chunk[0]
+                tracked = self._to_message(
+                    self._new_topicpartition(first.topic, first.partition), first
+                )
+                self.track_message(tracked)
                 # A rebalance also cancels this loop; the chunk in hand is finished all the
                 # same, never cut off halfway through its writes.
-                await asyncio.shield(on_batch(chunk))
+                await asyncio.shield(on_batch(Batch(chunk, tracked)))
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Faust's seek to the committed offsets, where uncommitted event partitions (which
@@ -98,7 +109,7 @@ class BatchConsumer(faust_kafka.Consumer):
                 committed[tp] = offset
         return committed
 
-    async def _in_order(self, tp: TP, records: Sequence[Any]) -> list[Message]:
+    async def _in_order(self, tp: TP, records: list[Any]) -> list[Any]:
         """The fetched records of an event partition that follow the last one delivered.
 
         `_read_offset` of an event partition is the next offset to deliver (Faust's seeks set
@@ -121,22 +132,23 @@ class BatchConsumer(faust_kafka.Consumer):
         if not records:
             return []
         self._skipped.pop(tp, None)
-        to_message = self._to_message
-        messages: list[Message] = [to_message(tp, record) for record in records]
         self._read_offset[tp] = records[-1].offset + 1
-        return messages
+        return records
 
-    def ack_all(self, messages: Sequence[Message]) -> None:
+    def ack_all(self, batch: Batch) -> None:
         """Faust's `Consumer.ack` for a whole batch in one pass (the same bookkeeping: the
         offsets become committable, the tracked message is no longer waited for)."""
         with ack_lock:
-            offsets: dict[TP, list[int]] = {}
-            for message in messages:
-                if not message.acked:
-                    message.acked = True
-                    offsets.setdefault(message.tp, []).append(message.offset)
-                    self._unacked_messages.discard(message)
-            for tp, acked in offsets.items():
+            tracked = batch.tracked
+            if tracked.acked:
+                return
+            tracked.acked = True
+            self._unacked_messages.discard(tracked)
+            offsets: dict[tuple[str, int], list[int]] = {}
+            for record in batch.records:
+                offsets.setdefault((record.topic, record.partition), []).append(record.offset)
+            for (topic, partition), acked in offsets.items():
+                tp = self._new_topicpartition(topic, partition)
                 committed = self._committed_offset[tp]
                 index = self._acked_index[tp]
                 fresh = [

@@ -31,20 +31,19 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 import faust
 from faust.tables.manager import TableManager
-from faust.types import Message
 
 from agents.app import EVENT_CODEC, KEY_CODEC, EventCodec
 from agents.driver import FoldDriver, partition_of
 from agents.platform import PlatformModeration
 from agents.publish import Publisher
-from agents.transport import BatchConsumer, BatchTransport
+from agents.transport import Batch, BatchConsumer, BatchTransport
 from livefold.folding import Output
 from livefold.moderation.state import PLATFORM
 from streams.catalog import DEADLETTER_TOPIC, catalog
@@ -100,15 +99,15 @@ class FoldWorker:
             if every is not None:
                 self.app.timer(every, name=f"flush-{driver.name}")(self._flusher(driver))
 
-    async def on_batch(self, messages: Sequence[Message]) -> None:
-        if messages[0].generation_id != self.app.consumer_generation_id:
+    async def on_batch(self, batch: Batch) -> None:
+        if batch.tracked.generation_id != self.app.consumer_generation_id:
             return  # fetched before a rebalance: read again from the committed offsets
         while not self.platform.caught_up.is_set():
             self._check_platform()
             await asyncio.sleep(0.05)
         async with self.lock:
-            records = await self._decode(messages)
-            await self._write(self._fold(records), messages)
+            records = await self._decode(batch.records)
+            await self._write(self._fold(records), batch)
             self.events += len(records)
 
     def _fold(self, records: list[Record]) -> list[Output]:
@@ -128,7 +127,7 @@ class FoldWorker:
                             inputs[later].append(record)
         return outputs
 
-    async def _write(self, outputs: list[Output], messages: Sequence[Message] = ()) -> None:
+    async def _write(self, outputs: list[Output], batch: Batch | None = None) -> None:
         self.batches += 1
         emitted = [output for output in outputs if isinstance(output, Event)]
         if emitted:
@@ -139,10 +138,10 @@ class FoldWorker:
         def commit() -> None:
             for write in writes:
                 write.send()
-            if messages:
+            if batch is not None:
                 consumer = self.app.consumer
                 assert isinstance(consumer, BatchConsumer)
-                consumer.ack_all(messages)
+                consumer.ack_all(batch)
 
         self.publisher.after_published(self.batches, commit)
 
@@ -160,15 +159,22 @@ class FoldWorker:
             pending.append(await producer.send(topic, key, value, partition, None, None))
         await asyncio.gather(*pending)
 
-    async def _decode(self, messages: Sequence[Message]) -> list[Record]:
+    async def _decode(self, fetched: list[Any]) -> list[Record]:
         records = []
-        for message in messages:
-            event = await self._decoded(message)
-            if event is not None:
-                records.append(Record(event, message.topic, message.partition, message.offset))
+        decode = self.codec.codec.decode
+        for message in fetched:
+            try:
+                event = decode(message.value or b"")
+            except DecodeError:
+                event = None
+            if not isinstance(event, Event):  # the slow path: retried, or dead-lettered
+                event = await self._decoded(message)
+                if event is None:
+                    continue
+            records.append(Record(event, message.topic, message.partition, message.offset))
         return records
 
-    async def _decoded(self, message: Message) -> Event | None:
+    async def _decoded(self, message: Any) -> Event | None:
         delay = 0.1
         while True:
             try:
@@ -186,7 +192,7 @@ class FoldWorker:
             await self._dead_letter(message, f"decoded to {type(event).__name__}, not an event")
             return None
 
-    async def _dead_letter(self, message: Message, reason: str) -> None:
+    async def _dead_letter(self, message: Any, reason: str) -> None:
         log.warning("dead-lettering %s[%d]@%d: %s", *_position(message), reason)
         headers = deadletter_headers(reason, *_position(message))
         value = message.value if isinstance(message.value, bytes) else b""
@@ -266,5 +272,5 @@ class FoldWorker:
             await asyncio.sleep(1.0)
 
 
-def _position(message: Message) -> tuple[str, int, int]:
+def _position(message: Any) -> tuple[str, int, int]:
     return message.topic, message.partition, message.offset
