@@ -36,7 +36,7 @@ bytes_sent = Counter(
 )
 drops = Counter(
     f"{PREFIX}_ws_dropped",
-    "Sockets closed by the gateway, by reason (slow: send buffer over its bound)",
+    "Sockets closed by the gateway, by reason (slow: send buffer over its bound; expired: token)",
     ["reason"],
     registry=REGISTRY,
 )

@@ -91,6 +91,8 @@ def start(writer: Writer, frame: dict[str, Any], frame_bytes: int) -> str | None
 def signed_in(writer: Writer) -> Principal:
     if writer.principal is None:
         raise unauthorized('sign in to write: connect with a token or send {"op": "auth"} first')
+    if writer.principal.expired():  # the socket closes soon, unless refreshed
+        raise unauthorized('token expired: send {"op": "auth"} with a fresh token')
     return writer.principal
 
 

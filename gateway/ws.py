@@ -6,6 +6,7 @@ transport directly: the hub hands one pre-encoded frame to thousands of sockets 
 await per socket, and a socket whose buffer is over its bound is dropped instead of awaited.
 The object comes from the outermost ASGI layer (`SocketTap`), because the ASGI `send` a
 Starlette endpoint sees may be wrapped. A `send` frame is a write: gateway/socket_writes.py.
+A signed-in socket lives as long as its token, refreshed by `auth` frames: gateway/socket_tokens.py.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gateway.auth.backend import AUTH_ERROR, Caller
 from gateway.auth.tokens import AuthError, Principal
 from gateway.hub import wire_frame
 from gateway.runtime import Gateway, gateway_of
+from gateway.socket_tokens import TokenWatch
 from gateway.state import parse_cursor
 from streams.catalog import STATE_TOPICS
 
@@ -69,6 +71,11 @@ class Connection:
         self.closed = False
         self.close_sent = False
         self.disconnected = False  # the peer's close (or the socket's end) was received
+        self.token_watch = TokenWatch(
+            self._token_expiring,
+            self._token_expired,
+            gateway.settings.gateway_ws_expired_close_seconds,
+        )
 
     def send_frame(self, wire: bytes) -> None:
         if self.closed:
@@ -93,6 +100,7 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        self.token_watch.cancel()
         self.gateway.hub_leave(self)
         protocol = self.protocol
         if protocol.close_sent or protocol.transport.is_closing():
@@ -131,24 +139,63 @@ class Connection:
         handler(self, frame)
 
     def _auth(self, frame: dict[str, Any]) -> None:
+        """Sign in; on a signed-in socket, a refresh: a token for the same user replaces the
+        one the socket holds (and its expiry), its moderator channels checked again."""
         token = frame.get("token")
         if not isinstance(token, str) or not token:
             self.close(BAD_FRAME, 'bad frame: auth needs a "token" string')
-            return
-        if self.principal is not None:
-            self.send({"type": "error", "op": "auth", "reason": "already authenticated"})
             return
         try:
             principal = self.gateway.verifier.verify(token)
         except AuthError as error:
             self.close(AUTH_FAILED, str(error))
             return
-        if self.topics:
-            self.close(BAD_FRAME, "bad frame: auth must come before any subscription")
+        held = self.principal
+        if held is None:
+            if self.topics:
+                self.close(BAD_FRAME, "bad frame: auth must come before any subscription")
+                return
+            self.principal, self.user_id = principal, principal.user_id
+            self.gateway.hub.sign_in(self)
+        elif principal.user_id != self.user_id:
+            reason = f"the token is for another user; this socket stays signed in as {self.user_id}"
+            self.send({"type": "error", "op": "auth", "reason": reason})
             return
-        self.principal, self.user_id = principal, principal.user_id
-        self.gateway.hub.sign_in(self)
-        self.send({"type": "authenticated", "user": principal.user_id})
+        else:
+            self.principal = principal
+        self.send(
+            {"type": "authenticated", "user": principal.user_id, "expires_at": principal.expires_at}
+        )
+        self._drop_moderation_not_allowed(principal)
+        if held is None or held.expires_at != principal.expires_at:  # else the watch holds
+            self.token_watch.watch(principal.expires_at)
+
+    def _drop_moderation_not_allowed(self, principal: Principal) -> None:
+        """Rights change while a socket lives (a moderator removed, an admin role revoked):
+        a refresh ends the moderator-only subscriptions its holder lost."""
+        for channel, stream_id in sorted(self.topics):
+            if channel in MODERATOR_CHANNELS and not self.gateway.rights.can_moderate(
+                principal, stream_id
+            ):
+                self.topics.discard((channel, stream_id))
+                self.gateway.hub.unsubscribe(self, channel, stream_id)
+                reason = f"no longer a moderator of the stream: the {channel} subscription ended"
+                self.send(
+                    {
+                        "type": "error",
+                        "op": "auth",
+                        "channel": channel,
+                        "stream": stream_id,
+                        "reason": reason,
+                    }
+                )
+
+    def _token_expiring(self, in_ms: int) -> None:
+        self.send({"type": "expiring", "in_ms": in_ms})
+
+    def _token_expired(self) -> None:
+        metrics.drops.labels("expired").inc()
+        self.close(AUTH_FAILED, "token expired")
 
     def _subscribe(self, frame: dict[str, Any]) -> None:
         stream_id, channels = self._topics_of(frame)
@@ -159,9 +206,8 @@ class Connection:
             self.close(BAD_FRAME, 'bad frame: "cursors" must map channel to cursor')
             return
         for channel in channels:
-            if channel in MODERATOR_CHANNELS and not (
-                self.principal is not None
-                and self.gateway.rights.can_moderate(self.principal, stream_id)
+            if channel in MODERATOR_CHANNELS and (
+                refusal := self._moderators_only(channel, stream_id)
             ):
                 self.send(
                     {
@@ -169,7 +215,7 @@ class Connection:
                         "op": "subscribe",
                         "channel": channel,
                         "stream": stream_id,
-                        "reason": f"only the stream's moderators may subscribe to {channel}",
+                        "reason": refusal,
                     }
                 )
                 continue
@@ -195,6 +241,15 @@ class Connection:
             self.send(self.gateway.hub.snapshot(channel, stream_id, self.user_id, cursor))
             self.gateway.hub.subscribe(self, channel, stream_id)
             self.topics.add((channel, stream_id))
+
+    def _moderators_only(self, channel: str, stream_id: str) -> str | None:
+        """Why this socket may not subscribe to a moderator-only channel, if it may not."""
+        principal = self.principal
+        if principal is not None and principal.expired():
+            return 'token expired: send {"op": "auth"} with a fresh token first'
+        if principal is None or not self.gateway.rights.can_moderate(principal, stream_id):
+            return f"only the stream's moderators may subscribe to {channel}"
+        return None
 
     def _unsubscribe(self, frame: dict[str, Any]) -> None:
         stream_id, channels = self._topics_of(frame)
@@ -266,15 +321,19 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 async def _serve(gateway: Gateway, connection: Connection, websocket: WebSocket) -> None:
     metrics.connections.inc()
     try:
+        principal = connection.principal
         connection.send(
             {
                 "type": "welcome",
                 "user": connection.user_id,
+                "expires_at": None if principal is None else principal.expires_at,
                 "channels": list(CHANNELS),
                 "batch_ms": gateway.settings.gateway_ws_batch_ms,
             }
         )
         gateway.hub.sign_in(connection)
+        if principal is not None:
+            connection.token_watch.watch(principal.expires_at)
         frames = gateway.frame_buckets()
         while not connection.closed:
             message = await websocket.receive()
@@ -291,6 +350,7 @@ async def _serve(gateway: Gateway, connection: Connection, websocket: WebSocket)
             connection.handle(text)
     finally:
         connection.closed = True
+        connection.token_watch.cancel()
         gateway.hub_leave(connection)
         metrics.connections.dec()
 

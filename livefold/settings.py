@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     gateway_ws_send_buffer_bytes: int = 1_048_576
     gateway_ws_batch_ms: int = 50
     gateway_ws_resume_limit: int = 500
+    # A socket whose token expired is closed (4401) this long after `exp`, if not refreshed.
+    gateway_ws_expired_close_seconds: float = Field(default=0.0, ge=0.0)
 
     # Tips are paid through "sandbox" (local, for `make run`: test cards and webhooks signed like
     # Stripe's) or "stripe" (a secret key and the webhook endpoint's signing secret; the API base

@@ -34,7 +34,8 @@ from tests.servers import REPO, environment_of
 @requires("authenticated")
 async def whoami(request: Request) -> Response:
     principal = request.user.principal
-    return JSONResponse({"user_id": principal.user_id, "roles": sorted(principal.roles)})
+    body = {"user_id": principal.user_id, "roles": sorted(principal.roles)}
+    return JSONResponse({**body, "expires_at": principal.expires_at})
 
 
 def create_app(settings: Settings) -> ASGIApp:

@@ -254,7 +254,9 @@ def test_expired_forged_and_tampered_tokens_are_refused(
         info = http.get(f"{one.url}/oauth/userinfo", headers=bearer(token))
         assert info.status_code == 401
         assert info.headers["www-authenticate"].startswith("Bearer")
-    assert http.get(f"{one.url}/whoami", headers=bearer(genuine)).status_code == 200
+    known = http.get(f"{one.url}/whoami", headers=bearer(genuine))
+    assert known.status_code == 200
+    assert known.json()["expires_at"] == claims_of(genuine)["exp"]
 
 
 def test_signing_out_revokes_the_refresh_token_and_the_sessions_access_tokens(

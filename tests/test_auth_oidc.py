@@ -20,7 +20,7 @@ from gateway.auth.oidc import ExternalIssuer
 from gateway.auth.tokens import AuthError, SigningKeys, issue_access_token, verify_access_token
 from gateway.auth.verifier import external_user_id
 from livefold.settings import Settings
-from tests.auth_client import CLIENT_ID, bearer, register, tokens
+from tests.auth_client import CLIENT_ID, bearer, claims_of, register, tokens
 from tests.auth_gateway import AuthGateway, auth_gateway, gateway_settings, grant_admin
 
 
@@ -66,7 +66,8 @@ def test_a_token_of_a_configured_provider_is_accepted_as_a_viewer_whatever_it_cl
     expected = external_user_id(provider.url, person["user_id"])
     here = http.get(f"{local.url}/whoami", headers=bearer(issued["access_token"]))
     assert here.status_code == 200, here.text
-    assert here.json() == {"user_id": expected, "roles": ["viewer"]}
+    expires_at = claims_of(issued["access_token"])["exp"]  # the provider's: its token's life
+    assert here.json() == {"user_id": expected, "roles": ["viewer"], "expires_at": expires_at}
     me = http.get(f"{local.url}/api/v1/accounts/me", headers=bearer(issued["access_token"]))
     assert me.status_code == 200
     assert me.json() == {"user_id": expected, "roles": [{"role": "viewer", "channel_id": None}]}

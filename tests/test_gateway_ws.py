@@ -2,11 +2,14 @@
 reaches a subscriber on gateway B, batched; a client resumes where it left off on the other
 gateway; auth failures, bad frames and slow clients get a close code and reason. Writes over
 the socket: acked once in Kafka, idempotent by frame id across gateways, refused with the HTTP
-route's status and fields; what a fold rejects later reaches its author's sockets only."""
+route's status and fields; what a fold rejects later reaches its author's sockets only. A
+signed-in socket lives as long as its token: warned before `exp`, closed at it unless refreshed
+with a token for the same user, moderator channels checked again on refresh."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import socket
 import time
@@ -34,6 +37,7 @@ from tests.gateways import (
 )
 
 STREAMER, VIEWER, MOD = "streamer-eve", "viewer-fay", "mod-gus"
+EXPIRED_CLOSE = 3.0  # seconds an expired, unrefreshed socket stays open (writes refused)
 
 
 class Pair:
@@ -66,7 +70,12 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pair(stack: Settings) -> Iterator[Pair]:
-    settings = stack.model_copy(update={"gateway_user_writes_per_second": 500.0})
+    settings = stack.model_copy(
+        update={
+            "gateway_user_writes_per_second": 500.0,
+            "gateway_ws_expired_close_seconds": EXPIRED_CLOSE,
+        }
+    )
     with fold_workers(settings), gateway(settings) as a, gateway(settings, "gateway-b") as b:
         yield Pair(a, b, Tokens(settings))
 
@@ -188,8 +197,13 @@ def test_expired_and_forged_tokens_close_the_socket_with_4401_and_the_reason(
         assert refusal.code == 4401 and "invalid token" in refusal.reason
         async with connect(pair.a) as socket:
             await socket.recv()
-            await socket.send(json.dumps({"op": "auth", "token": pair.tokens.token(VIEWER)}))
-            assert json.loads(await socket.recv()) == {"type": "authenticated", "user": VIEWER}
+            token = pair.tokens.token(VIEWER)
+            await socket.send(json.dumps({"op": "auth", "token": token}))
+            assert json.loads(await socket.recv()) == {
+                "type": "authenticated",
+                "user": VIEWER,
+                "expires_at": expires_at(token),
+            }
 
     asyncio.run(scenario())
 
@@ -467,5 +481,182 @@ def test_a_second_quiz_answer_over_the_socket_is_rejected_to_its_author(pair: Pa
                 "quiz",
                 "only the first answer to a question counts",
             )
+
+    asyncio.run(scenario())
+
+
+# ------------------------------------------------------------ the token's lifetime
+
+
+def expires_at(token: str) -> int:
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return int(claims["exp"])
+
+
+async def close_of(socket: Any) -> tuple[Any, float]:
+    """Read until the gateway closes the socket: its close frame, and when it came."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await socket.recv()
+    return closed.value.rcvd, time.time()
+
+
+def auth_frame(token: str) -> str:
+    return json.dumps({"op": "auth", "token": token})
+
+
+def test_a_socket_hears_its_token_is_expiring_then_is_closed_with_4401(pair: Pair) -> None:
+    stream_id = pair.stream()
+    token = pair.tokens.token(VIEWER, ttl_seconds=3)
+
+    async def scenario() -> None:
+        async with connect(pair.a, f"access_token={token}") as socket:
+            welcome = json.loads(await socket.recv())
+            assert (welcome["user"], welcome["expires_at"]) == (VIEWER, expires_at(token))
+            await subscribe(socket, stream_id, ["chat"])
+            expiring = await next_frame(socket, lambda f: f["type"] == "expiring")
+            # Sent a quarter of what the token had left (2..3 s) before it ends (at most 30 s).
+            assert 0 < expiring["in_ms"] <= 750, expiring
+            close, when = await close_of(socket)
+            assert (close.code, close.reason) == (4401, "token expired")
+            assert when >= expires_at(token) + EXPIRED_CLOSE - 0.05
+
+    asyncio.run(scenario())
+    metrics = httpx.get(f"{pair.a.url}/metrics").text
+    assert 'livefold_gateway_ws_dropped_total{reason="expired"}' in metrics
+
+
+def test_a_refreshed_socket_outlives_its_first_token_with_its_subscriptions(pair: Pair) -> None:
+    stream_id = pair.stream()
+    first = pair.tokens.token(VIEWER, ttl_seconds=3)
+
+    async def scenario() -> None:
+        async with connect(pair.b, f"access_token={first}") as socket:
+            await socket.recv()
+            await subscribe(socket, stream_id, ["chat"])
+            await next_frame(socket, lambda f: f["type"] == "expiring")
+            fresh = pair.tokens.token(VIEWER, ttl_seconds=600)
+            await socket.send(auth_frame(fresh))
+            answer = await next_frame(socket, lambda f: f["type"] == "authenticated")
+            assert answer == {
+                "type": "authenticated",
+                "user": VIEWER,
+                "expires_at": expires_at(fresh),
+            }
+            await asyncio.sleep(expires_at(first) + EXPIRED_CLOSE + 1 - time.time())
+            pair.say(stream_id, "still here")
+            texts, _, _ = await collect_texts(socket, 1)
+            assert texts == ["still here"]
+            await socket.send(send_frame("after-first-exp", "chat.send", stream_id, {"text": "me"}))
+            assert (await answer_to(socket, "after-first-exp"))["type"] == "ack"
+
+    asyncio.run(scenario())
+
+
+def test_a_refresh_for_another_user_is_refused_and_a_bad_one_closes_with_4401(
+    pair: Pair,
+) -> None:
+    stream_id = pair.stream()
+
+    async def scenario() -> None:
+        async with await signed_in(pair.a, pair.tokens, VIEWER) as socket:
+            await subscribe(socket, stream_id, ["chat"])
+            await socket.send(auth_frame(pair.tokens.token("viewer-ivy")))
+            refused = await next_frame(socket, lambda f: f["type"] == "error")
+            assert refused["op"] == "auth" and "another user" in refused["reason"], refused
+            await socket.send(send_frame("still-fay", "chat.send", stream_id, {"text": "mine"}))
+            assert (await answer_to(socket, "still-fay"))["type"] == "ack"
+            texts: list[tuple[str, str]] = []
+            while not texts:  # the socket still follows chat, and still writes as VIEWER
+                frame = await next_frame(socket, lambda f: f["type"] == "batch")
+                texts += [
+                    (n["value"]["text"], n["value"]["author"])
+                    for n in frame["notices"]
+                    if n["kind"] == "message"
+                ]
+            assert texts == [("mine", VIEWER)]
+            expired = pair.tokens.token(VIEWER, now=time.time() - 3600)
+            await socket.send(auth_frame(expired))
+            close, _ = await close_of(socket)
+            assert (close.code, close.reason) == (4401, "token expired")
+
+    asyncio.run(scenario())
+
+
+def test_writes_after_the_token_expired_get_401_until_the_socket_closes(pair: Pair) -> None:
+    stream_id = pair.stream()
+    token = pair.tokens.token(VIEWER, ttl_seconds=2)
+
+    async def scenario() -> None:
+        async with connect(pair.a, f"access_token={token}") as socket:
+            await socket.recv()
+            await next_frame(socket, lambda f: f["type"] == "expiring")
+            await asyncio.sleep(max(expires_at(token) + 0.2 - time.time(), 0))
+            await socket.send(send_frame("too-late", "chat.send", stream_id, {"text": "late"}))
+            refused = await answer_to(socket, "too-late")
+            assert (refused["type"], refused["status"]) == ("error", 401), refused
+            assert "token expired" in refused["reason"]
+            await socket.send(
+                json.dumps({"op": "subscribe", "stream": stream_id, "channels": ["moderation"]})
+            )
+            denied = await next_frame(socket, lambda f: f["type"] == "error")
+            assert denied["op"] == "subscribe" and "token expired" in denied["reason"]
+            close, _ = await close_of(socket)
+            assert (close.code, close.reason) == (4401, "token expired")
+
+    asyncio.run(scenario())
+
+
+def test_a_removed_moderator_loses_the_moderation_subscription_on_refresh(pair: Pair) -> None:
+    stream_id = pair.stream()
+    staff = f"{pair.b.url}/api/v1/streams/{stream_id}/moderators"
+
+    def moderators() -> list[str]:
+        answer = httpx.get(staff, headers=pair.tokens.headers(STREAMER, {"streamer"}))
+        return list(answer.json()["moderators"])
+
+    def wait_for(moderator: bool) -> None:
+        deadline = time.monotonic() + 15
+        while (MOD in moderators()) != moderator:
+            assert time.monotonic() < deadline, "the staff change did not reach gateway B"
+            time.sleep(0.05)
+
+    pair.post(pair.a, f"/streams/{stream_id}/moderators", STREAMER, {"user_id": MOD})
+    wait_for(moderator=True)
+
+    async def scenario() -> None:
+        async with (
+            await signed_in(pair.b, pair.tokens, MOD) as mod,
+            await signed_in(pair.b, pair.tokens, STREAMER) as owner,
+        ):
+            await subscribe(mod, stream_id, ["moderation", "chat"])
+            await subscribe(owner, stream_id, ["moderation"])
+            removed = httpx.delete(
+                f"{staff}/{MOD}", headers=pair.tokens.headers(STREAMER, {"streamer"})
+            )
+            assert removed.status_code == 202, removed.text
+            wait_for(moderator=False)
+            await mod.send(auth_frame(pair.tokens.token(MOD)))
+            assert (await next_frame(mod, lambda f: f["type"] == "authenticated"))["user"] == MOD
+            dropped = await next_frame(mod, lambda f: f["type"] == "error")
+            assert (dropped["op"], dropped["channel"], dropped["stream"]) == (
+                "auth",
+                "moderation",
+                stream_id,
+            )
+            assert "no longer a moderator" in dropped["reason"]
+            # A flag reaches the moderators' queue: the owner hears it, the removed one does not.
+            message_id = pair.say(stream_id, "flag me")
+            pair.post(pair.a, f"/streams/{stream_id}/chat/{message_id}/flags", VIEWER,
+                      {"reason": "spam"})  # fmt: skip
+            await next_frame(owner, lambda f: f["type"] == "batch" and f["notices"])
+            heard: list[str] = []
+            while "flag me" not in heard:  # chat goes on for the removed moderator
+                frame = await next_frame(mod, lambda f: f["type"] == "batch")
+                assert frame["channel"] == "chat", frame
+                heard += chat_texts(frame)
+            with pytest.raises(TimeoutError):
+                await next_frame(mod, lambda f: f.get("channel") == "moderation", timeout=1.5)
 
     asyncio.run(scenario())

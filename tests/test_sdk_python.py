@@ -3,7 +3,9 @@ with PKCE, a streamer creates a stream, a viewer's subscription sees chat and po
 cut or silent connection comes back by itself and resumes with what it missed, a write whose
 answer is lost is retried into one event, refusals carry the gateway's field and reason, and
 a back-end client reads the same events from Kafka with the registry. Writes over the socket
-are acked, resent after a lost answer into one event, and a late vote comes back rejected."""
+are acked, resent after a lost answer into one event, and a late vote comes back rejected. A
+subscription signs its socket in again before each token expires, from a token provider or a
+session, and keeps its socket."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +45,7 @@ from livefold_sdk.errors import DecodeError
 from livefold_sdk.events import MessageSent
 from livefold_sdk.kafka import EventConsumer
 
+from gateway.auth.tokens import issue_access_token
 from livefold.settings import Settings
 from tests.sdk_support import (
     PASSWORD,
@@ -300,6 +303,81 @@ def test_a_silent_connection_is_caught_by_the_heartbeat_and_replaced(
             await streamer.send_chat(stream_id, "after the silence")
             assert await chat_texts(subscription, 1) == ["after the silence"]
         await relay.close()
+
+    run(scenario)
+
+
+def short_token(live: LiveGateway, user_id: str, ttl_seconds: int = 4) -> str:
+    """An access token as the gateway's authorization server signs them, but short-lived."""
+    settings = live.settings
+    return issue_access_token(
+        live.auth.keys,
+        user_id=user_id,
+        roles={"viewer"},
+        issuer=settings.gateway_url,
+        audience=settings.auth_audience,
+        ttl_seconds=ttl_seconds,
+    )
+
+
+def test_a_token_provider_keeps_the_socket_signed_in_past_each_expiry_and_on_reconnect(
+    live: LiveGateway, people: People
+) -> None:
+    issued: list[float] = []  # when the provider was asked
+
+    async def provider() -> str:
+        issued.append(time.time())
+        return short_token(live, people.viewer.user_id)
+
+    async def scenario() -> None:
+        relay = TcpRelay(live.settings.host, live.settings.gateway_port)
+        relay_url = await relay.start()
+        async with (
+            AsyncLivefold(live.url, auth=people.streamer.session) as streamer,
+            Subscription(relay_url, token_provider=provider, backoff=0.05) as mine,
+        ):
+            assert mine.user == people.viewer.user_id and len(issued) == 1
+            first_expiry = mine.expires_at
+            assert first_expiry is not None
+            stream_id = await new_stream(streamer)
+            await mine.subscribe(stream_id, ["chat"])
+            await next_of(mine, Snapshot)
+            await asyncio.sleep(first_expiry + 2 - time.time())  # past the first token's end
+            assert mine.reconnects == 0 and len(issued) >= 2
+            assert mine.expires_at is not None and mine.expires_at > first_expiry
+            await mine.send_chat(stream_id, "signed in all along")
+            assert await chat_texts(mine, 1) == ["signed in all along"]
+            relay.cut()
+            cut_at = time.time()
+            relay.heal()
+            await next_of(mine, Reconnected)
+            assert any(asked > cut_at for asked in issued)  # the new connection asked for one
+            assert mine.user == people.viewer.user_id
+            await mine.send_chat(stream_id, "and after the reconnect")
+            assert await chat_texts(mine, 1) == ["and after the reconnect"]
+        await relay.close()
+
+    run(scenario)
+
+
+def test_a_session_refreshes_the_sockets_token_before_it_expires(live: LiveGateway) -> None:
+    user_id, username = register(live.url, "refresher")
+    signed_in = sign_in(OAuth.discover(live.url), person_signing_in(username), timeout=30)
+    short = short_token(live, user_id)
+    # The session takes the short token for a long one: only the gateway's word says otherwise.
+    tokens = replace(signed_in.tokens, access_token=short, expires_at=time.time() + 3600)
+    session = Session(signed_in.oauth, tokens)
+
+    async def scenario() -> None:
+        async with Subscription(live.url, auth=session) as mine:
+            first_expiry = mine.expires_at
+            assert first_expiry is not None and first_expiry - time.time() < 5
+            await asyncio.sleep(first_expiry + 1 - time.time())
+            assert mine.reconnects == 0 and session.tokens.access_token != short
+            assert mine.expires_at is not None and mine.expires_at > first_expiry + 60
+            stream_id = "no-such-stream"
+            with pytest.raises(NotFound):  # signed in (an anonymous write would be 401)
+                await mine.send_chat(stream_id, "still me")
 
     run(scenario)
 

@@ -52,7 +52,7 @@ def register(url: str, role: str) -> tuple[str, str]:
 
 def test_the_typescript_sdk_passes_its_tests_against_a_live_gateway(live: LiveGateway) -> None:
     streamer_id, streamer = register(live.url, "streamer")
-    _, viewer = register(live.url, "viewer")
+    viewer_id, viewer = register(live.url, "viewer")
     make_streamer(live, streamer_id)
     env = {
         **os.environ,
@@ -61,7 +61,12 @@ def test_the_typescript_sdk_passes_its_tests_against_a_live_gateway(live: LiveGa
         "LIVEFOLD_GATEWAY_URL": live.url,
         "LIVEFOLD_STREAMER_USERNAME": streamer,
         "LIVEFOLD_VIEWER_USERNAME": viewer,
+        "LIVEFOLD_VIEWER_ID": viewer_id,
         "LIVEFOLD_PASSWORD": PASSWORD,
+        # To sign short-lived tokens as the gateway's authorization server does.
+        "LIVEFOLD_SIGNING_KEY": str(live.auth.keys.path),
+        "LIVEFOLD_ISSUER": live.settings.gateway_url,
+        "LIVEFOLD_AUDIENCE": live.settings.auth_audience,
     }
     npm("ci", "--no-audit", "--no-fund", env=env, timeout=300)
     npm("run", "build", env=env, timeout=300)
@@ -69,4 +74,4 @@ def test_the_typescript_sdk_passes_its_tests_against_a_live_gateway(live: LiveGa
     counts = {name: int(number) for name, number in COUNT.findall(report)}
     assert set(counts) == {"pass", "fail"}, f"no summary from node's test runner:\n{report[-4000:]}"
     assert counts["fail"] == 0, report[-6000:]
-    assert counts["pass"] >= 14, report[-6000:]
+    assert counts["pass"] >= 16, report[-6000:]

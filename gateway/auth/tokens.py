@@ -38,10 +38,15 @@ class AuthError(Exception):
 class Principal:
     user_id: str
     roles: frozenset[str]
+    expires_at: int | None = None  # the token's `exp` (epoch seconds); None: never
 
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
+
+    def expired(self, now: float | None = None) -> bool:
+        moment = time.time() if now is None else now
+        return self.expires_at is not None and self.expires_at <= moment
 
 
 def load_or_create_key_file(path: Path, generate: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -167,5 +172,5 @@ def verify_access_token(
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise AuthError("token has no subject")
-    roles = claims.get("roles", ["viewer"])
-    return Principal(subject, frozenset(r for r in roles if r in ROLES) or frozenset({"viewer"}))
+    roles = frozenset(r for r in claims.get("roles", ["viewer"]) if r in ROLES)
+    return Principal(subject, roles or frozenset({"viewer"}), expires_at=claims["exp"])

@@ -84,7 +84,8 @@ class Verifier:
         keys = provider.key_set(kid if isinstance(kid, str) else None)
         verified = verify_access_token(token, keys, issuer=provider.issuer, audience=self.audience)
         user_id = external_user_id(provider.issuer, verified.user_id)
-        principal = Principal(user_id, frozenset({"viewer"}) | self._granted_roles(user_id))
+        roles = frozenset({"viewer"}) | self._granted_roles(user_id)
+        principal = Principal(user_id, roles, expires_at=verified.expires_at)
         return VerifiedToken(principal, claims, provider.issuer, local=False)
 
     def _check_still_valid(self, user_id: str, claims: dict[str, Any]) -> None:

@@ -53,7 +53,7 @@ from livefold_sdk.frames import (
     Update,
 )
 from livefold_sdk.loopback import AuthorizationResponse, LoopbackReceiver
-from livefold_sdk.subscription import Subscription
+from livefold_sdk.subscription import Subscription, TokenProvider
 from livefold_sdk.transport import Accepted, Call, RetryPolicy
 
 __version__ = "0.1.0"
@@ -89,6 +89,7 @@ __all__ = [
     "Snapshot",
     "Subscription",
     "SubscriptionClosed",
+    "TokenProvider",
     "Tokens",
     "TransportError",
     "Unauthorized",

@@ -13,6 +13,12 @@ once if the gateway refused it) and subscribes again from the last cursor it saw
 token refused after a refresh (4401) or running out of attempts ends the iteration with
 `SubscriptionClosed`.
 
+A socket lives as long as its token: before it expires the gateway says so (`expiring`) and
+the subscription signs the same socket in again with a fresh token, from `token_provider` (a
+function, plain or async, returning an access token; it is also asked on every connect) or
+else from a refreshable `auth` (a `Session`). Subscriptions and writes carry on untouched; a
+moderator-only channel whose right was lost meanwhile ends with a `Refusal`.
+
 The same socket carries the interactive writes (`send`, `send_chat`, `react`, `vote`,
 `answer_quiz`): each returns once the event is in Kafka; a write a fold refuses later comes
 back as a `Rejected` frame.
@@ -22,12 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import random
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -44,6 +51,8 @@ FATAL = frozenset({BAD_FRAME, 1002, 1003, 1007, 1008, 1009})
 FRAMES_PER_SECOND = 15  # below the gateway's per-connection frame limit
 _RETRY_IN = re.compile(r"retry in (\d+)s")
 log = logging.getLogger("livefold_sdk")
+
+TokenProvider = Callable[[], str | Awaitable[str]]
 
 
 class _End:
@@ -67,6 +76,7 @@ class Subscription:
         url: str,
         *,
         auth: Auth = None,
+        token_provider: TokenProvider | None = None,
         heartbeat: float = 15.0,
         heartbeat_timeout: float = 10.0,
         backoff: float = 0.25,
@@ -78,6 +88,7 @@ class Subscription:
     ):
         self.url = ws_url(url)
         self.auth = auth
+        self.token_provider = token_provider
         self.heartbeat = heartbeat
         self.heartbeat_timeout = heartbeat_timeout
         self.backoff = backoff
@@ -88,6 +99,7 @@ class Subscription:
         self.topics: dict[str, list[str]] = {}  # stream -> channels
         self.cursors: dict[tuple[str, str], str] = {}  # (stream, channel) -> last cursor seen
         self.user: str | None = None
+        self.expires_at: int | None = None  # when the socket's token expires (epoch seconds)
         self.reconnects = 0
         self.queue_size = queue_size
         self._queue: asyncio.Queue[Frame | _End] = asyncio.Queue()
@@ -101,6 +113,8 @@ class Subscription:
         self._pongs: dict[int, asyncio.Future[None]] = {}
         self._ping_id = 0
         self._writes = PendingWrites()
+        self._token_held: str | None = None
+        self._refresher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ public
 
@@ -280,6 +294,8 @@ class Subscription:
                 self._socket = None
                 self._up.clear()
                 self._fail_pings()
+                if self._refresher is not None:
+                    self._refresher.cancel()
             if self._closing:
                 return
             failures += 1
@@ -307,11 +323,13 @@ class Subscription:
     async def _open(self, socket: ClientConnection, refresh: bool) -> None:
         """Welcome, sign in, subscribe again from the cursors held."""
         welcome = await self._expect(socket, "welcome")
-        self.user = welcome.get("user")
+        self.user, self.expires_at = welcome.get("user"), welcome.get("expires_at")
         token = await self._token(refresh)
         if token is not None:
             await socket.send(json.dumps({"op": "auth", "token": token}))
-            self.user = (await self._expect(socket, "authenticated")).get("user")
+            authenticated = await self._expect(socket, "authenticated")
+            self.user, self.expires_at = authenticated.get("user"), authenticated.get("expires_at")
+        self._token_held = token
         self._socket = socket
         again = [
             self._subscribe_frame(stream, channels) for stream, channels in self.topics.items()
@@ -347,6 +365,12 @@ class Subscription:
         self._queue.put_nowait(frame)
 
     def _take(self, document: dict[str, Any]) -> Frame | None:
+        if document.get("type") == "expiring":
+            self._refresh_soon()
+            return None
+        if document.get("type") == "authenticated":  # a refresh, taken
+            self.user, self.expires_at = document.get("user"), document.get("expires_at")
+            return None
         if document.get("type") == "pong":
             waiter = self._pongs.pop(document.get("id") or 0, None)
             if waiter is not None and not waiter.done():
@@ -357,8 +381,8 @@ class Subscription:
         frame = parse(document)
         if isinstance(frame, Snapshot | Batch) and frame.cursor:
             self.cursors[(frame.stream, frame.channel)] = frame.cursor
-        if isinstance(frame, Refusal) and frame.op == "subscribe" and frame.stream is not None:
-            # Not allowed now, not allowed after a reconnect: stop asking.
+        if isinstance(frame, Refusal) and frame.op in ("subscribe", "auth") and frame.stream:
+            # Not allowed now (or no longer, after a refresh), not after a reconnect: stop asking.
             wanted = self.topics.get(frame.stream, [])
             if frame.channel in wanted:
                 wanted.remove(frame.channel)
@@ -396,12 +420,57 @@ class Subscription:
                 await socket.send(json.dumps(frame))
 
     def _refreshable(self) -> bool:
+        if self.token_provider is not None:
+            return True
         return self.auth is not None and not isinstance(self.auth, str) and self.auth.refreshable
 
     async def _token(self, refresh: bool) -> str | None:
+        if self.token_provider is not None:
+            return await self._provided()
         if self.auth is None or isinstance(self.auth, str):
             return self.auth
         return await self.auth.aaccess_token(force_refresh=refresh)
+
+    async def _provided(self) -> str:
+        assert self.token_provider is not None
+        try:
+            token = self.token_provider()
+            if inspect.isawaitable(token):
+                token = await token
+        except Exception as error:  # e.g. the app's back end is out of reach: try again later
+            raise TransportError(f"the token provider failed: {error!r}") from error
+        if not isinstance(token, str) or not token:
+            raise TypeError(f"the token provider must return an access token, not {token!r}")
+        return token
+
+    def _refresh_soon(self) -> None:
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh())
+
+    async def _refresh(self) -> None:
+        """Sign the socket in again with a fresh token before its own expires. If none comes,
+        the gateway closes the socket at expiry (4401) and the reconnect asks again."""
+        socket = self._socket
+        try:
+            token = await self._fresh_token()
+        except (TransportError, OAuthError, TypeError) as error:
+            log.warning("no fresh token before the socket's expires: %s", error)
+            return
+        if socket is None or socket is not self._socket or token in (None, self._token_held):
+            return
+        self._token_held = token
+        with contextlib.suppress(ConnectionClosed):
+            await socket.send(json.dumps({"op": "auth", "token": token}))
+
+    async def _fresh_token(self) -> str | None:
+        if self.token_provider is not None:
+            return await self._provided()
+        if self.auth is None or isinstance(self.auth, str) or not self.auth.refreshable:
+            return None
+        token = await self.auth.aaccess_token()
+        if token == self._token_held:  # the session has not refreshed yet: now it must
+            token = await self.auth.aaccess_token(force_refresh=True)
+        return token
 
     def _fail_pings(self) -> None:
         for waiter in self._pongs.values():

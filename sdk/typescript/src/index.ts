@@ -9,6 +9,6 @@ export * as events from "./events.js";
 export type { Batch, Frame, Notice, Reconnected, Refusal, Rejected, Snapshot, Update } from "./frames.js";
 export type { FlagReason, TermMatch } from "./moderation.js";
 export { challengeOf, createPkce, type Pkce, randomToken } from "./pkce.js";
-export { type SocketFactory, type SocketLike, Subscription, type SubscriptionOptions } from "./subscription.js";
+export { type SocketFactory, type SocketLike, Subscription, type SubscriptionOptions, type TokenProvider } from "./subscription.js";
 export { type Call, type RetryPolicy } from "./transport.js";
 export { SOCKET_WRITES, type SendOptions, type SocketWrite } from "./writes.js";

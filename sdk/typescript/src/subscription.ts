@@ -11,6 +11,11 @@
 // if the gateway refused it) and subscribes again from the last cursor it saw per (stream,
 // channel): the gateway sends what was missed, then live frames. A bad frame (4400), a token
 // refused after a refresh (4401) or running out of attempts ends it with SubscriptionClosed.
+// A socket lives as long as its token: before it expires the gateway says so (`expiring`) and the
+// subscription signs the same socket in again with a fresh token, from `tokenProvider` (a
+// function returning an access token, or a promise of one; it is also asked on every connect)
+// or else from a refreshable `auth` (a Session). Subscriptions and writes carry on; a
+// moderator-only channel whose right was lost meanwhile ends with a `refusal` (op "auth").
 // The same socket carries the interactive writes (send, sendChat, react, vote, answerQuiz):
 // each resolves once the event is in Kafka; a write a fold refuses later comes back as a
 // `rejected` frame.
@@ -40,8 +45,13 @@ export interface SocketLike {
 
 export type SocketFactory = (url: string) => SocketLike | Promise<SocketLike>;
 
+/** Where a socket gets its access tokens: asked on every connect and before each token expires. */
+export type TokenProvider = () => string | Promise<string>;
+
 export interface SubscriptionOptions {
   auth?: Auth;
+  /** Fresh access tokens for the socket (takes precedence over `auth` on the socket). */
+  tokenProvider?: TokenProvider;
   heartbeatMs?: number;
   heartbeatTimeoutMs?: number;
   backoffMs?: number;
@@ -78,7 +88,10 @@ export class Subscription implements AsyncIterable<Frame> {
   user: string | null = null;
   reconnects = 0;
 
-  private readonly options: Required<Omit<SubscriptionOptions, "auth" | "maxAttempts">> & SubscriptionOptions;
+  /** When the socket's token expires (epoch seconds); null when anonymous. */
+  expiresAt: number | null = null;
+
+  private readonly options: Required<Omit<SubscriptionOptions, "auth" | "maxAttempts" | "tokenProvider">> & SubscriptionOptions;
   private socket: SocketLike | null = null;
   private ready = false;
   private started = false;
@@ -91,6 +104,8 @@ export class Subscription implements AsyncIterable<Frame> {
   private refreshNext = false;
   private lastClose: { code: number | null; reason: string } = { code: null, reason: "" };
   private pingId = 0;
+  private tokenHeld: string | null = null;
+  private refreshing = false;
   private readonly writes = new PendingWrites();
   private timers: { beat?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout>; open?: ReturnType<typeof setTimeout>; retry?: ReturnType<typeof setTimeout> } = {};
 
@@ -250,11 +265,10 @@ export class Subscription implements AsyncIterable<Frame> {
     switch (doc.type) {
       case "welcome": {
         this.user = typeof doc.user === "string" ? doc.user : null;
-        const auth = this.options.auth;
-        if (auth === undefined) return this.becomeReady(socket);
-        let token: string;
+        this.expiresAt = typeof doc.expires_at === "number" ? doc.expires_at : null;
+        let token: string | undefined;
         try {
-          token = typeof auth === "string" ? auth : await auth.accessToken(this.refreshNext);
+          token = await this.socketToken(this.refreshNext);
         } catch (error) {
           // A refused refresh needs a new sign-in; an unreachable auth server, another try.
           if (error instanceof OAuthError) {
@@ -263,12 +277,18 @@ export class Subscription implements AsyncIterable<Frame> {
           }
           return this.abandon(socket, `no token: ${String(error)}`);
         }
+        if (token === undefined) return this.becomeReady(socket); // anonymous
+        this.tokenHeld = token;
         if (socket === this.socket) socket.send(JSON.stringify({ op: "auth", token }));
         return;
       }
-      case "authenticated":
+      case "authenticated": // signed in, or a refresh taken
         this.user = typeof doc.user === "string" ? doc.user : null;
-        return this.becomeReady(socket);
+        this.expiresAt = typeof doc.expires_at === "number" ? doc.expires_at : null;
+        if (!this.ready) this.becomeReady(socket);
+        return;
+      case "expiring":
+        return void this.refresh(socket);
       case "pong":
         if (doc.id === this.pingId) clearTimeout(this.timers.pong), (this.timers.pong = undefined);
         return;
@@ -279,8 +299,8 @@ export class Subscription implements AsyncIterable<Frame> {
     if ((frame.type === "snapshot" || frame.type === "batch") && frame.cursor) {
       this.remember(frame.stream, frame.channel, frame.cursor);
     }
-    if (frame.type === "refusal" && frame.op === "subscribe" && frame.stream !== undefined) {
-      // Not allowed now, not allowed after a reconnect: stop asking.
+    if (frame.type === "refusal" && (frame.op === "subscribe" || frame.op === "auth") && frame.stream !== undefined) {
+      // Not allowed now (or no longer, after a refresh), not after a reconnect: stop asking.
       const wanted = this.topics.get(frame.stream) ?? [];
       this.topics.set(frame.stream, wanted.filter((channel) => channel !== frame.channel));
     }
@@ -305,6 +325,39 @@ export class Subscription implements AsyncIterable<Frame> {
     });
     this.timers.beat = setInterval(() => this.beat(socket), this.options.heartbeatMs);
     for (const waiter of this.upWaiters.splice(0)) waiter.resolve();
+  }
+
+  /**
+   * Sign the socket in again with a fresh token before its own expires. If none comes, the
+   * gateway closes the socket at expiry (4401) and the reconnect asks again.
+   */
+  private async refresh(socket: SocketLike): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      const token = await this.freshToken();
+      if (token === null || token === this.tokenHeld || socket !== this.socket) return;
+      this.tokenHeld = token;
+      socket.send(JSON.stringify({ op: "auth", token }));
+    } catch {
+      // no fresh token now: the close at expiry and the reconnect follow
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private async socketToken(refresh: boolean): Promise<string | undefined> {
+    const { auth, tokenProvider } = this.options;
+    if (tokenProvider !== undefined) return tokenProvider();
+    return typeof auth === "object" ? auth.accessToken(refresh) : auth;
+  }
+
+  private async freshToken(): Promise<string | null> {
+    const { auth, tokenProvider } = this.options;
+    if (tokenProvider !== undefined) return tokenProvider();
+    if (auth === undefined || typeof auth === "string" || !auth.refreshable) return null;
+    const token = await auth.accessToken(false);
+    return token === this.tokenHeld ? auth.accessToken(true) : token; // the session must refresh now
   }
 
   /** A ping op every heartbeatMs; no pong in time means the link is dead. */
@@ -332,8 +385,8 @@ export class Subscription implements AsyncIterable<Frame> {
     if (code !== null && FATAL.has(code)) return this.finish(new SubscriptionClosed(code, reason));
     let delay: number | null = null;
     if (code === AUTH_FAILED) {
-      const auth = this.options.auth;
-      const refreshable = auth !== undefined && typeof auth !== "string" && auth.refreshable;
+      const { auth, tokenProvider } = this.options;
+      const refreshable = tokenProvider !== undefined || (auth !== undefined && typeof auth !== "string" && auth.refreshable);
       if (this.refreshNext || !refreshable) return this.finish(new SubscriptionClosed(code, reason));
       this.refreshNext = true;
       delay = 0;

@@ -1,6 +1,8 @@
 // The TypeScript SDK against a live gateway, started by tests/test_sdk_typescript.py, which
 // also registers the two people and makes one a streamer: LIVEFOLD_GATEWAY_URL,
-// LIVEFOLD_STREAMER_USERNAME, LIVEFOLD_VIEWER_USERNAME, LIVEFOLD_PASSWORD.
+// LIVEFOLD_STREAMER_USERNAME, LIVEFOLD_VIEWER_USERNAME, LIVEFOLD_VIEWER_ID, LIVEFOLD_PASSWORD;
+// and, to sign short-lived tokens as its authorization server does, LIVEFOLD_SIGNING_KEY (the
+// key file), LIVEFOLD_ISSUER and LIVEFOLD_AUDIENCE.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -19,6 +21,7 @@ import {
 } from "../src/index.js";
 import { signIn } from "../src/node.js";
 import { TcpRelay } from "./relay.js";
+import { tokenMinter } from "./tokens.js";
 
 function setting(name: string): string {
   const value = process.env[name];
@@ -28,6 +31,9 @@ function setting(name: string): string {
 
 const url = setting("LIVEFOLD_GATEWAY_URL");
 const password = setting("LIVEFOLD_PASSWORD");
+const viewerId = setting("LIVEFOLD_VIEWER_ID");
+const mintToken = tokenMinter(setting("LIVEFOLD_SIGNING_KEY"), setting("LIVEFOLD_ISSUER"), setting("LIVEFOLD_AUDIENCE"));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A person at a browser: they sign in on the authorization page; the browser follows the redirect. */
 function personSigningIn(username: string) {
@@ -301,4 +307,62 @@ test("a socket write whose ack is lost is sent again after the reconnect and mak
   watching.close();
   mine.close();
   await relay.close();
+});
+
+test("a token provider keeps the socket signed in past each token's expiry, and is asked again on reconnect", async () => {
+  const gateway = new URL(url);
+  const relay = new TcpRelay(gateway.hostname, Number(gateway.port));
+  relays.push(relay);
+  const relayUrl = await relay.start();
+  const host = new LivefoldClient(url, { auth: streamer });
+  const streamId = await newStream(host, "Token provider");
+  const asked: number[] = []; // when the provider was asked
+  const mine = subscription(relayUrl, viewer, {
+    auth: undefined,
+    tokenProvider: async () => {
+      asked.push(Date.now());
+      return mintToken(viewerId, 4);
+    },
+  });
+  await mine.connect();
+  assert.equal(mine.user, viewerId);
+  assert.equal(asked.length, 1);
+  const firstExpiry = mine.expiresAt;
+  assert.ok(firstExpiry !== null);
+  mine.subscribe(streamId, ["chat"]);
+  await nextOf(mine, "snapshot");
+  await sleep((firstExpiry + 2) * 1000 - Date.now()); // past the first token's end
+  assert.equal(mine.reconnects, 0);
+  assert.ok(asked.length >= 2, `asked ${asked.length} times`);
+  assert.ok((mine.expiresAt ?? 0) > firstExpiry);
+  await mine.sendChat(streamId, "signed in all along");
+  assert.deepEqual(await chatTexts(mine, 1), ["signed in all along"]);
+  relay.cut();
+  const cutAt = Date.now();
+  relay.heal();
+  await nextOf(mine, "reconnected");
+  assert.ok(asked.some((at) => at > cutAt), "the new connection did not ask the provider");
+  assert.equal(mine.user, viewerId);
+  await mine.sendChat(streamId, "and after the reconnect");
+  assert.deepEqual(await chatTexts(mine, 1), ["and after the reconnect"]);
+  mine.close();
+  await relay.close();
+});
+
+test("a session refreshes the socket's token before it expires", async () => {
+  const session = await signIn(oauth, personSigningIn(setting("LIVEFOLD_VIEWER_USERNAME")), { timeoutMs: 30_000 });
+  const short = mintToken(viewerId, 4);
+  // The session takes the short token for a long one: only the gateway's word says otherwise.
+  session.tokens = { ...session.tokens, accessToken: short, expiresAt: Date.now() + 3_600_000 };
+  const mine = subscription(url, session);
+  await mine.connect();
+  const firstExpiry = mine.expiresAt;
+  assert.ok(firstExpiry !== null && firstExpiry * 1000 - Date.now() < 5_000);
+  await sleep((firstExpiry + 1) * 1000 - Date.now());
+  assert.equal(mine.reconnects, 0);
+  assert.notEqual(session.tokens.accessToken, short);
+  assert.ok((mine.expiresAt ?? 0) > firstExpiry + 60);
+  // Signed in still: an anonymous write would be 401, this one finds no stream.
+  await assert.rejects(mine.sendChat("no-such-stream", "still me"), (error: unknown) => error instanceof ApiError && error.status === 404);
+  mine.close();
 });
