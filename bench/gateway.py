@@ -185,6 +185,8 @@ def fanout(settings: Settings) -> dict[str, Any]:
         stream_id = _stream(base, _token(own, "bench-streamer", {"streamer"}))
         tokens = [_token(own, f"bench-viewer-{n}", {"viewer"}) for n in range(200)]
         assert handle.process is not None
+        ws = url.replace("http", "ws", 1) + "/ws"
+        _run(publish_over_sockets(ws, stream_id, tokens, RATE, 3.0))  # warm-up, not measured
         runs = []
         for count, door in [(count, door) for door in DOORS for count in STEPS]:
             user, system = _cpu_split(handle.process.pid)

@@ -9,6 +9,8 @@ import base64
 import json
 import os
 import time
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -27,14 +29,21 @@ def masked_text(document: dict[str, Any]) -> bytes:
     return Frame(Opcode.TEXT, json.dumps(document).encode()).serialize(mask=True)
 
 
-class CountingSubscriber(asyncio.Protocol):
-    """Upgrades, subscribes, then counts frames by their headers only (payloads are skipped)."""
+DEFLATE_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
 
-    def __init__(self, host: str, port: int, subscribe: bytes, counts: Counts):
+
+class CountingSubscriber(asyncio.Protocol):
+    """Upgrades (offering compression, as browsers do), subscribes, then counts frames by their
+    headers only (payloads are skipped, compressed or not)."""
+
+    def __init__(
+        self, host: str, port: int, subscribe: bytes, counts: Counts, deflate: bool = True
+    ):
         key = base64.b64encode(os.urandom(16)).decode()
         self.request = (
             f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"{DEFLATE_OFFER if deflate else ''}\r\n"
         ).encode()
         self.subscribe = subscribe
         self.counts = counts
@@ -100,7 +109,7 @@ class Probe:
     async def run(
         self, url: str, stream_id: str, ready: asyncio.Event, stop: asyncio.Event
     ) -> None:
-        async with websockets.connect(url, compression=None, max_size=None) as socket:
+        async with websockets.connect(url, compression="deflate", max_size=None) as socket:
             await socket.recv()
             await socket.send(
                 json.dumps({"op": "subscribe", "stream": stream_id, "channels": ["chat"]})
@@ -155,6 +164,23 @@ class RawHttp:
             self.writer.close()
 
 
+async def _paced(
+    index: int, workers: int, rate: float, started: float, deadline: float
+) -> AsyncIterator[int]:
+    """Worker `index`'s sends (numbered), each at its time in a schedule of `rate` a second
+    shared by `workers`; a worker behind its schedule sends at once."""
+    sent = 0
+    while True:
+        due = started + (index + sent * workers) / rate
+        if due > deadline or time.monotonic() > deadline:
+            return
+        pause = due - time.monotonic()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        yield sent
+        sent += 1
+
+
 async def publish(
     base: str, stream_id: str, tokens: list[str], rate: float, seconds: float, workers: int = 32
 ) -> dict[str, Any]:
@@ -168,15 +194,8 @@ async def publish(
     async def worker(index: int) -> None:
         nonlocal accepted, refused
         connection = RawHttp(host, port)
-        sent = 0
         try:
-            while True:
-                due = started + (index + sent * workers) / rate
-                if due > deadline or time.monotonic() > deadline:
-                    return
-                pause = due - time.monotonic()
-                if pause > 0:
-                    await asyncio.sleep(pause)
+            async for sent in _paced(index, workers, rate, started, deadline):
                 token = tokens[(index + sent * workers) % len(tokens)]
                 text = f"bench {index}-{sent} {time.time():.6f}"
                 body = json.dumps({"text": text}).encode()
@@ -185,7 +204,6 @@ async def publish(
                     accepted += 1
                 else:
                     refused += 1
-                sent += 1
         finally:
             connection.close()
 
@@ -200,6 +218,7 @@ async def publish_over_sockets(
     """As `publish`, but each publisher is a signed-in socket sending `send` frames (the chat
     path clients use) and waiting for each ack before its next message."""
     accepted = refused = 0
+    run = uuid.uuid4().hex[:8]  # frame ids are idempotency keys: new ones for every run
     started = time.monotonic()
     deadline = started + seconds
 
@@ -208,17 +227,10 @@ async def publish_over_sockets(
         url = f"{ws_url}?access_token={tokens[index % len(tokens)]}"
         async with websockets.connect(url, compression=None, max_size=None) as socket:
             await socket.recv()  # welcome
-            sent = 0
-            while True:
-                due = started + (index + sent * workers) / rate
-                if due > deadline or time.monotonic() > deadline:
-                    return
-                pause = due - time.monotonic()
-                if pause > 0:
-                    await asyncio.sleep(pause)
+            async for sent in _paced(index, workers, rate, started, deadline):
                 frame = {
                     "op": "send",
-                    "id": f"bench-{index}-{sent}",
+                    "id": f"bench-{run}-{index}-{sent}",
                     "write": "chat.send",
                     "stream": stream_id,
                     "body": {"text": f"bench {index}-{sent} {time.time():.6f}"},
@@ -232,7 +244,6 @@ async def publish_over_sockets(
                     accepted += 1
                 else:
                     refused += 1
-                sent += 1
 
     await asyncio.gather(*(worker(n) for n in range(workers)))
     elapsed = time.monotonic() - started

@@ -1,7 +1,8 @@
 """`python -m gateway`: serve the gateway with uvicorn on the settings' host and gateway port.
 
 WebSockets use uvicorn's sans-I/O protocol (the hub writes frames to its transport, see
-gateway/ws.py) with permessage-deflate off (it would compress every frame per socket);
+gateway/ws.py), offering permessage-deflate without server context takeover, so that a frame
+is compressed once for all the sockets that take it (gateway/frames.py);
 the listen backlog takes connection bursts; the open-files limit is raised to the hard one,
 since every socket is a file.
 """
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp
 from gateway.app import create_app
 from gateway.auth.service import AuthService
 from gateway.auth.service import routes as auth_routes
+from gateway.frames import DeflateProtocol
 from gateway.tls import tls_files
 from livefold.settings import Settings
 
@@ -45,8 +47,8 @@ def config(settings: Settings) -> uvicorn.Config:
         app(settings),
         host=settings.host,
         port=settings.gateway_port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
+        ws=DeflateProtocol,
+        ws_per_message_deflate=True,
         ws_max_size=MAX_FRAME_BYTES,
         backlog=BACKLOG,
         lifespan="on",

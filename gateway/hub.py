@@ -15,15 +15,13 @@ author learns what became of their write, on whichever gateway they are.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from websockets.frames import Frame, Opcode
-
 from gateway import metrics
+from gateway.frames import Wire
 from gateway.state import Entry, StateStore, format_cursor
 
 Topic = tuple[str, str]  # (channel, stream id)
@@ -32,13 +30,9 @@ Topic = tuple[str, str]  # (channel, stream id)
 class Subscriber(Protocol):
     user_id: str | None
 
-    def send_frame(self, wire: bytes) -> None: ...
-
-
-def wire_frame(document: dict[str, Any]) -> bytes:
-    """A JSON document as one unmasked WebSocket text frame: the same bytes for every socket."""
-    payload = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-    return Frame(Opcode.TEXT, payload).serialize(mask=False)
+    def send_frame(self, wire: Wire) -> int:
+        """Write the frame (plain or compressed, as the socket negotiated); the bytes written."""
+        ...
 
 
 def personal_to(key: str) -> str | None:
@@ -110,7 +104,7 @@ class Hub:
         sockets = self.signed_in.get(actor) if isinstance(actor, str) else None
         if not sockets:
             return
-        wire = wire_frame(
+        wire = Wire(
             {
                 "type": "rejected",
                 "channel": channel,
@@ -232,14 +226,15 @@ class Hub:
         state = self.store.channel(channel, stream_id)
         cursor = "" if state is None else format_cursor(state.position)
         if batch.updates or batch.notices:
-            wire = wire_frame(self._batch(channel, stream_id, cursor, batch.updates, batch.notices))
+            wire = Wire(self._batch(channel, stream_id, cursor, batch.updates, batch.notices))
+            sent = 0
             for subscriber in list(subscribers):
-                subscriber.send_frame(wire)
+                sent += subscriber.send_frame(wire)
             metrics.frames_sent.inc(len(subscribers))
-            metrics.bytes_sent.inc(len(wire) * len(subscribers))
+            metrics.bytes_sent.inc(sent)
         for user, updates in batch.personal.items():
             for subscriber in list(self.by_user.get((channel, stream_id, user), ())):
-                wire = wire_frame(self._batch(channel, stream_id, cursor, updates, []))
+                wire = Wire(self._batch(channel, stream_id, cursor, updates, []))
                 subscriber.send_frame(wire)
                 metrics.frames_sent.inc()
         metrics.broadcast_seconds.observe(time.perf_counter() - started)

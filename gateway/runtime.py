@@ -28,6 +28,7 @@ from streams.events import Event
 from streams.producer import Ack, AppendError, EventProducer
 
 if TYPE_CHECKING:
+    from gateway.frames import Wire
     from gateway.writes import Write
 
 log = logging.getLogger("livefold.gateway")
@@ -39,7 +40,7 @@ class Member(Protocol):
     user_id: str | None
     topics: set[tuple[str, str]]
 
-    def send_frame(self, wire: bytes) -> None: ...
+    def send_frame(self, wire: Wire) -> int: ...
 
 
 class Gateway:

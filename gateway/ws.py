@@ -1,12 +1,13 @@
 """`/ws`: subscriptions to a stream's channels, fed by this process's hub (protocol in
 docs/gateway.md).
 
-Frames reach the socket through uvicorn's sans-I/O WebSocket protocol object, written to its
-transport directly: the hub hands one pre-encoded frame to thousands of sockets without an
-await per socket, and a socket whose buffer is over its bound is dropped instead of awaited.
-The object comes from the outermost ASGI layer (`SocketTap`), because the ASGI `send` a
-Starlette endpoint sees may be wrapped. A `send` frame is a write: gateway/socket_writes.py.
-A signed-in socket lives as long as its token, refreshed by `auth` frames: gateway/socket_tokens.py.
+Frames reach the socket through uvicorn's sans-I/O WebSocket protocol object (with
+`gateway.frames.DeflateProtocol`'s offer of compression), written to its transport directly:
+the hub hands one pre-encoded frame to thousands of sockets without an await per socket, and a
+socket whose buffer is over its bound is dropped instead of awaited. The object comes from the
+outermost ASGI layer (`SocketTap`), because the ASGI `send` a Starlette endpoint sees may be
+wrapped. A `send` frame is a write: gateway/socket_writes.py. A signed-in socket lives as long
+as its token, refreshed by `auth` frames: gateway/socket_tokens.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from websockets.exceptions import InvalidState
 from gateway import metrics, socket_writes
 from gateway.auth.backend import AUTH_ERROR, Caller
 from gateway.auth.tokens import AuthError, Principal
-from gateway.hub import wire_frame
+from gateway.frames import Wire, takes_deflated
 from gateway.runtime import Gateway, gateway_of
 from gateway.socket_tokens import TokenWatch
 from gateway.state import parse_cursor
@@ -71,26 +72,30 @@ class Connection:
         self.closed = False
         self.close_sent = False
         self.disconnected = False  # the peer's close (or the socket's end) was received
+        self.deflated = takes_deflated(protocol.conn)  # frames go compressed (gateway.frames)
+        self.send_buffer_bytes = gateway.settings.gateway_ws_send_buffer_bytes
         self.token_watch = TokenWatch(
             self._token_expiring,
             self._token_expired,
             gateway.settings.gateway_ws_expired_close_seconds,
         )
 
-    def send_frame(self, wire: bytes) -> None:
+    def send_frame(self, wire: Wire) -> int:
         if self.closed:
-            return
+            return 0
         transport = self.protocol.transport
         if transport.is_closing() or self.protocol.close_sent:
-            return
-        if transport.get_write_buffer_size() > self.gateway.settings.gateway_ws_send_buffer_bytes:
+            return 0
+        if transport.get_write_buffer_size() > self.send_buffer_bytes:
             metrics.drops.labels("slow").inc()
             self.close(SLOW_CONSUMER, "too slow: the send buffer is full")
-            return
-        transport.write(wire)
+            return 0
+        data = wire.deflated if self.deflated else wire.plain
+        transport.write(data)
+        return len(data)
 
     def send(self, document: dict[str, Any]) -> None:
-        self.send_frame(wire_frame(document))
+        self.send_frame(Wire(document))
 
     def close(self, code: int, reason: str) -> None:
         """Send a close frame now, as uvicorn does for `websocket.close` but without awaiting a

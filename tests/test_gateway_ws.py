@@ -13,12 +13,15 @@ import base64
 import json
 import socket
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import websockets
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from livefold.folding import Notice
 from livefold.settings import Settings
@@ -34,6 +37,7 @@ from tests.gateways import (
     gateway,
     next_frame,
     subscribe,
+    ws_url,
 )
 
 STREAMER, VIEWER, MOD = "streamer-eve", "viewer-fay", "mod-gus"
@@ -658,5 +662,83 @@ def test_a_removed_moderator_loses_the_moderation_subscription_on_refresh(pair: 
                 heard += chat_texts(frame)
             with pytest.raises(TimeoutError):
                 await next_frame(mod, lambda f: f.get("channel") == "moderation", timeout=1.5)
+
+    asyncio.run(scenario())
+
+
+class RawDeflateClient:
+    """A socket that offers permessage-deflate and reads frames itself: the test sees the RSV1
+    bit and inflates each message with one decompressor kept across messages, as a client
+    that keeps its context would (the gateway's messages must not depend on it)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+        self.inflater = zlib.decompressobj(-15)
+
+    @classmethod
+    async def open(cls, running: Running) -> RawDeflateClient:
+        host, port = running.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        key = base64.b64encode(b"0123456789abcdef").decode()
+        writer.write(
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n".encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert b" 101 " in head.split(b"\r\n")[0]
+        assert b"permessage-deflate" in head and b"server_no_context_takeover" in head
+        return cls(reader, writer)
+
+    async def message(self) -> tuple[bool, dict[str, Any]]:
+        """(compressed?, document) of the next server message."""
+        first, second = await self.reader.readexactly(2)
+        size = second & 0x7F
+        if size == 126:
+            size = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif size == 127:
+            size = int.from_bytes(await self.reader.readexactly(8), "big")
+        payload = await self.reader.readexactly(size)
+        compressed = bool(first & 0x40)
+        if compressed:
+            payload = self.inflater.decompress(payload + b"\x00\x00\xff\xff")
+        return compressed, json.loads(payload)
+
+    async def send(self, document: dict[str, Any]) -> None:
+        data, mask = json.dumps(document).encode(), b"\x01\x02\x03\x04"
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        self.writer.write(bytes((0x81, 0x80 | len(data))) + mask + masked)
+
+
+def test_frames_go_compressed_once_to_sockets_that_offer_deflate_and_plain_to_others(
+    pair: Pair,
+) -> None:
+    stream_id = pair.stream()
+    sent = [f"compressed line {n} " + "la " * n for n in range(30)]
+
+    async def scenario() -> None:
+        raw = await RawDeflateClient.open(pair.b)
+        async with (
+            connect(pair.b) as plain,
+            websockets.connect(ws_url(pair.b), compression="deflate") as library,
+        ):
+            assert any(isinstance(e, PerMessageDeflate) for e in library.protocol.extensions)
+            compressed, welcome = await raw.message()
+            assert compressed and welcome["type"] == "welcome"
+            await raw.send({"op": "subscribe", "stream": stream_id, "channels": ["chat"]})
+            await subscribe(plain, stream_id, ["chat"])
+            await subscribe(library, stream_id, ["chat"])
+            for text in sent:
+                pair.say(stream_id, text, user=f"viewer-{len(text)}")
+            raw_texts: list[str] = []
+            while len(raw_texts) < len(sent):
+                compressed, frame = await raw.message()
+                assert compressed, frame
+                if frame["type"] == "batch":
+                    raw_texts += chat_texts(frame)
+            plain_texts, _, _ = await collect_texts(plain, len(sent))
+            library_texts, _, _ = await collect_texts(library, len(sent))
+            assert raw_texts == plain_texts == library_texts == sent
+        raw.writer.close()
 
     asyncio.run(scenario())

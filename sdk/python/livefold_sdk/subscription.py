@@ -263,7 +263,7 @@ class Subscription:
                     self.url,
                     open_timeout=self.open_timeout,
                     ping_interval=None,  # the heartbeat is the protocol's own ping op
-                    compression=None,
+                    compression="deflate",  # the gateway compresses each frame once for all
                     max_size=self.max_frame_bytes,
                     close_timeout=2.0,  # a dead link must not hold close() for long
                     user_agent_header=USER_AGENT,

@@ -72,7 +72,7 @@ async function defaultSocket(url: string): Promise<SocketLike> {
   const native = (globalThis as { WebSocket?: new (url: string) => SocketLike }).WebSocket;
   if (native !== undefined) return new native(url);
   const { WebSocket } = await import("ws");
-  return new WebSocket(url, { perMessageDeflate: false, maxPayload: 16 * 2 ** 20 }) as unknown as SocketLike;
+  return new WebSocket(url, { perMessageDeflate: true, maxPayload: 16 * 2 ** 20 }) as unknown as SocketLike;
 }
 
 interface Waiter {
