@@ -72,8 +72,8 @@ def takes_deflated(conn: ServerProtocol) -> bool:
 
 
 class DeflateProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O WebSocket protocol, offering permessage-deflate without server
-    context takeover (uvicorn's own offer keeps context, which shared frames would break)."""
+    """uvicorn's sans-I/O WebSocket protocol, offering permessage-deflate without context
+    takeover (uvicorn's own offer keeps the server's, which shared frames would break)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,6 +81,8 @@ class DeflateProtocol(WebSocketsSansIOProtocol):
             extensions=[
                 ServerPerMessageDeflateFactory(
                     server_no_context_takeover=True,
+                    # Clients' frames are small commands: no inflate context kept per socket.
+                    client_no_context_takeover=True,
                     server_max_window_bits=WINDOW_BITS,
                     client_max_window_bits=WINDOW_BITS,
                     compress_settings={"memLevel": 5},

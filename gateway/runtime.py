@@ -70,9 +70,9 @@ class Gateway:
         """Connect, and start following `sources` (default: the state topics)."""
         # Schema ids are fetched once here, not by the first request of each type.
         await asyncio.to_thread(self.codec.register_all)
-        # A client waits on each append: linger 1 ms, not the 10 ms bulk appends batch with
+        # A client waits on each append: linger 5 ms, not the 10 ms bulk appends batch with
         # (a busy gateway still batches what queues up while a request is in flight).
-        self._producer = EventProducer(self.settings, self.codec, **{"linger.ms": 1})
+        self._producer = EventProducer(self.settings, self.codec, **{"linger.ms": 5})
         loop = asyncio.get_running_loop()
         self._feed = StateFeed(self.settings, loop, self.on_records, sources)
         self._feed.start()

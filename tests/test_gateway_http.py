@@ -146,6 +146,21 @@ def test_no_token_an_expired_token_and_a_forged_token_are_refused_with_the_reaso
     assert answer.status_code == 401 and "Bearer" in answer.json()["reason"]
 
 
+def test_a_token_that_passed_is_refused_once_it_expires(api: Api) -> None:
+    """The gateway remembers tokens whose signature passed; not past their `exp`."""
+    stream_id = new_stream(api)
+    short = api.tokens.token(VIEWER, ttl_seconds=2)
+    first = api.call(
+        "POST", f"/streams/{stream_id}/chat", json={"text": "hi"}, headers=bearer(short)
+    )
+    assert first.status_code == 202, first.text
+    time.sleep(2.5)
+    again = api.call(
+        "POST", f"/streams/{stream_id}/chat", json={"text": "hi"}, headers=bearer(short)
+    )
+    assert again.status_code == 401 and again.json()["reason"] == "token expired"
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

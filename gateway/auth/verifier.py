@@ -2,6 +2,8 @@
 WebSocket uses, for livefold's own access tokens and those of the external OpenID Connect
 providers named in `settings.oidc_issuers`.
 
+Checking a signature is most of what a request costs the gateway, so an own token that passed
+is remembered (by its exact text, until it expires) and only its session is checked again.
 Own tokens carry their roles; they are refused once their session has ended (signed out,
 revoked, a replayed refresh token) or their account was deleted, as soon as this gateway has
 read that from the accounts log. External tokens are trusted for who, not for what: their
@@ -28,6 +30,7 @@ from gateway.auth.tokens import ROLES, AuthError, Principal, SigningKeys, verify
 from livefold.settings import Settings
 
 log = logging.getLogger(__name__)
+RECENT_TOKENS = 20_000
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Verifier:
         self.directory = directory
         client = http or httpx.Client(follow_redirects=False)
         self.external = {url: ExternalIssuer(url, client) for url in settings.oidc_issuers}
+        self._recent: dict[str, VerifiedToken] = {}  # own tokens whose signature passed
 
     def warm_up(self) -> None:
         """Fetch the providers' keys now, at boot, rather than while a request waits."""
@@ -69,6 +73,10 @@ class Verifier:
         return self.verify_token(token).principal
 
     def verify_token(self, token: str) -> VerifiedToken:
+        recent = self._recent.get(token)
+        if recent is not None and not recent.principal.expired():
+            self._check_still_valid(recent.principal.user_id, recent.claims)
+            return recent
         header, claims = _unverified(token)
         issuer = claims.get("iss")
         if issuer == self.issuer:
@@ -76,7 +84,10 @@ class Verifier:
                 token, self.keys.key_set(), issuer=self.issuer, audience=self.audience
             )
             self._check_still_valid(principal.user_id, claims)
-            return VerifiedToken(principal, claims, self.issuer, local=True)
+            own = VerifiedToken(principal, claims, self.issuer, local=True)
+            if principal.expires_at is not None:
+                self._remember(token, own)
+            return own
         provider = self.external.get(issuer) if isinstance(issuer, str) else None
         if provider is None:
             raise AuthError("token from an unknown issuer")
@@ -87,6 +98,13 @@ class Verifier:
         roles = frozenset({"viewer"}) | self._granted_roles(user_id)
         principal = Principal(user_id, roles, expires_at=verified.expires_at)
         return VerifiedToken(principal, claims, provider.issuer, local=False)
+
+    def _remember(self, token: str, verified: VerifiedToken) -> None:
+        recent = self._recent
+        recent.pop(token, None)
+        recent[token] = verified
+        if len(recent) > RECENT_TOKENS:
+            del recent[next(iter(recent))]  # the least recently verified
 
     def _check_still_valid(self, user_id: str, claims: dict[str, Any]) -> None:
         if self.directory is None:
