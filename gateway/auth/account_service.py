@@ -270,8 +270,7 @@ class AccountService:
                 expires_at=expires_at,
             )
         )
-        session = self.directory.session(user_id, session_id)
-        return session is not None and session["token_id"] == token_id
+        return self._current_token(user_id, session_id) == token_id
 
     def rotate(self, user_id: str, session_id: str, spent_token_id: str, token_id: str) -> bool:
         """Spend a refresh token for the next one; False if it was spent already (replayed:
@@ -287,8 +286,12 @@ class AccountService:
                 token_id=token_id,
             )
         )
+        return self._current_token(user_id, session_id) == token_id
+
+    def _current_token(self, user_id: str, session_id: str) -> str | None:
+        """The refresh token the log says the session holds now (None: no live session)."""
         session = self.directory.session(user_id, session_id)
-        return session is not None and session["token_id"] == token_id
+        return None if session is None else str(session["token_id"])
 
     def end_session(self, user_id: str, session_id: str, reason: str) -> None:
         self._append(

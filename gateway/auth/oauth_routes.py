@@ -3,6 +3,7 @@ userinfo, revocation."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -109,13 +110,13 @@ def oauth_routes(service: AuthService) -> list[BaseRoute]:
         )
         return response
 
-    async def token(request: Request) -> Response:
+    async def endpoint(request: Request, respond: Callable[[Any], Response]) -> Response:
+        """An OAuth endpoint of the form kind (token, revocation): limited per address, its
+        errors in the OAuth shape."""
         try:
             service.limits.token_request_from(request)
             oauth_request = await oauth2_request(request, issuer)
-            response: Response = await run_in_threadpool(
-                server.create_token_response, oauth_request
-            )
+            response: Response = await run_in_threadpool(respond, oauth_request)
             return response
         except Throttled as throttled:
             return throttled.oauth_response()
@@ -126,22 +127,14 @@ def oauth_routes(service: AuthService) -> list[BaseRoute]:
         except Unavailable as problem:
             return oauth_error(503, "temporarily_unavailable", error_text(str(problem)))
 
+    async def token(request: Request) -> Response:
+        return await endpoint(request, server.create_token_response)
+
     async def revoke(request: Request) -> Response:
-        try:
-            service.limits.token_request_from(request)
-            oauth_request = await oauth2_request(request, issuer)
-            response: Response = await run_in_threadpool(
-                server.create_endpoint_response, "revocation", oauth_request
-            )
-            return response
-        except Throttled as throttled:
-            return throttled.oauth_response()
-        except FormError as problem:
-            return oauth_error(400, "invalid_request", str(problem))
-        except OAuth2Error as error:
-            return server.handle_error_response(None, error)  # type: ignore[no-any-return]
-        except Unavailable as problem:
-            return oauth_error(503, "temporarily_unavailable", error_text(str(problem)))
+        return await endpoint(
+            request,
+            lambda oauth_request: server.create_endpoint_response("revocation", oauth_request),
+        )
 
     async def userinfo(request: Request) -> Response:
         try:

@@ -8,7 +8,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Literal
 
 from livefold.folding import Output, Refused, Update
 from livefold.moderation.normalize import fold as fold_words
@@ -288,12 +288,7 @@ def _term_blocked(state: ModerationState, platform: ModerationState, event: Even
 def _term_unblocked(
     state: ModerationState, platform: ModerationState, event: Event
 ) -> list[Output]:
-    term = str(event.body["term"])
-    if state["blocked_terms"].pop(term, None) is None:
-        raise Refused(f"term {term!r} is not blocked here")
-    rules_changed(state)
-    log(state, event, "unblock_term", term)
-    return [modlog_update(state)]
+    return _drop_term(state, event, "blocked_terms", "unblock_term", "blocked")
 
 
 @handles("livefold.moderation.TermAllowed")
@@ -315,11 +310,22 @@ def _term_allowed(state: ModerationState, platform: ModerationState, event: Even
 def _term_disallowed(
     state: ModerationState, platform: ModerationState, event: Event
 ) -> list[Output]:
+    return _drop_term(state, event, "allowed_terms", "disallow_term", "allowed")
+
+
+def _drop_term(
+    state: ModerationState,
+    event: Event,
+    terms: Literal["blocked_terms", "allowed_terms"],
+    action: str,
+    listed: str,
+) -> list[Output]:
+    """Take the event's term off the stream's `terms` list (blocked or allowed)."""
     term = str(event.body["term"])
-    if state["allowed_terms"].pop(term, None) is None:
-        raise Refused(f"term {term!r} is not allowed here")
+    if state[terms].pop(term, None) is None:
+        raise Refused(f"term {term!r} is not {listed} here")
     rules_changed(state)
-    log(state, event, "disallow_term", term)
+    log(state, event, action, term)
     return [modlog_update(state)]
 
 
