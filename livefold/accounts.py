@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, TypedDict
 
 from livefold.folding import Output, Refused, Rejected, Update, apply
-from streams.events import Event
+from streams.events import Event, new_event
 
 CHANNEL = "accounts"
 ACCOUNT_CREATED = "livefold.accounts.AccountCreated"
@@ -87,6 +87,14 @@ class AccountState(TypedDict):
     sessions: dict[str, Session]
     redeemed_grants: dict[str, Redemption]
     _seen: dict[str, None]
+
+
+def account_event(event_type: str, user_id: str, actor_id: str | None = None, **body: Any) -> Event:
+    """An event of the accounts log: keyed by the account (its stream is the user), done by the
+    account itself unless `actor_id` says who."""
+    return new_event(
+        event_type, stream_id=user_id, actor_id=actor_id or user_id, user_id=user_id, **body
+    )
 
 
 def key_of(event: Event) -> str:

@@ -29,7 +29,7 @@ from gateway.auth.follower import FollowerError
 from gateway.auth.passwords import hash_password, password_matches
 from livefold import accounts
 from livefold.data_keys import KeyStore, KeyStoreUnavailable, seal
-from streams.events import SYSTEM_ACTOR, Event, new_event
+from streams.events import SYSTEM_ACTOR, Event
 from streams.producer import AppendError, EventProducer
 from streams.validation import EventValidationError, FieldError
 
@@ -151,11 +151,9 @@ class AccountService:
         credentials = {"password_hash": hash_password(registration.password)}
         key_id, key = self._new_key()
         self._append(
-            new_event(
+            accounts.account_event(
                 accounts.ACCOUNT_CREATED,
-                stream_id=user_id,
-                actor_id=user_id,
-                user_id=user_id,
+                user_id,
                 key_id=key_id,
                 encrypted_profile=seal(key, _json(profile.as_dict()), profile_context(user_id)),
                 encrypted_credentials=seal(key, _json(credentials), credentials_context(user_id)),
@@ -178,11 +176,9 @@ class AccountService:
         if changed:
             key = self._key(key_id)
             self._append(
-                new_event(
+                accounts.account_event(
                     accounts.PROFILE_CHANGED,
-                    stream_id=user_id,
-                    actor_id=user_id,
-                    user_id=user_id,
+                    user_id,
                     key_id=key_id,
                     encrypted_profile=seal(key, _json(merged), profile_context(user_id)),
                     changed_fields=changed,
@@ -197,11 +193,10 @@ class AccountService:
         except KeyStoreUnavailable as error:
             raise Unavailable(str(error)) from error
         self._append(
-            new_event(
+            accounts.account_event(
                 accounts.ACCOUNT_DELETED,
-                stream_id=user_id,
+                user_id,
                 actor_id=actor_id,
-                user_id=user_id,
                 key_id=key_id,
                 reason=reason,
             )
@@ -228,7 +223,9 @@ class AccountService:
         if account is not None and account.status == "deleted":
             raise Conflict(f"account {user_id} is deleted")
         if account is None or (role, channel_id) not in account.roles:
-            event = self._role_event(accounts.ROLE_GRANTED, user_id, role, channel_id, actor_id)
+            event = accounts.account_event(
+                accounts.ROLE_GRANTED, user_id, actor_id=actor_id, role=role, channel_id=channel_id
+            )
             self._append(event)
         return self._account(user_id)
 
@@ -240,7 +237,9 @@ class AccountService:
         if account is None:
             raise UnknownAccount(f"no account or identity {user_id!r} here")
         if (role, channel_id) in account.roles:
-            event = self._role_event(accounts.ROLE_REVOKED, user_id, role, channel_id, actor_id)
+            event = accounts.account_event(
+                accounts.ROLE_REVOKED, user_id, actor_id=actor_id, role=role, channel_id=channel_id
+            )
             self._append(event)
         return self._account(user_id)
 
@@ -258,11 +257,9 @@ class AccountService:
     ) -> bool:
         """False when the log saw the code redeemed before: then neither session lives."""
         self._append(
-            new_event(
+            accounts.account_event(
                 accounts.SESSION_STARTED,
-                stream_id=user_id,
-                actor_id=user_id,
-                user_id=user_id,
+                user_id,
                 session_id=session_id,
                 client_id=client_id,
                 grant_id=grant_id,
@@ -276,11 +273,9 @@ class AccountService:
         """Spend a refresh token for the next one; False if it was spent already (replayed:
         the log saw another exchange of it first, and the session has ended)."""
         self._append(
-            new_event(
+            accounts.account_event(
                 accounts.SESSION_REFRESHED,
-                stream_id=user_id,
-                actor_id=user_id,
-                user_id=user_id,
+                user_id,
                 session_id=session_id,
                 parent_token_id=spent_token_id,
                 token_id=token_id,
@@ -295,11 +290,9 @@ class AccountService:
 
     def end_session(self, user_id: str, session_id: str, reason: str) -> None:
         self._append(
-            new_event(
+            accounts.account_event(
                 accounts.SESSION_ENDED,
-                stream_id=user_id,
-                actor_id=user_id,
-                user_id=user_id,
+                user_id,
                 session_id=session_id,
                 reason=reason,
             )
@@ -357,19 +350,6 @@ class AccountService:
     def _check_role(role: str) -> None:
         if role not in ROLE_NAMES:
             raise InvalidInput([FieldError("role", f"one of {', '.join(ROLE_NAMES)}")])
-
-    @staticmethod
-    def _role_event(
-        event_type: str, user_id: str, role: str, channel_id: str | None, actor_id: str
-    ) -> Event:
-        return new_event(
-            event_type,
-            stream_id=user_id,
-            actor_id=actor_id,
-            user_id=user_id,
-            role=role,
-            channel_id=channel_id,
-        )
 
 
 def _json(value: dict[str, Any]) -> bytes:

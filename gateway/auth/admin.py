@@ -16,7 +16,7 @@ from gateway.auth.account_service import ROLE_NAMES
 from livefold import accounts
 from livefold.settings import Settings
 from streams.codec import Codec, SchemaRegistrationError
-from streams.events import SYSTEM_ACTOR, new_event
+from streams.events import SYSTEM_ACTOR
 from streams.producer import Ack, AppendError, EventProducer
 
 
@@ -26,13 +26,8 @@ def change_role(
     if role not in ROLE_NAMES:
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLE_NAMES)}")
     event_type = accounts.ROLE_GRANTED if action == "grant" else accounts.ROLE_REVOKED
-    event = new_event(
-        event_type,
-        stream_id=user_id,
-        actor_id=SYSTEM_ACTOR,
-        user_id=user_id,
-        role=role,
-        channel_id=channel_id,
+    event = accounts.account_event(
+        event_type, user_id, actor_id=SYSTEM_ACTOR, role=role, channel_id=channel_id
     )
     producer = EventProducer(settings, Codec.from_settings(settings))
     try:
