@@ -32,6 +32,11 @@ def choices(options: Sequence[str] | Mapping[str, str]) -> list[dict[str, str]]:
     return [{"option_id": str(key), "text": text} for key, text in pairs]
 
 
+def option_ids_list(option_ids: str | Sequence[str]) -> list[str]:
+    """A vote's choice: one option id, or several (a multi-select poll)."""
+    return [option_ids] if isinstance(option_ids, str) else list(option_ids)
+
+
 class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
     def _accept(self, call: Call) -> W:
         raise NotImplementedError
@@ -218,9 +223,8 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
         *,
         idempotency_key: str | None = None,
     ) -> W:
-        chosen = [option_ids] if isinstance(option_ids, str) else list(option_ids)
         path = f"/streams/{segment(stream_id)}/polls/{segment(poll_id)}/votes"
-        return self._write("POST", path, idempotency_key, option_ids=chosen)
+        return self._write("POST", path, idempotency_key, option_ids=option_ids_list(option_ids))
 
     def polls(self, stream_id: str) -> R:
         return self._json(Call("GET", f"/streams/{segment(stream_id)}/polls"))

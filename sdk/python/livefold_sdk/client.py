@@ -11,16 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
 
 from livefold_sdk.api import Endpoints, Json
+from livefold_sdk.closing import Closing
 from livefold_sdk.subscription import Subscription
 from livefold_sdk.transport import Accepted, Auth, Call, RetryPolicy, asend, send
 
+Http = TypeVar("Http", httpx.Client, httpx.AsyncClient)
 
-class Livefold(Endpoints[Accepted, Json]):
+
+class _HttpClient(Generic[Http]):
+    """What both clients hold: the gateway, the auth, the retry policy and an HTTP client
+    (theirs if given, else one of their own that `close`/`aclose` closes)."""
+
     def __init__(
         self,
         base_url: str,
@@ -28,19 +34,27 @@ class Livefold(Endpoints[Accepted, Json]):
         *,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        http: httpx.Client | None = None,
+        http: Http | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.retry = retry or RetryPolicy()
         self._owns_http = http is None
-        self.http = http or httpx.Client(timeout=timeout)
+        self.http: Http = http or self._new_http(timeout)
+
+    def _new_http(self, timeout: float) -> Http:
+        raise NotImplementedError
+
+
+class Livefold(Endpoints[Accepted, Json], _HttpClient[httpx.Client], Closing):
+    def _new_http(self, timeout: float) -> httpx.Client:
+        return httpx.Client(timeout=timeout)
 
     def _accept(self, call: Call) -> Accepted:
-        return cast(Accepted, send(self.http, self.base_url, self.auth, call, self.retry))
+        return cast(Accepted, self.request(call))
 
     def _json(self, call: Call) -> Json:
-        return cast(Json, send(self.http, self.base_url, self.auth, call, self.retry))
+        return cast(Json, self.request(call))
 
     def request(self, call: Call) -> Any:
         """Any call the typed methods do not cover, with the same auth, keys and retries."""
@@ -50,33 +64,12 @@ class Livefold(Endpoints[Accepted, Json]):
         if self._owns_http:
             self.http.close()
 
-    def __enter__(self) -> Livefold:
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncLivefold(Endpoints[Awaitable[Accepted], Awaitable[Json]]):
-    def __init__(
-        self,
-        base_url: str,
-        auth: Auth = None,
-        *,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        http: httpx.AsyncClient | None = None,
-    ):
-        self.base_url = base_url.rstrip("/")
-        self.auth = auth
-        self.retry = retry or RetryPolicy()
-        self._owns_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=timeout)
+class AsyncLivefold(
+    Endpoints[Awaitable[Accepted], Awaitable[Json]], _HttpClient[httpx.AsyncClient]
+):
+    def _new_http(self, timeout: float) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout)
 
     async def _send(self, call: Call) -> Any:
         return await asend(self.http, self.base_url, self.auth, call, self.retry)

@@ -21,13 +21,13 @@ import json
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar, cast
 
 import fastavro
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient, SchemaRegistryError
 
+from livefold_sdk.closing import Closing
 from livefold_sdk.errors import DecodeError
 from livefold_sdk.events import EVENT_TYPES, AnyEvent
 
@@ -112,7 +112,7 @@ class ConsumedEvent:
         return cast(T, self.body)
 
 
-class EventConsumer:
+class EventConsumer(Closing):
     def __init__(
         self,
         bootstrap_servers: str,
@@ -188,14 +188,3 @@ class EventConsumer:
         """Commit what was handed out and leave the group."""
         self._store_handed()
         self.consumer.close()
-
-    def __enter__(self) -> EventConsumer:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
+from livefold_sdk.closing import Closing
 from livefold_sdk.errors import OAuthError
 
 PAGE = (
@@ -59,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the query holds the authorization code."""
 
 
-class LoopbackReceiver:
+class LoopbackReceiver(Closing):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, path: str = "/callback"):
         self._server = _Server((host, port), _Handler)
         self._server.path = path
@@ -84,14 +84,3 @@ class LoopbackReceiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
-
-    def __enter__(self) -> LoopbackReceiver:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

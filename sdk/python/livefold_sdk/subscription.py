@@ -41,6 +41,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from livefold_sdk.api import option_ids_list
 from livefold_sdk.errors import OAuthError, SubscriptionClosed, TransportError
 from livefold_sdk.frames import Batch, Frame, Reconnected, Refusal, Snapshot, parse
 from livefold_sdk.socket_writes import PendingWrites, write_frame
@@ -195,8 +196,7 @@ class Subscription:
         *,
         ref: str | None = None,
     ) -> Accepted:
-        chosen = [option_ids] if isinstance(option_ids, str) else list(option_ids)
-        body = {"poll_id": poll_id, "option_ids": chosen}
+        body = {"poll_id": poll_id, "option_ids": option_ids_list(option_ids)}
         return await self.send("polls.vote", stream_id, body, ref=ref)
 
     async def answer_quiz(
