@@ -71,6 +71,15 @@ def gateway(settings: Settings, name: str = "gateway", **changes: Any) -> Iterat
         handle.stop()
 
 
+def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """`check()`'s first truthy result, asked every 50 ms, within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, "the state did not arrive in time"
+        time.sleep(0.05)
+    return result
+
+
 def ws_url(running: Running, query: str = "") -> str:
     url = running.url.replace("http", "ws", 1) + "/ws"
     return f"{url}?{query}" if query else url

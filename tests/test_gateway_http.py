@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,7 +17,15 @@ from confluent_kafka import Consumer, TopicPartition
 from livefold.settings import Settings
 from streams.catalog import event_topic
 from streams.codec import Codec, DecodeError
-from tests.gateways import Running, Tokens, connect, fold_workers, gateway, subscribe
+from tests.gateways import (
+    Running,
+    Tokens,
+    connect,
+    eventually,
+    fold_workers,
+    gateway,
+    subscribe,
+)
 
 STREAMER, OTHER_STREAMER, VIEWER, MOD = "streamer-ada", "streamer-bo", "viewer-cy", "mod-dee"
 
@@ -48,17 +56,6 @@ def gateways(stack: Settings) -> Iterator[tuple[Api, Api]]:
 @pytest.fixture(scope="module")
 def api(gateways: tuple[Api, Api]) -> Api:
     return gateways[0]
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("the state did not arrive in time")
-        time.sleep(0.05)
 
 
 def new_stream(api: Api, owner: str = STREAMER, **fields: Any) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from streams.codec import Codec
 from streams.consumer import read_to_end
 from streams.events import Event
 from streams.producer import EventProducer
-from tests.gateways import Running, Tokens, fold_workers, gateway
+from tests.gateways import Running, Tokens, eventually, fold_workers, gateway
 
 STREAMER, VIEWER, ADMIN = "streamer-rae", "viewer-sol", "admin-tam"
 PAY = "/api/v1/payments/sandbox/pay"
@@ -55,17 +55,6 @@ class Client:
         headers = {} if key is None else {"Idempotency-Key": key}
         path = f"/streams/{stream_id}/tips/{tip_id}/refund"
         return self.call("POST", path, user, json=body, headers=headers)
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("the state did not arrive in time")
-        time.sleep(0.05)
 
 
 def own_gateway(settings: Settings, name: str, **changes: Any) -> Any:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from livefold_sdk import (
@@ -47,6 +47,7 @@ from livefold_sdk.kafka import EventConsumer
 
 from gateway.auth.tokens import issue_access_token
 from livefold.settings import Settings
+from tests.gateways import eventually
 from tests.sdk_support import (
     PASSWORD,
     LiveGateway,
@@ -85,14 +86,6 @@ def register(url: str, role: str) -> tuple[str, str]:
     with Livefold(url) as anonymous:
         account = anonymous.register(username, PASSWORD, f"The {role}", f"{username}@example.org")
     return str(account["user_id"]), username
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, "the state did not arrive in time"
-        time.sleep(0.05)
-    return result
 
 
 def known(client: Livefold, stream_id: str) -> bool:
