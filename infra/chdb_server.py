@@ -20,7 +20,6 @@ import contextlib
 import fcntl
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -29,6 +28,8 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 from xml.sax.saxutils import escape
+
+from infra.service import port_is_free
 
 # Exit codes the parent (infra/clickhouse.py) turns into an error naming the setting to change.
 PORT_UNAVAILABLE = 3
@@ -80,17 +81,6 @@ def post(url: str, statement: str, timeout: float = 5.0) -> str:
     request = urllib.request.Request(url + "/", data=statement.encode(), method="POST")
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return bytes(response.read()).decode()
-
-
-def port_is_free(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def data_dir_is_locked(data: Path) -> bool:

@@ -14,15 +14,15 @@ import re
 import socket
 import subprocess
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
 from infra.errors import InfraError
-from infra.jars import classpath, ensure_jars, require_java
-from infra.service import Port, Service
+from infra.java import JavaService
+from infra.service import Port
 from livefold.settings import Settings
 
 LOG4J2_CONFIG = Path(__file__).resolve().parent / "kafka" / "log4j2.properties"
@@ -41,16 +41,14 @@ _log = logging.getLogger(__name__)
 
 
 @dataclass
-class KafkaService(Service):
+class KafkaService(JavaService):
+    jars = "kafka"
+
     host: str = "127.0.0.1"
     port: int = 9092
     controller_port: int = 9093
     heap: str = "1g"
     partitions: int = 12
-    java: str = "java"
-    mvn: str = "mvn"
-    cache_dir: Path = Path(".livefold/cache")
-    _lib_dir: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def bootstrap(self) -> str:
@@ -75,8 +73,7 @@ class KafkaService(Service):
                 f"topics need at least one partition, not {self.partitions}; "
                 "set LIVEFOLD_TOPIC_PARTITIONS to 1 or more"
             )
-        require_java(self.java)
-        self._lib_dir = ensure_jars("kafka", self.cache_dir, self.mvn)
+        super().prepare()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self.server_properties())
         if not (self.log_dir / "meta.properties").exists():
@@ -110,13 +107,9 @@ class KafkaService(Service):
         return "".join(f"{key}={value}\n" for key, value in properties.items())
 
     def _format_storage(self) -> None:
-        assert self._lib_dir is not None
         result = subprocess.run(
-            [
-                self.java,
-                f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
-                "-cp",
-                classpath(self._lib_dir),
+            self.java_command(
+                [f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}"],
                 "kafka.tools.StorageTool",
                 "format",
                 "--standalone",
@@ -124,7 +117,7 @@ class KafkaService(Service):
                 new_cluster_id(),
                 "--config",
                 str(self.config_file),
-            ],
+            ),
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
@@ -138,18 +131,16 @@ class KafkaService(Service):
             )
 
     def command(self) -> list[str]:
-        assert self._lib_dir is not None, "prepare() first"
-        return [
-            self.java,
-            f"-Xms{self.heap}",
-            f"-Xmx{self.heap}",
-            *JVM_FLAGS,
-            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
-            "-cp",
-            classpath(self._lib_dir),
+        return self.java_command(
+            [
+                f"-Xms{self.heap}",
+                f"-Xmx{self.heap}",
+                *JVM_FLAGS,
+                f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            ],
             "kafka.Kafka",
             str(self.config_file),
-        ]
+        )
 
     def is_ready(self) -> bool:
         # A plain connect first: librdkafka prints every refused connection on stderr.

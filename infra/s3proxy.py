@@ -7,15 +7,15 @@ multipart uploads are assembled into one file on completion.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import urllib3
 from minio import Minio
 
 from infra.errors import InfraError
-from infra.jars import classpath, ensure_jars, require_java
-from infra.service import Port, Service
+from infra.java import JavaService
+from infra.service import Port
 from livefold.settings import Settings
 
 LOGBACK_CONFIG = Path(__file__).resolve().parent / "s3proxy" / "logback.xml"
@@ -25,16 +25,14 @@ JVM_FLAGS = ["-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-Djava.awt.headless=tru
 
 
 @dataclass
-class S3ProxyService(Service):
+class S3ProxyService(JavaService):
+    jars = "s3proxy"
+
     host: str = "127.0.0.1"
     port: int = 9000
     access_key: str = "livefold"
     secret_key: str = "livefold-local-secret"
     buckets: tuple[str, ...] = ()
-    java: str = "java"
-    mvn: str = "mvn"
-    cache_dir: Path = Path(".livefold/cache")
-    _lib_dir: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -56,8 +54,7 @@ class S3ProxyService(Service):
         ):
             if not value or not value.isascii() or not value.isprintable():
                 raise InfraError(f"S3 credentials must be printable ASCII; set {setting}")
-        require_java(self.java)
-        self._lib_dir = ensure_jars("s3proxy", self.cache_dir, self.mvn)
+        super().prepare()
         self.buckets_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self.properties())
 
@@ -77,17 +74,12 @@ class S3ProxyService(Service):
         return "".join(f"{key}={_escape(value)}\n" for key, value in properties.items())
 
     def command(self) -> list[str]:
-        assert self._lib_dir is not None, "prepare() first"
-        return [
-            self.java,
-            *JVM_FLAGS,
-            f"-Dlogback.configurationFile={LOGBACK_CONFIG}",
-            "-cp",
-            classpath(self._lib_dir),
+        return self.java_command(
+            [*JVM_FLAGS, f"-Dlogback.configurationFile={LOGBACK_CONFIG}"],
             "org.gaul.s3proxy.Main",
             "--properties",
             str(self.config_file),
-        ]
+        )
 
     def client(self, http_client: urllib3.PoolManager | None = None) -> Minio:
         return Minio(

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from infra.errors import InfraError
+from infra.fetch import run_fetch
 from infra.service import Port, Service
 from livefold.settings import Settings
 
@@ -130,12 +131,9 @@ def service(settings: Settings) -> StripeMockService:
 
 
 def main() -> int:
-    try:
-        print(f"livefold: stripe-mock {VERSION} at {ensure_stripe_mock(Settings())}")
-    except InfraError as error:
-        print(f"livefold: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_fetch(
+        lambda: print(f"livefold: stripe-mock {VERSION} at {ensure_stripe_mock(Settings())}")
+    )
 
 
 if __name__ == "__main__":
