@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -112,6 +112,13 @@ class Settings(BaseSettings):
 
     # Reactions viewers may send; the codec rejects other kinds (JSON list in the environment).
     reaction_kinds: tuple[str, ...] = ("heart", "fire", "laugh", "clap", "wow", "sad", "hype")
+
+    @field_validator("data_dir", "cache_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        # Resolved once, here: each child runs in a work dir of its own, where a relative
+        # path would name another directory.
+        return path.expanduser().resolve()
 
     @property
     def kafka_bootstrap(self) -> str:
