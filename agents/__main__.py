@@ -12,23 +12,29 @@ import argparse
 import gc
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import faust
 from confluent_kafka.admin import AdminClient
 
 from agents.app import changelog_specs, create_app, register_codecs
-from agents.folds import TABLES, drivers
+from agents.folds import drivers, tables
 from agents.platform import ACCOUNTS, PlatformModeration
 from agents.worker import FoldWorker
 from infra.errors import InfraError
+from livefold.domains import DOMAINS
+from livefold.folding import Domain
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.topics import ensure_topics
 
 
 def build(
-    settings: Settings, web_port: int | None = None, ready_file: Path | None = None
+    settings: Settings,
+    web_port: int | None = None,
+    ready_file: Path | None = None,
+    domains: Mapping[str, Domain] = DOMAINS,
 ) -> tuple[faust.App, FoldWorker]:
     codec = Codec.from_settings(settings)
     event_codec = register_codecs(codec)
@@ -37,7 +43,7 @@ def build(
     worker = FoldWorker(
         app,
         event_codec,
-        drivers(app, settings.topic_partitions, platform),
+        drivers(app, settings.topic_partitions, platform, domains),
         platform,
         settings.topic_partitions,
         ready_file,
@@ -46,7 +52,7 @@ def build(
     return app, worker
 
 
-def check_topics(settings: Settings, topics: list[str]) -> None:
+def check_topics(settings: Settings, topics: list[str], table_names: list[str]) -> None:
     """The event topics exist with the partitions the settings say (else the group would
     read nothing, or streams would not meet their states)."""
     metadata = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=30)
@@ -62,7 +68,7 @@ def check_topics(settings: Settings, topics: list[str]) -> None:
                 f"topic {topic} has {len(found.partitions)} partitions but "
                 f"LIVEFOLD_TOPIC_PARTITIONS is {settings.topic_partitions}; make them agree"
             )
-    report = ensure_topics(settings, changelog_specs(settings, TABLES))
+    report = ensure_topics(settings, changelog_specs(settings, table_names))
     if report.fewer_partitions:
         raise InfraError(
             f"changelog topics with too few partitions: {report.fewer_partitions}; "
@@ -70,7 +76,8 @@ def check_topics(settings: Settings, topics: list[str]) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, domains: Mapping[str, Domain] = DOMAINS) -> int:
+    """`domains`: the folds besides moderation (tests add one of their own)."""
     parser = argparse.ArgumentParser(prog="python -m agents")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("worker", help="run a fold worker")
@@ -82,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per schema looked up
     settings = Settings()
     try:
-        app, worker = build(settings, args.web_port, args.ready_file)
-        check_topics(settings, sorted(worker.source_topics | {ACCOUNTS}))
+        app, worker = build(settings, args.web_port, args.ready_file, domains)
+        check_topics(settings, sorted(worker.source_topics | {ACCOUNTS}), tables(domains))
     except InfraError as error:
         print(f"livefold fold worker: {error}", file=sys.stderr)
         return 2

@@ -14,13 +14,21 @@ the worker that receives partition p.
 A batch is folded in memory: each key's state is read from the table at most once and written
 to its changelog once (`take_writes`), encoded as it was after the batch (see `agents.worker`
 for when those writes go out, and the commit).
+
+Each event is all or nothing (`fold_batch`, which `livefold replay` folds with too): a fold that
+raises leaves its key's state as it was before that event, and the event becomes a
+`FoldFailure` for the dead-letter topic. Folds change states in place (copying a state per event
+would cost many times the fold), so the driver keeps a pickled copy of each key's state as the
+batch found it, and on an exception rebuilds the state from it by folding again the key's
+earlier events of the batch (folds are deterministic, so they give the same state).
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Iterable, Iterator
+import pickle
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -32,6 +40,7 @@ from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
 from agents.app import KEY_CODEC, STATE_CODEC
 from livefold.folding import Domain, Output, Rejected, dumps
 from streams.consumer import Record
+from streams.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,70 @@ def merged(partitions: dict[tuple[str, int], list[Record]]) -> Iterator[Record]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class FoldFailure:
+    """An event a fold raised on; its state is as it was before the event."""
+
+    fold: str
+    record: Record
+    error: str
+
+    @property
+    def reason(self) -> str:
+        return f"the {self.fold} fold failed on {self.record.event.type}: {self.error}"
+
+
+def fold_batch(
+    name: str,
+    domain: Domain,
+    records: Iterable[Record],
+    states: MutableMapping[str, Any],
+    stored: Callable[[str], Any] = lambda key: None,
+    skips: Callable[[str], bool] = lambda key: False,
+) -> tuple[list[Output], list[FoldFailure]]:
+    """Fold records into `states` (key -> state), each event all or nothing; a key missing from
+    `states` starts from `stored(key)`. Returns the outputs and the events a fold raised on
+    (each also a `Rejected` for its author)."""
+    outputs: list[Output] = []
+    failures: list[FoldFailure] = []
+    before: dict[str, bytes | None] = {}  # each key's state as the batch found it, pickled
+    applied: dict[str, list[Event]] = {}  # each key's events folded since
+    for record in records:
+        event = record.event
+        key = domain.key_of(event)
+        if skips(key):
+            continue
+        state = states[key] if key in states else stored(key)
+        if key not in before:
+            before[key] = None if state is None else pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
+            applied[key] = []
+        try:
+            state, produced = domain.fold(state, event)
+        except Exception as error:  # a bug in one fold must not stop every stream
+            log.exception("%s fold failed on %s %s", name, event.type, event.event_id)
+            failure = FoldFailure(name, record, repr(error))
+            failures.append(failure)
+            outputs.append(Rejected(domain.CHANNEL, key, event, failure.reason))
+            restored = _refolded(domain, before[key], applied[key])
+            if restored is None:
+                states.pop(key, None)
+            else:
+                states[key] = restored
+            continue
+        states[key] = state
+        applied[key].append(event)
+        outputs += produced
+    return outputs, failures
+
+
+def _refolded(domain: Domain, pickled: bytes | None, events: list[Event]) -> Any:
+    """The state `pickled` with `events` folded again (their outputs went out already)."""
+    state = None if pickled is None else pickle.loads(pickled)
+    for event in events:
+        state, _ = domain.fold(state, event)
+    return state
+
+
 class FoldDriver:
     def __init__(
         self,
@@ -98,29 +171,11 @@ class FoldDriver:
     def channel(self) -> str:
         return self.domain.CHANNEL
 
-    def fold(self, records: list[Record]) -> list[Output]:
-        domain, table, touched = self.domain, self.table, self._touched
-        outputs: list[Output] = []
+    def fold(self, records: list[Record]) -> tuple[list[Output], list[FoldFailure]]:
         ordered = event_time_order(records) if self.in_event_time_order else records
-        for record in ordered:
-            event = record.event
-            key = domain.key_of(event)
-            if self.skips(key):
-                continue
-            state = touched.get(key)
-            if state is None:
-                state = table.get(key)
-            try:
-                state, produced = domain.fold(state, event)
-            except Exception as error:  # a bug in one fold must not stop every stream
-                log.exception("%s fold failed on %s %s", self.name, event.type, event.event_id)
-                produced = [Rejected(self.channel, key, event, f"the fold failed: {error!r}")]
-                if state is None:
-                    outputs += produced
-                    continue
-            touched[key] = state
-            outputs += produced
-        return outputs
+        return fold_batch(
+            self.name, self.domain, ordered, self._touched, self.table.get, self.skips
+        )
 
     def flush(self, now: datetime, owned: set[int]) -> list[Output]:
         """Call the domain's `flush` on every state of the owned partitions."""

@@ -9,6 +9,7 @@ inputs (several topics) in event-time order within a batch, the order replay use
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,13 +18,13 @@ import faust
 from agents.driver import FoldDriver, FoldTable
 from agents.platform import PlatformModeration
 from livefold.domains import DOMAINS
-from livefold.folding import Output
+from livefold.folding import Domain, Output
 from livefold.moderation import fold as moderation
 from livefold.moderation.state import PLATFORM
 from streams.catalog import catalog
 from streams.events import Event
 
-TABLES = [moderation.CHANNEL, *DOMAINS]
+TABLES = [moderation.CHANNEL, *DOMAINS]  # each fold's table, moderation's first
 
 
 class ModerationFold:
@@ -47,9 +48,13 @@ class ModerationFold:
         return moderation.flush(state, now)
 
 
-def source_topics() -> list[str]:
+def tables(domains: Mapping[str, Domain] = DOMAINS) -> list[str]:
+    return [moderation.CHANNEL, *domains]
+
+
+def source_topics(domains: Mapping[str, Domain] = DOMAINS) -> list[str]:
     """The event topics the group consumes: those of the event types some fold takes."""
-    types = set(ModerationFold.HANDLES).union(*(domain.HANDLES for domain in DOMAINS.values()))
+    types = set(ModerationFold.HANDLES).union(*(domain.HANDLES for domain in domains.values()))
     return sorted({catalog()[event_type].topic for event_type in types})
 
 
@@ -59,7 +64,12 @@ def fold_table(app: faust.App, name: str, partitions: int) -> FoldTable:
     return table
 
 
-def drivers(app: faust.App, partitions: int, platform: PlatformModeration) -> list[FoldDriver]:
+def drivers(
+    app: faust.App,
+    partitions: int,
+    platform: PlatformModeration,
+    domains: Mapping[str, Domain] = DOMAINS,
+) -> list[FoldDriver]:
     first = FoldDriver(
         moderation.CHANNEL,
         ModerationFold(platform),
@@ -69,5 +79,5 @@ def drivers(app: faust.App, partitions: int, platform: PlatformModeration) -> li
     )
     return [first] + [
         FoldDriver(name, domain, fold_table(app, name, partitions))
-        for name, domain in DOMAINS.items()
+        for name, domain in domains.items()
     ]

@@ -38,14 +38,16 @@ from streams.codec import Codec, DecodeError
 States = dict[str, dict[str, Any]]
 
 
-def live_states(settings: Settings, codec: Codec | None = None) -> States:
+def live_states(
+    settings: Settings, codec: Codec | None = None, table_names: list[str] = TABLES
+) -> States:
     """Every table's states as the workers last wrote them; domains without a changelog topic
     yet (no worker ever ran) are empty."""
     from agents.app import changelog_topic
 
-    topics = {changelog_topic(settings, table): table for table in TABLES}
+    topics = {changelog_topic(settings, table): table for table in table_names}
     metadata = _metadata(settings)
-    states: States = {table: {} for table in TABLES}
+    states: States = {table: {} for table in table_names}
     partitions = [
         (topic, partition)
         for topic in topics

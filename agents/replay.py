@@ -18,15 +18,23 @@ when a message and a moderator action race (an action stamped before the message
 it), the live verdict may differ. The verdict in the log is the decision that was made, so chat
 folds the logged verdicts (never re-decided ones) and stays exact; replay counts the verdicts
 it would decide differently (`verdicts.differing`) or that the log lacks (`verdicts.missing`).
+
+Errors. Replay folds with the live workers' driver core (`agents.driver.fold_batch`), in chunks
+of `CHUNK` records: an event a fold raises on leaves its state as it was, exactly as live, and
+is listed in `failures` (the live worker dead-lettered it already; replay does not append it a
+second time).
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import re
 import time
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -35,10 +43,10 @@ from confluent_kafka.admin import AdminClient
 
 from agents.analytics_rows import EventsTable
 from agents.analytics_schema import checked_prefix, ensure_schema, summary
-from agents.driver import merged
+from agents.driver import FoldFailure, fold_batch, merged
 from livefold.analytics_store import connect
 from livefold.domains import DOMAINS
-from livefold.folding import Domain, Update, digest
+from livefold.folding import Domain, Output, Update, digest
 from livefold.moderation import fold as moderation
 from livefold.moderation.state import PLATFORM
 from livefold.settings import Settings
@@ -49,6 +57,7 @@ from streams.events import Event
 from streams.producer import EventProducer
 
 BATCH = 50_000  # rows per insert when rebuilding ClickHouse
+CHUNK = 20_000  # records folded as one batch (a key's state is copied once per batch)
 VERDICT = "livefold.moderation.VerdictIssued"
 REPLAY_TABLE = re.compile(r"replay_([0-9]+)_events")
 Tables = dict[str, dict[str, Any]]
@@ -80,6 +89,7 @@ class ReplayResult:
     digest: str
     verdicts: VerdictCheck
     last_updates: dict[tuple[str, str], Update]  # what the state topics would hold at the end
+    failures: list[FoldFailure]  # events a fold raised on, which changed nothing
     clickhouse_prefix: str | None = None
     clickhouse: dict[str, dict[str, int]] | None = None
     clickhouse_seconds: float | None = None
@@ -93,6 +103,9 @@ class ReplayResult:
             "digests": self.digests,
             "digest": self.digest,
             "verdicts": self.verdicts.as_dict(),
+            "failures": [
+                {"event_id": f.record.event.event_id, "reason": f.reason} for f in self.failures
+            ],
             "clickhouse_prefix": self.clickhouse_prefix,
             "clickhouse": self.clickhouse,
             "clickhouse_seconds": None
@@ -101,47 +114,81 @@ class ReplayResult:
         }
 
 
-class Replay:
-    """Folds records as they come; moderation's inputs wait for the event-time merge."""
+class ReplayModeration:
+    """`livefold.moderation.fold` reading the platform state from replay's own table."""
 
-    def __init__(self) -> None:
-        self.tables: Tables = {name: {} for name in [*DOMAINS, moderation.CHANNEL]}
-        self.routes: dict[str, list[tuple[Domain, dict[str, Any]]]] = {}
-        for name, domain in DOMAINS.items():
+    CHANNEL = moderation.CHANNEL
+    HANDLES = moderation.HANDLES
+    FLUSH_EVERY = moderation.FLUSH_EVERY
+
+    def __init__(self, states: dict[str, Any]):
+        self.states = states
+
+    def key_of(self, event: Event) -> str:
+        return moderation.key_of(event)
+
+    def fold(self, state: Any, event: Event) -> tuple[Any, list[Output]]:
+        return moderation.fold(state, event, self.states.get(PLATFORM))
+
+    def flush(self, state: Any, now: datetime) -> tuple[Any, list[Output]]:
+        return moderation.flush(state, now)
+
+
+class Replay:
+    """Folds records a chunk at a time; moderation's inputs wait for the event-time merge."""
+
+    def __init__(self, domains: Mapping[str, Domain] = DOMAINS) -> None:
+        self.domains = dict(domains)
+        self.tables: Tables = {name: {} for name in [*self.domains, moderation.CHANNEL]}
+        self.routes: dict[str, list[str]] = {}
+        for name, domain in self.domains.items():
             for event_type in domain.HANDLES:
-                self.routes.setdefault(event_type, []).append((domain, self.tables[name]))
+                self.routes.setdefault(event_type, []).append(name)
         self.held: dict[tuple[str, int], list[Record]] = {}  # moderation's inputs by partition
         self.logged: dict[str, str] = {}  # verdict event id -> verdict, as the log holds them
         self.last_updates: dict[tuple[str, str], Update] = {}
+        self.failures: list[FoldFailure] = []
         self.events = 0
+        self._chunk: list[Record] = []
 
     def add(self, record: Record) -> None:
         self.events += 1
+        self._chunk.append(record)
         event = record.event
-        for domain, states in self.routes.get(event.type, ()):
-            key = domain.key_of(event)
-            states[key], outputs = domain.fold(states.get(key), event)
-            for output in outputs:
-                if isinstance(output, Update):
-                    self.last_updates[(output.channel, output.key)] = output
         if event.type in moderation.HANDLES:
             self.held.setdefault((record.topic, record.partition), []).append(record)
         elif event.type == VERDICT:
             self.logged[event.event_id] = str(event.body.get("verdict"))
+        if len(self._chunk) >= CHUNK:
+            self._fold_chunk()
+
+    def _fold_chunk(self) -> None:
+        inputs: dict[str, list[Record]] = {name: [] for name in self.domains}
+        for record in self._chunk:
+            for name in self.routes.get(record.event.type, ()):
+                inputs[name].append(record)
+        self._chunk = []
+        for name, records in inputs.items():
+            self._fold(name, self.domains[name], records)
+
+    def _fold(self, name: str, domain: Domain, records: Iterable[Record]) -> list[Output]:
+        outputs, failures = fold_batch(name, domain, records, self.tables[name])
+        self.failures += failures
+        for output in outputs:
+            if isinstance(output, Update):
+                self.last_updates[(output.channel, output.key)] = output
+        return outputs
 
     def finish(self) -> VerdictCheck:
-        """Fold moderation in the merge order; compare its verdicts with the logged ones."""
+        """Fold what is left, then moderation in the merge order; compare its verdicts with
+        the logged ones."""
+        self._fold_chunk()
         check = VerdictCheck()
-        states = self.tables[moderation.CHANNEL]
-        for record in merged(self.held):
-            event = record.event
-            key = moderation.key_of(event)
-            state, outputs = moderation.fold(states.get(key), event, states.get(PLATFORM))
-            states[key] = state
-            for output in outputs:
-                if isinstance(output, Update):
-                    self.last_updates[(output.channel, output.key)] = output
-                elif isinstance(output, Event) and output.type == VERDICT:
+        domain = ReplayModeration(self.tables[moderation.CHANNEL])
+        ordered = merged(self.held)
+        while chunk := list(itertools.islice(ordered, CHUNK)):
+            for output in self._fold(moderation.CHANNEL, domain, chunk):
+                if isinstance(output, Event) and output.type == VERDICT:
                     check.decided += 1
                     logged = self.logged.get(output.event_id)
                     if logged is None:
@@ -223,7 +270,10 @@ def rebuild_analytics(settings: Settings, prefix: str) -> tuple[dict[str, dict[s
 
 
 def replay(
-    settings: Settings, clickhouse_prefix: str | None = None, clickhouse: bool = True
+    settings: Settings,
+    clickhouse_prefix: str | None = None,
+    clickhouse: bool = True,
+    domains: Mapping[str, Domain] = DOMAINS,
 ) -> ReplayResult:
     """Fold the whole log again; with `clickhouse`, rebuild the tables meanwhile."""
     started = time.perf_counter()
@@ -234,7 +284,7 @@ def replay(
         rebuilt: Future[tuple[dict[str, dict[str, int]], float]] | None = None
         if prefix is not None:
             rebuilt = pool.submit(rebuild_analytics, settings, prefix)
-        folding = Replay()
+        folding = Replay(domains)
         codec = Codec.from_settings(settings)
         deadletter = EventProducer(settings, codec)
         try:
@@ -257,6 +307,7 @@ def replay(
         digest=digest(folding.tables),
         verdicts=check,
         last_updates=folding.last_updates,
+        failures=folding.failures,
         clickhouse_prefix=prefix,
         clickhouse=figures,
         clickhouse_seconds=clickhouse_seconds,

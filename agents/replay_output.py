@@ -76,6 +76,9 @@ def report(result: ReplayResult) -> str:
         "\nmoderation verdicts: {decided} decided, {matching} as logged, {differing} differ,"
         " {missing} not in the log".format(**verdicts)
     )
+    if result.failures:
+        lines.append(f"\n{len(result.failures)} events a fold raised on (state left as before):")
+        lines += [f"  {f.record.event.event_id}: {f.reason}" for f in result.failures[:20]]
     if result.clickhouse is not None:
         lines.append(
             f"\nClickHouse tables {result.clickhouse_prefix}* rebuilt in"

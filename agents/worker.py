@@ -5,8 +5,11 @@ For each batch the transport delivers (`agents.transport`):
 1. decode every record with the `livefold` codec; one that cannot be decoded goes to the
    dead-letter topic with the reason (a registry outage is retried, not dead-lettered);
 2. fold the batch through the drivers in order (`agents.folds`: moderation first, so the
-   verdicts it decides reach chat in the same batch), in memory;
-3. append the events the folds emitted (verdicts) and wait until Kafka has them;
+   verdicts it decides reach chat in the same batch), in memory; an event a fold raises on
+   leaves the state as it was and goes to the dead-letter topic with the error
+   (`agents.driver.fold_batch`);
+3. append the events the folds emitted (verdicts) and the dead letters, and wait until Kafka
+   has them;
 4. store each changed state in its table's memory and encode it as it is now;
 5. hand the outputs to the publisher (`agents.publish`), which may hold updates up to 100 ms;
 6. once none of the batch's updates is held: send the encoded states to the changelogs, then
@@ -31,7 +34,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -40,7 +43,7 @@ import faust
 from faust.tables.manager import TableManager
 
 from agents.app import EVENT_CODEC, KEY_CODEC, EventCodec
-from agents.driver import FoldDriver, partition_of
+from agents.driver import FoldDriver, FoldFailure, partition_of
 from agents.platform import PlatformModeration
 from agents.publish import Publisher
 from agents.transport import Batch, BatchConsumer, BatchTransport
@@ -107,31 +110,39 @@ class FoldWorker:
             await asyncio.sleep(0.05)
         async with self.lock:
             records = await self._decode(batch.records)
-            await self._write(self._fold(records), batch)
+            outputs, failures = self._fold(records)
+            await self._write(outputs, batch, failures)
             self.events += len(records)
 
-    def _fold(self, records: list[Record]) -> list[Output]:
+    def _fold(self, records: list[Record]) -> tuple[list[Output], list[FoldFailure]]:
         inputs: dict[FoldDriver, list[Record]] = {driver: [] for driver in self.drivers}
         for record in records:
             for driver in self.routes.get(record.event.type, ()):
                 inputs[driver].append(record)
         outputs: list[Output] = []
+        failures: list[FoldFailure] = []
         for position, driver in enumerate(self.drivers):
-            produced = driver.fold(inputs[driver])
+            produced, failed = driver.fold(inputs[driver])
             outputs += produced
+            failures += failed
             for output in produced:
                 if isinstance(output, Event):  # folded by the drivers after this one now
                     record = Record(output, catalog()[output.type].topic, -1, -1)
                     for later in self.routes.get(output.type, ()):
                         if self.drivers.index(later) > position:
                             inputs[later].append(record)
-        return outputs
+        return outputs, failures
 
-    async def _write(self, outputs: list[Output], batch: Batch | None = None) -> None:
+    async def _write(
+        self,
+        outputs: list[Output],
+        batch: Batch | None = None,
+        failures: Sequence[FoldFailure] = (),
+    ) -> None:
         self.batches += 1
         emitted = [output for output in outputs if isinstance(output, Event)]
-        if emitted:
-            await self._append(emitted)
+        if emitted or failures:
+            await self._append(emitted, failures)
         writes = [write for driver in self.drivers for write in driver.take_writes()]
         await self.publisher.publish(outputs, self.batches)
 
@@ -145,8 +156,16 @@ class FoldWorker:
 
         self.publisher.after_published(self.batches, commit)
 
-    async def _append(self, events: list[Event]) -> None:
+    async def _append(self, events: list[Event], failures: Sequence[FoldFailure]) -> None:
         producer, pending = self.app.producer, []
+        for failure in failures:
+            record = failure.record
+            headers = deadletter_headers(
+                failure.reason, record.topic, record.partition, record.offset
+            )
+            value = self.codec.dumps(record.event)
+            key = record.event.stream_id.encode()
+            pending.append(await producer.send(DEADLETTER_TOPIC, key, value, None, None, headers))
         for event in events:
             try:
                 value = self.codec.dumps(event)
@@ -269,6 +288,8 @@ class FoldWorker:
             temporary.replace(self.ready_file)
         while True:  # a failed platform reader stops the worker instead of folding blind
             self._check_platform()
+            if self.ready_file is not None:
+                self.ready_file.touch()  # the heartbeat `livefold run` checks
             await asyncio.sleep(1.0)
 
 
