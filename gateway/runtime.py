@@ -20,7 +20,7 @@ from gateway.feed import FeedRecord, Reader, StateFeed
 from gateway.hub import Hub
 from gateway.idempotency import Answers
 from gateway.limits import TokenBuckets
-from gateway.rights import Rights
+from gateway.rights import MODERATOR_CHANNELS, PLATFORM, Rights
 from gateway.state import StateStore
 from livefold.settings import Settings
 from streams.codec import Codec
@@ -41,6 +41,8 @@ class Member(Protocol):
     topics: set[tuple[str, str]]
 
     def send_frame(self, wire: Wire) -> int: ...
+
+    def recheck(self) -> None: ...
 
 
 class Gateway:
@@ -67,13 +69,20 @@ class Gateway:
         self._feed: StateFeed | None = None
 
     async def start(self, sources: dict[str, Reader] | None = None) -> None:
-        """Connect, and start following `sources` (default: the state topics)."""
+        """Connect, and start following `sources` (default: the state topics) and the accounts
+        log's changes (sockets of a user whose session, account or roles changed recheck)."""
         # Schema ids are fetched once here, not by the first request of each type.
         await asyncio.to_thread(self.codec.register_all)
         # A client waits on each append: linger 5 ms, not the 10 ms bulk appends batch with
         # (a busy gateway still batches what queues up while a request is in flight).
         self._producer = EventProducer(self.settings, self.codec, **{"linger.ms": 5})
         loop = asyncio.get_running_loop()
+
+        def account_changed(user_id: str) -> None:  # on the accounts follower's thread
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self.hub.recheck_user, user_id)
+
+        self.verifier.watch(account_changed)
         self._feed = StateFeed(self.settings, loop, self.on_records, sources)
         self._feed.start()
         self.hub.start()
@@ -98,14 +107,19 @@ class Gateway:
 
     def on_records(self, records: list[FeedRecord], caught_up: bool) -> None:
         channels: Counter[str] = Counter()
+        rights_lost: set[str] = set()
         for record in records:
             message = record.message
             entry = self.store.apply(record.partition, record.offset, message)
-            self.rights.apply(message)
+            if self.rights.apply(message):
+                rights_lost.add(message.stream_id)
             self.hub.publish(message.channel, message.stream_id, entry)
             channels[message.channel] += 1
         for channel, count in channels.items():
             metrics.state_records.labels(channel).inc(count)
+        for stream_id in sorted(rights_lost):  # platform admins moderate every stream
+            scope = None if stream_id == PLATFORM else stream_id
+            self.hub.recheck_subscribers(MODERATOR_CHANNELS, scope)
         if caught_up and not self.ready:
             self.ready = True
             log.info("gateway caught up with the state topics (%d records)", self.store.records)

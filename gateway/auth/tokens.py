@@ -39,6 +39,7 @@ class Principal:
     user_id: str
     roles: frozenset[str]
     expires_at: int | None = None  # the token's `exp` (epoch seconds); None: never
+    session_id: str | None = None  # the `sid` of an own token: the sign-in it belongs to
 
     @property
     def is_admin(self) -> bool:
@@ -173,4 +174,10 @@ def verify_access_token(
     if not isinstance(subject, str) or not subject:
         raise AuthError("token has no subject")
     roles = frozenset(r for r in claims.get("roles", ["viewer"]) if r in ROLES)
-    return Principal(subject, roles or frozenset({"viewer"}), expires_at=claims["exp"])
+    session_id = claims.get("sid")
+    return Principal(
+        subject,
+        roles or frozenset({"viewer"}),
+        expires_at=claims["exp"],
+        session_id=session_id if isinstance(session_id, str) else None,
+    )
