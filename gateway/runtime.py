@@ -1,6 +1,7 @@
 """The gateway's long-lived parts, one set per process: the state store and rights fed by the
-state feed, the fan-out hub, the producer, the verifier and the rate limits. The app's
-lifespan starts and stops them; handlers reach them with `gateway_of(request)`."""
+state feed, the fan-out hub, the producer, the verifier, the rate limits and the presence log
+of the sockets watching a stream. The app's lifespan starts and stops them; handlers reach them
+with `gateway_of(request)`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import HTTPConnection
@@ -25,7 +27,9 @@ from gateway.state import StateStore
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.events import Event
+from streams.presence import PresenceLog
 from streams.producer import Ack, AppendError, EventProducer
+from streams.validation import EventValidationError
 
 if TYPE_CHECKING:
     from gateway.frames import Wire
@@ -39,6 +43,7 @@ class Member(Protocol):
 
     user_id: str | None
     topics: set[tuple[str, str]]
+    watching: dict[str, str]  # stream id -> presence session id
 
     def send_frame(self, wire: Wire) -> int: ...
 
@@ -64,9 +69,13 @@ class Gateway:
         # The tips payment seam: a gateway.tips.PaymentFlow, set by the payments integration.
         self.payments: Any = None
         self.socket_writes: dict[str, Write] = {}  # writes a `send` frame may name, by name
+        self.presence = PresenceLog(
+            self.append_observed, settings.gateway_presence_heartbeat_seconds
+        )
         self._codec: Codec | None = None
         self._producer: EventProducer | None = None
         self._feed: StateFeed | None = None
+        self._heartbeats: asyncio.Task[None] | None = None
 
     async def start(self, sources: dict[str, Reader] | None = None) -> None:
         """Connect, and start following `sources` (default: the state topics) and the accounts
@@ -86,9 +95,13 @@ class Gateway:
         self._feed = StateFeed(self.settings, loop, self.on_records, sources)
         self._feed.start()
         self.hub.start()
+        self._heartbeats = loop.create_task(self._beat())
 
     async def stop(self) -> None:
         await self.hub.stop()
+        if self._heartbeats is not None:
+            self._heartbeats.cancel()
+        self.presence.leave_all()  # before the producer's close, which delivers what is queued
         if self._feed is not None:
             await asyncio.to_thread(self._feed.stop)
         if self._producer is not None:
@@ -153,6 +166,23 @@ class Gateway:
         metrics.produce_seconds.observe(time.perf_counter() - started)
         return ack
 
+    def append_observed(self, event: Event) -> None:
+        """Append what the gateway observed itself (presence), without waiting: no client
+        waits on it. A failure is logged."""
+        if self._producer is None:
+            return
+        try:
+            future = self._producer.append(event)
+        except EventValidationError as error:
+            log.error("not appended: %s", error)
+            return
+        future.add_done_callback(_log_failure)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.presence.tick_seconds)
+            self.presence.beat()
+
     @property
     def codec(self) -> Codec:
         if self._codec is None:
@@ -165,6 +195,9 @@ class Gateway:
         for channel, stream_id in member.topics:
             self.hub.unsubscribe(member, channel, stream_id)
         member.topics.clear()
+        for session_id in member.watching.values():
+            self.presence.leave(session_id)
+        member.watching.clear()
         self.hub.sign_out(member)
 
     def connection_allowed(self, connection: HTTPConnection, principal: Principal | None) -> float:
@@ -178,6 +211,11 @@ class Gateway:
 
     def frame_buckets(self) -> TokenBuckets:
         return TokenBuckets(self.settings.gateway_ws_frames_per_second, keys_kept=1)
+
+
+def _log_failure(future: Future[Ack]) -> None:
+    if (error := future.exception()) is not None:
+        log.warning("observed event not appended: %s", error)
 
 
 def client_ip(connection: HTTPConnection) -> str:

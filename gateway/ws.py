@@ -11,6 +11,11 @@ as its token, refreshed by `auth` frames: gateway/socket_tokens.py; and no longe
 rights: when the accounts log ends its session or account, it closes (4401), and when its
 user's roles or the stream's staff change, it loses the moderator channels it no longer may
 hear (`recheck`, asked by the hub).
+
+A socket subscribed to any channel of a known stream watches it: the gateway's presence log
+(streams/presence.py) appends the viewer's join on the first subscription, heartbeats while it
+lasts, and the leave when the last subscription to the stream ends or the socket closes. The
+viewer is the signed-in user, else an anonymous id of this socket.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from gateway.runtime import Gateway, gateway_of
 from gateway.socket_tokens import TokenWatch
 from gateway.state import parse_cursor
 from streams.catalog import STATE_TOPICS
+from streams.presence import anonymous_viewer, device_of
 
 PROTOCOL = "livefold.ws_protocol"
 CHANNELS = tuple(STATE_TOPICS)
@@ -70,7 +76,9 @@ class Connection:
         self.principal = principal
         self.websocket = websocket
         self.user_id = None if principal is None else principal.user_id
+        self.viewer_id: str | None = None  # whom presence counts: fixed at the first watch
         self.topics: set[tuple[str, str]] = set()
+        self.watching: dict[str, str] = {}  # stream id -> presence session id
         self.writes: set[asyncio.Task[None]] = set()  # socket writes waiting for Kafka
         self.closed = False
         self.close_sent = False
@@ -203,6 +211,7 @@ class Connection:
             ):
                 self.topics.discard((channel, stream_id))
                 self.gateway.hub.unsubscribe(self, channel, stream_id)
+                self._stop_watching_if_done(stream_id)
                 reason = f"no longer a moderator of the stream: the {channel} subscription ended"
                 self.send(
                     {
@@ -265,6 +274,20 @@ class Connection:
             self.send(self.gateway.hub.snapshot(channel, stream_id, self.user_id, cursor))
             self.gateway.hub.subscribe(self, channel, stream_id)
             self.topics.add((channel, stream_id))
+            self._watch(stream_id)
+
+    def _watch(self, stream_id: str) -> None:
+        """The socket's first subscription to a known stream starts a viewing session."""
+        if stream_id in self.watching or self.gateway.store.view("stream", stream_id) is None:
+            return
+        if self.viewer_id is None:
+            self.viewer_id = self.user_id or anonymous_viewer()
+        device = device_of(self.websocket.headers.get("user-agent"))
+        self.watching[stream_id] = self.gateway.presence.join(stream_id, self.viewer_id, device)
+
+    def _stop_watching_if_done(self, stream_id: str) -> None:
+        if stream_id in self.watching and not any(s == stream_id for _, s in self.topics):
+            self.gateway.presence.leave(self.watching.pop(stream_id))
 
     def _moderators_only(self, channel: str, stream_id: str) -> str | None:
         """Why this socket may not subscribe to a moderator-only channel, if it may not."""
@@ -283,6 +306,7 @@ class Connection:
             if (channel, stream_id) in self.topics:
                 self.topics.discard((channel, stream_id))
                 self.gateway.hub.unsubscribe(self, channel, stream_id)
+        self._stop_watching_if_done(stream_id)
         self.send({"type": "unsubscribed", "stream": stream_id, "channels": channels})
 
     def _ping(self, frame: dict[str, Any]) -> None:

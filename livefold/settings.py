@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     gateway_ws_resume_limit: int = 500
     # A socket whose token expired is closed (4401) this long after `exp`, if not refreshed.
     gateway_ws_expired_close_seconds: float = Field(default=0.0, ge=0.0)
+    # Sockets subscribed to a stream are its viewers: a heartbeat per socket this often (a
+    # session ends after twice this without one, e.g. when its gateway dies).
+    gateway_presence_heartbeat_seconds: float = Field(default=30.0, ge=0.5, le=1800.0)
 
     # Tips are paid through "sandbox" (local, for `make run`: test cards and webhooks signed like
     # Stripe's) or "stripe" (a secret key and the webhook endpoint's signing secret; the API base
