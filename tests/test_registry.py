@@ -291,3 +291,35 @@ def test_ids_versions_and_levels_survive_a_registry_restart_and_a_kafka_restart(
         assert before["global"] == "FULL"
         assert before["live"] == ["chat", "tips", "votes"]
         assert [(v, i) for v, i, _ in before["chat"][0]] == [(1, 1), (2, 2)]
+
+
+def test_a_soft_deleted_subject_or_version_can_then_be_deleted_permanently(
+    client: SchemaRegistryClient, subject: str
+) -> None:
+    # Schemas of this test alone: a schema another subject uses keeps its id readable.
+    only_here, later = (
+        record(subject.replace("-", "_"), TEXT),
+        record(subject.replace("-", "_"), TEXT, LANGUAGE),
+    )
+    first_id = client.register_schema(subject, only_here)
+    client.register_schema(subject, later)
+
+    error = refused(lambda: client.delete_version(subject, 2, permanent=True))
+    assert (error.http_status_code, error.error_code) == (404, 40407)
+    error = refused(lambda: client.delete_subject(subject, permanent=True))
+    assert (error.http_status_code, error.error_code) == (404, 40405)
+
+    client.delete_version(subject, 2)
+    assert client.delete_version(subject, 2, permanent=True) == 2
+    fresh = uncached(client)
+    assert fresh.get_versions(subject, deleted=True) == [1]
+
+    client.delete_subject(subject)
+    assert client.delete_subject(subject, permanent=True) == [1]
+    fresh = uncached(client)
+    assert subject not in fresh.get_subjects(deleted=True)
+    assert refused(lambda: fresh.get_schema(first_id)).error_code == 40403
+    # The subject starts again; its schema gets a new id: an id is never handed out twice.
+    again = fresh.register_schema(subject, only_here)
+    assert again > first_id
+    assert fresh.get_versions(subject) == [1]
