@@ -1,5 +1,9 @@
 """`python -m registry --host 127.0.0.1 --port 8081 --kafka 127.0.0.1:9092`: one registry of a
-group; start more with other ports (and `--url` when clients reach them by another address)."""
+group; start more with other ports (and `--url` when clients reach them by another address).
+
+The writer's credentials and how to log in to Kafka come from the LIVEFOLD_* settings
+(LIVEFOLD_REGISTRY_USERNAME, LIVEFOLD_REGISTRY_PASSWORD or the install's own, LIVEFOLD_KAFKA_*).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sys
 import uvicorn
 from confluent_kafka import KafkaException
 
+from livefold.settings import Settings
 from registry.app import create_app
 from registry.election import Election
 from registry.state import TOPIC
@@ -34,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    writer = (settings.registry_username, settings.secret("registry_password"))
     log = KafkaLog(args.kafka, replication_factor=args.replication_factor)
     try:
         retried(lambda: log.ensure_topic(args.timeout), args.timeout)
@@ -47,7 +54,11 @@ def main(argv: list[str] | None = None) -> None:
     store = SchemaStore(log, timeout=args.timeout, election=election)
     # The app reads `_schemas` to its end before it listens: nothing is served from a part.
     uvicorn.run(
-        create_app(store), host=args.host, port=args.port, access_log=False, log_level="info"
+        create_app(store, writer),
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_level="info",
     )
 
 

@@ -6,11 +6,16 @@ confluent-kafka's `SchemaRegistryClient` turns into `SchemaRegistryError`. AVRO 
 Reads are answered from this registry's own fold of `_schemas`; one that finds nothing first
 catches up with the topic, so a schema registered through another registry a moment ago is
 found. Writes are handled by the elected leader: another registry forwards them, as they came.
+Reads are open; writes (registering, deleting, compatibility config) need the writer's HTTP
+basic credentials (confluent-kafka's `basic.auth.user.info`), else 401 with error code 40101.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from registry.compatibility import AvroSchema, InvalidSchema, Level, parse, problems
-from registry.forwarding import written
+from registry.forwarding import Handler, written
 from registry.state import RegistryError, Version, no_subject_level, subject_not_found
 from registry.store import SchemaStore
 
@@ -35,6 +40,32 @@ MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
 
 class RegistryResponse(JSONResponse):
     media_type = MEDIA_TYPE
+
+
+def writers_only(handler: Handler) -> Handler:
+    """A write route, answered (or forwarded) only for the writer's basic credentials."""
+    route = written(handler)
+
+    async def checked(request: Request) -> Response:
+        if not is_writer(request):
+            raise RegistryError(
+                401, 40101, "Unauthorized: writes need the registry writer's basic credentials"
+            )
+        return await route(request)
+
+    return checked
+
+
+def is_writer(request: Request) -> bool:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        given = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    user, password = request.app.state.writer
+    return hmac.compare_digest(given, f"{user}:{password}".encode())
 
 
 def store_of(request: Request) -> SchemaStore:
@@ -320,11 +351,11 @@ def routes() -> list[Route]:
         Route("/", root, methods=["GET"]),
         Route("/subjects", list_subjects, methods=["GET"]),
         Route(subject, lookup, methods=["POST"]),
-        Route(subject, written(delete_subject), methods=["DELETE"]),
+        Route(subject, writers_only(delete_subject), methods=["DELETE"]),
         Route(subject + "/versions", list_versions, methods=["GET"]),
-        Route(subject + "/versions", written(register), methods=["POST"]),
+        Route(subject + "/versions", writers_only(register), methods=["POST"]),
         Route(version, get_version, methods=["GET"]),
-        Route(version, written(delete_version), methods=["DELETE"]),
+        Route(version, writers_only(delete_version), methods=["DELETE"]),
         Route(version + "/schema", get_version_schema, methods=["GET"]),
         Route("/schemas/types", schema_types, methods=["GET"]),
         Route("/schemas/ids/{id}", get_schema, methods=["GET"]),
@@ -333,17 +364,19 @@ def routes() -> list[Route]:
         Route("/compatibility" + version, test_compatibility, methods=["POST"]),
         Route("/compatibility" + subject + "/versions", test_compatibility, methods=["POST"]),
         Route("/config", get_config, methods=["GET"]),
-        Route("/config", written(put_config), methods=["PUT"]),
-        Route("/config", written(delete_config), methods=["DELETE"]),
+        Route("/config", writers_only(put_config), methods=["PUT"]),
+        Route("/config", writers_only(delete_config), methods=["DELETE"]),
         Route("/config/{subject}", get_config, methods=["GET"]),
-        Route("/config/{subject}", written(put_config), methods=["PUT"]),
-        Route("/config/{subject}", written(delete_config), methods=["DELETE"]),
+        Route("/config/{subject}", writers_only(put_config), methods=["PUT"]),
+        Route("/config/{subject}", writers_only(delete_config), methods=["DELETE"]),
         Route("/mode", get_mode, methods=["GET"]),
         Route("/mode/{subject}", get_mode, methods=["GET"]),
     ]
 
 
-def create_app(store: SchemaStore) -> Starlette:
+def create_app(store: SchemaStore, writer: tuple[str, str]) -> Starlette:
+    """`writer`: the user name and password that may write."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Serve nothing until the whole `_schemas` topic has been read.
@@ -363,4 +396,5 @@ def create_app(store: SchemaStore) -> Starlette:
         },
     )
     app.state.store = store
+    app.state.writer = writer
     return app

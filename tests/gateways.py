@@ -50,7 +50,7 @@ class Tokens:
 
 
 # Gateways behind one load balancer share its public URL, the issuer of their tokens.
-PUBLIC_URL = "https://livefold.test"
+PUBLIC_URL = "https://livefold.localhost"  # loopback (RFC 6761): a local deployment
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,13 @@ def vote_schema(tag: str) -> Schema:
     return Schema(json.dumps(document), "AVRO")
 
 
-def client(url: str) -> SchemaRegistryClient:
+def client(url: str, settings: Settings) -> SchemaRegistryClient:
     """A new client each time: answers come from the server, never from a client's cache."""
-    return SchemaRegistryClient({"url": url})
+    return SchemaRegistryClient({**settings.registry_config(), "url": url})
+
+
+def writer(settings: Settings) -> tuple[str, str]:
+    return settings.registry_username, settings.secret("registry_password")
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +64,12 @@ def test_writes_through_either_registry_are_read_from_both_with_unique_ids(
     for n in range(6):
         tag = f"field_{n}"
         through = registries[n % 2]
-        written[tag] = client(through).register_schema(f"{subject}-{n}", vote_schema(tag))
+        written[tag] = client(through, stack).register_schema(f"{subject}-{n}", vote_schema(tag))
 
     assert len(set(written.values())) == len(written), f"one id handed out twice: {written}"
     for url in registries:
         for n, (tag, schema_id) in enumerate(written.items()):
-            reader = client(url)
+            reader = client(url, stack)
             assert json.loads(reader.get_schema(schema_id).schema_str or "") == json.loads(
                 vote_schema(tag).schema_str or ""
             ), f"{url} gives another schema for id {schema_id}"
@@ -81,16 +85,16 @@ def test_registrations_racing_through_both_registries_never_share_an_id(
 
     def register(n: int) -> tuple[str, int]:
         tag = f"field_{n}"
-        return tag, client(registries[n % 2]).register_schema(subject, vote_schema(tag))
+        return tag, client(registries[n % 2], stack).register_schema(subject, vote_schema(tag))
 
     with ThreadPoolExecutor(8) as pool:
         written = dict(pool.map(register, range(16)))
 
     assert len(set(written.values())) == 16, f"one id handed out twice: {written}"
     for url in registries:
-        versions = client(url).get_versions(subject)
+        versions = client(url, stack).get_versions(subject)
         assert versions == list(range(1, 17))
-        ids = {client(url).get_version(subject, v).schema_id for v in versions}
+        ids = {client(url, stack).get_version(subject, v).schema_id for v in versions}
         assert ids == set(written.values())
 
 
@@ -98,13 +102,15 @@ def test_configuration_written_through_one_registry_is_read_from_the_other(
     stack: Settings, second_registry: str
 ) -> None:
     subject = f"config-{uuid.uuid4().hex[:8]}"
-    client(second_registry).register_schema(subject, vote_schema("first"))
-    answer = httpx.put(f"{second_registry}/config/{subject}", json={"compatibility": "NONE"})
+    client(second_registry, stack).register_schema(subject, vote_schema("first"))
+    answer = httpx.put(
+        f"{second_registry}/config/{subject}", json={"compatibility": "NONE"}, auth=writer(stack)
+    )
     assert answer.json() == {"compatibility": "NONE"}
-    assert client(second_registry).get_compatibility(subject) == "NONE"
+    assert client(second_registry, stack).get_compatibility(subject) == "NONE"
     # The other registry follows the topic: it sees the level within moments.
     eventually(lambda: httpx.get(f"{stack.registry}/config/{subject}").status_code == 200, 10)
-    assert client(stack.registry).get_compatibility(subject) == "NONE"
+    assert client(stack.registry, stack).get_compatibility(subject) == "NONE"
 
 
 def test_when_the_writing_registry_stops_another_takes_the_writes(scratch: Settings) -> None:
@@ -112,26 +118,29 @@ def test_when_the_writing_registry_stops_another_takes_the_writes(scratch: Setti
     second = another_registry(scratch, "registry-second")
     logs = log_to(scratch.data_dir / "logs")
     with running([kafka.service(scratch), first, second], output=logs) as handles:
-        before = client(first.url).register_schema("votes", vote_schema("a"))
-        also = client(second.url).register_schema("votes", vote_schema("b"))
-        leading = eventually(lambda: [url for url in (first.url, second.url) if leads(url)])
+        before = client(first.url, scratch).register_schema("votes", vote_schema("a"))
+        also = client(second.url, scratch).register_schema("votes", vote_schema("b"))
+        leading = eventually(
+            lambda: [url for url in (first.url, second.url) if leads(url, scratch)]
+        )
         stopping, staying = (1, second) if leading == [first.url] else (2, first)
 
         handles[stopping].stop()
-        after = client(staying.url).register_schema("votes", vote_schema("c"))
+        after = client(staying.url, scratch).register_schema("votes", vote_schema("c"))
 
         assert len({before, also, after}) == 3
         handles[stopping].start()  # back as a follower; it reads what was written meanwhile
-        rejoined = client(handles[stopping].service.url)  # type: ignore[attr-defined]
+        rejoined = client(handles[stopping].service.url, scratch)  # type: ignore[attr-defined]
         assert json.loads(rejoined.get_schema(after).schema_str or "")["fields"][1]["name"] == "c"
         assert rejoined.get_versions("votes") == [1, 2, 3]
 
 
-def leads(url: str) -> bool:
+def leads(url: str, settings: Settings) -> bool:
     """A registry leads when it takes a write it may not forward."""
     answer = httpx.put(
         f"{url}/config/probe",
         json={"compatibility": "BACKWARD"},
         headers={"x-livefold-registry-forwarded": "test"},
+        auth=writer(settings),
     )
     return answer.status_code == 200
