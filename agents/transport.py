@@ -22,6 +22,11 @@ good. `seek_to_committed` seeks such partitions of the event topics to their ear
 which is where `consumer_auto_offset_reset="earliest"` says an uncommitted partition starts.
 And a fetch that returns after such a seek would make Faust note the offsets it jumped as a
 gap (acked, never folded): `_in_order` seeks back instead (see there).
+
+Fetches wait at most `FETCH_MAX_WAIT_MS` for data (Faust asks aiokafka for 1.5 s). A fetch
+returns as soon as any of its partitions has a record, but aiokafka leaves out of the next fetch
+a partition whose records are still being folded when it is sent (after 100 ms), and that
+partition's next records then wait for the whole fetch: under load that was up to 1.5 s.
 """
 
 from __future__ import annotations
@@ -46,12 +51,27 @@ class Batch:
 BatchHandler = Callable[[Batch], Awaitable[None]]
 
 
+FETCH_MAX_WAIT_MS = 50
+
+
+class FetchThread(faust_kafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread, its aiokafka consumer's fetches bounded (see above)."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+
 class BatchConsumer(faust_kafka.Consumer):
     _skipped: dict[TP, tuple[int, int]]  # event partition -> (expected, fetched) of a skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._skipped = {}
+
+    def _new_consumer_thread(self) -> faust_kafka.AIOKafkaConsumerThread:
+        return FetchThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:
         transport = self.transport

@@ -8,12 +8,13 @@ For each batch the transport delivers (`agents.transport`):
    verdicts it decides reach chat in the same batch), in memory; an event a fold raises on
    leaves the state as it was and goes to the dead-letter topic with the error
    (`agents.driver.fold_batch`);
-3. append the events the folds emitted (verdicts) and the dead letters, and wait until Kafka
-   has them;
+3. send the events the folds emitted (verdicts) and the dead letters to Kafka;
 4. store each changed state in its table's memory and encode it as it is now;
-5. hand the outputs to the publisher (`agents.publish`), which may hold updates up to 100 ms;
-6. once none of the batch's updates is held: send the encoded states to the changelogs, then
-   ack the batch's records.
+5. hand the outputs to the publisher (`agents.publish`), which may hold updates up to 100 ms:
+   notices do not wait for the verdicts' acks (a notice is shown at once; if the worker dies
+   before the acks, its successor issues the same verdict again);
+6. wait until Kafka has the emitted events, and once none of the batch's updates is held: send
+   the encoded states to the changelogs, then ack the batch's records.
 
 Faust commits offsets only up to acked records, and flushes the producer first, so a committed
 event's state, emitted events and state records are all in Kafka. A worker killed anywhere in
@@ -46,6 +47,7 @@ from agents.app import EVENT_CODEC, KEY_CODEC, EventCodec
 from agents.driver import FoldDriver, FoldFailure, partition_of
 from agents.platform import PlatformModeration
 from agents.publish import Publisher
+from agents.timings import Timings
 from agents.transport import Batch, BatchConsumer, BatchTransport
 from livefold.folding import Output
 from livefold.moderation.state import PLATFORM
@@ -81,6 +83,7 @@ class FoldWorker:
         self.publisher = Publisher(app.producer)
         self.lock = asyncio.Lock()
         self.batches = 0  # folded event batches and timer flushes, in order
+        self.timings = Timings()
         self.events = 0
 
     def install(self) -> None:
@@ -108,9 +111,15 @@ class FoldWorker:
         while not self.platform.caught_up.is_set():
             self._check_platform()
             await asyncio.sleep(0.05)
+        fetched = time.time()
+        oldest = min(record.timestamp for record in batch.records)
+        self.timings.add("record_to_worker", fetched - oldest / 1000)
         async with self.lock:
+            locked = time.time()
+            self.timings.add("lock_wait", locked - fetched)
             records = await self._decode(batch.records)
             outputs, failures = self._fold(records)
+            self.timings.add("decode_and_fold", time.time() - locked)
             await self._write(outputs, batch, failures)
             self.events += len(records)
 
@@ -141,10 +150,13 @@ class FoldWorker:
     ) -> None:
         self.batches += 1
         emitted = [output for output in outputs if isinstance(output, Event)]
-        if emitted or failures:
-            await self._append(emitted, failures)
+        sent = await self._send(emitted, failures) if emitted or failures else []
         writes = [write for driver in self.drivers for write in driver.take_writes()]
         await self.publisher.publish(outputs, self.batches)
+        if sent:
+            waited = time.time()
+            await asyncio.gather(*sent)
+            self.timings.add("emitted_acks_after_publish", time.time() - waited)
 
         def commit() -> None:
             for write in writes:
@@ -156,7 +168,10 @@ class FoldWorker:
 
         self.publisher.after_published(self.batches, commit)
 
-    async def _append(self, events: list[Event], failures: Sequence[FoldFailure]) -> None:
+    async def _send(
+        self, events: list[Event], failures: Sequence[FoldFailure]
+    ) -> list[Awaitable[Any]]:
+        """Hand the events and dead letters to the producer; their acks, to be awaited."""
         producer, pending = self.app.producer, []
         for failure in failures:
             record = failure.record
@@ -176,7 +191,7 @@ class FoldWorker:
             topic = catalog()[event.type].topic
             key = event.stream_id.encode()
             pending.append(await producer.send(topic, key, value, partition, None, None))
-        await asyncio.gather(*pending)
+        return pending
 
     async def _decode(self, fetched: list[Any]) -> list[Record]:
         records = []
@@ -263,6 +278,7 @@ class FoldWorker:
             len(self.publisher.held),
             time.process_time(),
         )
+        log.info("%s", self.timings.report())
 
     def _recovered(self) -> bool:
         """Faust recovered the tables of the partitions it assigned (it sets this last)."""

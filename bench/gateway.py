@@ -1,11 +1,6 @@
-"""Gateway benchmarks, against the private stack the runner started, all on loopback:
+"""Gateway benchmarks, against the private stack the runner started, all on loopback (the
+fan-out benchmark, `gateway_fanout`, is `bench.fanout`; it shares the helpers here):
 
-- `gateway_fanout`: N WebSocket subscribers on one stream while publishers send chat at 1k
-  messages/s, as socket `send` frames and then as HTTP POSTs; each message goes gateway ->
-  Kafka -> moderation and chat folds -> state topic -> gateway -> every socket. Probes decode
-  every frame and time each message end to end; the other subscribers count frames by their
-  headers (a Python client decoding 10k sockets would measure itself, not the gateway). Run at
-  growing N up to 10k.
 - `gateway_connections`: idle subscribed sockets on one gateway process, in steps, with the
   process's RSS at each; extrapolated to 2 GiB.
 - `gateway_writes`: chat writes/s one gateway process accepts (each acknowledged by Kafka).
@@ -18,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import time
 from collections.abc import Coroutine, Iterator
@@ -27,38 +21,22 @@ from typing import Any, TypeVar
 
 import httpx
 import uvloop
-from confluent_kafka.admin import AdminClient
 
-from agents.inspect import read_raw
-from bench.wsload import (
-    CountingSubscriber,
-    Counts,
-    Probe,
-    masked_text,
-    percentile,
-    publish,
-    publish_over_sockets,
-)
+from bench.wsload import Counts, Subscriber, masked_text, publish, split_url
 from gateway.auth.backend import load_signing_keys, signing_key_path
 from gateway.auth.tokens import issue_access_token
 from gateway.service import local_url, service
 from infra.service import RunningService, Service, free_port
 from infra.stack import application
 from livefold.settings import Settings
-from streams.catalog import state_topic
 from streams.provision import provision
 
 T = TypeVar("T")
-STEPS = (1_000, 4_000, 10_000)
-DOORS = ("ws", "http")  # chat sent as socket `send` frames, then as HTTP POSTs
-RATE = 1_000.0  # chat messages per second
-SECONDS = 8.0
-PROBES = 20
 CONNECTION_STEPS = (2_000, 6_000, 12_000, 18_000)
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _bench_settings(settings: Settings) -> Settings:
+def bench_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
             "gateway_port": free_port(),
@@ -72,7 +50,7 @@ def _bench_settings(settings: Settings) -> Settings:
 
 
 @contextlib.contextmanager
-def _gateway(settings: Settings) -> Iterator[tuple[RunningService, str]]:
+def running_gateway(settings: Settings) -> Iterator[tuple[RunningService, str]]:
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     spec = service(settings, "gateway-bench")
@@ -85,7 +63,7 @@ def _gateway(settings: Settings) -> Iterator[tuple[RunningService, str]]:
 
 
 @contextlib.contextmanager
-def _folds(settings: Settings) -> Iterator[str]:
+def running_folds(settings: Settings) -> Iterator[list[RunningService]]:
     provision(settings)  # topics and schemas (idempotent): the runner starts bare servers
     # The fold workers only: analytics would take CPU from what is measured here.
     workers: list[Service] = [
@@ -97,13 +75,13 @@ def _folds(settings: Settings) -> Iterator[str]:
     for handle in handles:
         handle.start()
     try:
-        yield "fold workers: " + ", ".join(w.name for w in workers)
+        yield handles
     finally:
         for handle in reversed(handles):
             handle.stop()
 
 
-def _token(settings: Settings, user: str, roles: set[str]) -> str:
+def access_token(settings: Settings, user: str, roles: set[str]) -> str:
     keys = load_signing_keys(signing_key_path(settings))
     return issue_access_token(
         keys, user_id=user, roles=roles, issuer=settings.gateway_url,
@@ -111,7 +89,7 @@ def _token(settings: Settings, user: str, roles: set[str]) -> str:
     )  # fmt: skip
 
 
-def _stream(base: str, streamer: str) -> str:
+def bench_stream(base: str, streamer: str) -> str:
     headers = {"Authorization": f"Bearer {streamer}"}
     body = {"title": "Benchmark stream", "category": "Bench"}
     stream_id = str(httpx.post(f"{base}/streams", json=body, headers=headers).json()["stream_id"])
@@ -131,15 +109,15 @@ def _stream(base: str, streamer: str) -> str:
 
 async def _open(
     host: str, port: int, stream_id: str, count: int, counts: Counts
-) -> list[CountingSubscriber]:
+) -> list[Subscriber]:
     loop = asyncio.get_running_loop()
     subscribe = masked_text({"op": "subscribe", "stream": stream_id, "channels": ["chat"]})
-    opened: list[CountingSubscriber] = []
+    opened: list[Subscriber] = []
     for start in range(0, count, 500):
 
-        async def one() -> CountingSubscriber:
+        async def one() -> Subscriber:
             _, protocol = await loop.create_connection(
-                lambda: CountingSubscriber(host, port, subscribe, counts), host, port
+                lambda: Subscriber(host, port, [subscribe], counts, deflate=True), host, port
             )
             await protocol.upgraded
             return protocol
@@ -148,7 +126,7 @@ async def _open(
     return opened
 
 
-def _close(subscribers: list[CountingSubscriber]) -> None:
+def _close(subscribers: list[Subscriber]) -> None:
     for subscriber in subscribers:
         if subscriber.transport is not None:
             subscriber.transport.abort()
@@ -159,12 +137,12 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(work)
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User plus system CPU time the process has used so far."""
-    return sum(_cpu_split(pid))
+    return sum(cpu_split(pid))
 
 
-def _cpu_split(pid: int) -> tuple[float, float]:
+def cpu_split(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
@@ -178,122 +156,11 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def fanout(settings: Settings) -> dict[str, Any]:
-    own = _bench_settings(settings)
-    with _folds(own) as fold_path, _gateway(own) as (handle, url):
-        base = f"{url}/api/v1"
-        stream_id = _stream(base, _token(own, "bench-streamer", {"streamer"}))
-        tokens = [_token(own, f"bench-viewer-{n}", {"viewer"}) for n in range(200)]
-        assert handle.process is not None
-        ws = url.replace("http", "ws", 1) + "/ws"
-        _run(publish_over_sockets(ws, stream_id, tokens, RATE, 3.0))  # warm-up, not measured
-        runs = []
-        for count, door in [(count, door) for door in DOORS for count in STEPS]:
-            user, system = _cpu_split(handle.process.pid)
-            started = time.monotonic()
-            run = _run(_fanout_step(own, url, base, stream_id, tokens, count, door))
-            elapsed = time.monotonic() - started
-            after = _cpu_split(handle.process.pid)
-            user, system = after[0] - user, after[1] - system
-            frames = max(1, run.pop("frames"))
-            # All of the gateway's CPU (the writes it takes too) over the frames it sent.
-            run["gateway_cpu_us_per_frame"] = round((user + system) * 1e6 / frames, 1)
-            run["gateway_cpu_cores"] = round((user + system) / elapsed, 2)
-            # The kernel's share: on loopback, sending a frame also runs the receiving side.
-            run["gateway_kernel_cpu_share"] = round(system / max(1e-9, user + system), 2)
-            run["gateway_rss_mib"] = round(_rss_mib(handle.process.pid), 1)
-            runs.append(run)
-    return {"fold_path": fold_path, "rate_per_s": RATE, "seconds": SECONDS, "runs": runs}
-
-
-async def _fanout_step(
-    settings: Settings,
-    url: str,
-    base: str,
-    stream_id: str,
-    tokens: list[str],
-    count: int,
-    door: str,
-) -> dict[str, Any]:
-    counts = Counts()
-    subscribers = await _open(settings.host, settings.gateway_port, stream_id, count, counts)
-    probes = [Probe() for _ in range(PROBES)]
-    probes[0].arrivals = {}
-    stop = asyncio.Event()
-    readies = [asyncio.Event() for _ in probes]
-    ws = url.replace("http", "ws", 1) + "/ws"
-    tasks = [
-        asyncio.create_task(probe.run(ws, stream_id, ready, stop))
-        for probe, ready in zip(probes, readies, strict=True)
-    ]
-    await asyncio.gather(*(ready.wait() for ready in readies))
-    await asyncio.sleep(1.0)
-    frames, received = counts.frames, counts.bytes
-    started = time.monotonic()
-    if door == "ws":
-        sent = await publish_over_sockets(ws, stream_id, tokens, RATE, SECONDS)
-    else:
-        sent = await publish(base, stream_id, tokens, RATE, SECONDS)
-    await asyncio.sleep(1.0)  # the last messages are still on their way
-    elapsed = time.monotonic() - started
-    stop.set()
-    await asyncio.gather(*tasks)
-    frames, received = counts.frames - frames, counts.bytes - received
-    _close(subscribers)
-    await asyncio.sleep(0.5)
-    latencies = [latency for probe in probes for latency in probe.latencies]
-    from_log = [latency for probe in probes for latency in probe.from_log]
-    seen = sum(probe.messages for probe in probes) / len(probes)
-    per_frame = seen / max(1, frames / count) if frames else 0.0
-    return {
-        "published_over": door,
-        "subscribers": count + PROBES,
-        "messages_accepted": sent["accepted"],
-        "messages_refused": sent["refused"],
-        "publish_seconds": sent["seconds"],
-        "messages_seen_per_probe": round(seen),
-        "frames": frames,
-        "frames_per_s": round(frames / elapsed),
-        "bytes_per_s": round(received / elapsed),
-        "message_deliveries_per_s": round(frames / elapsed * per_frame),
-        "latency_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
-        "latency_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-        "accepted_to_socket_p50_ms": round(percentile(from_log, 0.50) * 1000, 1),
-        "accepted_to_socket_p99_ms": round(percentile(from_log, 0.99) * 1000, 1),
-        "dropped_sockets": counts.closed - count if counts.closed > count else 0,
-        **_stages(settings, probes[0].arrivals or {}),
-    }
-
-
-def _stages(settings: Settings, arrivals: dict[str, float]) -> dict[str, Any]:
-    """Where the time goes, per message one probe saw: accepted by the gateway -> its notice
-    handed to the fold worker's producer (the state record's timestamp: Kafka, moderation, the
-    chat fold) -> on the socket (the state topic, the gateway's feed, batching, fan-out)."""
-    topic = state_topic("chat")
-    metadata = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=10)
-    partitions = [(topic, p) for p in metadata.topics[topic].partitions]
-    folded, fanned = [], []
-    for message in read_raw(settings, partitions):
-        record = json.loads(message.value() or b"{}")
-        value = record.get("value") or {}
-        arrived = arrivals.get(value.get("text", "")) if record.get("kind") == "notice" else None
-        if arrived is not None:
-            published = message.timestamp()[1] / 1000
-            folded.append(published - value["at"] / 1000)
-            fanned.append(arrived - published)
-    return {
-        "stage_fold_p50_ms": round(percentile(folded, 0.50) * 1000, 1),
-        "stage_fold_p99_ms": round(percentile(folded, 0.99) * 1000, 1),
-        "stage_fanout_p50_ms": round(percentile(fanned, 0.50) * 1000, 1),
-        "stage_fanout_p99_ms": round(percentile(fanned, 0.99) * 1000, 1),
-    }
-
-
 def connections(settings: Settings) -> dict[str, Any]:
-    own = _bench_settings(settings)
-    with _folds(own), _gateway(own) as (handle, url):
+    own = bench_settings(settings)
+    with running_folds(own), running_gateway(own) as (handle, url):
         base = f"{url}/api/v1"
-        stream_id = _stream(base, _token(own, "bench-streamer", {"streamer"}))
+        stream_id = bench_stream(base, access_token(own, "bench-streamer", {"streamer"}))
         assert handle.process is not None
         pid = handle.process.pid
         return _run(_connection_steps(own, stream_id, pid))
@@ -302,7 +169,7 @@ def connections(settings: Settings) -> dict[str, Any]:
 async def _connection_steps(settings: Settings, stream_id: str, pid: int) -> dict[str, Any]:
     idle_rss = _rss_mib(pid)
     counts = Counts()
-    held: list[CountingSubscriber] = []
+    held: list[Subscriber] = []
     steps: list[dict[str, Any]] = []
     rss = idle_rss
     try:
@@ -336,15 +203,27 @@ async def _connection_steps(settings: Settings, stream_id: str, pid: int) -> dic
 
 
 def writes(settings: Settings) -> dict[str, Any]:
-    own = _bench_settings(settings)
-    with _folds(own), _gateway(own) as (handle, url):
+    own = bench_settings(settings)
+    with running_folds(own), running_gateway(own) as (handle, url):
         base = f"{url}/api/v1"
-        stream_id = _stream(base, _token(own, "bench-streamer", {"streamer"}))
-        tokens = [_token(own, f"bench-writer-{n}", {"viewer"}) for n in range(200)]
+        stream_id = bench_stream(base, access_token(own, "bench-streamer", {"streamer"}))
+        tokens = [access_token(own, f"bench-writer-{n}", {"viewer"}) for n in range(200)]
         assert handle.process is not None
-        cpu = _cpu_seconds(handle.process.pid)
-        sent = _run(publish(base, stream_id, tokens, 50_000.0, 6.0, workers=64))
-        cpu = _cpu_seconds(handle.process.pid) - cpu
+        cpu = cpu_seconds(handle.process.pid)
+        host, port, prefix = split_url(base)
+        sent = _run(
+            publish(
+                host,
+                port,
+                f"{prefix}/streams/{stream_id}/chat",
+                [{"Authorization": f"Bearer {token}"} for token in tokens],
+                lambda text: {"text": text},
+                50_000.0,
+                6.0,
+                workers=64,
+            )
+        )
+        cpu = cpu_seconds(handle.process.pid) - cpu
     return {
         **sent,
         "accepted_per_s": round(sent["accepted"] / sent["seconds"]),
@@ -353,7 +232,6 @@ def writes(settings: Settings) -> dict[str, Any]:
 
 
 BENCHMARKS = {
-    "gateway_fanout": fanout,
     "gateway_connections": connections,
     "gateway_writes": writes,
 }

@@ -1,21 +1,33 @@
-"""Load-generator pieces for the gateway benchmark (loopback only, bounded in count and time):
-cheap WebSocket subscribers that count frames without decoding them, probes that decode every
-frame to time chat messages end to end, and paced HTTP publishers."""
+"""Load-generator pieces for the fan-out benchmarks (loopback only, bounded in count and time):
+lean WebSocket subscribers that parse frame headers only, except on sampled sockets, which
+time every chat message they carry; paced publishers over HTTP and over sockets.
+
+Every chat message the load generator sends has the text `bench <id> <epoch seconds>`, so a
+sampled socket times a message by finding that text in a frame, whatever the system's frame
+format (livefold batches, the `websockets` peer's batches, Centrifugo pushes)."""
 
 from __future__ import annotations
 
+import array
 import asyncio
 import base64
+import contextlib
 import json
 import os
+import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import websockets
 from websockets.frames import Frame, Opcode
+
+BENCH_TEXT = re.compile(rb"bench (\S+?) (\d+\.\d+)")
+SMALL_FRAME = 64  # bytes: read whole even on unsampled sockets (pings, Centrifugo's `{}`)
+
+
+def bench_text(ident: str) -> str:
+    return f"bench {ident} {time.time():.6f}"
 
 
 @dataclass
@@ -25,37 +37,67 @@ class Counts:
     closed: int = 0
 
 
-def masked_text(document: dict[str, Any]) -> bytes:
-    return Frame(Opcode.TEXT, json.dumps(document).encode()).serialize(mask=True)
+@dataclass
+class Samples:
+    """What the sampled sockets of one process saw: (sent at, latency) pairs, and for the probe
+    socket, when each message id arrived."""
+
+    since: float = float("inf")  # messages sent before this are not counted (snapshots)
+    pairs: array.array[float] = field(default_factory=lambda: array.array("d"))
+    arrivals: dict[str, float] = field(default_factory=dict)
+
+    def reset(self, since: float) -> None:
+        self.since = since
+        self.pairs = array.array("d")
+        self.arrivals = {}
+
+
+def masked_text(document: dict[str, Any] | bytes) -> bytes:
+    payload = document if isinstance(document, bytes) else json.dumps(document).encode()
+    return Frame(Opcode.TEXT, payload).serialize(mask=True)
 
 
 DEFLATE_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+PING_REPLY = masked_text(b"{}")  # Centrifugo's application-level ping is answered in kind
 
 
-class CountingSubscriber(asyncio.Protocol):
-    """Upgrades (offering compression, as browsers do), subscribes, then counts frames by their
-    headers only (payloads are skipped, compressed or not)."""
+class Subscriber(asyncio.Protocol):
+    """Upgrades, sends its `hello` frames (connect, subscribe), then reads frame headers only;
+    it answers pings (WebSocket pings and Centrifugo's `{}`). A sampled one (`samples` given)
+    reads every payload and times the chat messages in it (`probe`: keeps arrivals by id)."""
 
     def __init__(
-        self, host: str, port: int, subscribe: bytes, counts: Counts, deflate: bool = True
+        self,
+        host: str,
+        port: int,
+        hello: list[bytes],
+        counts: Counts,
+        path: str = "/ws",
+        deflate: bool = False,
+        samples: Samples | None = None,
+        probe: bool = False,
     ):
         key = base64.b64encode(os.urandom(16)).decode()
         self.request = (
-            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
             f"{DEFLATE_OFFER if deflate else ''}\r\n"
         ).encode()
-        self.subscribe = subscribe
+        self.hello = hello
         self.counts = counts
+        self.samples = samples
+        self.probe = probe
         self.upgraded = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
         self._head = b""
-        self._skip = 0
+        self._skip = 0  # payload bytes still to skip
+        self._want = 0  # payload bytes still to read into _payload
+        self._opcode = 0
+        self._payload = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        transport = self.transport
-        transport.write(self.request)
+        self.transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.counts.closed += 1
@@ -68,18 +110,28 @@ class CountingSubscriber(asyncio.Protocol):
             end = self._head.find(b"\r\n\r\n")
             if end < 0:
                 return
+            if not self._head.startswith(b"HTTP/1.1 101"):
+                self.upgraded.set_exception(ConnectionError(self._head[:end].decode()))
+                return
             data, self._head = self._head[end + 4 :], b""
             assert self.transport is not None
-            self.transport.write(self.subscribe)
+            self.transport.write(b"".join(self.hello))
             self.upgraded.set_result(None)
         self.counts.bytes += len(data)
-        position = 0
-        size = len(data)
+        position, size = 0, len(data)
         while position < size:
             if self._skip:
                 step = min(self._skip, size - position)
                 position += step
                 self._skip -= step
+                continue
+            if self._want:
+                step = min(self._want, size - position)
+                self._payload += data[position : position + step]
+                position += step
+                self._want -= step
+                if not self._want:
+                    self._on_payload(bytes(self._payload))
                 continue
             header = self._head + data[position : position + 10]
             length = header[1] & 0x7F if len(header) >= 2 else -1
@@ -93,60 +145,55 @@ class CountingSubscriber(asyncio.Protocol):
                 length = int.from_bytes(header[2:10], "big")
             position += need - len(self._head)
             self._head = b""
-            self._skip = length
+            self._opcode = header[0] & 0x0F
             self.counts.frames += 1
+            if self.samples is not None or length <= SMALL_FRAME:
+                self._payload = bytearray()
+                self._want = length
+                if not length:
+                    self._on_payload(b"")
+            else:
+                self._skip = length
 
-
-@dataclass
-class Probe:
-    """A fully decoding subscriber: the latency of every chat message it sees."""
-
-    latencies: list[float] = field(default_factory=list)  # sent over HTTP -> on this socket
-    from_log: list[float] = field(default_factory=list)  # accepted by the gateway -> socket
-    arrivals: dict[str, float] | None = None  # text -> when it reached this socket, if kept
-    messages: int = 0
-
-    async def run(
-        self, url: str, stream_id: str, ready: asyncio.Event, stop: asyncio.Event
-    ) -> None:
-        async with websockets.connect(url, compression="deflate", max_size=None) as socket:
-            await socket.recv()
-            await socket.send(
-                json.dumps({"op": "subscribe", "stream": stream_id, "channels": ["chat"]})
-            )
-            await socket.recv()
-            ready.set()
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(socket.recv(), 0.5)
-                except TimeoutError:
-                    continue
-                now = time.time()
-                for notice in json.loads(raw).get("notices", ()):
-                    text = notice["value"].get("text", "")
-                    if notice["kind"] == "message" and text.startswith("bench "):
-                        self.latencies.append(now - float(text.split()[2]))
-                        self.from_log.append(now - notice["value"]["at"] / 1000)
-                        self.messages += 1
-                        if self.arrivals is not None:
-                            self.arrivals[text] = now
+    def _on_payload(self, payload: bytes) -> None:
+        transport = self.transport
+        assert transport is not None
+        if self._opcode == Opcode.PING.value:
+            transport.write(Frame(Opcode.PONG, payload).serialize(mask=True))
+            return
+        if payload == b"{}":
+            transport.write(PING_REPLY)
+            return
+        samples = self.samples
+        if samples is None or self._opcode != Opcode.TEXT.value:
+            return
+        now = time.time()
+        since, pairs = samples.since, samples.pairs
+        for ident, sent_text in BENCH_TEXT.findall(payload):
+            sent = float(sent_text)
+            if sent >= since:
+                pairs.append(sent)
+                pairs.append(now - sent)
+                if self.probe:
+                    samples.arrivals[ident.decode()] = now
 
 
 class RawHttp:
     """One keep-alive HTTP/1.1 connection speaking just enough to POST JSON and read the
-    status: httpx costs more CPU per request than the gateway does, on the same two cores."""
+    status: httpx costs more CPU per request than the servers measured do, on the same cores."""
 
     def __init__(self, host: str, port: int):
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, body: bytes, token: str) -> int:
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         self.writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {token}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{extra}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
@@ -182,11 +229,18 @@ async def _paced(
 
 
 async def publish(
-    base: str, stream_id: str, tokens: list[str], rate: float, seconds: float, workers: int = 32
+    host: str,
+    port: int,
+    path: str,
+    headers: list[dict[str, str]],
+    body_of: Any,
+    rate: float,
+    seconds: float,
+    workers: int = 32,
 ) -> dict[str, Any]:
-    """Chat messages at `rate` per second for `seconds` through HTTP, spread over users; a
-    worker that falls behind its schedule sends as fast as it can (so `rate` high = flat out)."""
-    host, port, prefix = split_url(base)
+    """Chat messages at `rate` per second for `seconds`, POSTed over `workers` connections
+    (worker n sends `headers[n % len(headers)]`; `body_of(text)` is the body); a worker that
+    falls behind its schedule sends as fast as it can (so `rate` high = flat out)."""
     accepted = refused = 0
     started = time.monotonic()
     deadline = started + seconds
@@ -196,11 +250,9 @@ async def publish(
         connection = RawHttp(host, port)
         try:
             async for sent in _paced(index, workers, rate, started, deadline):
-                token = tokens[(index + sent * workers) % len(tokens)]
-                text = f"bench {index}-{sent} {time.time():.6f}"
-                body = json.dumps({"text": text}).encode()
-                status = await connection.post(f"{prefix}/streams/{stream_id}/chat", body, token)
-                if status == 202:
+                body = json.dumps(body_of(bench_text(f"{index}-{sent}"))).encode()
+                status = await connection.post(path, body, headers[index % len(headers)])
+                if 200 <= status < 300:
                     accepted += 1
                 else:
                     refused += 1
@@ -213,39 +265,54 @@ async def publish(
 
 
 async def publish_over_sockets(
-    ws_url: str, stream_id: str, tokens: list[str], rate: float, seconds: float, workers: int = 32
+    urls: list[str], stream_id: str, rate: float, seconds: float, window: int = 48
 ) -> dict[str, Any]:
-    """As `publish`, but each publisher is a signed-in socket sending `send` frames (the chat
-    path clients use) and waiting for each ack before its next message."""
+    """Chat messages at `rate` per second for `seconds` as `send` frames, spread over one
+    socket per url (each signed in, or not, by its url); a socket does not wait for each ack
+    before its next message, but holds at most `window` unacknowledged (the gateway refuses
+    more than 64 waiting writes per socket)."""
+    import websockets
+
     accepted = refused = 0
-    run = uuid.uuid4().hex[:8]  # frame ids are idempotency keys: new ones for every run
+    run = os.urandom(4).hex()  # frame ids are idempotency keys: new ones for every run
     started = time.monotonic()
     deadline = started + seconds
 
     async def worker(index: int) -> None:
         nonlocal accepted, refused
-        url = f"{ws_url}?access_token={tokens[index % len(tokens)]}"
-        async with websockets.connect(url, compression=None, max_size=None) as socket:
+        room = asyncio.Semaphore(window)
+        async with websockets.connect(urls[index], compression=None, max_size=None) as socket:
             await socket.recv()  # welcome
-            async for sent in _paced(index, workers, rate, started, deadline):
+
+            async def read_acks() -> None:
+                nonlocal accepted, refused
+                async for raw in socket:
+                    answer = json.loads(raw)
+                    if answer.get("type") in ("ack", "error"):
+                        if answer["type"] == "ack":
+                            accepted += 1
+                        else:
+                            refused += 1
+                        room.release()
+
+            reader = asyncio.create_task(read_acks())
+            async for sent in _paced(index, len(urls), rate, started, deadline):
+                await room.acquire()
                 frame = {
                     "op": "send",
                     "id": f"bench-{run}-{index}-{sent}",
                     "write": "chat.send",
                     "stream": stream_id,
-                    "body": {"text": f"bench {index}-{sent} {time.time():.6f}"},
+                    "body": {"text": bench_text(f"{run}-{index}-{sent}")},
                 }
                 await socket.send(json.dumps(frame))
-                while True:
-                    answer = json.loads(await socket.recv())
-                    if answer.get("type") in ("ack", "error") and answer.get("id") == frame["id"]:
-                        break
-                if answer["type"] == "ack":
-                    accepted += 1
-                else:
-                    refused += 1
+            for _ in range(window):  # every answer is in, or 10 s passed
+                patience = max(0.01, deadline + 10 - time.monotonic())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(room.acquire(), patience)
+            reader.cancel()
 
-    await asyncio.gather(*(worker(n) for n in range(workers)))
+    await asyncio.gather(*(worker(n) for n in range(len(urls))))
     elapsed = time.monotonic() - started
     return {"accepted": accepted, "refused": refused, "seconds": round(elapsed, 2)}
 

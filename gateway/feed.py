@@ -35,6 +35,7 @@ class FeedRecord:
     partition: int
     offset: int
     message: StateMessage
+    written_ms: int = 0  # the record's Kafka timestamp (0: loaded at start, not timed)
 
 
 Deliver = Callable[[list[FeedRecord], bool], None]  # (records, caught up with the start's end)
@@ -152,7 +153,11 @@ class StateFeed:
                     offset, value = message.offset() or 0, message.value()
                     if loading is not None and topic in STATE_TOPIC_NAMES:
                         loading.add(topic, partition, offset, message.key() or b"", value)
-                    elif (record := self._decode(topic, partition, offset, value)) is not None:
+                    elif (
+                        record := self._decode(
+                            topic, partition, offset, value, message.timestamp()[1]
+                        )
+                    ) is not None:
                         records.append(record)
                 if records:
                     self._hand_over(records, loading is None)
@@ -179,7 +184,7 @@ class StateFeed:
         return unfinished
 
     def _decode(
-        self, topic: str, partition: int, offset: int, value: bytes | None
+        self, topic: str, partition: int, offset: int, value: bytes | None, written_ms: int = 0
     ) -> FeedRecord | None:
         if value is None:
             return None  # a tombstone: nothing to show
@@ -189,7 +194,7 @@ class StateFeed:
             self.undecodable += 1
             log.warning("feed: skipped %s/%s offset %s: %s", topic, partition, offset, error)
             return None
-        return None if message is None else FeedRecord(partition, offset, message)
+        return None if message is None else FeedRecord(partition, offset, message, written_ms)
 
     def _hand_over(self, records: list[FeedRecord], caught_up: bool) -> None:
         def deliver() -> None:

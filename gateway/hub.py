@@ -1,10 +1,12 @@
 """Fan-out of state records to this process's WebSocket subscribers.
 
-Records for a (channel, stream) gather in a pending batch; every `batch_seconds` each batch
-with subscribers becomes one frame: every update coalesced to the latest per key, every notice
-in order. The frame is encoded once, to wire bytes, and handed to each subscriber's socket
-without awaiting (`Subscriber.send_frame`); a socket whose buffer is over its bound is dropped
-by its connection, never waited for.
+Records for a (channel, stream) gather in a pending batch, which becomes one frame: every
+update coalesced to the latest per key, every notice in order. Batching adapts to the load: a
+topic that sent no frame in the last `batch_seconds` sends at once (at the end of the feed's
+delivery, so the records that arrived together share a frame); a busy one sends at most one
+frame every `batch_seconds`. The frame is encoded once, to wire bytes, and handed to each
+subscriber's socket without awaiting (`Subscriber.send_frame`); a socket whose buffer is over
+its bound is dropped by its connection, never waited for.
 
 Keys `<stream>/.../u/<user>` are one user's own view (a quiz player's rank): they go only to
 that user's sockets. A `rejected` record (an event a fold refused after its 202) goes at once,
@@ -32,10 +34,6 @@ class Subscriber(Protocol):
 
     def send_frame(self, wire: Wire) -> int:
         """Write the frame (plain or compressed, as the socket negotiated); the bytes written."""
-        ...
-
-    def recheck(self) -> None:
-        """What the socket's user may do has changed: keep only what is still allowed."""
         ...
 
 
@@ -69,6 +67,7 @@ def notice_item(entry: Entry) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Pending:
+    since: float  # when its first record came (perf_counter)
     updates: dict[str, Entry] = field(default_factory=dict)
     notices: list[Entry] = field(default_factory=list)
     personal: dict[str, dict[str, Entry]] = field(default_factory=dict)
@@ -82,7 +81,9 @@ class Hub:
         self.by_user: dict[tuple[str, str, str], set[Subscriber]] = {}
         self.signed_in: dict[str, set[Subscriber]] = {}  # user id -> that user's sockets
         self.pending: dict[Topic, Pending] = {}
-        self._ticker: asyncio.Task[None] | None = None
+        self.sent_at: dict[Topic, float] = {}  # a topic's last frame (perf_counter)
+        self._due: dict[Topic, asyncio.Handle] = {}  # the scheduled frame of a pending topic
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------ records in
 
@@ -95,7 +96,8 @@ class Hub:
             return
         pending = self.pending.get(topic)
         if pending is None:
-            pending = self.pending[topic] = Pending()
+            pending = self.pending[topic] = Pending(time.perf_counter())
+            self._schedule(topic, pending.since)
         if entry.kind == "notice":
             pending.notices.append(entry)
         elif (user := personal_to(entry.key)) is not None:
@@ -138,22 +140,6 @@ class Hub:
         if not sockets:
             del self.signed_in[user]
 
-    def recheck_user(self, user_id: str) -> None:
-        """Every socket signed in as `user_id` checks its rights again."""
-        for subscriber in list(self.signed_in.get(user_id, ())):
-            subscriber.recheck()
-
-    def recheck_subscribers(self, channels: frozenset[str], stream_id: str | None) -> None:
-        """Every subscriber of these channels, of one stream (None: of any), checks its rights."""
-        topics = [
-            topic
-            for topic in self.subscribers
-            if topic[0] in channels and stream_id in (None, topic[1])
-        ]
-        for topic in topics:
-            for subscriber in list(self.subscribers.get(topic, ())):
-                subscriber.recheck()
-
     def subscribe(self, subscriber: Subscriber, channel: str, stream_id: str) -> None:
         """Register right after sending the snapshot (after `flush_one` of the topic)."""
         topic = (channel, stream_id)
@@ -171,6 +157,8 @@ class Hub:
         if not subscribers:
             del self.subscribers[topic]
             self.pending.pop(topic, None)
+            self.sent_at.pop(topic, None)
+            self._cancel(topic)
         if subscriber.user_id is not None:
             mine = self.by_user.get((channel, stream_id, subscriber.user_id))
             if mine is not None:
@@ -216,23 +204,36 @@ class Hub:
     # ------------------------------------------------------------ frames out
 
     def start(self) -> None:
-        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        self._loop = asyncio.get_running_loop()
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
+        for handle in self._due.values():
+            handle.cancel()
+        self._due.clear()
 
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(self.batch_seconds)
-            self.flush()
+    def _schedule(self, topic: Topic, now: float) -> None:
+        loop = self._loop
+        if loop is None:  # not started (a hub driven by hand): `flush` sends
+            return
+        due = self.sent_at.get(topic, -self.batch_seconds) + self.batch_seconds
+        if due <= now:
+            self._due[topic] = loop.call_soon(self.flush_one, topic)
+        else:
+            self._due[topic] = loop.call_later(due - now, self.flush_one, topic)
+
+    def _cancel(self, topic: Topic) -> None:
+        handle = self._due.pop(topic, None)
+        if handle is not None:
+            handle.cancel()
 
     def flush(self) -> None:
         pending, self.pending = self.pending, {}
         for topic, batch in pending.items():
+            self._cancel(topic)
             self._broadcast(topic, batch)
 
     def flush_one(self, topic: Topic) -> None:
+        self._cancel(topic)
         batch = self.pending.pop(topic, None)
         if batch is not None:
             self._broadcast(topic, batch)
@@ -242,6 +243,8 @@ class Hub:
         if not subscribers:
             return
         started = time.perf_counter()
+        self.sent_at[topic] = started
+        metrics.hub_hold_seconds.observe(started - batch.since)
         channel, stream_id = topic
         state = self.store.channel(channel, stream_id)
         cursor = "" if state is None else format_cursor(state.position)

@@ -14,7 +14,6 @@ from streams.state import StateMessage
 
 STAFF = "staff"
 PLATFORM = "platform"
-MODERATOR_CHANNELS = frozenset({"moderation", "modlog"})  # subscribed to by moderators only
 
 
 class Rights:
@@ -23,11 +22,9 @@ class Rights:
         self.moderators: dict[str, frozenset[str]] = {}
         self.admins: frozenset[str] = frozenset()
 
-    def apply(self, message: StateMessage) -> bool:
-        """Take in a state record; True if it may have taken rights away (open sockets are
-        checked again: a removed moderator stops hearing the moderator channels)."""
+    def apply(self, message: StateMessage) -> None:
         if message.kind != "update":
-            return False
+            return
         if message.channel == "stream" and message.key == message.stream_id:
             streamer = message.value.get("streamer")
             if isinstance(streamer, str):
@@ -35,13 +32,9 @@ class Rights:
         elif message.channel == "moderation" and message.key == f"{message.stream_id}/{STAFF}":
             moderators = frozenset(str(user) for user in message.value.get("moderators") or ())
             if message.stream_id == PLATFORM:
-                admins = frozenset(str(user) for user in message.value.get("admins") or ())
-                lost, self.admins = self.admins - admins, admins
+                self.admins = frozenset(str(user) for user in message.value.get("admins") or ())
             else:
-                lost = self.moderators.get(message.stream_id, frozenset()) - moderators
                 self.moderators[message.stream_id] = moderators
-            return bool(lost)
-        return False
 
     def is_admin(self, principal: Principal) -> bool:
         return principal.is_admin or principal.user_id in self.admins
