@@ -14,6 +14,7 @@ corner the sink cannot cover (the server dying inside an insert); see docs/analy
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from clickhouse_connect.driver import Client
@@ -172,14 +173,18 @@ _DERIVED: dict[str, tuple[str, str]] = {
             first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
             last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
             left_at SimpleAggregateFunction(min, Nullable(DateTime64(3, 'UTC'))),
-            heartbeats SimpleAggregateFunction(sum, UInt64)
+            heartbeats SimpleAggregateFunction(sum, UInt64),
+            timeout_ms SimpleAggregateFunction(max, UInt32)
         ) ENGINE = AggregatingMergeTree ORDER BY (stream_id, session_id)""",
         """SELECT stream_id, session_id, user_id AS viewer_id, toString(device) AS device,
             toString(country) AS country,
             if(name = 'ViewerJoined', occurred_at, NULL) AS joined_at,
             occurred_at AS first_seen, occurred_at AS last_seen,
             if(name = 'ViewerLeft', occurred_at, NULL) AS left_at,
-            toUInt64(name = 'ViewerHeartbeat') AS heartbeats
+            toUInt64(name = 'ViewerHeartbeat') AS heartbeats,
+            if(name = 'ViewerLeft', 0,
+                ifNull(JSONExtract(payload, 'timeout_ms', 'Nullable(UInt32)'), 60000))
+                AS timeout_ms
         FROM {events}
         WHERE domain = 'audience' AND name IN ('ViewerJoined', 'ViewerHeartbeat', 'ViewerLeft')""",
     ),
@@ -234,7 +239,8 @@ _SUMMARIES: dict[str, str] = {
         sum(events) AS events FROM {table} FINAL""",
     "viewer_sessions": """SELECT count() AS sessions, sum(heartbeats) AS heartbeats,
         groupBitXor(cityHash64(toString(tuple(stream_id, session_id, viewer_id, device,
-            joined_at, first_seen, last_seen, left_at)))) AS fingerprint FROM {table} FINAL""",
+            joined_at, first_seen, last_seen, left_at, timeout_ms)))) AS fingerprint
+        FROM {table} FINAL""",
     "engagement_per_minute": """SELECT count() AS minutes, sum(messages) AS messages,
         sum(chatters) AS chatters, sum(reactions) AS reactions, sum(votes) AS votes,
         sum(tips) AS tips, sum(viewers) AS viewers FROM (
@@ -256,6 +262,12 @@ def table_name(database: str, prefix: str, table: str) -> str:
     return f"{quote_identifier(database)}.{quote_identifier(checked_prefix(prefix) + table)}"
 
 
+def version_of(table: str) -> str:
+    """The comment a derived table carries: a hash of its DDL and its view's SELECT."""
+    definition, select = _DERIVED[table]
+    return "definition " + hashlib.sha256(f"{definition}\n{select}".encode()).hexdigest()[:16]
+
+
 def schema_statements(database: str, prefix: str = "") -> list[str]:
     """CREATE statements in dependency order: targets, then `events`, then the views."""
     events = table_name(database, prefix, "events")
@@ -263,7 +275,10 @@ def schema_statements(database: str, prefix: str = "") -> list[str]:
     statements = [f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}"]
     for table, (definition, _) in _DERIVED.items():
         target = table_name(database, prefix, table)
-        statements.append(f"CREATE TABLE IF NOT EXISTS {target} {definition} SETTINGS {_DEDUPED}")
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {target} {definition} SETTINGS {_DEDUPED}"
+            f" COMMENT '{version_of(table)}'"
+        )
     statements.append(_EVENTS.format(events=events, columns=columns, deduped=_DEDUPED))
     for table, (_, select) in _DERIVED.items():
         view = table_name(database, prefix, f"{table}_from_events")
@@ -275,10 +290,32 @@ def schema_statements(database: str, prefix: str = "") -> list[str]:
     return statements
 
 
-def ensure_schema(client: Client, database: str, prefix: str = "") -> None:
-    """Create whatever is missing; existing tables are left as they are."""
+def ensure_schema(client: Client, database: str, prefix: str = "") -> list[str]:
+    """Create whatever is missing. A derived table that is missing while `events` exists, or
+    whose definition changed since it was made, is (re)built from `events`, since it is a
+    function of it; the derived tables rebuilt are returned. Rebuilding while another sink
+    inserts may miss or repeat that sink's rows: upgrade with the sinks stopped."""
+    listed = client.query(
+        "SELECT name, comment FROM system.tables WHERE database = {database:String}",
+        parameters={"database": database},
+    )
+    found = {str(name): str(comment) for name, comment in listed.result_rows}
+    rebuilt = []
+    if checked_prefix(prefix) + "events" in found:
+        for table in _DERIVED:
+            comment = found.get(prefix + table)
+            if comment == version_of(table):
+                continue
+            if comment is not None:
+                _drop_derived(client, database, prefix, table)
+            rebuilt.append(table)
     for statement in schema_statements(database, prefix):
         client.command(statement)
+    events = table_name(database, prefix, "events")
+    for table in rebuilt:
+        select = _DERIVED[table][1].format(events=events)
+        client.command(f"INSERT INTO {table_name(database, prefix, table)} {select}")
+    return rebuilt
 
 
 def drop_schema(client: Client, database: str, prefix: str) -> None:
@@ -286,11 +323,13 @@ def drop_schema(client: Client, database: str, prefix: str) -> None:
     if not checked_prefix(prefix):
         raise ValueError("refusing to drop the live analytics tables (empty prefix)")
     for table in _DERIVED:
-        client.command(
-            f"DROP VIEW IF EXISTS {table_name(database, prefix, table + '_from_events')}"
-        )
-    for table in TABLES:
-        client.command(f"DROP TABLE IF EXISTS {table_name(database, prefix, table)}")
+        _drop_derived(client, database, prefix, table)
+    client.command(f"DROP TABLE IF EXISTS {table_name(database, prefix, 'events')}")
+
+
+def _drop_derived(client: Client, database: str, prefix: str, table: str) -> None:
+    client.command(f"DROP VIEW IF EXISTS {table_name(database, prefix, table + '_from_events')}")
+    client.command(f"DROP TABLE IF EXISTS {table_name(database, prefix, table)}")
 
 
 def summary(client: Client, database: str, prefix: str = "") -> dict[str, dict[str, int]]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import analytics, backbone, fanout, moderation, workers
+from bench import analytics, backbone, fanout, moderation, presence, workers
 from bench import gateway as gateway_bench
 from infra.service import running
 from infra.stack import ephemeral_settings, infrastructure
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     **analytics.BENCHMARKS,
     **workers.BENCHMARKS,
     **gateway_bench.BENCHMARKS,
+    **presence.BENCHMARKS,
     **fanout.BENCHMARKS,
 }
 RESULTS = Path(__file__).resolve().parent / "results"

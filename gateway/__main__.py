@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import resource
+import sys
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -66,6 +67,9 @@ def main() -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     limit = raise_open_files_limit()
     settings = Settings()
+    refused = settings.deployment_error("gateway")
+    if refused is not None:
+        sys.exit(refused)
     logging.getLogger("livefold.gateway").info(
         "gateway on %s (open files limit %d)", settings.gateway_url, limit
     )

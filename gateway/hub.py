@@ -36,6 +36,10 @@ class Subscriber(Protocol):
         """Write the frame (plain or compressed, as the socket negotiated); the bytes written."""
         ...
 
+    def recheck(self) -> None:
+        """What the socket's user may do has changed: keep only what is still allowed."""
+        ...
+
 
 def personal_to(key: str) -> str | None:
     head, marker, user = key.rpartition("/u/")
@@ -139,6 +143,22 @@ class Hub:
         sockets.discard(subscriber)
         if not sockets:
             del self.signed_in[user]
+
+    def recheck_user(self, user_id: str) -> None:
+        """Every socket signed in as `user_id` checks its rights again."""
+        for subscriber in list(self.signed_in.get(user_id, ())):
+            subscriber.recheck()
+
+    def recheck_subscribers(self, channels: frozenset[str], stream_id: str | None) -> None:
+        """Every subscriber of these channels, of one stream (None: of any), checks its rights."""
+        topics = [
+            topic
+            for topic in self.subscribers
+            if topic[0] in channels and stream_id in (None, topic[1])
+        ]
+        for topic in topics:
+            for subscriber in list(self.subscribers.get(topic, ())):
+                subscriber.recheck()
 
     def subscribe(self, subscriber: Subscriber, channel: str, stream_id: str) -> None:
         """Register right after sending the snapshot (after `flush_one` of the topic)."""

@@ -36,7 +36,8 @@ bytes_sent = Counter(
 )
 drops = Counter(
     f"{PREFIX}_ws_dropped",
-    "Sockets closed by the gateway, by reason (slow: send buffer over its bound; expired: token)",
+    "Sockets closed by the gateway, by reason (slow: send buffer over its bound; expired: token;"
+    " revoked: session ended or account deleted)",
     ["reason"],
     registry=REGISTRY,
 )

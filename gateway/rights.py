@@ -14,6 +14,7 @@ from streams.state import StateMessage
 
 STAFF = "staff"
 PLATFORM = "platform"
+MODERATOR_CHANNELS = frozenset({"moderation", "modlog"})  # subscribed to by moderators only
 
 
 class Rights:
@@ -22,9 +23,11 @@ class Rights:
         self.moderators: dict[str, frozenset[str]] = {}
         self.admins: frozenset[str] = frozenset()
 
-    def apply(self, message: StateMessage) -> None:
+    def apply(self, message: StateMessage) -> bool:
+        """Take in a state record; True if it may have taken rights away (open sockets are
+        checked again: a removed moderator stops hearing the moderator channels)."""
         if message.kind != "update":
-            return
+            return False
         if message.channel == "stream" and message.key == message.stream_id:
             streamer = message.value.get("streamer")
             if isinstance(streamer, str):
@@ -32,9 +35,13 @@ class Rights:
         elif message.channel == "moderation" and message.key == f"{message.stream_id}/{STAFF}":
             moderators = frozenset(str(user) for user in message.value.get("moderators") or ())
             if message.stream_id == PLATFORM:
-                self.admins = frozenset(str(user) for user in message.value.get("admins") or ())
+                admins = frozenset(str(user) for user in message.value.get("admins") or ())
+                lost, self.admins = self.admins - admins, admins
             else:
+                lost = self.moderators.get(message.stream_id, frozenset()) - moderators
                 self.moderators[message.stream_id] = moderators
+            return bool(lost)
+        return False
 
     def is_admin(self, principal: Principal) -> bool:
         return principal.is_admin or principal.user_id in self.admins

@@ -1,6 +1,7 @@
 """The gateway's long-lived parts, one set per process: the state store and rights fed by the
-state feed, the fan-out hub, the producer, the verifier and the rate limits. The app's
-lifespan starts and stops them; handlers reach them with `gateway_of(request)`."""
+state feed, the fan-out hub, the producer, the verifier, the rate limits and the presence log
+of the sockets watching a stream. The app's lifespan starts and stops them; handlers reach them
+with `gateway_of(request)`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import HTTPConnection
@@ -20,12 +22,14 @@ from gateway.feed import FeedRecord, Reader, StateFeed
 from gateway.hub import Hub
 from gateway.idempotency import Answers
 from gateway.limits import TokenBuckets
-from gateway.rights import Rights
+from gateway.rights import MODERATOR_CHANNELS, PLATFORM, Rights
 from gateway.state import StateStore
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.events import Event
+from streams.presence import PresenceLog
 from streams.producer import Ack, AppendError, EventProducer
+from streams.validation import EventValidationError
 
 if TYPE_CHECKING:
     from gateway.frames import Wire
@@ -39,8 +43,11 @@ class Member(Protocol):
 
     user_id: str | None
     topics: set[tuple[str, str]]
+    watching: dict[str, str]  # stream id -> presence session id
 
     def send_frame(self, wire: Wire) -> int: ...
+
+    def recheck(self) -> None: ...
 
 
 class Gateway:
@@ -62,12 +69,17 @@ class Gateway:
         # The tips payment seam: a gateway.tips.PaymentFlow, set by the payments integration.
         self.payments: Any = None
         self.socket_writes: dict[str, Write] = {}  # writes a `send` frame may name, by name
+        self.presence = PresenceLog(
+            self.append_observed, settings.gateway_presence_heartbeat_seconds
+        )
         self._codec: Codec | None = None
         self._producer: EventProducer | None = None
         self._feed: StateFeed | None = None
+        self._heartbeats: asyncio.Task[None] | None = None
 
     async def start(self, sources: dict[str, Reader] | None = None) -> None:
-        """Connect, and start following `sources` (default: the state topics)."""
+        """Connect, and start following `sources` (default: the state topics) and the accounts
+        log's changes (sockets of a user whose session, account or roles changed recheck)."""
         # Schema ids are fetched once here, not by the first request of each type.
         await asyncio.to_thread(self.codec.register_all)
         # A client waits on each append, and the folds behind it: linger 2 ms, not the 10 ms
@@ -75,12 +87,22 @@ class Gateway:
         # requests are in flight).
         self._producer = EventProducer(self.settings, self.codec, **{"linger.ms": 2})
         loop = asyncio.get_running_loop()
+
+        def account_changed(user_id: str) -> None:  # on the accounts follower's thread
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self.hub.recheck_user, user_id)
+
+        self.verifier.watch(account_changed)
         self._feed = StateFeed(self.settings, loop, self.on_records, sources)
         self._feed.start()
         self.hub.start()
+        self._heartbeats = loop.create_task(self._beat())
 
     async def stop(self) -> None:
         await self.hub.stop()
+        if self._heartbeats is not None:
+            self._heartbeats.cancel()
+        self.presence.leave_all()  # before the producer's close, which delivers what is queued
         if self._feed is not None:
             await asyncio.to_thread(self._feed.stop)
         if self._producer is not None:
@@ -99,17 +121,22 @@ class Gateway:
 
     def on_records(self, records: list[FeedRecord], caught_up: bool) -> None:
         channels: Counter[str] = Counter()
+        rights_lost: set[str] = set()
         now_ms = time.time() * 1000
         for record in records:
             if record.written_ms:
                 metrics.state_lag_seconds.observe((now_ms - record.written_ms) / 1000)
             message = record.message
             entry = self.store.apply(record.partition, record.offset, message)
-            self.rights.apply(message)
+            if self.rights.apply(message):
+                rights_lost.add(message.stream_id)
             self.hub.publish(message.channel, message.stream_id, entry)
             channels[message.channel] += 1
         for channel, count in channels.items():
             metrics.state_records.labels(channel).inc(count)
+        for stream_id in sorted(rights_lost):  # platform admins moderate every stream
+            scope = None if stream_id == PLATFORM else stream_id
+            self.hub.recheck_subscribers(MODERATOR_CHANNELS, scope)
         if caught_up and not self.ready:
             self.ready = True
             log.info("gateway caught up with the state topics (%d records)", self.store.records)
@@ -143,6 +170,23 @@ class Gateway:
         metrics.produce_seconds.observe(time.perf_counter() - started)
         return ack
 
+    def append_observed(self, event: Event) -> None:
+        """Append what the gateway observed itself (presence), without waiting: no client
+        waits on it. A failure is logged."""
+        if self._producer is None:
+            return
+        try:
+            future = self._producer.append(event)
+        except EventValidationError as error:
+            log.error("not appended: %s", error)
+            return
+        future.add_done_callback(_log_failure)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.presence.tick_seconds)
+            self.presence.beat()
+
     @property
     def codec(self) -> Codec:
         if self._codec is None:
@@ -155,6 +199,9 @@ class Gateway:
         for channel, stream_id in member.topics:
             self.hub.unsubscribe(member, channel, stream_id)
         member.topics.clear()
+        for session_id in member.watching.values():
+            self.presence.leave(session_id)
+        member.watching.clear()
         self.hub.sign_out(member)
 
     def connection_allowed(self, connection: HTTPConnection, principal: Principal | None) -> float:
@@ -168,6 +215,11 @@ class Gateway:
 
     def frame_buckets(self) -> TokenBuckets:
         return TokenBuckets(self.settings.gateway_ws_frames_per_second, keys_kept=1)
+
+
+def _log_failure(future: Future[Ack]) -> None:
+    if (error := future.exception()) is not None:
+        log.warning("observed event not appended: %s", error)
 
 
 def client_ip(connection: HTTPConnection) -> str:

@@ -7,7 +7,15 @@ the hub hands one pre-encoded frame to thousands of sockets without an await per
 socket whose buffer is over its bound is dropped instead of awaited. The object comes from the
 outermost ASGI layer (`SocketTap`), because the ASGI `send` a Starlette endpoint sees may be
 wrapped. A `send` frame is a write: gateway/socket_writes.py. A signed-in socket lives as long
-as its token, refreshed by `auth` frames: gateway/socket_tokens.py.
+as its token, refreshed by `auth` frames: gateway/socket_tokens.py; and no longer than its
+rights: when the accounts log ends its session or account, it closes (4401), and when its
+user's roles or the stream's staff change, it loses the moderator channels it no longer may
+hear (`recheck`, asked by the hub).
+
+A socket subscribed to any channel of a known stream watches it: the gateway's presence log
+(streams/presence.py) appends the viewer's join on the first subscription, heartbeats while it
+lasts, and the leave when the last subscription to the stream ends or the socket closes. The
+viewer is the signed-in user, else an anonymous id of this socket.
 """
 
 from __future__ import annotations
@@ -25,13 +33,14 @@ from gateway import metrics, socket_writes
 from gateway.auth.backend import AUTH_ERROR, Caller
 from gateway.auth.tokens import AuthError, Principal
 from gateway.frames import Wire, takes_deflated
+from gateway.rights import MODERATOR_CHANNELS
 from gateway.runtime import Gateway, gateway_of
 from gateway.socket_tokens import TokenWatch
 from gateway.state import parse_cursor
 from streams.catalog import STATE_TOPICS
+from streams.presence import anonymous_viewer, device_of
 
 PROTOCOL = "livefold.ws_protocol"
-MODERATOR_CHANNELS = frozenset({"moderation", "modlog"})
 CHANNELS = tuple(STATE_TOPICS)
 MAX_SUBSCRIPTIONS = 100
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer our close frame
@@ -67,7 +76,9 @@ class Connection:
         self.principal = principal
         self.websocket = websocket
         self.user_id = None if principal is None else principal.user_id
+        self.viewer_id: str | None = None  # whom presence counts: fixed at the first watch
         self.topics: set[tuple[str, str]] = set()
+        self.watching: dict[str, str] = {}  # stream id -> presence session id
         self.writes: set[asyncio.Task[None]] = set()  # socket writes waiting for Kafka
         self.closed = False
         self.close_sent = False
@@ -171,24 +182,41 @@ class Connection:
         self.send(
             {"type": "authenticated", "user": principal.user_id, "expires_at": principal.expires_at}
         )
-        self._drop_moderation_not_allowed(principal)
+        self._drop_moderation_not_allowed("auth")
         if held is None or held.expires_at != principal.expires_at:  # else the watch holds
             self.token_watch.watch(principal.expires_at)
 
-    def _drop_moderation_not_allowed(self, principal: Principal) -> None:
-        """Rights change while a socket lives (a moderator removed, an admin role revoked):
-        a refresh ends the moderator-only subscriptions its holder lost."""
+    def recheck(self) -> None:
+        """The accounts log or a stream's staff changed for this socket's user: an ended
+        session or a deleted account closes it, lost rights end their subscriptions."""
+        if self.principal is None or self.closed:
+            return
+        try:
+            self.principal = self.gateway.verifier.recheck(self.principal)
+        except AuthError as error:
+            metrics.drops.labels("revoked").inc()
+            self.close(AUTH_FAILED, str(error))
+            return
+        self._drop_moderation_not_allowed("subscribe")
+
+    def _drop_moderation_not_allowed(self, op: str) -> None:
+        """End the moderator-only subscriptions the socket's holder has lost, each with an error
+        frame: `op` "auth" after a refresh, "subscribe" when the rights changed meanwhile."""
+        principal = self.principal
+        if principal is None:
+            return
         for channel, stream_id in sorted(self.topics):
             if channel in MODERATOR_CHANNELS and not self.gateway.rights.can_moderate(
                 principal, stream_id
             ):
                 self.topics.discard((channel, stream_id))
                 self.gateway.hub.unsubscribe(self, channel, stream_id)
+                self._stop_watching_if_done(stream_id)
                 reason = f"no longer a moderator of the stream: the {channel} subscription ended"
                 self.send(
                     {
                         "type": "error",
-                        "op": "auth",
+                        "op": op,
                         "channel": channel,
                         "stream": stream_id,
                         "reason": reason,
@@ -246,6 +274,20 @@ class Connection:
             self.send(self.gateway.hub.snapshot(channel, stream_id, self.user_id, cursor))
             self.gateway.hub.subscribe(self, channel, stream_id)
             self.topics.add((channel, stream_id))
+            self._watch(stream_id)
+
+    def _watch(self, stream_id: str) -> None:
+        """The socket's first subscription to a known stream starts a viewing session."""
+        if stream_id in self.watching or self.gateway.store.view("stream", stream_id) is None:
+            return
+        if self.viewer_id is None:
+            self.viewer_id = self.user_id or anonymous_viewer()
+        device = device_of(self.websocket.headers.get("user-agent"))
+        self.watching[stream_id] = self.gateway.presence.join(stream_id, self.viewer_id, device)
+
+    def _stop_watching_if_done(self, stream_id: str) -> None:
+        if stream_id in self.watching and not any(s == stream_id for _, s in self.topics):
+            self.gateway.presence.leave(self.watching.pop(stream_id))
 
     def _moderators_only(self, channel: str, stream_id: str) -> str | None:
         """Why this socket may not subscribe to a moderator-only channel, if it may not."""
@@ -264,6 +306,7 @@ class Connection:
             if (channel, stream_id) in self.topics:
                 self.topics.discard((channel, stream_id))
                 self.gateway.hub.unsubscribe(self, channel, stream_id)
+        self._stop_watching_if_done(stream_id)
         self.send({"type": "unsubscribed", "stream": stream_id, "channels": channels})
 
     def _ping(self, frame: dict[str, Any]) -> None:
@@ -338,6 +381,7 @@ async def _serve(gateway: Gateway, connection: Connection, websocket: WebSocket)
         )
         gateway.hub.sign_in(connection)
         if principal is not None:
+            connection.recheck()  # the log may have moved since the handshake's check
             connection.token_watch.watch(principal.expires_at)
         frames = gateway.frame_buckets()
         while not connection.closed:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -28,6 +28,7 @@ class RegistryService(Service):
     kafka_bootstrap: str = "127.0.0.1:9092"
     replication_factor: int = 1
     kafka_timeout: float = 30.0  # the registry gives up on Kafka before we give up on it
+    settings: Settings = field(default_factory=Settings)  # credentials: its writer's, Kafka's
 
     @property
     def url(self) -> str:
@@ -52,7 +53,8 @@ class RegistryService(Service):
 
     def environment(self) -> dict[str, str]:
         path = os.environ.get("PYTHONPATH")
-        return {"PYTHONPATH": f"{SOURCE_ROOT}{os.pathsep}{path}" if path else str(SOURCE_ROOT)}
+        root = f"{SOURCE_ROOT}{os.pathsep}{path}" if path else str(SOURCE_ROOT)
+        return {**self.settings.environment(), "PYTHONPATH": root}
 
     def is_ready(self) -> bool:
         return httpx.get(f"{self.url}/subjects", timeout=2.0).status_code == 200
@@ -77,4 +79,5 @@ def service(settings: Settings) -> RegistryService:
         port=settings.registry_port,
         kafka_bootstrap=settings.kafka_bootstrap,
         replication_factor=settings.topic_replication_factor,
+        settings=settings,
     )

@@ -15,7 +15,7 @@ from minio import Minio
 
 from infra.errors import InfraError
 from infra.java import JavaService
-from infra.service import Port
+from infra.service import Port, write_private
 from livefold.settings import Settings
 
 LOGBACK_CONFIG = Path(__file__).resolve().parent / "s3proxy" / "logback.xml"
@@ -31,7 +31,7 @@ class S3ProxyService(JavaService):
     host: str = "127.0.0.1"
     port: int = 9000
     access_key: str = "livefold"
-    secret_key: str = "livefold-local-secret"
+    secret_key: str = ""  # the install's own (Settings.secret), never a constant
     buckets: tuple[str, ...] = ()
 
     @property
@@ -55,8 +55,11 @@ class S3ProxyService(JavaService):
             if not value or not value.isascii() or not value.isprintable():
                 raise InfraError(f"S3 credentials must be printable ASCII; set {setting}")
         super().prepare()
+        # Objects are plain files (the per-user data keys among them): only this user reads them.
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir.chmod(0o700)
         self.buckets_dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(self.properties())
+        write_private(self.config_file, self.properties())
 
     def properties(self) -> str:
         properties = {
@@ -128,7 +131,7 @@ def service(settings: Settings) -> S3ProxyService:
         host=settings.host,
         port=settings.s3_port,
         access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key,
+        secret_key=settings.secret("s3_secret_key"),
         buckets=settings.s3_buckets,
         java=settings.java,
         mvn=settings.mvn,

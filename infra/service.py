@@ -81,6 +81,14 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write `path` readable by this user only (0600), whatever was there before."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     return free_ports(1, host)[0]
 

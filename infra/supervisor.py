@@ -47,6 +47,10 @@ class Supervisor:
             self.out.flush()
 
     def run(self) -> int:
+        refused = self.settings.deployment_error("livefold")
+        if refused is not None:
+            self.say(refused)
+            return 1
         self._claim_pidfile()
         started_at = time.monotonic()
         signal.signal(signal.SIGTERM, self._on_signal)

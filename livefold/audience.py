@@ -1,12 +1,16 @@
 """Audience per stream: concurrent viewers, peak, unique viewers, watch time, device mix, follows.
 
 Presence is kept per viewing session: a join opens it, heartbeats keep it alive, a leave ends
-it, and so does silence: a session with no heartbeat for `HEARTBEAT_TIMEOUT_MS` of event time
-(the stream's audience clock, the latest `occurred_at` seen) no longer counts. A viewer with
+it, and so does silence: a session with no heartbeat for its timeout of event time (the stream's
+audience clock, the latest `occurred_at` seen) no longer counts, so the sessions of a gateway
+that died without saying so end once other sessions' events move the clock past their timeout.
+The timeout is the one the session's last join or heartbeat declared (`timeout_ms`, about twice
+the sender's heartbeat interval), else `HEARTBEAT_TIMEOUT_MS`. A viewer with
 two sessions (two tabs) counts once. `Presence` and its functions are shared with `stream`.
 Silence is looked for once per second of event time, from the least recently seen session on
 (sessions are kept in that order), so it costs nothing per event. A session seen out of order
-(a heartbeat stamped before another session's) may outlive the timeout by that skew.
+(a heartbeat stamped before another session's), or declaring a shorter timeout than sessions
+seen before it, may outlive its timeout by that skew.
 
 Watch time is counted from join to the last sign of life (heartbeat or leave), so a session
 that vanishes adds nothing for the silence that ended it.
@@ -40,6 +44,7 @@ class Session(TypedDict):
     device: str
     joined: int
     seen: int  # last sign of life, epoch ms
+    timeout: int  # ms of silence after which the session ends
 
 
 class Presence(TypedDict):
@@ -78,22 +83,32 @@ def advance(presence: Presence, at: int) -> None:
     presence["swept"] = at
     silent = []
     for session_id, session in presence["sessions"].items():  # least recently seen first
-        if at - session["seen"] < HEARTBEAT_TIMEOUT_MS:
+        if not _silent(session, at):
             break
         silent.append(session_id)
     for session_id in silent:
         _end(presence, session_id)
 
 
-def join(presence: Presence, session_id: str, viewer: str, device: str, at: int) -> None:
+def join(
+    presence: Presence,
+    session_id: str,
+    viewer: str,
+    device: str,
+    at: int,
+    timeout: int = HEARTBEAT_TIMEOUT_MS,
+) -> None:
     """A session starts, or shows life again (a heartbeat of an unknown session rejoins)."""
     session = presence["sessions"].get(session_id)
-    if session is not None and at - session["seen"] < HEARTBEAT_TIMEOUT_MS:
+    if session is not None and not _silent(session, at):
+        session["timeout"] = timeout
         _touch(presence, session_id, at)
         return
     if session is not None:  # silent too long: it ended at its last heartbeat
         _end(presence, session_id)
-    presence["sessions"][session_id] = Session(viewer=viewer, device=device, joined=at, seen=at)
+    presence["sessions"][session_id] = Session(
+        viewer=viewer, device=device, joined=at, seen=at, timeout=timeout
+    )
     watching = presence["watching"]
     watching[viewer] = watching.get(viewer, 0) + 1
     presence["peak"] = max(presence["peak"], len(watching))
@@ -105,7 +120,7 @@ def leave(presence: Presence, session_id: str, at: int) -> Session | None:
     session = presence["sessions"].get(session_id)
     if session is None:
         return None
-    if at - session["seen"] < HEARTBEAT_TIMEOUT_MS:
+    if not _silent(session, at):
         _touch(presence, session_id, at)
     _end(presence, session_id)
     return session
@@ -120,7 +135,7 @@ def concurrent(presence: Presence, now: int | None = None) -> int:
         {
             session["viewer"]
             for session in presence["sessions"].values()
-            if now - session["seen"] < HEARTBEAT_TIMEOUT_MS
+            if not _silent(session, now)
         }
     )
 
@@ -137,7 +152,9 @@ def fold_presence(presence: Presence, event: Event) -> bool:
     if event.type == VIEWER_LEFT:
         leave(presence, session_id, at)
     else:
-        join(presence, session_id, viewer, device, at)
+        join(
+            presence, session_id, viewer, device, at, body.get("timeout_ms") or HEARTBEAT_TIMEOUT_MS
+        )
     return len(presence["watching"]) != before
 
 
@@ -181,6 +198,11 @@ def view(state: AudienceState, now: int | None = None) -> dict[str, Any]:
         "countries": dict(state["countries"]),
         "new_followers": len(state["new_followers"]),
     }
+
+
+def _silent(session: Session, at: int) -> bool:
+    # Sessions stored before timeouts were declared have none.
+    return at - session["seen"] >= session.get("timeout", HEARTBEAT_TIMEOUT_MS)
 
 
 def _touch(presence: Presence, session_id: str, at: int) -> None:

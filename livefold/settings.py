@@ -5,18 +5,36 @@ Pointing a part at production means setting its URL (e.g. LIVEFOLD_KAFKA_BOOTSTR
 supervisor then does not start a local server for it.
 """
 
+from __future__ import annotations
+
+import ipaddress
 import json
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from livefold.install_secrets import install_secret
+
+# Secrets: a setting left unset is the install's own, generated once (livefold.install_secrets).
+SECRETS = (
+    "clickhouse_password",
+    "clickhouse_analyst_password",
+    "s3_secret_key",
+    "registry_password",
+    "payment_sandbox_secret",
+)
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIVEFOLD_", frozen=True)
 
     host: str = "127.0.0.1"
+    # A production deployment (also implied by a public_url that is not loopback): the
+    # sandbox payment provider, plaintext Kafka and made-up secrets are refused.
+    production: bool = False
     data_dir: Path = Path(".livefold")
     # Downloads (jars) live apart from data so that tests with a temporary data dir reuse them.
     cache_dir: Path = Path(".livefold/cache")
@@ -27,20 +45,35 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     kafka_heap: str = "1g"
     kafka_bootstrap_servers: str | None = None
+    # How every Kafka client (producers, consumers, Faust, admin, the registry, the SDK helper)
+    # authenticates: PLAINTEXT is for the local broker on loopback only (see `refusals`).
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_ca_file: Path | None = None  # the brokers' CA (SASL_SSL); None: the system's
 
     clickhouse_port: int = 8123
     clickhouse_url: str | None = None
     clickhouse_database: str = "livefold"
+    # livefold's own user (reads and writes its database) and the analysts' read-only one.
+    clickhouse_user: str = "livefold"
+    clickhouse_password: str | None = None
+    clickhouse_analyst_user: str = "analyst"
+    clickhouse_analyst_password: str | None = None
 
     s3_port: int = 9000
     s3_endpoint: str | None = None
     s3_access_key: str = "livefold"
-    s3_secret_key: str = "livefold-local-secret"
+    s3_secret_key: str | None = None
     s3_secure: bool = False
     s3_buckets: tuple[str, ...] = ("livefold-recordings", "livefold-clips")
 
     registry_port: int = 8081
     registry_url: str | None = None
+    # Who may write to the registry (schemas, compatibility config): HTTP basic auth.
+    registry_username: str = "livefold"
+    registry_password: str | None = None
 
     gateway_port: int = 8000
     # The address clients use for the gateway (behind a load balancer: its https URL); it is
@@ -88,13 +121,16 @@ class Settings(BaseSettings):
     gateway_ws_resume_limit: int = 500
     # A socket whose token expired is closed (4401) this long after `exp`, if not refreshed.
     gateway_ws_expired_close_seconds: float = Field(default=0.0, ge=0.0)
+    # Sockets subscribed to a stream are its viewers: a heartbeat per socket this often (a
+    # session ends after twice this without one, e.g. when its gateway dies).
+    gateway_presence_heartbeat_seconds: float = Field(default=30.0, ge=0.5, le=1800.0)
 
     # Tips are paid through "sandbox" (local, for `make run`: test cards and webhooks signed like
     # Stripe's) or "stripe" (a secret key and the webhook endpoint's signing secret; the API base
     # is Stripe's unless set, e.g. to stripe-mock). Webhooks older than the tolerance are refused.
     payment_provider: Literal["sandbox", "stripe"] = "sandbox"
     payment_webhook_tolerance_seconds: int = 300
-    payment_sandbox_secret: str = "whsec_livefold_sandbox_local"
+    payment_sandbox_secret: str | None = None
     payment_sandbox_webhook_url: str | None = None
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
@@ -119,6 +155,92 @@ class Settings(BaseSettings):
         # Resolved once, here: each child runs in a work dir of its own, where a relative
         # path would name another directory.
         return path.expanduser().resolve()
+
+    def secret(self, name: str) -> str:
+        """The secret setting `name` (one of `SECRETS`), or the install's own if it is unset."""
+        if name not in SECRETS:
+            raise KeyError(f"{name} is not a secret setting")
+        value = getattr(self, name)
+        return str(value) if value is not None else install_secret(self.data_dir, name)
+
+    def with_secrets(self) -> Settings:
+        """These settings with every secret spelled out, for a process that talks to this
+        install's servers from a data dir of its own (its own keys)."""
+        return self.model_copy(update={name: self.secret(name) for name in SECRETS})
+
+    def kafka_config(self) -> dict[str, str]:
+        """confluent-kafka's connection settings: where the brokers are and how to log in."""
+        config = {
+            "bootstrap.servers": self.kafka_bootstrap,
+            "security.protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol != "PLAINTEXT":
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+            config["sasl.username"] = self.kafka_sasl_username or ""
+            config["sasl.password"] = self.kafka_sasl_password or ""
+        if self.kafka_ssl_ca_file is not None:
+            config["ssl.ca.location"] = str(self.kafka_ssl_ca_file)
+        return config
+
+    def registry_config(self) -> dict[str, str]:
+        """confluent-kafka's SchemaRegistryClient settings, with the writer's credentials."""
+        credentials = f"{self.registry_username}:{self.secret('registry_password')}"
+        return {"url": self.registry, "basic.auth.user.info": credentials}
+
+    @property
+    def public(self) -> bool:
+        """Whether this deployment serves anyone beyond this machine."""
+        if self.production:
+            return True
+        if self.public_url is None:
+            return False
+        host = urlsplit(self.public_url).hostname or ""
+        if host == "localhost" or host.endswith(".localhost"):
+            return False
+        try:
+            return not ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return True
+
+    def refusals(self) -> list[str]:
+        """Why these settings must not serve a public deployment (empty: they may)."""
+        if not self.public:
+            return []
+        why = "LIVEFOLD_PUBLIC_URL is not a loopback address or LIVEFOLD_PRODUCTION is set"
+        found = []
+        if self.payment_provider == "sandbox":
+            found.append(
+                "the sandbox payment provider takes test cards and is for local runs: set "
+                "LIVEFOLD_PAYMENT_PROVIDER=stripe with LIVEFOLD_STRIPE_SECRET_KEY and "
+                "LIVEFOLD_STRIPE_WEBHOOK_SECRET"
+            )
+        if self.kafka_security_protocol != "SASL_SSL":
+            found.append(
+                f"Kafka over {self.kafka_security_protocol}: set LIVEFOLD_KAFKA_SECURITY_PROTOCOL="
+                "SASL_SSL with LIVEFOLD_KAFKA_SASL_USERNAME and LIVEFOLD_KAFKA_SASL_PASSWORD"
+            )
+        elif not (self.kafka_sasl_username and self.kafka_sasl_password):
+            found.append("set LIVEFOLD_KAFKA_SASL_USERNAME and LIVEFOLD_KAFKA_SASL_PASSWORD")
+        external = {
+            "clickhouse_password": self.clickhouse_url is not None
+            and not urlsplit(self.clickhouse_url).password,
+            "s3_secret_key": self.s3_endpoint is not None,
+            "registry_password": self.registry_url is not None,
+        }
+        # A made-up secret means nothing to a server livefold does not run itself.
+        found += [
+            f"LIVEFOLD_{name.upper()} is unset: set the secret the external server expects"
+            for name, needed in external.items()
+            if needed and getattr(self, name) is None
+        ]
+        return [f"{problem} ({why})" for problem in found]
+
+    def deployment_error(self, program: str) -> str | None:
+        """The message `program` exits with when `refusals` found something."""
+        found = self.refusals()
+        if not found:
+            return None
+        return f"{program}: refusing to start:\n" + "\n".join(f"- {line}" for line in found)
 
     @property
     def kafka_bootstrap(self) -> str:

@@ -15,7 +15,7 @@ def object_store(settings: Settings, http_client: urllib3.PoolManager | None = N
     return Minio(
         endpoint,
         access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key,
+        secret_key=settings.secret("s3_secret_key"),
         secure=secure,
         http_client=http_client,
     )

@@ -1,16 +1,25 @@
-"""`python -m registry --host 127.0.0.1 --port 8081 --kafka 127.0.0.1:9092`: one process."""
+"""`python -m registry --host 127.0.0.1 --port 8081 --kafka 127.0.0.1:9092`: one registry of a
+group; start more with other ports (and `--url` when clients reach them by another address).
+
+The writer's credentials and how to log in to Kafka come from the LIVEFOLD_* settings
+(LIVEFOLD_REGISTRY_USERNAME, LIVEFOLD_REGISTRY_PASSWORD or the install's own, LIVEFOLD_KAFKA_*).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
 import uvicorn
+from confluent_kafka import KafkaException
 
+from livefold.settings import Settings
 from registry.app import create_app
-from registry.store import KafkaLog, SchemaStore, StoreUnavailable
+from registry.election import Election
+from registry.state import TOPIC
+from registry.store import KafkaLog, SchemaStore
+from streams.consumer import retried
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,21 +31,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for Kafka at start and writes"
     )
+    parser.add_argument(
+        "--url", help="where the other registries reach this one (default http://HOST:PORT)"
+    )
+    parser.add_argument(
+        "--group", default="livefold-registry", help="registries of one group elect one writer"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    store = SchemaStore(
-        KafkaLog(args.kafka, replication_factor=args.replication_factor), timeout=args.timeout
-    )
+    settings = Settings()
+    writer = (settings.registry_username, settings.secret("registry_password"))
+    log = KafkaLog(args.kafka, replication_factor=args.replication_factor)
     try:
-        # Read `_schemas` to its end before listening: nothing is served from a partial state.
-        asyncio.run(store.load())
-    except StoreUnavailable as error:
+        retried(lambda: log.ensure_topic(args.timeout), args.timeout)
+    except KafkaException as error:
         sys.exit(
-            f"registry: {error.message}; check that Kafka answers at {args.kafka} "
+            f"registry: cannot reach {TOPIC}: {error}; check that Kafka answers at {args.kafka} "
             "(--kafka; LIVEFOLD_KAFKA_BOOTSTRAP_SERVERS or LIVEFOLD_KAFKA_PORT for the stack)"
         )
+    url = args.url or f"http://{args.host}:{args.port}"
+    election = Election(args.kafka, TOPIC, args.group, url)
+    store = SchemaStore(log, timeout=args.timeout, election=election)
+    # The app reads `_schemas` to its end before it listens: nothing is served from a part.
     uvicorn.run(
-        create_app(store), host=args.host, port=args.port, access_log=False, log_level="info"
+        create_app(store, writer),
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_level="info",
     )
 
 

@@ -2,13 +2,23 @@
 
 Answers and errors have Confluent's shape (``{"error_code": 40401, "message": ...}``), which
 confluent-kafka's `SchemaRegistryClient` turns into `SchemaRegistryError`. AVRO schemas only.
+
+Reads are answered from this registry's own fold of `_schemas`; one that finds nothing first
+catches up with the topic, so a schema registered through another registry a moment ago is
+found. Writes are handled by the elected leader: another registry forwards them, as they came.
+Reads are open; writes (registering, deleting, compatibility config) need the writer's HTTP
+basic credentials (confluent-kafka's `basic.auth.user.info`), else 401 with error code 40101.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,13 +29,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from registry.compatibility import AvroSchema, InvalidSchema, Level, parse, problems
-from registry.store import (
-    RegistryError,
-    SchemaStore,
-    Version,
-    no_subject_level,
-    subject_not_found,
-)
+from registry.forwarding import Handler, written
+from registry.state import RegistryError, Version, no_subject_level, subject_not_found
+from registry.store import SchemaStore
 
 log = logging.getLogger("registry")
 
@@ -34,6 +40,32 @@ MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
 
 class RegistryResponse(JSONResponse):
     media_type = MEDIA_TYPE
+
+
+def writers_only(handler: Handler) -> Handler:
+    """A write route, answered (or forwarded) only for the writer's basic credentials."""
+    route = written(handler)
+
+    async def checked(request: Request) -> Response:
+        if not is_writer(request):
+            raise RegistryError(
+                401, 40101, "Unauthorized: writes need the registry writer's basic credentials"
+            )
+        return await route(request)
+
+    return checked
+
+
+def is_writer(request: Request) -> bool:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        given = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    user, password = request.app.state.writer
+    return hmac.compare_digest(given, f"{user}:{password}".encode())
 
 
 def store_of(request: Request) -> SchemaStore:
@@ -88,11 +120,25 @@ def version_spec(text: str) -> int | str:
     )
 
 
-def schema_id(request: Request) -> int:
+async def schema_id(request: Request) -> int:
     text = request.path_params["id"]
-    if not (text.isascii() and text.isdigit()) or int(text) not in store_of(request).state.by_id:
+    store = store_of(request)
+    if text.isascii() and text.isdigit() and int(text) not in store.state.by_id:
+        await store.sync()
+    if not (text.isascii() and text.isdigit()) or int(text) not in store.state.by_id:
         raise RegistryError(404, 40403, f"Schema {text} not found")
     return int(text)
+
+
+async def synced_on_miss(request: Request, read: Callable[[], Any]) -> Any:
+    """`read()`'s answer; if it is "not found", the answer after catching up with the topic."""
+    try:
+        return read()
+    except RegistryError as error:
+        if error.status != 404:
+            raise
+    await store_of(request).sync()
+    return read()
 
 
 def described(version: Version) -> dict[str, Any]:
@@ -125,10 +171,15 @@ def paged(request: Request, items: list[Any]) -> list[Any]:
 
 async def list_versions(request: Request) -> Response:
     subject = request.path_params["subject"]
-    versions = store_of(request).state.live(subject, deleted=flag(request, "deleted"))
-    if not versions:
-        raise subject_not_found(subject)
-    return RegistryResponse(paged(request, [version.version for version in versions]))
+
+    def versions() -> list[Version]:
+        found = store_of(request).state.live(subject, deleted=flag(request, "deleted"))
+        if not found:
+            raise subject_not_found(subject)
+        return found
+
+    found = await synced_on_miss(request, versions)
+    return RegistryResponse(paged(request, [version.version for version in found]))
 
 
 async def register(request: Request) -> Response:
@@ -142,73 +193,74 @@ async def register(request: Request) -> Response:
 async def lookup(request: Request) -> Response:
     subject = request.path_params["subject"]
     schema = await schema_in(request)
-    state = store_of(request).state
     deleted = flag(request, "deleted")
-    if not state.live(subject, deleted):
-        raise subject_not_found(subject)
-    found = state.find(subject, schema, deleted)
-    if found is None:
-        raise RegistryError(404, 40403, "Schema not found")
-    return RegistryResponse(described(found))
+
+    def find() -> Version:
+        state = store_of(request).state
+        if not state.live(subject, deleted):
+            raise subject_not_found(subject)
+        found = state.find(subject, schema, deleted)
+        if found is None:
+            raise RegistryError(404, 40403, "Schema not found")
+        return found
+
+    return RegistryResponse(described(await synced_on_miss(request, find)))
+
+
+async def requested_version(request: Request) -> Version:
+    subject = request.path_params["subject"]
+    spec = version_spec(request.path_params["version"])
+    deleted = flag(request, "deleted")
+    version: Version = await synced_on_miss(
+        request, lambda: store_of(request).state.version(subject, spec, deleted=deleted)
+    )
+    return version
 
 
 async def get_version(request: Request) -> Response:
-    subject = request.path_params["subject"]
-    spec = version_spec(request.path_params["version"])
-    version = store_of(request).state.version(subject, spec, deleted=flag(request, "deleted"))
-    return RegistryResponse(described(version))
+    return RegistryResponse(described(await requested_version(request)))
 
 
 async def get_version_schema(request: Request) -> Response:
-    subject = request.path_params["subject"]
-    spec = version_spec(request.path_params["version"])
-    version = store_of(request).state.version(subject, spec, deleted=flag(request, "deleted"))
-    return Response(version.schema.text, media_type=MEDIA_TYPE)
+    return Response((await requested_version(request)).schema.text, media_type=MEDIA_TYPE)
 
 
 async def delete_subject(request: Request) -> Response:
-    refuse_permanent(request)
-    return RegistryResponse(await store_of(request).delete_subject(request.path_params["subject"]))
-
-
-async def delete_version(request: Request) -> Response:
-    refuse_permanent(request)
-    spec = version_spec(request.path_params["version"])
-    deleted = await store_of(request).delete_version(request.path_params["subject"], spec)
+    deleted = await store_of(request).delete_subject(
+        request.path_params["subject"], permanent=flag(request, "permanent")
+    )
     return RegistryResponse(deleted)
 
 
-def refuse_permanent(request: Request) -> None:
-    if flag(request, "permanent"):
-        raise RegistryError(
-            422,
-            42205,
-            "Permanent deletion is not supported: livefold keeps every schema so that stored "
-            "events stay readable; use a soft delete (without permanent=true)",
-        )
+async def delete_version(request: Request) -> Response:
+    spec = version_spec(request.path_params["version"])
+    deleted = await store_of(request).delete_version(
+        request.path_params["subject"], spec, permanent=flag(request, "permanent")
+    )
+    return RegistryResponse(deleted)
 
 
 async def get_schema(request: Request) -> Response:
-    return RegistryResponse({"schema": store_of(request).state.by_id[schema_id(request)].text})
+    wanted = await schema_id(request)
+    return RegistryResponse({"schema": store_of(request).state.by_id[wanted].text})
 
 
-def usages(request: Request) -> list[Version]:
-    wanted, state = schema_id(request), store_of(request).state
+async def usages(request: Request) -> list[Version]:
+    wanted, state = await schema_id(request), store_of(request).state
     deleted = flag(request, "deleted")
-    return [
-        version
-        for subject in state.subject_names(deleted=True)
-        for version in state.live(subject, deleted)
-        if version.id == wanted
-    ]
+    return sorted(
+        (version for version in state.usages(wanted) if deleted or not version.deleted),
+        key=lambda version: (version.subject, version.version),
+    )
 
 
 async def get_schema_versions(request: Request) -> Response:
-    return RegistryResponse([{"subject": v.subject, "version": v.version} for v in usages(request)])
+    found = await usages(request)
+    return RegistryResponse([{"subject": v.subject, "version": v.version} for v in found])
 
 
 async def get_schema_subjects(request: Request) -> Response:
-    return RegistryResponse(sorted({version.subject for version in usages(request)}))
+    return RegistryResponse(sorted({version.subject for version in await usages(request)}))
 
 
 async def schema_types(request: Request) -> Response:
@@ -299,11 +351,11 @@ def routes() -> list[Route]:
         Route("/", root, methods=["GET"]),
         Route("/subjects", list_subjects, methods=["GET"]),
         Route(subject, lookup, methods=["POST"]),
-        Route(subject, delete_subject, methods=["DELETE"]),
+        Route(subject, writers_only(delete_subject), methods=["DELETE"]),
         Route(subject + "/versions", list_versions, methods=["GET"]),
-        Route(subject + "/versions", register, methods=["POST"]),
+        Route(subject + "/versions", writers_only(register), methods=["POST"]),
         Route(version, get_version, methods=["GET"]),
-        Route(version, delete_version, methods=["DELETE"]),
+        Route(version, writers_only(delete_version), methods=["DELETE"]),
         Route(version + "/schema", get_version_schema, methods=["GET"]),
         Route("/schemas/types", schema_types, methods=["GET"]),
         Route("/schemas/ids/{id}", get_schema, methods=["GET"]),
@@ -312,25 +364,27 @@ def routes() -> list[Route]:
         Route("/compatibility" + version, test_compatibility, methods=["POST"]),
         Route("/compatibility" + subject + "/versions", test_compatibility, methods=["POST"]),
         Route("/config", get_config, methods=["GET"]),
-        Route("/config", put_config, methods=["PUT"]),
-        Route("/config", delete_config, methods=["DELETE"]),
+        Route("/config", writers_only(put_config), methods=["PUT"]),
+        Route("/config", writers_only(delete_config), methods=["DELETE"]),
         Route("/config/{subject}", get_config, methods=["GET"]),
-        Route("/config/{subject}", put_config, methods=["PUT"]),
-        Route("/config/{subject}", delete_config, methods=["DELETE"]),
+        Route("/config/{subject}", writers_only(put_config), methods=["PUT"]),
+        Route("/config/{subject}", writers_only(delete_config), methods=["DELETE"]),
         Route("/mode", get_mode, methods=["GET"]),
         Route("/mode/{subject}", get_mode, methods=["GET"]),
     ]
 
 
-def create_app(store: SchemaStore) -> Starlette:
+def create_app(store: SchemaStore, writer: tuple[str, str]) -> Starlette:
+    """`writer`: the user name and password that may write."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Serve nothing until the whole `_schemas` topic has been read.
-        if store.stale:
-            await store.load()
+        if not store.ready:
+            await store.start()
         log.info("schema registry ready: %d subjects", len(store.state.subject_names()))
         yield
-        store.log.close()
+        await asyncio.to_thread(store.close)
 
     app = Starlette(
         routes=routes(),
@@ -342,4 +396,5 @@ def create_app(store: SchemaStore) -> Starlette:
         },
     )
     app.state.store = store
+    app.state.writer = writer
     return app

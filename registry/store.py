@@ -1,64 +1,45 @@
-"""The registry's state: a fold of the records on the compacted Kafka topic `_schemas`.
+"""The registry's store: its state (`registry/state.py`) kept up to date by following the
+`_schemas` topic, and the commands that append to it.
 
-Records look like Confluent's: the key names what a record is about and the newest record per
-key wins, which is what compaction keeps.
-
-- key ``{"keytype":"SCHEMA","subject":s,"version":v,"magic":1}``, value
-  ``{"subject":s,"version":v,"id":i,"schema":text,"deleted":bool}`` (a soft delete rewrites it);
-- key ``{"keytype":"CONFIG","subject":s|null,"magic":0}``, value
-  ``{"compatibilityLevel":level}``, or no value once that configuration is deleted.
-
-Single writer: one registry process owns the topic. It reads the topic to its end before serving
-and afterwards trusts its own state, so two registries writing at once could hand out one id twice.
-Every write is produced (acks=all, idempotent) and confirmed by its delivery report before it is
-applied, so an answer given to a client is never lost by a restart.
+Several registries may share the topic: each follows it for as long as it runs (reads are
+answered from its own fold), and one of them, elected through Kafka (`registry/election.py`),
+writes; the others forward writes to it. A write is produced (acks=all, idempotent), confirmed
+by its delivery report, and answered only once this registry has read it back from the topic
+and its fold shows the write took effect, so an answer is never lost by a restart and every
+registry agrees with it. Two leaders writing at once (for the moment an old leader takes to
+notice it was replaced) are harmless: the fold keeps the first claim of an id or a version, and
+the later writer sees it lost and tries again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer
-from confluent_kafka import TopicPartition as Partition
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from registry.compatibility import AvroSchema, Level, parse, problems
+from registry.compatibility import AvroSchema, Level, problems
+from registry.election import Election
+from registry.state import (
+    TOPIC,
+    Record,
+    RegistryError,
+    State,
+    Version,
+    config_record,
+    max_id_record,
+    no_subject_level,
+    purge_record,
+    schema_record,
+    subject_not_found,
+)
+from streams.consumer import Positions, TopicFollower, retried
 
 log = logging.getLogger("registry.store")
-
-TOPIC = "_schemas"
-Record = tuple[bytes, bytes | None]
-
-
-class RegistryError(Exception):
-    """An answer the client must get, in Confluent's terms (HTTP status + error_code)."""
-
-    def __init__(self, status: int, error_code: int, message: str):
-        super().__init__(message)
-        self.status, self.error_code, self.message = status, error_code, message
-
-
-def subject_not_found(subject: str) -> RegistryError:
-    return RegistryError(404, 40401, f"Subject '{subject}' not found.")
-
-
-def version_not_found(subject: str, version: int | str) -> RegistryError:
-    return RegistryError(404, 40402, f"Version {version} not found for subject '{subject}'.")
-
-
-def no_subject_level(subject: str) -> RegistryError:
-    return RegistryError(
-        404, 40408, f"Subject '{subject}' does not have subject-level compatibility configured"
-    )
 
 
 class StoreUnavailable(RegistryError):
@@ -66,115 +47,24 @@ class StoreUnavailable(RegistryError):
         super().__init__(500, 50001, f"Error in the backend data store (Kafka): {message}")
 
 
-@dataclass(frozen=True)
-class Version:
-    subject: str
-    version: int
-    id: int
-    schema: AvroSchema
-    deleted: bool = False
+class NotLeader(RegistryError):
+    """This registry does not write: the request goes to the leader (`registry/app.py`)."""
+
+    def __init__(self) -> None:
+        super().__init__(500, 50004, "Unknown leader: no registry of the group leads right now")
 
 
-def _key(**fields: Any) -> bytes:
-    # Compaction matches keys byte for byte: always the same field order and spacing.
-    return json.dumps(fields, separators=(",", ":")).encode()
-
-
-def schema_record(version: Version) -> Record:
-    key = _key(keytype="SCHEMA", subject=version.subject, version=version.version, magic=1)
-    value = {
-        "subject": version.subject,
-        "version": version.version,
-        "id": version.id,
-        "schema": version.schema.text,
-        "deleted": version.deleted,
-    }
-    return key, json.dumps(value).encode()
-
-
-def config_record(subject: str | None, level: Level | None) -> Record:
-    key = _key(keytype="CONFIG", subject=subject, magic=0)
-    value = None if level is None else json.dumps({"compatibilityLevel": level.value}).encode()
-    return key, value
-
-
-@dataclass
-class State:
-    """Subjects, versions, ids and configuration; changed only by `apply`."""
-
-    subjects: dict[str, dict[int, Version]] = field(default_factory=dict)
-    by_id: dict[int, AvroSchema] = field(default_factory=dict)
-    ids: dict[str, int] = field(default_factory=dict)  # schema identity -> global id
-    levels: dict[str | None, Level] = field(default_factory=dict)  # None: the global level
-    max_id: int = 0
-
-    def apply(self, key_bytes: bytes | None, value_bytes: bytes | None) -> None:
-        try:
-            self._apply(key_bytes, value_bytes)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            # Written by something else or damaged: serving the rest beats refusing to start.
-            log.warning("skipping unreadable %s record %r: %s", TOPIC, key_bytes, error)
-
-    def _apply(self, key_bytes: bytes | None, value_bytes: bytes | None) -> None:
-        key = json.loads(key_bytes) if key_bytes else {}
-        value = json.loads(value_bytes) if value_bytes else None
-        if key.get("keytype") == "SCHEMA":
-            self._apply_schema(key["subject"], int(key["version"]), value)
-        elif key.get("keytype") == "CONFIG":
-            subject = key.get("subject")
-            if value is None:
-                self.levels.pop(subject, None)
-            else:
-                self.levels[subject] = Level.parse(value["compatibilityLevel"])
-        # Other key types (NOOP, MODE, ... from a Confluent registry) carry nothing we serve.
-
-    def _apply_schema(self, subject: str, number: int, value: dict[str, Any] | None) -> None:
-        versions = self.subjects.setdefault(subject, {})
-        if value is None:  # a hard delete by another registry implementation
-            versions.pop(number, None)
-            return
-        self.max_id = max(self.max_id, int(value["id"]))  # even if the schema is unreadable
-        schema = parse(value["schema"])
-        version = Version(subject, number, int(value["id"]), schema, bool(value.get("deleted")))
-        versions[number] = version
-        self.by_id[version.id] = schema
-        self.ids.setdefault(schema.identity, version.id)
-
-    def live(self, subject: str, deleted: bool = False) -> list[Version]:
-        """The subject's versions in order; soft-deleted ones only when `deleted`."""
-        versions = self.subjects.get(subject, {})
-        return [versions[n] for n in sorted(versions) if deleted or not versions[n].deleted]
-
-    def subject_names(self, deleted: bool = False) -> list[str]:
-        return sorted(name for name in self.subjects if self.live(name, deleted))
-
-    def version(self, subject: str, spec: int | str, deleted: bool = False) -> Version:
-        versions = self.live(subject, deleted)
-        if not versions:
-            raise subject_not_found(subject)
-        if spec == "latest":
-            return versions[-1]
-        for version in versions:
-            if version.version == spec:
-                return version
-        raise version_not_found(subject, spec)
-
-    def find(self, subject: str, schema: AvroSchema, deleted: bool = False) -> Version | None:
-        for version in reversed(self.live(subject, deleted)):
-            if version.schema.identity == schema.identity:
-                return version
-        return None
-
-    def level(self, subject: str | None) -> Level:
-        return self.levels.get(subject) or self.levels.get(None) or Level.BACKWARD
+class WriteLost(Exception):
+    """Another registry's record for the same id or version came first; try again."""
 
 
 class KafkaLog:
-    """The `_schemas` topic: read it whole, append to it and wait for the broker's word."""
+    """The `_schemas` topic: follow it, append to it and wait for the broker's word."""
 
     def __init__(self, bootstrap: str, topic: str = TOPIC, replication_factor: int = 1):
         self.bootstrap, self.topic, self.replication_factor = bootstrap, topic, replication_factor
         self._producer: Producer | None = None
+        self._follower: TopicFollower | None = None
 
     def ensure_topic(self, timeout: float) -> None:
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
@@ -197,36 +87,15 @@ class KafkaLog:
             if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
 
-    def read(self, apply: Callable[[bytes | None, bytes | None], None], timeout: float) -> int:
-        """Apply every record from the beginning to the current end; returns how many."""
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"livefold-registry-{uuid.uuid4()}",  # never joined nor committed
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-            }
-        )
-        try:
-            low, high = consumer.get_watermark_offsets(Partition(self.topic, 0), timeout=timeout)
-            if high <= low:
-                return 0
-            consumer.assign([Partition(self.topic, 0, OFFSET_BEGINNING)])
-            deadline, count = time.monotonic() + timeout, 0
-            while time.monotonic() < deadline:
-                message = consumer.poll(0.5)
-                error = None if message is None else message.error()
-                if message is not None and error is None:
-                    apply(message.key(), message.value())
-                    count += 1
-                elif error is not None and error.code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(error)
-                position = consumer.position([Partition(self.topic, 0)])[0].offset
-                if position >= high:
-                    return count
-            raise StoreUnavailable(f"could not read {self.topic} to offset {high} in {timeout}s")
-        finally:
-            consumer.close()
+    def follow(self, deliver: Deliver, timeout: float) -> int:
+        """Start reading the topic from its beginning, for good; returns its end offset now."""
+        retried(lambda: self.ensure_topic(timeout), timeout)
+        self._follower = TopicFollower(self.bootstrap, [self.topic], deliver, "livefold-registry")
+        return self._follower.start(timeout)[(self.topic, 0)]
+
+    def end_offset(self, timeout: float) -> int:
+        assert self._follower is not None, "follow() first"
+        return self._follower.end_offsets(timeout)[(self.topic, 0)]
 
     def producer(self, timeout: float) -> Producer:
         """Made before the first write too: an idempotent producer's set-up takes a moment."""
@@ -242,13 +111,17 @@ class KafkaLog:
             )
         return self._producer
 
-    def append(self, records: Iterable[Record], timeout: float) -> None:
+    def append(self, records: Iterable[Record], timeout: float) -> int:
+        """Returns the offset after the last record written."""
         producer = self.producer(timeout)
         failures: list[str] = []
+        offsets: list[int] = []
 
-        def on_delivery(error: KafkaError | None, _message: object) -> None:
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
             if error is not None:
                 failures.append(error.str())
+            else:
+                offsets.append(message.offset() or 0)
 
         for key, value in records:
             producer.produce(self.topic, key=key, value=value, on_delivery=on_delivery)
@@ -256,69 +129,120 @@ class KafkaLog:
         if failures or left:
             self._producer = None  # an idempotent producer may be unusable after a failure
             raise StoreUnavailable(f"write to {self.topic} failed: {failures or 'timed out'}")
+        return max(offsets) + 1
 
     def close(self) -> None:
         if self._producer is not None:
             self._producer.flush(5)
+        if self._follower is not None:
+            self._follower.stop()
+
+
+Deliver = Callable[[list[Message], Positions], None]
 
 
 class SchemaStore:
-    """The state plus the commands that change it. Commands run one at a time; reads never wait
-    for Kafka and only ever see a state between two applied writes."""
+    """The state plus the commands that change it. The state changes only on the event loop,
+    as the follower's batches arrive, so a read always sees it between two records. Commands
+    run one at a time, on the leader only."""
 
-    def __init__(self, log: KafkaLog, timeout: float = 30.0):
-        self.log, self.timeout = log, timeout
+    def __init__(self, log: KafkaLog, timeout: float = 30.0, election: Election | None = None):
+        self.log, self.timeout, self.election = log, timeout, election
         self.state = State()
-        self._stale = True
+        self.ready = False  # the topic has been read to where it ended at start
+        self._read_to = 0  # the next offset of `_schemas` to apply
+        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
-    def stale(self) -> bool:
-        """True until the topic has been read, and again after a write whose outcome is unknown."""
-        return self._stale
+    def leading(self) -> bool:
+        return self.election is None or self.election.leading
 
-    async def load(self) -> None:
-        """Fold the whole topic into a fresh state: at start, and after a failed write (its
-        outcome is unknown: it may have reached the log)."""
-        state = await asyncio.to_thread(self._read)
-        self.state, self._stale = state, False
+    async def start(self) -> None:
+        """Read the topic to its end, keep following it, then stand for leader."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            end = await asyncio.to_thread(self.log.follow, self._deliver, self.timeout)
+        except KafkaException as error:
+            raise StoreUnavailable(f"cannot read {TOPIC}: {error}") from error
+        await self._reached(end)
+        await asyncio.to_thread(self.log.producer, self.timeout)
+        self.ready = True
+        log.info("read %s to offset %d: %d subjects", TOPIC, end, len(self.state.subjects))
+        if self.election is not None:
+            self.election.start()
 
-    def _read(self) -> State:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            state = State()
-            try:
-                self.log.ensure_topic(self.timeout)
-                count = self.log.read(state.apply, self.timeout)
-            except KafkaException as error:
-                # Kafka may still be starting; a topic just created may not have a leader yet.
-                if time.monotonic() > deadline:
-                    raise StoreUnavailable(f"cannot read {TOPIC}: {error}") from error
-                time.sleep(0.5)
-                continue
-            log.info("read %d records from %s: %d subjects", count, TOPIC, len(state.subjects))
-            self.log.producer(self.timeout)
-            return state
+    def close(self) -> None:
+        if self.election is not None:
+            self.election.stop()
+        self.log.close()
+
+    async def sync(self) -> None:
+        """Return once everything appended to the topic until now has been applied: used before
+        each write and before answering "not found"."""
+        try:
+            end = await asyncio.to_thread(self.log.end_offset, self.timeout)
+        except KafkaException as error:
+            raise StoreUnavailable(f"cannot read the end of {TOPIC}: {error}") from error
+        await self._reached(end)
+
+    def _deliver(self, messages: list[Message], positions: Positions) -> None:
+        # On the follower's thread: the state itself is only touched on the loop.
+        records = [(message.key(), message.value()) for message in messages]
+        position = positions.get((self.log.topic, 0), self._read_to)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._apply, records, position)
+
+    def _apply(self, records: list[Record | tuple[bytes | None, bytes | None]], to: int) -> None:
+        for key, value in records:
+            self.state.apply(key, value)
+        self._read_to = max(self._read_to, to)
+        still = []
+        for offset, future in self._waiting:
+            if offset <= self._read_to:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((offset, future))
+        self._waiting = still
+
+    async def _reached(self, offset: int) -> None:
+        if offset <= self._read_to:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((offset, future))
+        try:
+            await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"{TOPIC} was not read to offset {offset} within {self.timeout}s"
+            ) from None
 
     async def _write(self, records: list[Record]) -> None:
         try:
-            await asyncio.to_thread(self.log.append, records, self.timeout)
-        except (StoreUnavailable, KafkaException, BufferError) as error:
-            self._stale = True
-            if isinstance(error, StoreUnavailable):
-                raise
+            end = await asyncio.to_thread(self.log.append, records, self.timeout)
+        except (KafkaException, BufferError) as error:
             raise StoreUnavailable(str(error)) from error
-        for key, value in records:
-            self.state.apply(key, value)
+        await self._reached(end)  # answered once this registry's own fold shows it
 
     @contextlib.asynccontextmanager
     async def _command(self) -> AsyncIterator[State]:
         async with self._lock:
-            if self.stale:
-                await self.load()
+            if not self.leading:
+                raise NotLeader()
+            await self.sync()  # a new leader first reads what the previous one wrote
             yield self.state
 
     async def register(self, subject: str, schema: AvroSchema) -> Version:
+        for _ in range(3):
+            try:
+                return await self._register(subject, schema)
+            except WriteLost:
+                continue
+        raise StoreUnavailable("another registry kept writing the same ids; try again")
+
+    async def _register(self, subject: str, schema: AvroSchema) -> Version:
         async with self._command() as state:
             existing = state.find(subject, schema)
             if existing is not None:
@@ -340,11 +264,28 @@ class SchemaStore:
                 schema,
             )
             await self._write([schema_record(version)])
-            return version
+            held = state.subjects.get(subject, {}).get(version.version)
+            if held is not None and held.id == version.id:
+                return version
+            if held is not None:
+                # Our record came second under the same key: compaction would keep ours, so
+                # the winner is written again to stay the last one.
+                await self._write([schema_record(held)])
+            raise WriteLost()
 
-    async def delete_version(self, subject: str, spec: int | str) -> int:
+    async def delete_version(self, subject: str, spec: int | str, permanent: bool) -> int:
         async with self._command() as state:
-            version = state.version(subject, spec, deleted=spec != "latest")
+            version = state.version(subject, spec, deleted=permanent or spec != "latest")
+            if permanent and not version.deleted:
+                raise RegistryError(
+                    404,
+                    40407,
+                    f"Subject '{subject}' Version {version.version} was not deleted first "
+                    "before being permanently deleted",
+                )
+            if permanent:
+                await self._write([max_id_record(state.max_id), purge_record(version)])
+                return version.version
             if version.deleted:
                 raise RegistryError(
                     404, 40406, f"Subject '{subject}' Version {version.version} was soft deleted."
@@ -352,10 +293,21 @@ class SchemaStore:
             await self._write([schema_record(_deleted(version))])
             return version.version
 
-    async def delete_subject(self, subject: str) -> list[int]:
+    async def delete_subject(self, subject: str, permanent: bool) -> list[int]:
         async with self._command() as state:
             versions = state.live(subject)
-            if not versions and state.live(subject, deleted=True):
+            every = state.live(subject, deleted=True)
+            if permanent and versions:
+                raise RegistryError(
+                    404,
+                    40405,
+                    f"Subject '{subject}' was not deleted first before being permanently deleted",
+                )
+            if permanent and every:
+                purges = [purge_record(version) for version in every]
+                await self._write([max_id_record(state.max_id), *purges])
+                return [version.version for version in every]
+            if not versions and every:
                 raise RegistryError(404, 40404, f"Subject '{subject}' was soft deleted.")
             if not versions:
                 raise subject_not_found(subject)

@@ -101,7 +101,7 @@ class Codec:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Codec:
-        registry = SchemaRegistryClient({"url": settings.registry})
+        registry = SchemaRegistryClient(settings.registry_config())
         return cls(registry, reaction_kinds=settings.reaction_kinds)
 
     # ------------------------------------------------------------ encoding

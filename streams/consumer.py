@@ -1,13 +1,26 @@
 """Reading events back. Records that cannot be decoded go to the dead-letter topic with the
-reason in their headers, and reading goes on."""
+reason in their headers, and reading goes on. `TopicFollower` is the one way to read topics
+from offset zero and then keep following them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from livefold.settings import Settings
 from streams.catalog import DEADLETTER_TOPIC
@@ -15,7 +28,10 @@ from streams.codec import Codec, DecodeError
 from streams.events import Event
 from streams.producer import EventProducer
 
+log = logging.getLogger(__name__)
+
 PARTITION_EOF = KafkaError._PARTITION_EOF
+Positions = dict[tuple[str, int], int]  # (topic, partition) -> the next offset to read
 
 
 @dataclass(frozen=True)
@@ -135,3 +151,109 @@ def read_to_end(
                         yield record
     finally:
         consumer.close()
+
+
+class TopicFollower:
+    """Reads every partition of `topics` from offset zero and then follows them, on a thread of
+    its own, without joining a consumer group (nothing is committed: every follower reads
+    everything for itself). Each batch goes to `deliver` together with the positions reached
+    after it; a caller compares those with `end_offsets()` to know it has read what a topic held
+    at some moment (at start-up, or before answering "not found")."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str],
+        deliver: Callable[[list[Message], Positions], None],
+        name: str,
+    ):
+        config = {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{name}-{uuid.uuid4().hex}",  # never joined: partitions are assigned
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 50,
+        }
+        self.topics, self.deliver, self.name = list(topics), deliver, name
+        self._consumer = Consumer(config)
+        # Watermark queries come from other threads, and a consumer blocks them while its own
+        # thread sits in consume(): they get a handle of their own.
+        self._probe = Consumer(config)
+        self._probe_lock = threading.Lock()
+        self._partitions: list[TopicPartition] = []
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name=name, daemon=True)
+        self.failure: BaseException | None = None
+
+    def start(self, timeout: float) -> Positions:
+        """Assign every partition from the start and begin following; returns the end offsets
+        the topics had, which the delivered positions reach once all of it has been read."""
+        metadata = retried(lambda: self._probe.list_topics(timeout=10), timeout)
+        for topic in self.topics:
+            found = metadata.topics.get(topic)
+            if found is None or found.error is not None or not found.partitions:
+                raise KafkaException(f"topic {topic} does not exist")
+            self._partitions += [TopicPartition(topic, p) for p in sorted(found.partitions)]
+        ends = self.end_offsets(timeout)
+        self._consumer.assign(
+            [TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in self._partitions]
+        )
+        self._thread.start()
+        return ends
+
+    def end_offsets(self, timeout: float = 10.0) -> Positions:
+        """Each partition's current end: what has been appended so far."""
+        ends: Positions = {}
+        with self._probe_lock:
+            for tp in self._partitions:
+                _, high = retried(partial(self._probe.get_watermark_offsets, tp, 10), timeout)
+                ends[(tp.topic, tp.partition)] = int(high)
+        return ends
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        self._consumer.close()
+        with self._probe_lock:
+            self._probe.close()
+
+    def _follow(self) -> None:
+        last: Positions = {}
+        try:
+            while not self._stopping.is_set():
+                records = []
+                for message in self._consumer.consume(500, 0.2):
+                    error = message.error()
+                    if error is None:
+                        records.append(message)
+                    elif not error.retriable() and error.code() >= 0:
+                        raise KafkaException(error)
+                # Positions, not the last offsets seen: they also step over transaction markers.
+                reached = {
+                    (tp.topic, tp.partition): tp.offset
+                    for tp in self._consumer.position(self._partitions)
+                    if tp.offset >= 0
+                }
+                if records or reached != last:
+                    self.deliver(records, reached)
+                    last = reached
+        except BaseException as error:
+            self.failure = error
+            log.exception("%s stopped following %s", self.name, self.topics)
+            raise
+
+
+T = TypeVar("T")
+
+
+def retried(call: Callable[[], T], timeout: float) -> T:
+    """Kafka calls that fail for a moment after a broker starts or a topic is created (no
+    leader yet) are tried again until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

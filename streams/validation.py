@@ -94,6 +94,7 @@ ENVELOPE_RULES: list[tuple[str, Check]] = [
 
 CURRENCY = matches(r"[A-Z]{3}", "must be an ISO-4217 code of three capital letters like 'EUR'")
 IDEMPOTENCY_KEY = chars(1, 128)
+SESSION_TIMEOUT = between(1_000, 3_600_000)
 OPTIONS: list[tuple[str, Check]] = [("options", items(2, 10)), ("options", unique("option_id"))]
 
 RULES: dict[str, list[tuple[str, Check]]] = {
@@ -139,7 +140,9 @@ RULES: dict[str, list[tuple[str, Check]]] = {
     ],
     "livefold.audience.ViewerJoined": [
         ("country", matches(r"[A-Z]{2}", "must be an ISO-3166 alpha-2 code like 'DE'")),
+        ("timeout_ms", SESSION_TIMEOUT),
     ],
+    "livefold.audience.ViewerHeartbeat": [("timeout_ms", SESSION_TIMEOUT)],
     "livefold.media.IngestStarted": [
         ("width", between(1, 8192)),
         ("height", between(1, 8192)),

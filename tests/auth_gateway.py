@@ -99,7 +99,8 @@ def main() -> None:
 
 def gateway_settings(stack: Settings, data_dir: Path, **overrides: Any) -> Settings:
     """The stack's settings for one more gateway: its own port and data dir (its keys)."""
-    return stack.model_copy(update={"data_dir": data_dir, "gateway_port": free_port(), **overrides})
+    changes = {"data_dir": data_dir, "gateway_port": free_port(), **overrides}
+    return stack.with_secrets().model_copy(update=changes)
 
 
 def grant_admin(gateway: AuthGateway, user_id: str) -> None:

@@ -169,10 +169,19 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "livefold.audience.ViewerJoined": (
         VIEWER,
-        {"viewer_id": VIEWER, "session_id": "sess-77", "device": "tv", "country": "DE"},
+        {
+            "viewer_id": VIEWER,
+            "session_id": "sess-77",
+            "device": "tv",
+            "country": "DE",
+            "timeout_ms": 60_000,
+        },
     ),
     "livefold.audience.ViewerLeft": (VIEWER, {"viewer_id": VIEWER, "session_id": "sess-77"}),
-    "livefold.audience.ViewerHeartbeat": (VIEWER, {"viewer_id": VIEWER, "session_id": "sess-77"}),
+    "livefold.audience.ViewerHeartbeat": (
+        VIEWER,
+        {"viewer_id": VIEWER, "session_id": "sess-77", "timeout_ms": 60_000},
+    ),
     "livefold.audience.Followed": (VIEWER, {"channel_id": STREAMER}),
     "livefold.audience.Unfollowed": (VIEWER, {"channel_id": STREAMER}),
     "livefold.costream.GuestInvited": (

@@ -26,7 +26,7 @@ from tests.servers import log_to
 def group_settings(stack: Settings, name: str, **changes: Any) -> Settings:
     """The stack's settings with a fold group (and so tables) of this test module only."""
     group = f"folds-{name}-{uuid.uuid4().hex[:6]}"
-    return stack.model_copy(
+    return stack.with_secrets().model_copy(
         update={"fold_group": group, "data_dir": stack.data_dir / group, **changes}
     )
 

@@ -5,6 +5,7 @@ which folds what the gateways append and publishes the outputs to the state topi
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
@@ -12,8 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import websockets
 from confluent_kafka import Consumer
+from websockets.exceptions import ConnectionClosed
 
 from agents import service as folds
 from gateway.auth.backend import load_signing_keys, signing_key_path
@@ -47,7 +50,7 @@ class Tokens:
 
 
 # Gateways behind one load balancer share its public URL, the issuer of their tokens.
-PUBLIC_URL = "https://livefold.test"
+PUBLIC_URL = "https://livefold.localhost"  # loopback (RFC 6761): a local deployment
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,43 @@ def gateway(settings: Settings, name: str = "gateway", **changes: Any) -> Iterat
         yield Running(own, local_url(own))
     finally:
         handle.stop()
+
+
+STREAMER, VIEWER, MOD = "streamer-eve", "viewer-fay", "mod-gus"
+
+
+class Pair:
+    """Two gateways of one deployment, with the streamer's and viewers' HTTP writes."""
+
+    def __init__(self, a: Running, b: Running, tokens: Tokens):
+        self.a, self.b, self.tokens = a, b, tokens
+
+    def post(self, running: Running, path: str, user: str, body: Any = None) -> Any:
+        roles = {"streamer"} if user.startswith("streamer") else {"viewer"}
+        answer = httpx.post(
+            f"{running.url}/api/v1{path}", json=body or {}, headers=self.tokens.headers(user, roles)
+        )
+        assert answer.status_code == 202, answer.text
+        return answer.json()
+
+    def stream(self) -> str:
+        body = {"title": "Live coding", "category": "Software"}
+        stream_id = str(self.post(self.a, "/streams", STREAMER, body)["stream_id"])
+        for one in (self.a, self.b):
+            deadline = time.monotonic() + 15
+            while httpx.get(f"{one.url}/api/v1/streams/{stream_id}").status_code != 200:
+                assert time.monotonic() < deadline, "the stream did not reach the gateways"
+                time.sleep(0.05)
+        return stream_id
+
+    def say(self, stream_id: str, text: str, user: str = VIEWER) -> str:
+        return str(
+            self.post(self.a, f"/streams/{stream_id}/chat", user, {"text": text})["message_id"]
+        )
+
+
+def chat_texts(frame: dict[str, Any]) -> list[str]:
+    return [n["value"]["text"] for n in frame["notices"] if n["kind"] == "message"]
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -114,6 +154,48 @@ async def subscribe(
 
 def connect(running: Running, query: str = "", **options: Any) -> Any:
     return websockets.connect(ws_url(running, query), compression=None, **options)
+
+
+async def signed_in(running: Running, tokens: Tokens, user: str) -> Any:
+    """A socket connected with a token for `user`, its welcome read."""
+    socket = await connect(running, f"access_token={tokens.token(user)}")
+    assert json.loads(await socket.recv())["user"] == user
+    return socket
+
+
+def send_frame(ref: str, write: str, stream_id: str, body: dict[str, Any]) -> str:
+    frame = {"op": "send", "id": ref, "write": write, "stream": stream_id, "body": body}
+    return json.dumps(frame)
+
+
+async def answer_to(socket: Any, ref: str) -> dict[str, Any]:
+    """The gateway's ack or error for the write `ref`."""
+    return await next_frame(socket, lambda f: f["type"] in ("ack", "error") and f.get("id") == ref)
+
+
+def auth_frame(token: str) -> str:
+    return json.dumps({"op": "auth", "token": token})
+
+
+def expires_at(token: str) -> int:
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return int(claims["exp"])
+
+
+async def close_of(socket: Any, timeout: float = 60.0) -> tuple[Any, float]:
+    """Read until the gateway closes the socket (within `timeout` seconds): its close frame,
+    and when it came."""
+
+    async def until_closed() -> None:
+        while True:
+            await socket.recv()
+
+    try:
+        await asyncio.wait_for(until_closed(), timeout)
+    except ConnectionClosed as closed:
+        return closed.rcvd, time.time()
+    raise AssertionError("unreachable: the socket reads until it is closed")
 
 
 def partitions_of(consumer: Consumer, topic: str, patience: float = 30.0) -> list[int]:

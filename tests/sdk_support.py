@@ -48,7 +48,7 @@ class LiveGateway:
 
 @contextlib.contextmanager
 def live_gateway(stack: Settings, data_dir: Path, timeout: float = 90.0) -> Iterator[LiveGateway]:
-    settings = stack.model_copy(
+    settings = stack.with_secrets().model_copy(
         update={
             "data_dir": data_dir,
             "gateway_port": free_port(),

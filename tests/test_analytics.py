@@ -12,6 +12,7 @@ import pytest
 from clickhouse_connect.driver import Client
 
 from agents.analytics import GROUP
+from agents.analytics_schema import drop_schema, ensure_schema, summary, table_name
 from livefold import audience, polls, tips
 from livefold.analytics_store import clickhouse_client
 from livefold.folding import fold_all
@@ -66,13 +67,14 @@ def known(
     return stream_id, events
 
 
-def test_the_documentation_holds_five_analyst_queries() -> None:
+def test_the_documentation_holds_the_analyst_queries() -> None:
     assert sorted(documented_queries()) == [
         "audience",
         "engagement_per_minute",
         "poll_results",
         "tips_per_currency",
         "top_chatters",
+        "watching_now",
     ]
 
 
@@ -146,6 +148,9 @@ def test_audience_peak_and_device_mix_follow_the_audience_fold(
         folded["unique_viewers"],
         folded["devices"],
     )
+    [(now, average_watch_ms)] = run(client, "watching_now", stream_id=stream_id)
+    assert now == 0  # a session of 2026 is not watching any more
+    assert average_watch_ms == folded["watch_ms"] // folded["sessions"]
 
 
 def test_an_event_shows_up_as_a_row_within_two_seconds(
@@ -159,3 +164,27 @@ def test_an_event_shows_up_as_a_row_within_two_seconds(
     producer.append(reaction).result(10)
     wait_for_rows(client, stream_id, 1, timeout=10)
     assert time.monotonic() - sent < 2.0
+
+
+def test_a_derived_table_missing_or_of_an_older_definition_is_rebuilt_from_events(
+    stack: Settings, client: Client, known: tuple[str, list[Event]]
+) -> None:
+    stream_id, _ = known
+    database, prefix = stack.clickhouse_database, f"upgrade_{uuid.uuid4().hex[:6]}_"
+    assert ensure_schema(client, database, prefix) == []  # a fresh set: nothing to rebuild
+    try:
+        client.command(
+            f"INSERT INTO {table_name(database, prefix, 'events')} SELECT * FROM events"
+            " WHERE stream_id = {stream_id:String}",
+            parameters={"stream_id": stream_id},
+        )
+        before = summary(client, database, prefix)
+        sessions = table_name(database, prefix, "viewer_sessions")
+        client.command(f"ALTER TABLE {sessions} MODIFY COMMENT 'definition 0000'")
+        client.command(f"DROP VIEW {table_name(database, prefix, 'tips_from_events')}")
+        client.command(f"DROP TABLE {table_name(database, prefix, 'tips')}")
+        assert ensure_schema(client, database, prefix) == ["tips", "viewer_sessions"]
+        assert summary(client, database, prefix) == before
+        assert ensure_schema(client, database, prefix) == []
+    finally:
+        drop_schema(client, database, prefix)

@@ -32,7 +32,7 @@ SENT = "livefold.chat.MessageSent"
 
 @pytest.fixture(scope="module")
 def registry(stack: Settings) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": stack.registry})
+    return SchemaRegistryClient(stack.registry_config())
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,9 @@ from streams.events import Event
 from tests.fold_events import again, at, event, last, run
 
 
-def joined(t: float, viewer: str, session: str = "", device: str = "phone") -> Event:
+def joined(
+    t: float, viewer: str, session: str = "", device: str = "phone", timeout_ms: int | None = None
+) -> Event:
     return event(
         audience.VIEWER_JOINED,
         t,
@@ -15,13 +17,19 @@ def joined(t: float, viewer: str, session: str = "", device: str = "phone") -> E
         session_id=session or f"{viewer}-1",
         device=device,
         country="DE",
+        timeout_ms=timeout_ms,
     )
 
 
-def heartbeat(t: float, viewer: str, session: str = "") -> Event:
+def heartbeat(t: float, viewer: str, session: str = "", timeout_ms: int | None = None) -> Event:
     session_id = session or f"{viewer}-1"
     return event(
-        audience.VIEWER_HEARTBEAT, t, actor=viewer, viewer_id=viewer, session_id=session_id
+        audience.VIEWER_HEARTBEAT,
+        t,
+        actor=viewer,
+        viewer_id=viewer,
+        session_id=session_id,
+        timeout_ms=timeout_ms,
     )
 
 
@@ -48,6 +56,18 @@ def test_a_viewer_with_no_heartbeat_for_60_s_is_no_longer_counted() -> None:
     assert last(outputs)["viewers"] == 2  # ann has been silent for 59.9 s: still counted
     _, outputs = run(audience, *events, heartbeat(60, "bob"))
     assert last(outputs)["viewers"] == 1
+
+
+def test_a_session_ends_after_the_silence_its_sender_declared() -> None:
+    """A gateway beating every 1 s declares 2 s: its sessions end 2 s after its last word
+    (it died), once another gateway's heartbeats move the stream's clock."""
+    events = [joined(0, "ann", timeout_ms=2_000), joined(0, "bob", timeout_ms=2_000)]
+    events += [heartbeat(1, "ann", timeout_ms=2_000), heartbeat(1, "bob", timeout_ms=2_000)]
+    _, outputs = run(audience, *events, heartbeat(2.9, "bob", timeout_ms=2_000))
+    assert last(outputs)["viewers"] == 2
+    _, outputs = run(audience, *events, heartbeat(3, "bob", timeout_ms=2_000))
+    assert last(outputs)["viewers"] == 1
+    assert last(outputs)["peak_viewers"] == 2
 
 
 def test_heartbeats_keep_a_viewer_counted() -> None:

@@ -4,7 +4,7 @@ gateway; auth failures, bad frames and slow clients get a close code and reason.
 the socket: acked once in Kafka, idempotent by frame id across gateways, refused with the HTTP
 route's status and fields; what a fold rejects later reaches its author's sockets only. A
 signed-in socket lives as long as its token: warned before `exp`, closed at it unless refreshed
-with a token for the same user, moderator channels checked again on refresh."""
+with a token for the same user (rights it loses sooner: tests/test_gateway_ws_rights.py)."""
 
 from __future__ import annotations
 
@@ -30,46 +30,28 @@ from streams.events import new_event
 from streams.producer import EventProducer
 from streams.state import to_record
 from tests.gateways import (
+    MOD,
+    STREAMER,
+    VIEWER,
+    Pair,
     Running,
     Tokens,
+    answer_to,
+    auth_frame,
+    chat_texts,
+    close_of,
     connect,
+    expires_at,
     fold_workers,
     gateway,
     next_frame,
+    send_frame,
+    signed_in,
     subscribe,
     ws_url,
 )
 
-STREAMER, VIEWER, MOD = "streamer-eve", "viewer-fay", "mod-gus"
 EXPIRED_CLOSE = 3.0  # seconds an expired, unrefreshed socket stays open (writes refused)
-
-
-class Pair:
-    def __init__(self, a: Running, b: Running, tokens: Tokens):
-        self.a, self.b, self.tokens = a, b, tokens
-
-    def post(self, running: Running, path: str, user: str, body: Any = None) -> Any:
-        roles = {"streamer"} if user.startswith("streamer") else {"viewer"}
-        answer = httpx.post(
-            f"{running.url}/api/v1{path}", json=body or {}, headers=self.tokens.headers(user, roles)
-        )
-        assert answer.status_code == 202, answer.text
-        return answer.json()
-
-    def stream(self) -> str:
-        body = {"title": "Live coding", "category": "Software"}
-        stream_id = str(self.post(self.a, "/streams", STREAMER, body)["stream_id"])
-        for running in (self.a, self.b):
-            deadline = time.monotonic() + 15
-            while httpx.get(f"{running.url}/api/v1/streams/{stream_id}").status_code != 200:
-                assert time.monotonic() < deadline, "the stream did not reach the gateways"
-                time.sleep(0.05)
-        return stream_id
-
-    def say(self, stream_id: str, text: str, user: str = VIEWER) -> str:
-        return str(
-            self.post(self.a, f"/streams/{stream_id}/chat", user, {"text": text})["message_id"]
-        )
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +64,6 @@ def pair(stack: Settings) -> Iterator[Pair]:
     )
     with fold_workers(settings), gateway(settings) as a, gateway(settings, "gateway-b") as b:
         yield Pair(a, b, Tokens(settings))
-
-
-def chat_texts(frame: dict[str, Any]) -> list[str]:
-    return [n["value"]["text"] for n in frame["notices"] if n["kind"] == "message"]
 
 
 async def collect_texts(socket: Any, count: int) -> tuple[list[str], int, str]:
@@ -307,22 +285,6 @@ def test_a_client_that_stops_reading_is_dropped_with_4408(stack: Settings) -> No
 # ------------------------------------------------------------ writes over the socket
 
 
-def send_frame(ref: str, write: str, stream_id: str, body: dict[str, Any]) -> str:
-    frame = {"op": "send", "id": ref, "write": write, "stream": stream_id, "body": body}
-    return json.dumps(frame)
-
-
-async def answer_to(socket: Any, ref: str) -> dict[str, Any]:
-    """The gateway's ack or error for the write `ref`."""
-    return await next_frame(socket, lambda f: f["type"] in ("ack", "error") and f.get("id") == ref)
-
-
-async def signed_in(running: Running, tokens: Tokens, user: str) -> Any:
-    socket = await connect(running, f"access_token={tokens.token(user)}")
-    assert json.loads(await socket.recv())["user"] == user
-    return socket
-
-
 def test_a_chat_message_sent_over_a_socket_is_acked_and_reaches_a_subscriber_elsewhere(
     pair: Pair,
 ) -> None:
@@ -492,24 +454,6 @@ def test_a_second_quiz_answer_over_the_socket_is_rejected_to_its_author(pair: Pa
 # ------------------------------------------------------------ the token's lifetime
 
 
-def expires_at(token: str) -> int:
-    payload = token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return int(claims["exp"])
-
-
-async def close_of(socket: Any) -> tuple[Any, float]:
-    """Read until the gateway closes the socket: its close frame, and when it came."""
-    with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            await socket.recv()
-    return closed.value.rcvd, time.time()
-
-
-def auth_frame(token: str) -> str:
-    return json.dumps({"op": "auth", "token": token})
-
-
 def test_a_socket_hears_its_token_is_expiring_then_is_closed_with_4401(pair: Pair) -> None:
     stream_id = pair.stream()
     token = pair.tokens.token(VIEWER, ttl_seconds=3)
@@ -608,60 +552,6 @@ def test_writes_after_the_token_expired_get_401_until_the_socket_closes(pair: Pa
             assert denied["op"] == "subscribe" and "token expired" in denied["reason"]
             close, _ = await close_of(socket)
             assert (close.code, close.reason) == (4401, "token expired")
-
-    asyncio.run(scenario())
-
-
-def test_a_removed_moderator_loses_the_moderation_subscription_on_refresh(pair: Pair) -> None:
-    stream_id = pair.stream()
-    staff = f"{pair.b.url}/api/v1/streams/{stream_id}/moderators"
-
-    def moderators() -> list[str]:
-        answer = httpx.get(staff, headers=pair.tokens.headers(STREAMER, {"streamer"}))
-        return list(answer.json()["moderators"])
-
-    def wait_for(moderator: bool) -> None:
-        deadline = time.monotonic() + 15
-        while (MOD in moderators()) != moderator:
-            assert time.monotonic() < deadline, "the staff change did not reach gateway B"
-            time.sleep(0.05)
-
-    pair.post(pair.a, f"/streams/{stream_id}/moderators", STREAMER, {"user_id": MOD})
-    wait_for(moderator=True)
-
-    async def scenario() -> None:
-        async with (
-            await signed_in(pair.b, pair.tokens, MOD) as mod,
-            await signed_in(pair.b, pair.tokens, STREAMER) as owner,
-        ):
-            await subscribe(mod, stream_id, ["moderation", "chat"])
-            await subscribe(owner, stream_id, ["moderation"])
-            removed = httpx.delete(
-                f"{staff}/{MOD}", headers=pair.tokens.headers(STREAMER, {"streamer"})
-            )
-            assert removed.status_code == 202, removed.text
-            wait_for(moderator=False)
-            await mod.send(auth_frame(pair.tokens.token(MOD)))
-            assert (await next_frame(mod, lambda f: f["type"] == "authenticated"))["user"] == MOD
-            dropped = await next_frame(mod, lambda f: f["type"] == "error")
-            assert (dropped["op"], dropped["channel"], dropped["stream"]) == (
-                "auth",
-                "moderation",
-                stream_id,
-            )
-            assert "no longer a moderator" in dropped["reason"]
-            # A flag reaches the moderators' queue: the owner hears it, the removed one does not.
-            message_id = pair.say(stream_id, "flag me")
-            pair.post(pair.a, f"/streams/{stream_id}/chat/{message_id}/flags", VIEWER,
-                      {"reason": "spam"})  # fmt: skip
-            await next_frame(owner, lambda f: f["type"] == "batch" and f["notices"])
-            heard: list[str] = []
-            while "flag me" not in heard:  # chat goes on for the removed moderator
-                frame = await next_frame(mod, lambda f: f["type"] == "batch")
-                assert frame["channel"] == "chat", frame
-                heard += chat_texts(frame)
-            with pytest.raises(TimeoutError):
-                await next_frame(mod, lambda f: f.get("channel") == "moderation", timeout=1.5)
 
     asyncio.run(scenario())
 

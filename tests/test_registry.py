@@ -42,7 +42,7 @@ CHAT_V2 = record("ChatMessage", TEXT, LANGUAGE)
 
 @pytest.fixture
 def client(stack: Settings) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": stack.registry})
+    return SchemaRegistryClient(stack.registry_config())
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def subject() -> str:
 
 def uncached(client: SchemaRegistryClient) -> SchemaRegistryClient:
     """Another client on the same registry, so answers come from the server, not a cache."""
-    return SchemaRegistryClient({"url": client.config()["url"]})  # type: ignore[no-untyped-call]
+    return SchemaRegistryClient(dict(client.config()))  # type: ignore[no-untyped-call]
 
 
 def refused(call: Callable[[], object]) -> SchemaRegistryError:
@@ -214,13 +214,53 @@ def test_unknown_subjects_versions_and_ids_get_confluent_error_codes(
     assert refused(lambda: client.lookup_schema(subject, CHAT_V2)).error_code == 40403
     assert refused(lambda: client.get_version(subject, 7)).error_code == 40402
     assert refused(lambda: client.get_schema(2**31 - 1)).error_code == 40403
-    not_json = httpx.post(f"{stack.registry}/subjects/{subject}/versions", content=b"{oops")
+    not_json = httpx.post(
+        f"{stack.registry}/subjects/{subject}/versions", content=b"{oops", auth=writer(stack)
+    )
     assert (not_json.status_code, not_json.json()["error_code"]) == (422, 42201)
     bad_version = httpx.get(f"{stack.registry}/subjects/{subject}/versions/first")
     assert (bad_version.status_code, bad_version.json()["error_code"]) == (422, 42202)
     nowhere = httpx.get(f"{stack.registry}/no/such/endpoint")
     assert (nowhere.status_code, nowhere.json()["error_code"]) == (404, 404)
     assert httpx.get(f"{stack.registry}/").json() == {}
+
+
+def writer(settings: Settings) -> tuple[str, str]:
+    return settings.registry_username, settings.secret("registry_password")
+
+
+def test_writes_and_config_changes_need_the_writers_credentials(
+    client: SchemaRegistryClient, subject: str, stack: Settings
+) -> None:
+    client.register_schema(subject, CHAT_V1)
+    level = client.get_compatibility()
+    strangers: list[dict[str, Any]] = [
+        {},
+        {"basic.auth.user.info": f"{stack.registry_username}:not-the-password"},
+    ]
+    for credentials in strangers:
+        anyone = SchemaRegistryClient({"url": stack.registry, **credentials})
+        writes: list[Callable[[SchemaRegistryClient], object]] = [
+            lambda c: c.register_schema(subject, CHAT_V2),
+            lambda c: c.register_schema(f"{subject}-new", CHAT_V1),
+            lambda c: c.delete_version(subject, 1),
+            lambda c: c.delete_subject(subject),
+            lambda c: c.set_compatibility(level="NONE"),
+            lambda c: c.set_compatibility(subject, "NONE"),
+        ]
+        for write in writes:
+            error = refused(lambda: write(anyone))  # noqa: B023 (called at once)
+            assert (error.http_status_code, error.error_code) == (401, 40101)
+        # Reads stay open: consumers decode with the registry's schemas.
+        assert (
+            anyone.get_latest_version(subject).schema_id
+            == client.lookup_schema(subject, CHAT_V1).schema_id
+        )
+    for path in ("/config", f"/config/{subject}"):
+        changed = httpx.delete(f"{stack.registry}{path}")
+        assert changed.status_code == 401
+    assert uncached(client).get_versions(subject) == [1]
+    assert uncached(client).get_compatibility() == level
 
 
 def test_a_soft_deleted_subject_disappears_but_its_ids_stay_readable(
@@ -245,7 +285,7 @@ def test_a_soft_deleted_subject_disappears_but_its_ids_stay_readable(
 
 def registry_contents(url: str) -> dict[str, Any]:
     """Everything a client can read: subjects (deleted too), versions, ids, schemas, levels."""
-    client = SchemaRegistryClient({"url": url})
+    client = SchemaRegistryClient({"url": url})  # no credentials: reading needs none
     contents: dict[str, Any] = {"global": client.get_compatibility(), "live": client.get_subjects()}
     for subject in client.get_subjects(deleted=True):
         versions = client.get_versions(subject, deleted=True)
@@ -265,7 +305,7 @@ def test_ids_versions_and_levels_survive_a_registry_restart_and_a_kafka_restart(
     logs = log_to(scratch.data_dir / "logs")
     vote = record("Vote", {"name": "option", "type": "int"})
     with running(services, output=logs) as (_, registry_process):
-        client = SchemaRegistryClient({"url": scratch.registry})
+        client = SchemaRegistryClient(scratch.registry_config())
         client.register_schema("chat", CHAT_V1)
         client.register_schema("chat", CHAT_V2)
         client.register_schema("votes", vote)
@@ -280,7 +320,7 @@ def test_ids_versions_and_levels_survive_a_registry_restart_and_a_kafka_restart(
 
         assert registry_contents(scratch.registry) == before
         # A new schema after the restart gets a new id, not one already handed out.
-        tip = SchemaRegistryClient({"url": scratch.registry}).register_schema(
+        tip = SchemaRegistryClient(scratch.registry_config()).register_schema(
             "tips", record("Tip", {"name": "amount", "type": "long"})
         )
         assert tip == 4
@@ -291,3 +331,35 @@ def test_ids_versions_and_levels_survive_a_registry_restart_and_a_kafka_restart(
         assert before["global"] == "FULL"
         assert before["live"] == ["chat", "tips", "votes"]
         assert [(v, i) for v, i, _ in before["chat"][0]] == [(1, 1), (2, 2)]
+
+
+def test_a_soft_deleted_subject_or_version_can_then_be_deleted_permanently(
+    client: SchemaRegistryClient, subject: str
+) -> None:
+    # Schemas of this test alone: a schema another subject uses keeps its id readable.
+    only_here, later = (
+        record(subject.replace("-", "_"), TEXT),
+        record(subject.replace("-", "_"), TEXT, LANGUAGE),
+    )
+    first_id = client.register_schema(subject, only_here)
+    client.register_schema(subject, later)
+
+    error = refused(lambda: client.delete_version(subject, 2, permanent=True))
+    assert (error.http_status_code, error.error_code) == (404, 40407)
+    error = refused(lambda: client.delete_subject(subject, permanent=True))
+    assert (error.http_status_code, error.error_code) == (404, 40405)
+
+    client.delete_version(subject, 2)
+    assert client.delete_version(subject, 2, permanent=True) == 2
+    fresh = uncached(client)
+    assert fresh.get_versions(subject, deleted=True) == [1]
+
+    client.delete_subject(subject)
+    assert client.delete_subject(subject, permanent=True) == [1]
+    fresh = uncached(client)
+    assert subject not in fresh.get_subjects(deleted=True)
+    assert refused(lambda: fresh.get_schema(first_id)).error_code == 40403
+    # The subject starts again; its schema gets a new id: an id is never handed out twice.
+    again = fresh.register_schema(subject, only_here)
+    assert again > first_id
+    assert fresh.get_versions(subject) == [1]

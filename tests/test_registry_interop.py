@@ -42,13 +42,13 @@ def message_sent(text: str) -> Event:
 
 @pytest.fixture
 def registry(stack: Settings) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": stack.registry})
+    return SchemaRegistryClient(stack.registry_config())
 
 
 @pytest.fixture
 def codec(registry: SchemaRegistryClient) -> Codec:
     # Its own registry client: ids it learns come from the server, not another's cache.
-    return Codec(SchemaRegistryClient({"url": registry.config()["url"]}))  # type: ignore[no-untyped-call]
+    return Codec(SchemaRegistryClient(dict(registry.config())))  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ so the backend leaves the reason in the scope (`AUTH_ERROR`) and the socket clos
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -30,9 +31,18 @@ AUTH_ERROR = "livefold.auth_error"
 
 
 class Verifier(Protocol):
-    """Turns an access token into who holds it, or raises AuthError with the reason."""
+    """Turns an access token into who holds it, or raises AuthError with the reason; and tells
+    an open socket when what its holder may do has changed (gateway/auth/verifier.py)."""
 
     def verify(self, token: str) -> Principal: ...
+
+    def recheck(self, principal: Principal) -> Principal:
+        """The principal as of now, or AuthError once its session or account has ended."""
+        ...
+
+    def watch(self, listener: Callable[[str], None]) -> None:
+        """Have `listener(user_id)` called, from any thread, when that user's account changed."""
+        ...
 
 
 def signing_key_path(settings: Settings) -> Path:
@@ -61,6 +71,12 @@ class LocalVerifier:
 
     def verify(self, token: str) -> Principal:
         return verify_access_token(token, self.key_set, issuer=self.issuer, audience=self.audience)
+
+    def recheck(self, principal: Principal) -> Principal:
+        return principal  # no accounts log here: the token is all there is
+
+    def watch(self, listener: Callable[[str], None]) -> None:
+        """Nothing to watch without an accounts log."""
 
 
 class Caller(BaseUser):

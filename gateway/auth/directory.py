@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,19 +74,32 @@ class AccountDirectory:
         self._data_keys: dict[str, bytes] = {}
         self._positions: dict[int, int] = {}  # partition -> next offset to fold
         self._changed = threading.Condition()
+        self._listeners: list[Callable[[str], None]] = []
 
     # ------------------------------------------------------------ folding (follower thread)
 
     def apply(self, event: Event | None, partition: int, offset: int) -> None:
         """Fold one record (None: undecodable, dead-lettered) and move past it."""
+        changed: str | None = None
         with self._changed:
             if event is not None and event.type in accounts.HANDLES:
-                user_id = accounts.key_of(event)
-                state, _ = accounts.fold(self._states.get(user_id), event)
-                self._states[user_id] = state
+                changed = accounts.key_of(event)
+                state, _ = accounts.fold(self._states.get(changed), event)
+                self._states[changed] = state
                 self._refresh_readable(state, event)
             self._positions[partition] = offset + 1
             self._changed.notify_all()
+        if changed is not None:
+            for listener in self._listeners:
+                try:
+                    listener(changed)
+                except Exception:  # a listener's failure must not stop the accounts fold
+                    log.exception("an accounts listener failed on %s", changed)
+
+    def watch(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(user_id)`, on the folding thread, after each event folded for that
+        user (what open sockets must hear: gateway/ws.py)."""
+        self._listeners.append(listener)
 
     def wait_for(self, partition: int, offset: int, timeout: float = 10.0) -> bool:
         """Block until the record at (partition, offset) is folded; False after `timeout`."""

@@ -10,12 +10,8 @@ token lives, so the gateway reads them from stream and moderation state.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +19,8 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
+
+from livefold.install_secrets import load_or_create_key_file
 
 ROLES = frozenset({"viewer", "streamer", "admin"})
 ALGORITHM = "ES256"  # of access tokens
@@ -39,6 +37,7 @@ class Principal:
     user_id: str
     roles: frozenset[str]
     expires_at: int | None = None  # the token's `exp` (epoch seconds); None: never
+    session_id: str | None = None  # the `sid` of an own token: the sign-in it belongs to
 
     @property
     def is_admin(self) -> bool:
@@ -47,31 +46,6 @@ class Principal:
     def expired(self, now: float | None = None) -> bool:
         moment = time.time() if now is None else now
         return self.expires_at is not None and self.expires_at <= moment
-
-
-def load_or_create_key_file(path: Path, generate: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The JSON key kept in `path`, made by `generate` the first time.
-
-    Gateways starting together all end up with the one key: each writes a private (0600) temp
-    file and hard-links it into place, which only the first link does, and never half-written.
-    """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(descriptor, "w") as handle:
-                json.dump(generate(), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(FileExistsError):
-                os.link(draft, path)
-        finally:
-            draft.unlink(missing_ok=True)
-    loaded = json.loads(path.read_text())
-    if not isinstance(loaded, dict):
-        raise ValueError(f"{path} does not hold a JSON key")
-    return loaded
 
 
 class SigningKeys:
@@ -173,4 +147,10 @@ def verify_access_token(
     if not isinstance(subject, str) or not subject:
         raise AuthError("token has no subject")
     roles = frozenset(r for r in claims.get("roles", ["viewer"]) if r in ROLES)
-    return Principal(subject, roles or frozenset({"viewer"}), expires_at=claims["exp"])
+    session_id = claims.get("sid")
+    return Principal(
+        subject,
+        roles or frozenset({"viewer"}),
+        expires_at=claims["exp"],
+        session_id=session_id if isinstance(session_id, str) else None,
+    )

@@ -4,12 +4,15 @@ providers named in `settings.oidc_issuers`.
 
 Checking a signature is most of what a request costs the gateway, so an own token that passed
 is remembered (by its exact text, until it expires) and only its session is checked again.
-Own tokens carry their roles; they are refused once their session has ended (signed out,
-revoked, a replayed refresh token) or their account was deleted, as soon as this gateway has
-read that from the accounts log. External tokens are trusted for who, not for what: their
-holder is a viewer plus whatever roles an admin granted that identity here (claims like
-"roles" from another issuer are ignored). External identities get user ids of their own,
-`ext-<issuer hash>-<sub>`, so no provider can mint the id of a local account.
+Tokens are refused once their session has ended (signed out, revoked, a replayed refresh
+token) or their account was deleted, and their holder's global roles are the account's as the
+accounts log says now (a role revoked after the token was issued is gone), as soon as this
+gateway has read that from the log; `recheck` applies the same rule to a principal a socket
+holds, and `watch` tells the gateway whose account changed (gateway/ws.py). External tokens are
+trusted for who, not for what: their holder is a viewer plus whatever roles an admin granted
+that identity here (claims like "roles" from another issuer are ignored). External identities
+get user ids of their own, `ext-<issuer hash>-<sub>`, so no provider can mint the id of a local
+account.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -75,19 +79,18 @@ class Verifier:
     def verify_token(self, token: str) -> VerifiedToken:
         recent = self._recent.get(token)
         if recent is not None and not recent.principal.expired():
-            self._check_still_valid(recent.principal.user_id, recent.claims)
-            return recent
+            return self._as_now(recent)
         header, claims = _unverified(token)
         issuer = claims.get("iss")
         if issuer == self.issuer:
             principal = verify_access_token(
                 token, self.keys.key_set(), issuer=self.issuer, audience=self.audience
             )
-            self._check_still_valid(principal.user_id, claims)
             own = VerifiedToken(principal, claims, self.issuer, local=True)
+            checked = self._as_now(own)
             if principal.expires_at is not None:
                 self._remember(token, own)
-            return own
+            return checked
         provider = self.external.get(issuer) if isinstance(issuer, str) else None
         if provider is None:
             raise AuthError("token from an unknown issuer")
@@ -95,9 +98,8 @@ class Verifier:
         keys = provider.key_set(kid if isinstance(kid, str) else None)
         verified = verify_access_token(token, keys, issuer=provider.issuer, audience=self.audience)
         user_id = external_user_id(provider.issuer, verified.user_id)
-        roles = frozenset({"viewer"}) | self._granted_roles(user_id)
-        principal = Principal(user_id, roles, expires_at=verified.expires_at)
-        return VerifiedToken(principal, claims, provider.issuer, local=False)
+        viewer = Principal(user_id, frozenset({"viewer"}), expires_at=verified.expires_at)
+        return VerifiedToken(self.recheck(viewer), claims, provider.issuer, local=False)
 
     def _remember(self, token: str, verified: VerifiedToken) -> None:
         recent = self._recent
@@ -106,19 +108,34 @@ class Verifier:
         if len(recent) > RECENT_TOKENS:
             del recent[next(iter(recent))]  # the least recently verified
 
-    def _check_still_valid(self, user_id: str, claims: dict[str, Any]) -> None:
+    def recheck(self, principal: Principal) -> Principal:
+        """`principal` as the accounts log says now: AuthError once its session ended or its
+        account was deleted; else with the account's current global roles."""
         if self.directory is None:
-            return
+            return principal
+        user_id = principal.user_id
         account = self.directory.account(user_id)
         if account is not None and account.status == "deleted":
             raise AuthError("the account was deleted")
-        session_id = claims.get("sid")
-        if isinstance(session_id, str) and self.directory.session_ended(user_id, session_id):
+        session_id = principal.session_id
+        if session_id is not None and self.directory.session_ended(user_id, session_id):
             raise AuthError("the session ended (signed out or revoked); sign in again")
+        if account is None:
+            return principal
+        roles = frozenset({"viewer"}) | (account.global_roles() & ROLES)
+        return principal if roles == principal.roles else replace(principal, roles=roles)
 
-    def _granted_roles(self, user_id: str) -> frozenset[str]:
-        account = None if self.directory is None else self.directory.account(user_id)
-        return frozenset() if account is None else account.global_roles() & ROLES
+    def watch(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(user_id)` (on the accounts follower's thread) after each event of
+        the accounts log this process folds: sessions, roles, deletions."""
+        if self.directory is not None:
+            self.directory.watch(listener)
+
+    def _as_now(self, verified: VerifiedToken) -> VerifiedToken:
+        principal = self.recheck(verified.principal)
+        if principal is verified.principal:
+            return verified
+        return replace(verified, principal=principal)
 
 
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

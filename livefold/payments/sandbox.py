@@ -104,7 +104,7 @@ class SandboxProvider:
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxProvider:
         return cls(
-            settings.payment_sandbox_secret,
+            settings.secret("payment_sandbox_secret"),
             settings.gateway_url,
             webhook_url=settings.payment_sandbox_webhook_url,
             tolerance_seconds=settings.payment_webhook_tolerance_seconds,

@@ -6,8 +6,9 @@
 - `Batch`: what changed in the last batching window (50-100 ms): `updates` coalesced to the
   latest value per key, `notices` (chat messages, deletions, tip alerts) in order.
 - `Refusal`: a subscription the gateway refused (e.g. a moderator-only channel), or ended
-  after a token refresh (op "auth": the right to a moderator-only channel was lost), or a
-  refresh it refused (op "auth", no stream: a token for another user).
+  because the right to a moderator-only channel was lost (op "subscribe" when it happened
+  while connected, op "auth" when a token refresh found it), or a refresh it refused (op
+  "auth", no stream: a token for another user).
 - `Rejected`: one of your own writes (over REST or the socket) that a fold refused after the
   gateway accepted it, e.g. a vote that came after the poll closed. Every socket signed in as
   you gets it, subscribed to the stream or not; it is not replayed after a reconnect.

@@ -5,9 +5,10 @@
 //   when the gateway no longer held all of them: then `updates` is the whole current view);
 // - batch: what changed in the last batching window: updates coalesced to the latest value per
 //   key, notices (chat messages, deletions, tip alerts) in order;
-// - refusal: a subscription the gateway refused (e.g. a moderator-only channel), or ended after a
-//   token refresh (op "auth": the right to a moderator-only channel was lost), or a refresh it
-//   refused (op "auth", no stream: a token for another user);
+// - refusal: a subscription the gateway refused (e.g. a moderator-only channel), or ended because
+//   the right to a moderator-only channel was lost (op "subscribe" while connected, op "auth"
+//   when a token refresh found it), or a refresh it refused (op "auth", no stream: a token for
+//   another user);
 // - rejected: one of your own writes (REST or socket) that a fold refused after the gateway
 //   accepted it, e.g. a vote after the poll closed; every socket signed in as you gets it,
 //   subscribed to the stream or not, and it is not replayed after a reconnect;

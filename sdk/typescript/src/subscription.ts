@@ -15,7 +15,8 @@
 // subscription signs the same socket in again with a fresh token, from `tokenProvider` (a
 // function returning an access token, or a promise of one; it is also asked on every connect)
 // or else from a refreshable `auth` (a Session). Subscriptions and writes carry on; a
-// moderator-only channel whose right was lost meanwhile ends with a `refusal` (op "auth").
+// moderator-only channel whose right is lost ends with a `refusal` (op "subscribe", or "auth"
+// when a refresh finds it).
 // The same socket carries the interactive writes (send, sendChat, react, vote, answerQuiz):
 // each resolves once the event is in Kafka; a write a fold refuses later comes back as a
 // `rejected` frame.

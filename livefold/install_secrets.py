@@ -1,0 +1,58 @@
+"""Secrets made once per install and kept with the gateway's keys, under `<data_dir>/auth/`
+(the directory 0700, each file 0600): the local servers' credentials (ClickHouse users, S3,
+the schema registry's writer) and the sandbox payment provider's webhook secret.
+
+A setting that names the secret (e.g. LIVEFOLD_S3_SECRET_KEY) takes precedence; these files
+are what a local install uses when none is set, so no secret is a constant in the repository.
+Every process of one install reads the same file, since they share the data dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def keys_dir(data_dir: Path) -> Path:
+    return data_dir / "auth"
+
+
+def load_or_create_key_file(path: Path, generate: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The JSON key kept in `path`, made by `generate` the first time.
+
+    Processes starting together all end up with the one key: each writes a private (0600) temp
+    file and hard-links it into place, which only the first link does, and never half-written.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        draft = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                json.dump(generate(), handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            draft.unlink(missing_ok=True)
+    loaded = json.loads(path.read_text())
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path} does not hold a JSON key")
+    return loaded
+
+
+def install_secret(data_dir: Path, name: str) -> str:
+    """The secret `name` of the install at `data_dir`, random (256 bits) the first time."""
+    path = keys_dir(data_dir) / f"{name}.json"
+    key = load_or_create_key_file(path, lambda: {"secret": secrets.token_urlsafe(32)})
+    secret = key.get("secret")
+    if not isinstance(secret, str) or not secret:
+        raise ValueError(f"{path} holds no secret; remove it to make a new one")
+    return secret
