@@ -4,14 +4,18 @@ WebSockets use uvicorn's sans-I/O protocol (the hub writes frames to its transpo
 gateway/ws.py), offering permessage-deflate without server context takeover, so that a frame
 is compressed once for all the sockets that take it (gateway/frames.py);
 the listen backlog takes connection bursts; the open-files limit is raised to the hard one,
-since every socket is a file.
+since every socket is a file. HTTP runs on `LimitedHttpProtocol` (gateway/http_limits.py:
+bounded request heads, a deadline to send a request); forwarded headers are believed from
+`gateway_trusted_proxies` only; the access log, when on, never prints an `access_token`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import resource
 import sys
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -20,11 +24,31 @@ from gateway.app import create_app
 from gateway.auth.service import AuthService
 from gateway.auth.service import routes as auth_routes
 from gateway.frames import DeflateProtocol
+from gateway.http_limits import LimitedHttpProtocol
 from gateway.tls import tls_files
 from livefold.settings import Settings
 
 BACKLOG = 4096
 MAX_FRAME_BYTES = 65_536  # client frames are small commands
+_ACCESS_TOKEN = re.compile(r"(access_token=)[^&#\s\"]*")
+
+
+class RedactedTokens(logging.Filter):
+    """uvicorn logs a request's path with its query, where a socket may carry its token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redacted(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redacted(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+REDACTED_TOKENS = RedactedTokens()
+
+
+def redacted(text: str) -> str:
+    return _ACCESS_TOKEN.sub(r"\1[redacted]", text)
 
 
 def raise_open_files_limit() -> int:
@@ -44,21 +68,35 @@ def app(settings: Settings) -> ASGIApp:
 
 def config(settings: Settings) -> uvicorn.Config:
     tls = tls_files(settings)
-    return uvicorn.Config(
+    proxies: dict[str, Any] = {
+        "proxy_headers": bool(settings.gateway_trusted_proxies),
+        "forwarded_allow_ips": list(settings.gateway_trusted_proxies) or None,
+    }
+    served = uvicorn.Config(
         app(settings),
         host=settings.host,
         port=settings.gateway_port,
+        http=LimitedHttpProtocol.configured(settings),
+        h11_max_incomplete_event_size=settings.gateway_max_header_bytes,
+        timeout_keep_alive=settings.gateway_keep_alive_seconds,
+        **proxies,
         ws=DeflateProtocol,
         ws_per_message_deflate=True,
         ws_max_size=MAX_FRAME_BYTES,
         backlog=BACKLOG,
         lifespan="on",
-        access_log=False,
+        access_log=settings.gateway_access_log,
         log_level="warning",
         timeout_graceful_shutdown=5,
         ssl_certfile=None if tls is None else str(tls[0]),
         ssl_keyfile=None if tls is None else str(tls[1]),
     )
+    for name in ("uvicorn.access", "uvicorn.error"):  # the latter logs socket handshakes
+        logger = logging.getLogger(name)
+        logger.addFilter(REDACTED_TOKENS)
+        if settings.gateway_access_log:
+            logger.setLevel(logging.INFO)
+    return served
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ from gateway.auth.backend import LocalVerifier, TokenBackend, Verifier, on_auth_
 from gateway.errors import ApiError, on_api_error, on_http_error, on_unexpected
 from gateway.feed import state_sources
 from gateway.limits import BodyLimit
-from gateway.metrics import RequestTimer, metrics_endpoint
+from gateway.metrics import METRICS_PATH, RequestTimer, metrics_endpoint
 from gateway.reads import Read
 from gateway.runtime import Gateway, gateway_of
 from gateway.writes import Write, by_socket_name, endpoint
@@ -68,7 +68,7 @@ async def openapi_document(request: Request) -> Response:
 def routes(extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
     return [
         Route("/health", health),
-        Route("/metrics", metrics_endpoint),
+        Route(METRICS_PATH, metrics_endpoint),
         Route("/openapi.json", openapi_document),
         WebSocketRoute("/ws", websocket_endpoint),
         *(Route(write.route, endpoint(write), methods=[write.method]) for write in WRITES),
@@ -109,7 +109,7 @@ def create_app(
             Middleware(RequestTimer),
             Middleware(
                 AuthenticationMiddleware,
-                backend=TokenBackend(gateway.verifier),
+                backend=TokenBackend(gateway.verifier, frozenset({METRICS_PATH})),
                 on_error=on_auth_error,
             ),
         ],

@@ -6,6 +6,7 @@ a counter's lock taken 200k times a second would cost more than the sends.
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
@@ -18,9 +19,10 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+METRICS_PATH = "/metrics"
 REGISTRY = CollectorRegistry()
 PREFIX = "livefold_gateway"
 
@@ -86,7 +88,17 @@ rate_limited = Counter(
 )
 
 
-async def metrics_endpoint(_request: Request) -> Response:
+async def metrics_endpoint(request: Request) -> Response:
+    """For the scraper holding `gateway_metrics_token` only: metrics tell who is online and
+    how busy the gateway is."""
+    wanted = request.app.state.gateway.settings.gateway_metrics_token
+    given = request.headers.get("authorization", "").encode()
+    if not wanted or not hmac.compare_digest(given, f"Bearer {wanted}".encode()):
+        reason = "send Authorization: Bearer <gateway_metrics_token>"
+        if not wanted:
+            reason = "metrics are off: set LIVEFOLD_GATEWAY_METRICS_TOKEN to scrape them"
+        body = {"error": "unauthorized", "reason": reason}
+        return JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -8,15 +8,52 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.errors import forbidden, not_found
 from gateway.reads import Read, moderator_of, ready_gateway
 from gateway.rights import STAFF
-from gateway.writes import Context, Who, Write
+from gateway.writes import Context, Prepare, Who, Write
 
 MOD = "/streams/{stream_id}/moderation"
 
 
 async def reporter(context: Context) -> None:
     context.payload["reporter"] = context.principal.user_id
+
+
+def check_target(context: Context, user: object) -> None:
+    """What the moderation fold would refuse about acting on `user` (livefold.moderation
+    .actions.protected), answered now rather than with a 202 for an event that changes
+    nothing: nobody acts on the streamer; only the streamer or an admin on a moderator."""
+    rights, stream_id = context.gateway.rights, context.stream_id
+    if not isinstance(user, str):
+        return
+    if user == rights.owners.get(stream_id):
+        raise forbidden(f"{user} is the streamer of {stream_id}")
+    if user in rights.moderators.get(stream_id, ()) and not rights.owns(
+        context.principal, stream_id
+    ):
+        raise forbidden(f"{user} is a moderator; only the streamer or an admin may act on them")
+
+
+async def on_user(context: Context) -> None:
+    check_target(context, context.payload.get("user_id"))
+
+
+async def on_author(context: Context) -> None:
+    """A review that times out or bans the author of the message it decides."""
+    payload = context.payload
+    if payload.get("timeout_until") is None and not payload.get("ban_author"):
+        return
+    queue = context.gateway.store.view("moderation", context.stream_id) or {}
+    items = queue.get("items") or ()
+    item = next((i for i in items if i.get("message_id") == payload["message_id"]), None)
+    check_target(context, None if item is None else item.get("user_id"))
+
+
+async def on_moderator(context: Context) -> None:
+    user = context.payload.get("user_id")
+    if user not in context.gateway.rights.moderators.get(context.stream_id, ()):
+        raise not_found(f"moderator {user!r} of {context.stream_id}")
 
 
 def review(decision: str) -> Write:
@@ -28,11 +65,16 @@ def review(decision: str) -> Write:
         Who.MODERATOR,
         path_fields=("message_id",),
         fixed={"decision": decision},
+        prepare=on_author,
     )
 
 
-def by_user(method: str, path: str, event: str, summary: str, who: Who) -> Write:
-    return Write(method, path, f"livefold.moderation.{event}", summary, who, ("user_id",))
+def by_user(
+    method: str, path: str, event: str, summary: str, who: Who, prepare: Prepare = on_user
+) -> Write:
+    return Write(
+        method, path, f"livefold.moderation.{event}", summary, who, ("user_id",), prepare=prepare
+    )
 
 
 def by_term(path: str, event: str, summary: str) -> Write:
@@ -58,8 +100,16 @@ WRITES = [
         "livefold.moderation.UserTimedOut",
         "Time a user out until a time (epoch ms)",
         Who.MODERATOR,
+        prepare=on_user,
     ),
-    Write("POST", MOD + "/bans", "livefold.moderation.UserBanned", "Ban a user", Who.MODERATOR),
+    Write(
+        "POST",
+        MOD + "/bans",
+        "livefold.moderation.UserBanned",
+        "Ban a user",
+        Who.MODERATOR,
+        prepare=on_user,
+    ),
     by_user(
         "DELETE", MOD + "/bans/{user_id}", "UserUnbanned", "Lift a ban or timeout", Who.MODERATOR
     ),
@@ -106,6 +156,7 @@ WRITES = [
         "ModeratorRemoved",
         "Remove a moderator (the streamer)",
         Who.OWNER,
+        prepare=on_moderator,
     ),
     Write(
         "POST",
@@ -113,6 +164,7 @@ WRITES = [
         "livefold.moderation.UserBlocked",
         "Block a user from the streamer's chat (the streamer)",
         Who.OWNER,
+        prepare=on_user,
     ),
     by_user(
         "DELETE",

@@ -259,13 +259,14 @@ SERVICE_OPERATIONS: Operations = {
     },
     "/metrics": {
         "get": {
-            "summary": "Prometheus metrics of this process",
+            "summary": "Prometheus metrics of this process (Bearer gateway_metrics_token)",
             "operationId": "get_metrics",
             "responses": {
                 "200": {
                     "description": "the text exposition format",
                     "content": {"text/plain": {"schema": {"type": "string"}}},
-                }
+                },
+                "401": {"description": "no metrics token, or the wrong one"},
             },
         }
     },

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway import json_input
 from gateway.errors import ApiError, invalid, not_found
 from gateway.runtime import gateway_of
 from gateway.writes import read_json
@@ -89,6 +90,11 @@ async def webhook(request: Request) -> Response:
     if name != provider.name:
         raise not_found(f"payment provider {name!r} (this gateway takes {provider.name!r})")
     payload = await request.body()
+    try:
+        json_input.decode(payload, strings=False)
+    except json_input.Refused as refused:
+        reason = f"the body is {refused.reason}"
+        raise ApiError(400, "bad_webhook", reason, refused.errors) from None
     try:
         outcome = await provider.parse_webhook(payload, request.headers)
     except WebhookRejected as error:

@@ -23,6 +23,7 @@ from starlette.requests import HTTPConnection
 from gateway.auth.tokens import Principal
 from gateway.errors import ApiError, invalid, unauthorized
 from gateway.idempotency import MAX_KEY, is_valid_key
+from gateway.json_input import Refused
 from gateway.limits import too_large
 from gateway.runtime import Gateway
 from gateway.writes import Submission, Write, json_object, perform, trace_id_of
@@ -86,6 +87,21 @@ def start(writer: Writer, frame: dict[str, Any], frame_bytes: int) -> str | None
     writer.writes.add(task)
     task.add_done_callback(writer.writes.discard)
     return None
+
+
+def refuse_text(writer: Writer, refused: Refused) -> bool:
+    """Answer a send frame whose body (only) holds text livefold never takes with the error
+    frame its route would answer (422); False when the frame itself is at fault."""
+    frame = refused.value
+    if not isinstance(frame, dict) or frame.get("op") != "send":
+        return False
+    if not is_valid_key(frame.get("id")):
+        return False
+    if not all(error.path.startswith(("body.", "body[")) for error in refused.errors):
+        return False
+    fields = [FieldError(e.path.removeprefix("body."), e.reason) for e in refused.errors]
+    writer.send(refusal(frame["id"], invalid(fields, f"the body is {refused.reason}")))
+    return True
 
 
 def signed_in(writer: Writer) -> Principal:

@@ -11,7 +11,6 @@ rate limits, body rules, idempotency, rights, the event and its append.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,7 +21,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
-from gateway import idempotency
+from gateway import idempotency, json_input
 from gateway.auth.backend import Caller
 from gateway.auth.tokens import Principal
 from gateway.errors import ApiError, forbidden, invalid, not_found, unauthorized
@@ -112,10 +111,9 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        reason = f"not valid JSON: {error}"
-        raise invalid([FieldError("body", reason)], "the body is not JSON") from None
+        return json_input.decode(raw)
+    except json_input.Refused as refused:
+        raise invalid(refused.errors, f"the body is {refused.reason}") from None
 
 
 def check_allowed(gateway: Gateway, who: Who, principal: Principal, stream_id: str) -> None:

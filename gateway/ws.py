@@ -21,7 +21,6 @@ viewer is the signed-in user, else an anonymous id of this socket.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -29,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from websockets.exceptions import InvalidState
 
-from gateway import metrics, socket_writes
+from gateway import json_input, metrics, socket_writes
 from gateway.auth.backend import AUTH_ERROR, Caller
 from gateway.auth.tokens import AuthError, Principal
 from gateway.frames import Wire, takes_deflated
@@ -134,9 +133,10 @@ class Connection:
 
     def handle(self, text: str) -> None:
         try:
-            frame = json.loads(text)
-        except ValueError:
-            self.close(BAD_FRAME, "bad frame: not JSON")
+            frame = json_input.decode(text, "frame")
+        except json_input.Refused as refused:  # a send's body at fault gets the route's 422
+            if not socket_writes.refuse_text(self, refused):
+                self.close(BAD_FRAME, f"bad frame: {refused}")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("op"), str):
             self.close(BAD_FRAME, 'bad frame: expected an object with "op"')

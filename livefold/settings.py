@@ -109,6 +109,19 @@ class Settings(BaseSettings):
     gateway_tls_self_signed: bool = False
     gateway_cors_origins: tuple[str, ...] = ()
     gateway_max_body_bytes: int = 65_536
+    # What one HTTP client may make a gateway hold (docs/security.md): the request head's
+    # bytes and fields, the seconds to send a whole request, idle seconds between requests.
+    gateway_max_header_bytes: int = Field(default=32_768, ge=1024)
+    gateway_max_headers: int = Field(default=100, ge=8)
+    gateway_request_read_seconds: float = Field(default=10.0, gt=0)
+    gateway_keep_alive_seconds: int = Field(default=5, ge=1)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto the gateway believes (addresses or
+    # networks); none by default, so a client cannot pick the address its limits count on.
+    gateway_trusted_proxies: tuple[str, ...] = ()
+    # `/metrics` answers only `Authorization: Bearer <this>`; unset, it answers nobody.
+    gateway_metrics_token: str | None = None
+    # uvicorn's access log (off by default); `access_token` query values are never printed.
+    gateway_access_log: bool = False
     # Gateways behind the load balancer: each enforces 1/N of every per-client limit.
     gateway_replicas: int = Field(default=1, ge=1)
     gateway_user_writes_per_second: float = 10.0

@@ -191,6 +191,7 @@ class Validator:
             reason = None if value is None else check(value, body)
             if reason is not None:
                 errors.append(FieldError(name, reason))
+        errors += id_problems(body)
         if errors:
             raise EventValidationError(event_type, errors)
 
@@ -198,6 +199,35 @@ class Validator:
         names = frozenset(field["name"] for field in schema["fields"])
         self._field_names[event_type] = names
         return names
+
+
+# ---------------------------------------------------------------- ids
+
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@|+=~-]{0,199}")
+ID_SHAPE = "must be an id: 1..200 of A-Z a-z 0-9 . _ : @ | + = ~ -, starting with a letter/digit"
+
+
+def id_problems(value: Any, path: str = "") -> list[FieldError]:
+    """Every field named `*_id` (a string) or `*_ids` (strings), at any depth, has an id's
+    length and shape: ids are keys, path segments and log lines, never free text."""
+    errors: list[FieldError] = []
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            where = f"{path}.{name}" if path else str(name)
+            if isinstance(item, str) and str(name).endswith("_id"):
+                errors += [] if ID.fullmatch(item) else [FieldError(where, ID_SHAPE)]
+            elif isinstance(item, list) and str(name).endswith("_ids"):
+                errors += [
+                    FieldError(f"{where}[{index}]", ID_SHAPE)
+                    for index, one in enumerate(item)
+                    if isinstance(one, str) and not ID.fullmatch(one)
+                ]
+            else:
+                errors += id_problems(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            errors += id_problems(item, f"{path}[{index}]")
+    return errors
 
 
 # ---------------------------------------------------------------- explaining type errors

@@ -51,6 +51,7 @@ class Tokens:
 
 # Gateways behind one load balancer share its public URL, the issuer of their tokens.
 PUBLIC_URL = "https://livefold.localhost"  # loopback (RFC 6761): a local deployment
+METRICS_TOKEN = "metrics-scraper-token"
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,8 @@ class Running:
 @contextlib.contextmanager
 def gateway(settings: Settings, name: str = "gateway", **changes: Any) -> Iterator[Running]:
     """A gateway process on its own free port."""
-    own = settings.model_copy(
-        update={"gateway_port": free_port(), "public_url": PUBLIC_URL, **changes}
-    )
+    defaults = {"public_url": PUBLIC_URL, "gateway_metrics_token": METRICS_TOKEN}
+    own = settings.model_copy(update={"gateway_port": free_port(), **defaults, **changes})
     spec = service(own, name)
     handle = RunningService(spec, log_to(settings.data_dir / "logs")(spec))
     handle.start()
@@ -109,6 +109,14 @@ class Pair:
 
 def chat_texts(frame: dict[str, Any]) -> list[str]:
     return [n["value"]["text"] for n in frame["notices"] if n["kind"] == "message"]
+
+
+def metrics_of(running: Running) -> str:
+    """The gateway's Prometheus metrics, as its scraper reads them."""
+    token = running.settings.gateway_metrics_token
+    answer = httpx.get(f"{running.url}/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    return answer.text
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:

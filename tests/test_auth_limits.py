@@ -1,7 +1,8 @@
 """Brute-force limits on the auth endpoints of a real `python -m gateway`, with tight buckets:
 sign-in per address and per username, the token endpoint and registration per address. Each
 refusal is 429 with Retry-After and a JSON reason. The clients come from different addresses
-through X-Forwarded-For, which uvicorn takes from a trusted proxy (here, loopback)."""
+through X-Forwarded-For, which the gateway takes from the proxies it is told to trust (here,
+loopback)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.auth_client import (
     register,
     sign_in,
 )
-from tests.gateways import Running, gateway
+from tests.gateways import Running, gateway, metrics_of
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,7 @@ def throttled(stack: Settings) -> Iterator[Running]:
         auth_account_sign_ins_per_minute=3.0,
         auth_ip_token_requests_per_minute=3.0,
         auth_ip_registrations_per_minute=2.0,
+        gateway_trusted_proxies=("127.0.0.1",),
     ) as running:
         yield running
 
@@ -70,7 +72,7 @@ def test_one_username_is_limited_across_addresses_and_others_are_not(throttled: 
         assert_refused(answer, "too many sign-in attempts for this username")
         assert "location" not in answer.headers
         code_from(sign_in(owner, throttled.url, bystander, PASSWORD))
-        metrics = owner.get(f"{throttled.url}/metrics").text
+        metrics = metrics_of(throttled)
         assert 'livefold_gateway_rate_limited_total{kind="account_sign_in"}' in metrics
 
 

@@ -24,6 +24,7 @@ from tests.gateways import (
     eventually,
     fold_workers,
     gateway,
+    metrics_of,
     subscribe,
 )
 
@@ -310,7 +311,8 @@ def test_openapi_metrics_cors_and_body_limit(api: Api) -> None:
     chat = document["paths"]["/api/v1/streams/{stream_id}/chat"]["post"]
     body = chat["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["text"] and "message_id" not in body["properties"]
-    metrics = root.get("/metrics").text
+    assert root.get("/metrics").status_code == 401  # for the scraper only
+    metrics = metrics_of(Running(api.settings, api.url))
     names = ("http_request_seconds", "kafka_produce_seconds", "ws_connections", "ws_frames_sent")
     for name in names:
         assert f"livefold_gateway_{name}" in metrics

@@ -1,5 +1,7 @@
 """schemathesis (a pinned version, from the dev dependencies) fuzzes every operation of a live
-gateway's /openapi.json, signed in as an admin and aimed at a real stream: no answer is a 5xx.
+gateway's /openapi.json, signed in as an admin and aimed at a real stream: no answer is a 5xx,
+hostile variants of the generated requests included (tests/fuzz_hooks.py: lone surrogates, NUL,
+JSON nested 5000 deep, quotes and backslashes in OAuth parameters).
 The document must describe every route `python -m gateway` serves, the authorization server's
 and the payment webhooks' too, and the fuzzer must reach each of them (its HAR report says).
 One worker: with two, schemathesis 4.32's generator itself fails now and then (a thread race)."""
@@ -21,6 +23,7 @@ from livefold.settings import Settings
 from tests.auth_client import CLIENT_ID, REDIRECT_URI, bearer, register, tokens
 from tests.gateways import Running, Tokens, fold_workers, gateway
 
+HOOKS = Path(__file__).with_name("fuzz_hooks.py")
 # Beside the writes and reads: the service's, the payments' and the auth server's routes.
 ROUTES_BESIDE_THE_API = {
     ("get", "/health"),
@@ -150,6 +153,7 @@ def test_fuzzing_every_operation_finds_no_server_error(stack: Settings, tmp_path
 
         config = tmp_path / "schemathesis.toml"
         config.write_text(
+            f'hooks = "{HOOKS}"\n'  # hostile variants of each request (tests/fuzz_hooks.py)
             "[parameters]\n"
             f'"path.stream_id" = "{stream_id}"\n'
             '"path.provider" = "sandbox"\n'

@@ -44,6 +44,7 @@ from tests.gateways import (
     expires_at,
     fold_workers,
     gateway,
+    metrics_of,
     next_frame,
     send_frame,
     signed_in,
@@ -277,7 +278,7 @@ def test_a_client_that_stops_reading_is_dropped_with_4408(stack: Settings) -> No
                 )
 
         asyncio.run(asyncio.wait_for(scenario(), 60))
-        metrics = httpx.get(f"{running.url}/metrics").text
+        metrics = metrics_of(running)
         assert 'livefold_gateway_ws_dropped_total{reason="slow"} 1.0' in metrics
     producer.close()
 
@@ -471,7 +472,7 @@ def test_a_socket_hears_its_token_is_expiring_then_is_closed_with_4401(pair: Pai
             assert when >= expires_at(token) + EXPIRED_CLOSE - 0.05
 
     asyncio.run(scenario())
-    metrics = httpx.get(f"{pair.a.url}/metrics").text
+    metrics = metrics_of(pair.a)
     assert 'livefold_gateway_ws_dropped_total{reason="expired"}' in metrics
 
 

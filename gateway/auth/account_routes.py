@@ -4,14 +4,14 @@ plus "fields": [{"field", "reason"}] when the body was at fault."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway import json_input
 from gateway.auth.account_service import (
     Conflict,
     InvalidInput,
@@ -69,14 +69,19 @@ async def json_body(request: Request) -> Any:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise Refusal(problem(415, "invalid", "send a JSON body (application/json)"))
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BYTES:
-            raise Refusal(problem(413, "invalid", f"body over {MAX_JSON_BYTES} bytes"))
     try:
-        return json.loads(body)
-    except ValueError as error:
-        raise Refusal(problem(400, "invalid", f"body is not JSON: {error}")) from error
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_JSON_BYTES:
+                raise Refusal(problem(413, "invalid", f"body over {MAX_JSON_BYTES} bytes"))
+    except ClientDisconnect:
+        raise Refusal(problem(400, "disconnected", "the client left before its body")) from None
+    try:
+        return json_input.decode(body)
+    except json_input.Refused as refused:
+        status = 400 if refused.value is None else 422
+        reason = f"the body is {refused.reason}"
+        raise Refusal(problem(status, "invalid", reason, refused.errors)) from None
 
 
 def account_routes(service: AuthService) -> list[BaseRoute]:

@@ -27,6 +27,7 @@ from gateway.auth.directory import (
 )
 from gateway.auth.follower import FollowerError
 from gateway.auth.passwords import hash_password, password_matches
+from gateway.auth.usernames import normalized_username, username_problem
 from livefold import accounts
 from livefold.data_keys import KeyStore, KeyStoreUnavailable, seal
 from streams.events import SYSTEM_ACTOR, Event
@@ -34,7 +35,6 @@ from streams.producer import AppendError, EventProducer
 from streams.validation import EventValidationError, FieldError
 
 ROLE_NAMES = ("viewer", "streamer", "moderator", "editor", "admin")
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 APPEND_TIMEOUT = 15.0
 
@@ -65,10 +65,6 @@ class Registration:
     email: str
 
 
-def normalized_username(username: str) -> str:
-    return unicodedata.normalize("NFKC", username).strip().lower()
-
-
 def registration_from(body: Any) -> Registration:
     if not isinstance(body, dict):
         raise InvalidInput([FieldError("body", "must be a JSON object")])
@@ -76,8 +72,7 @@ def registration_from(body: Any) -> Registration:
     username = normalized_username(_text(body, "username", errors))
     password = _text(body, "password", errors, strip=False)
     fields = profile_fields_from(body, required=True, errors=errors)
-    if username and not _USERNAME.match(username):
-        reason = "3..32 characters: letters, digits, '_', '.', '-'; starting with a letter/digit"
+    if username and (reason := username_problem(username)) is not None:
         errors.append(FieldError("username", reason))
     if password and not 8 <= len(password) <= 1024:
         errors.append(FieldError("password", "must be 8..1024 characters"))
@@ -113,9 +108,6 @@ def _text(body: dict[str, Any], name: str, errors: list[FieldError], strip: bool
     if not isinstance(value, str) or not value.strip():
         errors.append(FieldError(name, "required, a non-empty string"))
         return ""
-    if any("\ud800" <= char <= "\udfff" for char in value):  # JSON allows them, UTF-8 not
-        errors.append(FieldError(name, "must be Unicode text (no lone surrogates)"))
-        return ""
     return value.strip() if strip else value
 
 
@@ -145,7 +137,7 @@ class AccountService:
 
     def register(self, registration: Registration) -> Account:
         if self.directory.user_id_of(registration.username) is not None:
-            raise Conflict(f"username {registration.username!r} is taken")
+            raise Conflict(f"username {registration.username!r} is taken (or one like it)")
         user_id = str(uuid.uuid4())
         profile = Profile(registration.username, registration.display_name, registration.email)
         credentials = {"password_hash": hash_password(registration.password)}
@@ -163,7 +155,7 @@ class AccountService:
         if self.directory.user_id_of(registration.username) != user_id:
             # Another gateway registered the name at the same moment, and first.
             self.delete(user_id, actor_id=SYSTEM_ACTOR, reason="other")
-            raise Conflict(f"username {registration.username!r} is taken")
+            raise Conflict(f"username {registration.username!r} is taken (or one like it)")
         return self._account(user_id)
 
     def change_profile(self, user_id: str, changes: dict[str, str]) -> Account:

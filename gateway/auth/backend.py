@@ -107,10 +107,15 @@ def bearer_token(connection: HTTPConnection) -> str | None:
 
 
 class TokenBackend(AuthenticationBackend):
-    def __init__(self, verifier: Verifier):
+    def __init__(self, verifier: Verifier, own_credentials: frozenset[str] = frozenset()):
+        """`own_credentials`: paths whose endpoint checks an Authorization header of its own
+        (the metrics scraper's token is no access token)."""
         self.verifier = verifier
+        self.own_credentials = own_credentials
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        if conn.scope["path"] in self.own_credentials:
+            return None
         websocket = conn.scope["type"] == "websocket"
         try:
             token = bearer_token(conn)

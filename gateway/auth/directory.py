@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.auth.usernames import username_key
 from livefold import accounts
 from livefold.accounts import AccountState, Session
 from livefold.data_keys import KeyErased, KeyStore, unseal
@@ -70,7 +71,7 @@ class AccountDirectory:
         self.keys = keys
         self._states: dict[str, AccountState] = {}
         self._profiles: dict[str, Profile] = {}
-        self._usernames: dict[str, tuple[int, str]] = {}  # username -> (created at, user id)
+        self._usernames: dict[str, tuple[int, str]] = {}  # username key -> (created at, user)
         self._data_keys: dict[str, bytes] = {}
         self._positions: dict[int, int] = {}  # partition -> next offset to fold
         self._changed = threading.Condition()
@@ -126,15 +127,16 @@ class AccountDirectory:
     def _index(self, username: str, state: AccountState) -> None:
         # Two gateways may register one name at once; the earlier account keeps it, on every
         # gateway alike, whatever order the partitions are read in.
-        claim = (state["created_at"] or 0, state["user_id"])
-        holder = self._usernames.get(username)
+        claim, key = (state["created_at"] or 0, state["user_id"]), username_key(username)
+        holder = self._usernames.get(key)
         if holder is None or claim < holder:
-            self._usernames[username] = claim
+            self._usernames[key] = claim
 
     def _forget(self, user_id: str, state: AccountState, keep_key: bool = False) -> None:
         profile = self._profiles.pop(user_id, None)
-        if profile is not None and self._usernames.get(profile.username, (0, ""))[1] == user_id:
-            del self._usernames[profile.username]
+        key = None if profile is None else username_key(profile.username)
+        if key is not None and self._usernames.get(key, (0, ""))[1] == user_id:
+            del self._usernames[key]
         if not keep_key and state["key_id"] is not None:
             self._data_keys.pop(state["key_id"], None)
 
@@ -203,7 +205,7 @@ class AccountDirectory:
 
     def user_id_of(self, username: str) -> str | None:
         with self._changed:
-            holder = self._usernames.get(username)
+            holder = self._usernames.get(username_key(username))
         return None if holder is None else holder[1]
 
     def password_hash(self, user_id: str) -> str | None:

@@ -13,12 +13,14 @@ Where things live:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request, grants
+from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Error, OAuth2Request, grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -225,9 +227,22 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         """Nothing to do: `authenticate_user` spent it in the log."""
 
 
+class UnsupportedTokenType(OAuth2Error):  # type: ignore[misc]
+    """RFC 7009, 2.2.1: an error response of RFC 6749, 5.2, so 400 (authlib's own is a 401)."""
+
+    error = "unsupported_token_type"
+    status_code = 400
+
+
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["none"]
     server: LivefoldAuthorizationServer
+
+    def check_params(self, request: OAuth2Request, client: PublicClient) -> None:
+        hint = request.form.get("token_type_hint")
+        if hint and hint not in self.SUPPORTED_TOKEN_TYPES:
+            raise UnsupportedTokenType("token_type_hint must be access_token or refresh_token")
+        super().check_params(request, client)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> SessionToken | None:
         try:
@@ -333,10 +348,10 @@ class LivefoldAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             }
             token["refresh_token"] = self.sealing.seal(REFRESH, claims, user.expires_at)
         if "openid" in scope.split():
-            token["id_token"] = self.id_token(user, client)
+            token["id_token"] = self.id_token(user, client, token["access_token"])
         return token
 
-    def id_token(self, user: Grantee, client: PublicClient) -> str:
+    def id_token(self, user: Grantee, client: PublicClient, access_token: str) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.settings.gateway_url,
@@ -346,6 +361,7 @@ class LivefoldAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             "exp": now + self.settings.access_token_ttl_seconds,
             "auth_time": user.auth_time,
             "sid": user.session_id,
+            "at_hash": access_token_hash(access_token),
         }
         if user.nonce:
             claims["nonce"] = user.nonce
@@ -371,3 +387,10 @@ class LivefoldAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             user_id, ACCOUNT_WAIT_SECONDS
         )
         return account if account is not None and account.active else None
+
+
+def access_token_hash(access_token: str) -> str:
+    """OpenID Connect Core 3.1.3.6: the left half of the token's SHA-256 (both RS256 and
+    ES256 hash with it), base64url without padding."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")

@@ -26,7 +26,10 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 Pairs = list[tuple[str, str]]
 
 # The parameters RFC 6749 (Appendix A), RFC 7636 and RFC 7009 define are printable ASCII
-# (VSCHAR); authlib echoes some in its error descriptions and fails on any other character.
+# (VSCHAR); authlib echoes some in its error descriptions, and raises (a 500) on a character
+# an error description may not hold: anything else, and '"' or '\' (RFC 6749, 4.1.2.1).
+# Only `state` and `nonce` are the client's opaque values, returned but never described.
+OPAQUE_PARAMETERS = frozenset({"state", "nonce"})
 OAUTH_PARAMETERS = frozenset(
     {
         "response_type",
@@ -103,10 +106,15 @@ async def read_form(request: Request) -> Pairs:
 
 
 def check_parameters(pairs: Pairs) -> None:
-    """FormError for an OAuth parameter with a character outside printable ASCII."""
+    """FormError for an OAuth parameter with a character outside printable ASCII, or with a
+    quote or backslash where an error description could echo it."""
     for name, value in pairs:
-        if name in OAUTH_PARAMETERS and not all(" " <= char <= "~" for char in value):
+        if name not in OAUTH_PARAMETERS:
+            continue
+        if not all(" " <= char <= "~" for char in value):
             raise FormError(f"{name} must be printable ASCII (RFC 6749, appendix A)")
+        if name not in OPAQUE_PARAMETERS and ('"' in value or "\\" in value):
+            raise FormError(f"{name} must not hold a quote or a backslash")
 
 
 async def oauth2_request(

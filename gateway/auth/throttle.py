@@ -14,8 +14,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from gateway.auth.account_service import normalized_username
 from gateway.auth.starlette_oauth import oauth_error
+from gateway.auth.usernames import username_key
 from gateway.errors import ApiError
 from gateway.limits import TokenBuckets, too_many
 from livefold.settings import Settings
@@ -62,7 +62,7 @@ class AuthLimits:
             raise Throttled(too_many("ip_sign_in", wait, "too many sign-in attempts from here"))
 
     def sign_in_as(self, username: str) -> None:
-        key = normalized_username(username)[:USERNAME_KEY_CHARS]
+        key = username_key(username)[:USERNAME_KEY_CHARS]
         wait = self.sign_ins_per_account.take(key)
         if wait:
             what = "too many sign-in attempts for this username"

@@ -3,9 +3,10 @@ keeps under the data dir (production: mount the key files from a secret store). 
 signed with that key or an RS256 one kept beside it (OpenID Core requires RS256 support), as
 each client registered; the JWKS publishes both.
 
-Claims: `sub` (user id), `roles` (global roles: viewer, streamer, admin), `iss`, `aud`, `iat`,
-`exp`, `jti`. Per-stream rights (owner, moderator) are not in the token: they change while a
-token lives, so the gateway reads them from stream and moderation state.
+Header `typ` is `at+jwt` (RFC 9068). Claims: `sub` (user id), `roles` (global roles: viewer,
+streamer, admin), `iss`, `aud`, `iat`, `exp`, `jti`; an `nbf` is honoured when present.
+Per-stream rights (owner, moderator) are not in the token: they change while a token lives,
+so the gateway reads them from stream and moderation state.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ ROLES = frozenset({"viewer", "streamer", "admin"})
 ALGORITHM = "ES256"  # of access tokens
 ID_TOKEN_ALGORITHMS = ("RS256", ALGORITHM)
 RSA_KEY_BITS = 2048
+ACCESS_TOKEN_TYPE = "at+jwt"
+CLOCK_SKEW_SECONDS = 30  # an issuer's clock ahead of ours: its fresh token's nbf
 
 
 class AuthError(Exception):
@@ -121,19 +124,37 @@ def issue_access_token(
         "exp": issued_at + ttl_seconds,
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode({"alg": ALGORITHM, "kid": keys.kid, "typ": "at+jwt"}, claims, keys.key)
+    header = {"alg": ALGORITHM, "kid": keys.kid, "typ": ACCESS_TOKEN_TYPE}
+    return jwt.encode(header, claims, keys.key)
 
 
 def verify_access_token(
-    token: str, key_set: KeySet, *, issuer: str, audience: str, now: float | None = None
+    token: str,
+    key_set: KeySet,
+    *,
+    issuer: str,
+    audience: str,
+    now: float | None = None,
+    typed: bool = True,
 ) -> Principal:
-    """Check signature, issuer, audience and expiry; raise AuthError with the reason."""
+    """Check signature, type, issuer, audience, validity window; raise AuthError with the
+    reason. `typed`: the header must say `at+jwt` (RFC 9068), as livefold's own tokens do, so
+    no other JWT signed with the key passes; an external provider's may also say `JWT` or
+    nothing."""
     try:
         decoded = jwt.decode(token, key_set, algorithms=[ALGORITHM, "RS256"])
     except (JoseError, ValueError) as error:
         raise AuthError(f"invalid token: {error.__class__.__name__}") from error
+    kind = str(decoded.header.get("typ", "")).lower().removeprefix("application/")
+    if kind != ACCESS_TOKEN_TYPE and (typed or kind not in ("", "jwt")):
+        raise AuthError(f"not an access token (typ {kind or 'missing'}, not {ACCESS_TOKEN_TYPE})")
     claims = decoded.claims
     moment = time.time() if now is None else now
+    not_before = claims.get("nbf")
+    if not_before is not None and (
+        not isinstance(not_before, int | float) or not_before > moment + CLOCK_SKEW_SECONDS
+    ):
+        raise AuthError("token not valid yet (nbf)")
     audiences = claims.get("aud")
     if isinstance(audiences, str):
         audiences = [audiences]

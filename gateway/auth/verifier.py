@@ -96,7 +96,9 @@ class Verifier:
             raise AuthError("token from an unknown issuer")
         kid = header.get("kid")
         keys = provider.key_set(kid if isinstance(kid, str) else None)
-        verified = verify_access_token(token, keys, issuer=provider.issuer, audience=self.audience)
+        verified = verify_access_token(
+            token, keys, issuer=provider.issuer, audience=self.audience, typed=False
+        )
         user_id = external_user_id(provider.issuer, verified.user_id)
         viewer = Principal(user_id, frozenset({"viewer"}), expires_at=verified.expires_at)
         return VerifiedToken(self.recheck(viewer), claims, provider.issuer, local=False)
