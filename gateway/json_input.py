@@ -24,6 +24,7 @@ MAX_STRING_CHARS = 65_536
 # C0 controls but tab, newline and carriage return; DEL and the C1 controls; lone surrogates
 # (a well-formed pair decodes to one code point, so what matches here is alone).
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+NOT_JSON, TOO_DEEP, BAD_TEXT = "not JSON", "nested too deep", "not text livefold takes"
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 
@@ -47,17 +48,17 @@ def decode(raw: bytes | str, whole: str = "body", *, strings: bool = True) -> An
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
-        raise Refused("not JSON", [FieldError(whole, "is not UTF-8")]) from None
+        raise Refused(NOT_JSON, [FieldError(whole, "is not UTF-8")]) from None
     if nesting(text) > MAX_DEPTH:
         reason = f"nests deeper than {MAX_DEPTH} arrays and objects"
-        raise Refused("not JSON livefold takes", [FieldError(whole, reason)])
+        raise Refused(TOO_DEEP, [FieldError(whole, reason)])
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError) as error:
-        raise Refused("not JSON", [FieldError(whole, f"not valid JSON: {error}")]) from None
+        raise Refused(NOT_JSON, [FieldError(whole, f"not valid JSON: {error}")]) from None
     errors = problems(value, whole) if strings else []
     if errors:
-        raise Refused("not text livefold takes", errors, value)
+        raise Refused(BAD_TEXT, errors, value)
     return value
 
 

@@ -93,8 +93,11 @@ async def webhook(request: Request) -> Response:
     try:
         json_input.decode(payload, strings=False)
     except json_input.Refused as refused:
-        reason = f"the body is {refused.reason}"
-        raise ApiError(400, "bad_webhook", reason, refused.errors) from None
+        # What is not JSON at all the provider refuses, after the signature; what nests too
+        # deep would exhaust its decoder's recursion.
+        if refused.reason == json_input.TOO_DEEP:
+            reason = f"the body is {refused.reason}"
+            raise ApiError(400, "bad_webhook", reason, refused.errors) from None
     try:
         outcome = await provider.parse_webhook(payload, request.headers)
     except WebhookRejected as error:

@@ -191,7 +191,8 @@ class Validator:
             reason = None if value is None else check(value, body)
             if reason is not None:
                 errors.append(FieldError(name, reason))
-        errors += id_problems(body)
+        named = {error.path for error in errors}
+        errors += [error for error in id_problems(body) if error.path not in named]
         if errors:
             raise EventValidationError(event_type, errors)
 
