@@ -32,6 +32,7 @@ from tests.gateways import (
     eventually,
     fold_workers,
     gateway,
+    metrics_of,
     next_frame,
     send_frame,
     signed_in,
@@ -105,10 +106,7 @@ def test_a_revoked_session_closes_its_sockets_on_every_gateway_within_seconds(
             await acked(kept, "after", stream_id)  # the user's other sign-in writes on
 
     asyncio.run(scenario())
-    assert (
-        'livefold_gateway_ws_dropped_total{reason="revoked"}'
-        in httpx.get(f"{pair.b.url}/metrics").text
-    )
+    assert 'livefold_gateway_ws_dropped_total{reason="revoked"}' in metrics_of(pair.b)
 
 
 def test_a_deleted_account_closes_its_sockets_on_every_gateway_within_seconds(
