@@ -89,14 +89,12 @@ rate_limited = Counter(
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """For the scraper holding `gateway_metrics_token` only: metrics tell who is online and
-    how busy the gateway is."""
-    wanted = request.app.state.gateway.settings.gateway_metrics_token
+    """For the scraper holding `gateway_metrics_token` (the setting, else the install's own
+    secret under data_dir/auth) only: metrics tell who is online and how busy the gateway is."""
+    wanted = request.app.state.gateway.settings.secret("gateway_metrics_token")
     given = request.headers.get("authorization", "").encode()
-    if not wanted or not hmac.compare_digest(given, f"Bearer {wanted}".encode()):
+    if not hmac.compare_digest(given, f"Bearer {wanted}".encode()):
         reason = "send Authorization: Bearer <gateway_metrics_token>"
-        if not wanted:
-            reason = "metrics are off: set LIVEFOLD_GATEWAY_METRICS_TOKEN to scrape them"
         body = {"error": "unauthorized", "reason": reason}
         return JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

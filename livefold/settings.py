@@ -25,6 +25,7 @@ SECRETS = (
     "s3_secret_key",
     "registry_password",
     "payment_sandbox_secret",
+    "gateway_metrics_token",
 )
 
 
@@ -118,7 +119,7 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto the gateway believes (addresses or
     # networks); none by default, so a client cannot pick the address its limits count on.
     gateway_trusted_proxies: tuple[str, ...] = ()
-    # `/metrics` answers only `Authorization: Bearer <this>`; unset, it answers nobody.
+    # `/metrics` answers only `Authorization: Bearer <this>` (unset: the install's own secret).
     gateway_metrics_token: str | None = None
     # uvicorn's access log (off by default); `access_token` query values are never printed.
     gateway_access_log: bool = False

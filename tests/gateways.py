@@ -113,7 +113,7 @@ def chat_texts(frame: dict[str, Any]) -> list[str]:
 
 def metrics_of(running: Running) -> str:
     """The gateway's Prometheus metrics, as its scraper reads them."""
-    token = running.settings.gateway_metrics_token
+    token = running.settings.secret("gateway_metrics_token")
     answer = httpx.get(f"{running.url}/metrics", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200, answer.text
     return answer.text

@@ -101,7 +101,7 @@ def test_json_nested_thousands_deep_is_refused_everywhere(hostile: Running, stre
     pay = "/api/v1/payments/sandbox/pay"
     assert "nests deeper" in refused(post(hostile, pay, deep))["body"]
     # A webhook signed with the sandbox's secret, as the sandbox (or anyone who knows it) would.
-    secret = hostile.settings.payment_sandbox_secret
+    secret = hostile.settings.secret("payment_sandbox_secret")
     hook = httpx.post(
         f"{hostile.url}/api/v1/payments/webhook/sandbox",
         content=deep.encode(),

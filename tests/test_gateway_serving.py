@@ -103,7 +103,7 @@ def test_metrics_answer_the_scraper_token_only(served: Running) -> None:
     url = f"{served.url}/metrics"
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers={"Authorization": "Bearer guessed"}).status_code == 401
-    token = served.settings.gateway_metrics_token
+    token = served.settings.secret("gateway_metrics_token")
     scraped = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
     assert scraped.status_code == 200 and "livefold_gateway_ws_connections" in scraped.text
 
