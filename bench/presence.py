@@ -15,15 +15,15 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from bench.gateway import (
-    _bench_settings,
     _close,
-    _cpu_seconds,
-    _folds,
-    _gateway,
     _open,
     _run,
-    _stream,
-    _token,
+    access_token,
+    bench_settings,
+    bench_stream,
+    cpu_seconds,
+    running_folds,
+    running_gateway,
 )
 from bench.wsload import Counts
 from livefold.settings import Settings
@@ -46,11 +46,11 @@ def _appended(settings: Settings, topic: str) -> int:
 
 
 def presence(settings: Settings) -> dict[str, Any]:
-    own = _bench_settings(settings)
+    own = bench_settings(settings)
     interval = own.gateway_presence_heartbeat_seconds
     topic = event_topic("audience")
-    with _folds(own), _gateway(own) as (handle, url):
-        stream_id = _stream(f"{url}/api/v1", _token(own, "bench-streamer", {"streamer"}))
+    with running_folds(own), running_gateway(own) as (handle, url):
+        stream_id = bench_stream(f"{url}/api/v1", access_token(own, "bench-streamer", {"streamer"}))
         assert handle.process is not None
         pid = handle.process.pid
 
@@ -61,11 +61,11 @@ def presence(settings: Settings) -> dict[str, Any]:
             opened_s = time.monotonic() - opening
             await asyncio.sleep(2.0)  # the joins are appended
             try:
-                events, cpu, started = _appended(own, topic), _cpu_seconds(pid), time.monotonic()
+                events, cpu, started = _appended(own, topic), cpu_seconds(pid), time.monotonic()
                 await asyncio.sleep(HOLD_INTERVALS * interval)
                 seconds = time.monotonic() - started
                 events = _appended(own, topic) - events
-                cpu = _cpu_seconds(pid) - cpu
+                cpu = cpu_seconds(pid) - cpu
                 closed = counts.closed
             finally:
                 _close(held)
