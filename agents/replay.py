@@ -6,7 +6,7 @@ states; a child rebuilds the ClickHouse tables under a fresh prefix (`replay_<n>
 as the live sink writes them (`agents.analytics_rows`). The result is a digest per domain,
 an overall digest and the rebuilt tables' figures, which equal the live ones for the same log.
 
-Order. Each partition is folded in its own order, which a live run keeps too. The seven domains
+Order. Each partition is folded in its own order, which a live run keeps too. The domains
 of `livefold.domains` give the same states for any interleaving of topics (their folds are
 built that way), so records are folded as they arrive. Moderation is not order-free across
 topics: a verdict depends on the bans, terms and chat modes folded before the message. Replay
@@ -16,7 +16,8 @@ topic, partition, offset); each partition stays in its own order. A live moderat
 meets the same order as long as an action's event reaches it before messages stamped after it;
 when a message and a moderator action race (an action stamped before the message arrives after
 it), the live verdict may differ. The verdict in the log is the decision that was made, so chat
-folds the logged verdicts (never re-decided ones) and stays exact; replay counts the verdicts
+(and tips and media, for tip messages and clip titles: ContentJudged) fold the logged verdicts
+(never re-decided ones) and stay exact; replay counts the verdicts
 it would decide differently (`verdicts.differing`) or that the log lacks (`verdicts.missing`).
 
 Errors. Replay folds with the live workers' driver core (`agents.driver.fold_batch`), in chunks
@@ -58,7 +59,7 @@ from streams.producer import EventProducer
 
 BATCH = 50_000  # rows per insert when rebuilding ClickHouse
 CHUNK = 20_000  # records folded as one batch (a key's state is copied once per batch)
-VERDICT = "livefold.moderation.VerdictIssued"
+VERDICTS = frozenset({"livefold.moderation.VerdictIssued", moderation.CONTENT_JUDGED})
 REPLAY_TABLE = re.compile(r"replay_([0-9]+)_events")
 Tables = dict[str, dict[str, Any]]
 
@@ -157,7 +158,7 @@ class Replay:
         event = record.event
         if event.type in moderation.HANDLES:
             self.held.setdefault((record.topic, record.partition), []).append(record)
-        elif event.type == VERDICT:
+        elif event.type in VERDICTS:
             self.logged[event.event_id] = str(event.body.get("verdict"))
         if len(self._chunk) >= CHUNK:
             self._fold_chunk()
@@ -188,7 +189,7 @@ class Replay:
         ordered = merged(self.held)
         while chunk := list(itertools.islice(ordered, CHUNK)):
             for output in self._fold(moderation.CHANNEL, domain, chunk):
-                if isinstance(output, Event) and output.type == VERDICT:
+                if isinstance(output, Event) and output.type in VERDICTS:
                     check.decided += 1
                     logged = self.logged.get(output.event_id)
                     if logged is None:

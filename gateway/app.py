@@ -34,7 +34,6 @@ from gateway import (
 from gateway.auth import openapi as auth_openapi
 from gateway.auth.backend import LocalVerifier, TokenBackend, Verifier, on_auth_error
 from gateway.errors import ApiError, on_api_error, on_http_error, on_unexpected
-from gateway.feed import state_sources
 from gateway.limits import BodyLimit
 from gateway.metrics import METRICS_PATH, RequestTimer, metrics_endpoint
 from gateway.reads import Read
@@ -88,7 +87,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await gateway.start({**state_sources(), media.TOPIC: media.reader(gateway.codec)})
+        await gateway.start()
         try:
             yield
         finally:

@@ -2,11 +2,10 @@
 topics are compacted, so that is the current state plus recent notices) and then follows them,
 handing batches of records to the event loop.
 
-It also reads event topics whose events a gateway lists without a fold of their own (clips and
-recordings, gateway/media.py), each through a function that turns a record into a state message.
-It joins no consumer group and commits nothing: each gateway reads everything for itself.
-A thread, because confluent-kafka blocks; records reach the loop with `call_soon_threadsafe`,
-so the store and the hub are only ever touched from the loop.
+Other topics may be read too, each through a function that turns a record into a state
+message (`sources`). It joins no consumer group and commits nothing: each gateway reads
+everything for itself. A thread, because confluent-kafka blocks; records reach the loop with
+`call_soon_threadsafe`, so the store and the hub are only ever touched from the loop.
 """
 
 from __future__ import annotations

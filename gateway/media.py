@@ -1,6 +1,6 @@
-"""Clips and VODs: viewers cut clips; recordings (VODs) come from the media pipeline. No fold
-keeps them, so each gateway lists them from the media event topic itself (`as_state`, read by
-the state feed) as updates of a "media" channel keyed `<stream>/clip/<id>`, `<stream>/vod/<id>`.
+"""Clips and VODs: viewers cut clips; recordings (VODs) come from the media pipeline. The media
+fold (`livefold.media`) lists them on the "media" channel, keyed `<stream>/clip/<id>` and
+`<stream>/vod/<id>`: a clip only once moderation allowed its title and its author.
 """
 
 from __future__ import annotations
@@ -13,14 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.reads import CURSOR, LIMIT, Read, page, ready_gateway, stream_view
 from gateway.writes import Who, Write
-from streams.catalog import event_topic
-from streams.codec import Codec
-from streams.state import StateMessage
-
-CHANNEL = "media"
-TOPIC = event_topic("media")
-CLIP_CREATED = "livefold.media.ClipCreated"
-RECORDING_FINISHED = "livefold.media.RecordingFinished"
+from livefold.media import CHANNEL, CLIP_CREATED
 
 WRITES = [
     Write(
@@ -32,26 +25,6 @@ WRITES = [
         generated=("clip_id",),
     )
 ]
-
-
-def reader(codec: Codec) -> Callable[[bytes], StateMessage | None]:
-    def as_state(value: bytes) -> StateMessage | None:
-        event = codec.decode(value)
-        if event.type == CLIP_CREATED:
-            key = f"{event.stream_id}/clip/{event.body['clip_id']}"
-        elif event.type == RECORDING_FINISHED:
-            key = f"{event.stream_id}/vod/{event.body['recording_id']}"
-        else:
-            return None
-        listed: dict[str, Any] = {
-            "stream_id": event.stream_id,
-            "by": event.actor_id,
-            "at": event.occurred_at_ms,
-            **event.payload(),
-        }
-        return StateMessage("update", CHANNEL, key, event.stream_id, None, listed)
-
-    return as_state
 
 
 def listing(kind: str) -> Callable[[Request], Any]:

@@ -2,6 +2,9 @@
 Created event, from the stream channel) and the moderators the streamer appointed (the
 moderation channel's `<stream_id>/staff` view). These change while a token lives, so they are
 never read from tokens; platform admins are (the `admin` role), or the platform staff view.
+Who may not write at all: the banned, the timed out and those the streamer blocked (the
+`<stream_id>/restrictions` view); a ban covers every write but taking back one's own (deleting
+one's message, unfollowing).
 
 The folds check every action again when they apply it: this is the gateway's early answer,
 so a refused request never reaches the log.
@@ -9,12 +12,23 @@ so a refused request never reaches the log.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gateway.auth.tokens import Principal
 from streams.state import StateMessage
 
 STAFF = "staff"
 PLATFORM = "platform"
 MODERATOR_CHANNELS = frozenset({"moderation", "modlog"})  # subscribed to by moderators only
+RESTRICTIONS = "restrictions"
+UNRESTRICTED = frozenset({"livefold.chat.MessageDeleted", "livefold.audience.Unfollowed"})
+
+
+@dataclass(frozen=True)
+class Restrictions:
+    banned: frozenset[str]
+    timeouts: dict[str, int]  # user -> may write again at (epoch ms)
+    blocked: frozenset[str]
 
 
 class Rights:
@@ -22,6 +36,7 @@ class Rights:
         self.owners: dict[str, str] = {}
         self.moderators: dict[str, frozenset[str]] = {}
         self.admins: frozenset[str] = frozenset()
+        self.restrictions: dict[str, Restrictions] = {}
 
     def apply(self, message: StateMessage) -> bool:
         """Take in a state record; True if it may have taken rights away (open sockets are
@@ -41,6 +56,17 @@ class Rights:
                 lost = self.moderators.get(message.stream_id, frozenset()) - moderators
                 self.moderators[message.stream_id] = moderators
             return bool(lost)
+        elif (
+            message.channel == "moderation" and message.key == f"{message.stream_id}/{RESTRICTIONS}"
+        ):
+            value = message.value
+            self.restrictions[message.stream_id] = Restrictions(
+                banned=frozenset(str(user) for user in value.get("banned") or ()),
+                timeouts={
+                    str(user): int(until) for user, until in (value.get("timeouts") or {}).items()
+                },
+                blocked=frozenset(str(user) for user in value.get("blocked_users") or ()),
+            )
         return False
 
     def is_admin(self, principal: Principal) -> bool:
@@ -53,3 +79,18 @@ class Rights:
         return self.owns(principal, stream_id) or principal.user_id in self.moderators.get(
             stream_id, frozenset()
         )
+
+    def restriction(self, principal: Principal, stream_id: str, now_ms: int) -> str | None:
+        """Why the caller may not write in the stream (banned, timed out, blocked), if so."""
+        restricted = self.restrictions.get(stream_id)
+        if restricted is None or self.can_moderate(principal, stream_id):
+            return None
+        user = principal.user_id
+        if user in restricted.banned:
+            return f"you are banned from stream {stream_id}"
+        until = restricted.timeouts.get(user)
+        if until is not None and until > now_ms:
+            return f"you are timed out in stream {stream_id} until {until} (epoch ms)"
+        if user in restricted.blocked:
+            return f"the streamer of {stream_id} has blocked you"
+        return None

@@ -12,6 +12,7 @@ rate limits, body rules, idempotency, rights, the event and its append.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from gateway.auth.backend import Caller
 from gateway.auth.tokens import Principal
 from gateway.errors import ApiError, forbidden, invalid, not_found, unauthorized
 from gateway.limits import too_large, too_many
+from gateway.rights import UNRESTRICTED
 from gateway.runtime import Gateway, client_ip, gateway_of
 from streams.events import ENVELOPE_FIELDS, Event, new_event
 from streams.validation import EventValidationError, FieldError
@@ -187,6 +189,10 @@ async def perform(write: Write, gateway: Gateway, submission: Submission) -> Acc
     if not write.new_stream:
         stream_known(gateway, stream_id)
     check_allowed(gateway, write.who, principal, stream_id)
+    if write.event_type not in UNRESTRICTED:
+        restricted = gateway.rights.restriction(principal, stream_id, int(time.time() * 1000))
+        if restricted is not None:
+            raise forbidden(restricted)
     payload = {**write.defaults, **body}
     payload.update({name: params[name] for name in write.path_fields})
     payload.update(dict.fromkeys(write.generated, event_id))

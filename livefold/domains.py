@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livefold import audience, chat, polls, quizzes, reactions, stream, tips
+from livefold import audience, chat, media, polls, quizzes, reactions, stream, tips
 from livefold.folding import Domain
 
 DOMAINS: dict[str, Domain] = {
@@ -13,4 +13,5 @@ DOMAINS: dict[str, Domain] = {
     reactions.CHANNEL: reactions,
     tips.CHANNEL: tips,
     audience.CHANNEL: audience,
+    media.CHANNEL: media,
 }

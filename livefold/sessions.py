@@ -284,6 +284,7 @@ class _Stream:
             tip_id, key = self.ident("tip"), self.ident("key")
             currency, amount = rng.choice(CURRENCIES), rng.choice((100, 500, 1000, 2500))
             supporter = self.viewer()
+            message = rng.choice((None, "love the stream"))
             self.emit(
                 "livefold.tips.TipIntentCreated",
                 base,
@@ -291,9 +292,21 @@ class _Stream:
                 tip_id=tip_id,
                 amount_minor=amount,
                 currency=currency,
-                message=rng.choice((None, "love the stream")),
+                message=message,
                 idempotency_key=key,
             )
+            if message is not None and self.verdicts:
+                self.emit(
+                    "livefold.moderation.ContentJudged",
+                    base + 20,
+                    "system",
+                    subject="tip_message",
+                    subject_id=tip_id,
+                    author_id=supporter,
+                    verdict="allow",
+                    rule="clean",
+                    score=0.1,
+                )
             if rng.random() < 0.1:
                 self.emit(
                     "livefold.tips.TipFailed",

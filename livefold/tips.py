@@ -3,6 +3,11 @@ an alert for overlays when a tip is captured, and each tip's own record (status,
 refunds) under `<stream>/tip/<tip_id>/u/<supporter>`: only its supporter's sockets get it, and
 the gateway reads it to refund the tip.
 
+A tip's message is shown (in the capture's alert) only once moderation allowed it: the
+moderation fold judges it by chat's rules (`livefold.moderation.ContentJudged`, subject
+"tip_message"); an alert whose message has no verdict yet waits for it, and a message held or
+blocked leaves the alert without it (the money is counted either way).
+
 A tip is identified by the idempotency key its client chose: a second capture with a key (or
 tip id) already captured is rejected, so a retried payment webhook never counts twice.
 Refunds subtract from the capture they name, never beyond what it captured. `TipBook` and its
@@ -23,7 +28,8 @@ TIP_INTENT_CREATED = "livefold.tips.TipIntentCreated"
 TIP_CAPTURED = "livefold.tips.TipCaptured"
 TIP_FAILED = "livefold.tips.TipFailed"
 TIP_REFUNDED = "livefold.tips.TipRefunded"
-HANDLES = frozenset({TIP_INTENT_CREATED, TIP_CAPTURED, TIP_FAILED, TIP_REFUNDED})
+CONTENT_JUDGED = "livefold.moderation.ContentJudged"
+HANDLES = frozenset({TIP_INTENT_CREATED, TIP_CAPTURED, TIP_FAILED, TIP_REFUNDED, CONTENT_JUDGED})
 FLUSH_EVERY: float | None = None
 
 TOP_SUPPORTERS = 10
@@ -80,6 +86,8 @@ class TipState(TypedDict):
     records: dict[str, TipRecord]  # tip id -> record
     supporters: dict[str, dict[str, int]]  # supporter -> currency -> net minor units
     failed: int
+    message_verdicts: dict[str, str]  # tip id -> moderation's verdict on its message
+    waiting_alerts: dict[str, dict[str, Any]]  # tip id -> alert of a capture, message unjudged
     _seen: dict[str, None]
 
 
@@ -148,9 +156,13 @@ def fold(state: TipState | None, event: Event) -> tuple[TipState, list[Output]]:
             records={},
             supporters={},
             failed=0,
+            message_verdicts={},
+            waiting_alerts={},
             _seen={},
         )
     state.setdefault("records", {})  # states stored before tips had records
+    state.setdefault("message_verdicts", {})  # ... before tip messages were moderated
+    state.setdefault("waiting_alerts", {})
     return state, apply(state, event, _HANDLERS, CHANNEL, state["stream_id"])
 
 
@@ -261,12 +273,34 @@ def _on_captured(state: TipState, event: Event) -> list[Output]:
         "message": None if intent is None else intent["message"],
         "occurred_at": event.occurred_at_ms,
     }
-    return [
-        Notice(CHANNEL, state["stream_id"], "alert", alert),
+    outputs: list[Output] = [
         Update(CHANNEL, state["stream_id"], view(state)),
         _supporter_update(state, supporter),
         tip_view(state, tip_id),
     ]
+    verdict = state["message_verdicts"].get(tip_id)
+    if alert["message"] and verdict is None:
+        state["waiting_alerts"][tip_id] = alert  # goes out with moderation's verdict
+        return outputs
+    return [_alert(alert, verdict), *outputs]
+
+
+def _on_judged(state: TipState, event: Event) -> list[Output]:
+    body = event.body
+    if body["subject"] != "tip_message":
+        return []
+    tip_id = str(body["subject_id"])
+    verdict = str(body["verdict"])
+    state["message_verdicts"][tip_id] = verdict
+    waiting = state["waiting_alerts"].pop(tip_id, None)
+    return [] if waiting is None else [_alert(waiting, verdict)]
+
+
+def _alert(alert: dict[str, Any], verdict: str | None) -> Notice:
+    """The capture's alert for overlays, its message only if moderation allowed it."""
+    if verdict != "allow":
+        alert = {**alert, "message": None}
+    return Notice(CHANNEL, alert["stream_id"], "alert", alert)
 
 
 def _on_failed(state: TipState, event: Event) -> list[Output]:
@@ -324,4 +358,5 @@ _HANDLERS = {
     TIP_CAPTURED: _on_captured,
     TIP_FAILED: _on_failed,
     TIP_REFUNDED: _on_refunded,
+    CONTENT_JUDGED: _on_judged,
 }

@@ -32,6 +32,7 @@ STATE_TOPICS: dict[str, str] = {
     "reactions": "reaction counts per stream and window",
     "tips": "tip ledger per stream",
     "audience": "viewer counts and followers",
+    "media": "clips (once moderation allowed them) and recordings per stream",
     "moderation": "the moderation queue: messages held for a moderator",
     "modlog": "the moderation log: every verdict and action",
 }

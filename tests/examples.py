@@ -124,6 +124,17 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
         "system",
         {"message_id": "msg-1003", "verdict": "hold", "rule": "spam_rate", "score": 0.87},
     ),
+    "livefold.moderation.ContentJudged": (
+        "system",
+        {
+            "subject": "tip_message",
+            "subject_id": "tip-91",
+            "author_id": VIEWER,
+            "verdict": "allow",
+            "rule": "clean",
+            "score": 0.02,
+        },
+    ),
     "livefold.moderation.UserTimedOut": (
         STREAMER,
         {"user_id": "user-troll-9", "until": LATER, "reason": "spamming links"},

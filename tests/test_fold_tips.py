@@ -49,12 +49,32 @@ def refunded(tip: str, amount: int, currency: str = "EUR", reason: str | None = 
     )
 
 
+def judged(tip: str, verdict: str, rule: str = "clean") -> Event:
+    """Moderation's verdict on a tip's message."""
+    return event(
+        tips.CONTENT_JUDGED,
+        0.5,
+        actor="system",
+        subject="tip_message",
+        subject_id=tip,
+        author_id="ann",
+        verdict=verdict,
+        rule=rule,
+        score=0.0,
+    )
+
+
 def tip(tip_id: str, supporter: str, amount: int, currency: str = "EUR") -> list[Event]:
     return [intent(tip_id, supporter, amount, currency), captured(tip_id, amount, currency)]
 
 
 def test_a_captured_tip_credits_the_stream_and_the_supporter_and_raises_an_alert() -> None:
-    _, outputs = run(tips, intent("t1", "ann", 500, message="great run!"), captured("t1", 500))
+    _, outputs = run(
+        tips,
+        intent("t1", "ann", 500, message="great run!"),
+        judged("t1", "allow"),
+        captured("t1", 500),
+    )
     assert notices(outputs, "alert") == [
         {
             "stream_id": "s1",
@@ -69,6 +89,30 @@ def test_a_captured_tip_credits_the_stream_and_the_supporter_and_raises_an_alert
     ledger = last(outputs, "s1")
     assert ledger["totals"] == {"EUR": {"captured": 500, "refunded": 0, "tips": 1, "net": 500}}
     assert last(outputs, "s1/ann")["net"] == {"EUR": 500}
+
+
+def test_a_tips_message_waits_for_moderation_and_shows_only_if_allowed() -> None:
+    for verdict, shown in [("allow", "great run!"), ("hold", None), ("block", None)]:
+        states, outputs = run(
+            tips,
+            intent("t1", "ann", 500, message="great run!"),
+            captured("t1", 500),  # the verdict comes later: the alert waits for it
+        )
+        assert notices(outputs, "alert") == []
+        assert last(outputs, "s1")["totals"]["EUR"]["captured"] == 500  # the money counts
+        state, later = tips.fold(states["s1"], judged("t1", verdict))
+        (alert,) = notices(later, "alert")
+        assert alert["message"] == shown, verdict
+        assert state["waiting_alerts"] == {}
+
+
+def test_a_verdict_before_the_intent_is_kept_and_the_order_does_not_change_the_state() -> None:
+    events = [intent("t1", "ann", 500, message="spam spam"), judged("t1", "block", "blocked_term")]
+    events.append(captured("t1", 500))
+    forward, outputs = run(tips, *events)
+    backward, _ = run(tips, events[1], events[0], events[2])
+    assert [alert["message"] for alert in notices(outputs, "alert")] == [None]
+    assert forward == backward
 
 
 def test_the_same_idempotency_key_never_captures_twice() -> None:

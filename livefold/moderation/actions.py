@@ -13,7 +13,7 @@ from typing import Any, Literal
 from livefold.folding import Output, Refused, Update
 from livefold.moderation.normalize import fold as fold_words
 from livefold.moderation.policy import ChatModes, SettingsOverride
-from livefold.moderation.rules import RegexRejected, RegexRule, Verdict
+from livefold.moderation.rules import Finding, RegexRejected, RegexRule, Verdict
 from livefold.moderation.state import (
     MAX_MODLOG,
     PLATFORM,
@@ -85,6 +85,34 @@ def verdict(
         rule=rule,
         score=float(score),
     )
+
+
+def content_verdict(cause: Event, subject: str, subject_id: str, finding: Finding) -> Event:
+    """The verdict on a text besides chat (`livefold.moderation.ContentJudged`)."""
+    return emitted(
+        cause,
+        "judged",
+        "livefold.moderation.ContentJudged",
+        SYSTEM_ACTOR,
+        subject=subject,
+        subject_id=subject_id,
+        author_id=cause.actor_id,
+        verdict=finding.verdict.value,
+        rule=finding.rule,
+        score=float(finding.score),
+    )
+
+
+def restrictions_update(state: ModerationState) -> Update:
+    """Who may not write in the stream (key `<stream_id>/restrictions`): banned, timed out
+    (until, epoch ms) or blocked by the streamer. The gateway refuses their writes with it."""
+    value = {
+        "stream_id": state["stream_id"],
+        "banned": sorted(state["banned"]),
+        "timeouts": dict(sorted(state["timeouts"].items())),
+        "blocked_users": sorted(state["blocked_users"]),
+    }
+    return Update(CHANNEL, f"{state['stream_id']}/restrictions", value)
 
 
 def queue_update(state: ModerationState) -> Update:
@@ -187,14 +215,14 @@ def ban(state: ModerationState, event: Event, user: str, reason: Any) -> None:
 @_user_action
 def _timed_out(state: ModerationState, event: Event, user: str) -> list[Output]:
     time_out(state, event, user, int(event.body["until"]), event.body.get("reason"))
-    return [modlog_update(state)]
+    return [modlog_update(state), restrictions_update(state)]
 
 
 @handles("livefold.moderation.UserBanned")
 @_user_action
 def _banned(state: ModerationState, event: Event, user: str) -> list[Output]:
     ban(state, event, user, event.body.get("reason"))
-    return [modlog_update(state)]
+    return [modlog_update(state), restrictions_update(state)]
 
 
 @handles("livefold.moderation.UserUnbanned")
@@ -206,7 +234,7 @@ def _unbanned(state: ModerationState, event: Event, user: str) -> list[Output]:
     state["banned"].pop(user, None)
     state["timeouts"].pop(user, None)
     log(state, event, "unban" if was_banned else "untimeout", user, event.body.get("reason"))
-    return [modlog_update(state)]
+    return [modlog_update(state), restrictions_update(state)]
 
 
 def _owner_only(state: ModerationState, platform: ModerationState, event: Event) -> str:
@@ -223,7 +251,7 @@ def _user_blocked(state: ModerationState, platform: ModerationState, event: Even
         raise Refused("the streamer cannot block themselves")
     state["blocked_users"][user] = event.occurred_at_ms
     log(state, event, "block_user", user)
-    return [modlog_update(state)]
+    return [modlog_update(state), restrictions_update(state)]
 
 
 @handles("livefold.moderation.UserUnblocked")
@@ -234,7 +262,7 @@ def _user_unblocked(
     if state["blocked_users"].pop(user, None) is None:  # nothing changed if it raises
         raise Refused(f"{user} is not blocked")
     log(state, event, "unblock_user", user)
-    return [modlog_update(state)]
+    return [modlog_update(state), restrictions_update(state)]
 
 
 @handles("livefold.moderation.ModeratorAppointed")

@@ -2,7 +2,8 @@
 `livefold.folding`, keyed by stream (platform-wide settings and admins under `PLATFORM`).
 
 A chat message yields a VerdictIssued event decided from the message and the state at that
-point in the log; moderator actions change the state, are written to the mod log, and may
+point in the log; a tip's message or a clip's title, a ContentJudged by the same rules (chat
+modes and flooding aside); moderator actions change the state, are written to the mod log, and may
 yield events themselves (an approved held message is released with an allow verdict, a
 review may time out or ban the author). Emitted events get ids derived from the event that
 caused them, so a replay emits the very same events and their consumers dedupe them; the
@@ -29,15 +30,21 @@ from livefold.moderation.state import (
     rules_in_force,
 )
 from livefold.moderation.toxicity import Classifier
-from livefold.moderation.verdicts import CLASSIFIER, Decision, decide, duplicate_key
+from livefold.moderation.verdicts import CLASSIFIER, Decision, decide, decide_text, duplicate_key
 from streams.events import Event
 
 CHANNEL = "moderation"
 SWEEP_EVERY_MS = 60_000  # with many active users, idle ones are forgotten at most this often
 FLUSH_EVERY: float | None = 0.1  # held and flagged messages reach the queue view this often
 MESSAGE_SENT = "livefold.chat.MessageSent"
+CONTENT_JUDGED = "livefold.moderation.ContentJudged"
+# Texts others see besides chat, judged by chat's rules: event type -> (subject, id, text field)
+JUDGED_TEXTS = {
+    "livefold.tips.TipIntentCreated": ("tip_message", "tip_id", "message"),
+    "livefold.media.ClipCreated": ("clip_title", "clip_id", "title"),
+}
 ROLE_EVENTS = frozenset({"livefold.accounts.RoleGranted", "livefold.accounts.RoleRevoked"})
-HANDLES = frozenset({MESSAGE_SENT, *ROLE_EVENTS, *actions.HANDLERS})
+HANDLES = frozenset({MESSAGE_SENT, *JUDGED_TEXTS, *ROLE_EVENTS, *actions.HANDLERS})
 
 
 def key_of(event: Event) -> str:
@@ -64,6 +71,8 @@ def fold(
     def handle(state: Any, event: Event) -> list[Output]:
         if event.type == MESSAGE_SENT:
             return _message_sent(state, given, event, classifier)
+        if event.type in JUDGED_TEXTS:
+            return _text_judged(state, given, event, classifier)
         if event.type in ROLE_EVENTS:
             return _role(state, event)
         return actions.HANDLERS[event.type](state, given, event)
@@ -124,6 +133,23 @@ def _message_sent(
         state["_queue_changed"] = True
         outputs.append(Notice(CHANNEL, state["stream_id"], "held", state["queue"][message_id]))
     return outputs
+
+
+def _text_judged(
+    state: ModerationState, platform: ModerationState, event: Event, classifier: Classifier
+) -> list[Output]:
+    """A tip's message or a clip's title: one ContentJudged, which the tips fold and the media
+    fold wait for before they show the text (a clip: before they list it at all)."""
+    subject, id_field, text_field = JUDGED_TEXTS[event.type]
+    text = event.body.get(text_field)
+    if subject == "tip_message" and not text:
+        return []  # a tip without a message shows no text of its author's
+    author, now = event.actor_id, event.occurred_at_ms
+    try:
+        finding = decide_text(state, platform, author, now, text, classifier)
+    except Exception as error:  # a rule's bug must not stop tips or clips: the text is held
+        finding = Finding("internal_error", Verdict.HOLD, 0.0, repr(error))
+    return [actions.content_verdict(event, subject, str(event.body[id_field]), finding)]
 
 
 def _role(state: ModerationState, event: Event) -> list[Output]:

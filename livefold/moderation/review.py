@@ -18,6 +18,7 @@ from livefold.moderation.actions import (
     not_moderator,
     protected,
     queue_update,
+    restrictions_update,
     time_out,
     verdict,
 )
@@ -138,7 +139,8 @@ def _act_on_author(
         return [
             emitted(
                 event, "ban", "livefold.moderation.UserBanned", actor, user_id=author, reason=reason
-            )
+            ),
+            restrictions_update(state),
         ]
     if timeout_until is not None:
         until = int(timeout_until)
@@ -152,6 +154,7 @@ def _act_on_author(
                 user_id=author,
                 until=until,
                 reason=reason,
-            )
+            ),
+            restrictions_update(state),
         ]
     return []

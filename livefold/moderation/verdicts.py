@@ -73,6 +73,32 @@ def decide(
     return Decision(Finding("clean", Verdict.ALLOW, score) if score else CLEAN, checked)
 
 
+def decide_text(
+    state: ModerationState,
+    platform: ModerationState,
+    author: str,
+    now: int,
+    text: str | None,
+    classifier: Classifier = CLASSIFIER,
+) -> Finding:
+    """The verdict on a text others see besides chat (a tip's message, a clip's title): chat's
+    rules on who the author is and on content; chat modes and flooding are chat's own. No text
+    leaves only who the author is to judge."""
+    checked = None if not text else check(text)
+    if isinstance(checked, Rejected):
+        return Finding(f"input_{checked.reason}", Verdict.BLOCK, 1.0, checked.detail)
+    finding = _who(state, author, now)
+    if finding is not None:
+        return finding
+    if checked is None or can_moderate(state, author, platform=platform):
+        return CLEAN
+    score, findings = _content(checked, rules_in_force(state, platform), (), classifier)
+    blocking = [finding for finding in findings if finding.verdict is Verdict.BLOCK]
+    if blocking or findings:
+        return (blocking or findings)[0]
+    return Finding("clean", Verdict.ALLOW, score) if score else CLEAN
+
+
 def _content(
     text: Text, rules: Rules, emote_names: Collection[str], classifier: Classifier
 ) -> tuple[float, list[Finding]]:

@@ -178,6 +178,9 @@ class ViewerHeartbeat(Envelope):
     viewer_id: str
     # The viewing session.
     session_id: str
+    # The session ends if nothing more is heard from it for this long (event time): about twice the
+    # sender's heartbeat interval. Null: 60 000.
+    timeout_ms: int | None
 
 
 # Kind of device the viewer watches on.
@@ -195,6 +198,9 @@ class ViewerJoined(Envelope):
     device: DeviceKind
     # Viewer's country as an ISO-3166 alpha-2 code, if known.
     country: str | None
+    # The session ends if nothing more is heard from it for this long (event time): about twice the
+    # sender's heartbeat interval. Null: 60 000.
+    timeout_ms: int | None
 
 
 class ViewerLeft(Envelope):
@@ -388,6 +394,34 @@ class ChatModeChanged(Envelope):
     subscribers_only: bool
 
 
+# What was judged.
+JudgedSubject = Literal["tip_message", "clip_title", "other"]
+
+
+# allow shows it, hold and block keep it hidden.
+Verdict = Literal["allow", "hold", "block"]
+
+
+class ContentJudged(Envelope):
+    """Moderation decided whether a text others see besides chat (a tip's message, a clip's
+    title) may be shown: the same rules as a chat message's verdict (bans and timeouts,
+    blocked terms, the classifier).
+    """
+
+    # What the text is: a tip's message or a clip's title.
+    subject: JudgedSubject
+    # The tip id or clip id the text belongs to.
+    subject_id: str
+    # Who wrote the text.
+    author_id: str
+    # The decision.
+    verdict: Verdict
+    # The rule that decided, e.g. "blocked_term", "banned" or "clean".
+    rule: str
+    # Confidence that the text breaks the rule, 0.0..1.0.
+    score: float
+
+
 # How much the abuse classifier holds or blocks: off, low (only the worst) .. high.
 ClassifierLevel = Literal["off", "low", "medium", "high"]
 
@@ -554,10 +588,6 @@ class UserUnblocked(Envelope):
 
     # The user unblocked.
     user_id: str
-
-
-# allow shows it, hold keeps it for a moderator, block removes it.
-Verdict = Literal["allow", "hold", "block"]
 
 
 class VerdictIssued(Envelope):
@@ -892,6 +922,7 @@ EVENT_TYPES: dict[str, Any] = {
     "livefold.media.IngestStopped": IngestStopped,
     "livefold.media.RecordingFinished": RecordingFinished,
     "livefold.moderation.ChatModeChanged": ChatModeChanged,
+    "livefold.moderation.ContentJudged": ContentJudged,
     "livefold.moderation.FilterSettingsChanged": FilterSettingsChanged,
     "livefold.moderation.MessageFlagged": MessageFlagged,
     "livefold.moderation.MessageReviewed": MessageReviewed,
@@ -952,6 +983,7 @@ AnyEvent = (
     | IngestStopped
     | RecordingFinished
     | ChatModeChanged
+    | ContentJudged
     | FilterSettingsChanged
     | MessageFlagged
     | MessageReviewed

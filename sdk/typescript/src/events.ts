@@ -164,6 +164,11 @@ export interface ViewerHeartbeat extends Envelope {
   viewer_id: string;
   /** The viewing session. */
   session_id: string;
+  /**
+   * The session ends if nothing more is heard from it for this long (event time): about twice the
+   * sender's heartbeat interval. Null: 60 000.
+   */
+  timeout_ms: number | null;
 }
 
 /** Kind of device the viewer watches on. */
@@ -179,6 +184,11 @@ export interface ViewerJoined extends Envelope {
   device: DeviceKind;
   /** Viewer's country as an ISO-3166 alpha-2 code, if known. */
   country: string | null;
+  /**
+   * The session ends if nothing more is heard from it for this long (event time): about twice the
+   * sender's heartbeat interval. Null: 60 000.
+   */
+  timeout_ms: number | null;
 }
 
 /** A viewer stopped watching (or their session timed out). */
@@ -357,6 +367,32 @@ export interface ChatModeChanged extends Envelope {
   subscribers_only: boolean;
 }
 
+/** What was judged. */
+export type JudgedSubject = "tip_message" | "clip_title" | "other";
+
+/** allow shows it, hold and block keep it hidden. */
+export type Verdict = "allow" | "hold" | "block";
+
+/**
+ * Moderation decided whether a text others see besides chat (a tip's message, a clip's title) may
+ * be shown: the same rules as a chat message's verdict (bans and timeouts, blocked terms, the
+ * classifier).
+ */
+export interface ContentJudged extends Envelope {
+  /** What the text is: a tip's message or a clip's title. */
+  subject: JudgedSubject;
+  /** The tip id or clip id the text belongs to. */
+  subject_id: string;
+  /** Who wrote the text. */
+  author_id: string;
+  /** The decision. */
+  verdict: Verdict;
+  /** The rule that decided, e.g. "blocked_term", "banned" or "clean". */
+  rule: string;
+  /** Confidence that the text breaks the rule, 0.0..1.0. */
+  score: number;
+}
+
 /** How much the abuse classifier holds or blocks: off, low (only the worst) .. high. */
 export type ClassifierLevel = "off" | "low" | "medium" | "high";
 
@@ -504,9 +540,6 @@ export interface UserUnblocked extends Envelope {
   /** The user unblocked. */
   user_id: string;
 }
-
-/** allow shows it, hold keeps it for a moderator, block removes it. */
-export type Verdict = "allow" | "hold" | "block";
 
 /** Moderation decided what happens to a chat message. */
 export interface VerdictIssued extends Envelope {
@@ -804,6 +837,7 @@ export interface EventMap {
   "livefold.media.IngestStopped": IngestStopped;
   "livefold.media.RecordingFinished": RecordingFinished;
   "livefold.moderation.ChatModeChanged": ChatModeChanged;
+  "livefold.moderation.ContentJudged": ContentJudged;
   "livefold.moderation.FilterSettingsChanged": FilterSettingsChanged;
   "livefold.moderation.MessageFlagged": MessageFlagged;
   "livefold.moderation.MessageReviewed": MessageReviewed;
@@ -867,6 +901,7 @@ export const EVENT_NAMES: readonly EventName[] = [
   "livefold.media.IngestStopped",
   "livefold.media.RecordingFinished",
   "livefold.moderation.ChatModeChanged",
+  "livefold.moderation.ContentJudged",
   "livefold.moderation.FilterSettingsChanged",
   "livefold.moderation.MessageFlagged",
   "livefold.moderation.MessageReviewed",

@@ -1,0 +1,101 @@
+"""Clips and recordings (VODs) per stream, as the public listings show them, keyed
+`<stream>/clip/<clip_id>` and `<stream>/vod/<recording_id>`.
+
+A recording is listed when it finishes. A clip is listed once moderation allowed it: the
+moderation fold judges its title and its author by chat's rules (`livefold.moderation.
+ContentJudged`, subject "clip_title"), so a clip with an abusive title, or cut by a banned or
+timed-out user, is never listed; a held one stays unlisted too (clips have no review queue).
+Clips and verdicts travel on different topics, so either may come first: each waits for the
+other, and the state is the same whichever came first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypedDict
+
+from livefold.folding import Output, Update, apply, bounded
+from streams.events import Event
+
+CHANNEL = "media"
+CLIP_CREATED = "livefold.media.ClipCreated"
+RECORDING_FINISHED = "livefold.media.RecordingFinished"
+CONTENT_JUDGED = "livefold.moderation.ContentJudged"
+HANDLES = frozenset({CLIP_CREATED, RECORDING_FINISHED, CONTENT_JUDGED})
+FLUSH_EVERY: float | None = None
+
+WAITING_LIMIT = 10_000  # clips without a verdict, and verdicts without their clip, each
+
+
+class MediaState(TypedDict):
+    stream_id: str
+    waiting: dict[str, dict[str, Any]]  # clip id -> its listing, until moderation judged it
+    verdicts: dict[str, str]  # clip id -> verdict that came before its clip
+    listed: int  # clips listed so far
+    _seen: dict[str, None]
+
+
+def key_of(event: Event) -> str:
+    return event.stream_id
+
+
+def fold(state: MediaState | None, event: Event) -> tuple[MediaState, list[Output]]:
+    if state is None:
+        state = MediaState(stream_id=event.stream_id, waiting={}, verdicts={}, listed=0, _seen={})
+    return state, apply(state, event, _HANDLERS, CHANNEL, state["stream_id"])
+
+
+def flush(state: MediaState, now: datetime) -> tuple[MediaState, list[Output]]:
+    return state, []
+
+
+def listing(event: Event) -> dict[str, Any]:
+    """What the listings show of a clip or recording: its fields, who made it and when."""
+    return {
+        "stream_id": event.stream_id,
+        "by": event.actor_id,
+        "at": event.occurred_at_ms,
+        **event.payload(),
+    }
+
+
+def _on_clip(state: MediaState, event: Event) -> list[Output]:
+    clip_id = str(event.body["clip_id"])
+    verdict = state["verdicts"].pop(clip_id, None)
+    if verdict is None:
+        state["waiting"][clip_id] = listing(event)
+        state["waiting"] = bounded(state["waiting"], WAITING_LIMIT)
+        return []
+    return _judged(state, clip_id, listing(event), verdict)
+
+
+def _on_recording(state: MediaState, event: Event) -> list[Output]:
+    key = f"{state['stream_id']}/vod/{event.body['recording_id']}"
+    return [Update(CHANNEL, key, listing(event))]
+
+
+def _on_judged(state: MediaState, event: Event) -> list[Output]:
+    body = event.body
+    if body["subject"] != "clip_title":
+        return []
+    clip_id, verdict = str(body["subject_id"]), str(body["verdict"])
+    waiting = state["waiting"].pop(clip_id, None)
+    if waiting is None:
+        state["verdicts"][clip_id] = verdict
+        state["verdicts"] = bounded(state["verdicts"], WAITING_LIMIT)
+        return []
+    return _judged(state, clip_id, waiting, verdict)
+
+
+def _judged(state: MediaState, clip_id: str, clip: dict[str, Any], verdict: str) -> list[Output]:
+    if verdict != "allow":
+        return []
+    state["listed"] += 1
+    return [Update(CHANNEL, f"{state['stream_id']}/clip/{clip_id}", clip)]
+
+
+_HANDLERS = {
+    CLIP_CREATED: _on_clip,
+    RECORDING_FINISHED: _on_recording,
+    CONTENT_JUDGED: _on_judged,
+}
