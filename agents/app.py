@@ -95,7 +95,7 @@ def changelog_specs(settings: Settings, tables: list[str]) -> list[TopicSpec]:
 
 def create_app(settings: Settings, web_port: int | None = None) -> faust.App:
     """The app; `web_port` None turns Faust's web server off (readiness uses a file)."""
-    from agents.transport import BatchTransport
+    from agents.faust_private import BatchTransport
 
     datadir = Path(settings.data_dir).resolve() / "agents" / "faust"
     datadir.mkdir(parents=True, exist_ok=True)

@@ -35,9 +35,10 @@ from functools import lru_cache
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
 
+from agents.aiokafka_private import murmur2
 from agents.app import KEY_CODEC, STATE_CODEC
+from agents.faust_private import count_table_set, store_in_memory
 from livefold.folding import Domain, Output, Rejected, dumps
 from streams.consumer import Record
 from streams.events import Event
@@ -62,7 +63,7 @@ class FoldTable(faust.Table[str, Any]):
     def on_key_set(self, key: Any, value: Any) -> None:
         partition = partition_of(value["stream_id"], self.partitions)
         self.send_changelog(partition, key, value)
-        self._sensor_on_set(self, key, value)
+        count_table_set(self, key, value)
 
     def on_key_del(self, key: Any) -> None:
         raise TypeError(f"fold states are never deleted (table {self.name}, key {key!r})")
@@ -197,7 +198,7 @@ class FoldDriver:
         touched, self._touched = self._touched, {}
         writes = []
         for key, state in touched.items():
-            self.table.data[key] = state
+            store_in_memory(self.table, key, state)
             partition = partition_of(state["stream_id"], self.table.partitions)
             writes.append(Write(self.table, key, partition, dumps(state)))
         return writes

@@ -1,6 +1,6 @@
 """A fold worker: batches of events in, states, emitted events and state records out.
 
-For each batch the transport delivers (`agents.transport`):
+For each batch the transport delivers (`agents.faust_private`):
 
 1. decode every record with the `livefold` codec; one that cannot be decoded goes to the
    dead-letter topic with the reason (a registry outage is retried, not dead-lettered);
@@ -38,17 +38,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import faust
-from faust.tables.manager import TableManager
 
 from agents.app import EVENT_CODEC, KEY_CODEC, EventCodec
 from agents.driver import FoldDriver, FoldFailure, partition_of
+from agents.faust_private import Batch, BatchConsumer, BatchTransport, tables_recovered
 from agents.platform import PlatformModeration
 from agents.publish import Publisher
 from agents.timings import Timings
-from agents.transport import Batch, BatchConsumer, BatchTransport
 from livefold.folding import Output
 from livefold.moderation.state import PLATFORM
 from streams.catalog import DEADLETTER_TOPIC, catalog
@@ -281,8 +280,7 @@ class FoldWorker:
         log.info("%s", self.timings.report())
 
     def _recovered(self) -> bool:
-        """Faust recovered the tables of the partitions it assigned (it sets this last)."""
-        return bool(cast(TableManager, self.app.tables).recovery.completed.is_set())
+        return tables_recovered(self.app)
 
     def _check_platform(self) -> None:
         if self.platform.failure is not None:

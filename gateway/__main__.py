@@ -4,7 +4,7 @@ WebSockets use uvicorn's sans-I/O protocol (the hub writes frames to its transpo
 gateway/ws.py), offering permessage-deflate without server context takeover, so that a frame
 is compressed once for all the sockets that take it (gateway/frames.py);
 the listen backlog takes connection bursts; the open-files limit is raised to the hard one,
-since every socket is a file. HTTP runs on `LimitedHttpProtocol` (gateway/http_limits.py:
+since every socket is a file. HTTP runs on `LimitedHttpProtocol` (gateway/uvicorn_private.py:
 bounded request heads, a deadline to send a request); forwarded headers are believed from
 `gateway_trusted_proxies` only; the access log, when on, never prints an `access_token`.
 """
@@ -23,9 +23,8 @@ from starlette.types import ASGIApp
 from gateway.app import create_app
 from gateway.auth.service import AuthService
 from gateway.auth.service import routes as auth_routes
-from gateway.frames import DeflateProtocol
-from gateway.http_limits import LimitedHttpProtocol
 from gateway.tls import tls_files
+from gateway.uvicorn_private import DeflateProtocol, LimitedHttpProtocol
 from livefold.settings import Settings
 
 BACKLOG = 4096

@@ -7,9 +7,9 @@ compresses per connection, with a context per socket, which is why fan-out serve
 Here a message is compressed once, as a self-contained deflate stream (a fresh compressor,
 ended with a sync flush), which any peer that negotiated the extension can inflate, whatever
 its context: back-references stay inside the message. The gateway negotiates
-`server_no_context_takeover` (`DeflateProtocol`), so nothing it sends through uvicorn ever
-relies on context either, and a window of `WINDOW_BITS`; a socket that negotiated a smaller
-window, or no compression, gets the plain frame.
+`server_no_context_takeover` (`gateway.uvicorn_private.DeflateProtocol`), so nothing it sends
+through uvicorn ever relies on context either, and a window of `WINDOW_BITS`; a socket that
+negotiated a smaller window, or no compression, gets the plain frame.
 """
 
 from __future__ import annotations
@@ -18,14 +18,12 @@ import json
 import zlib
 from typing import Any
 
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.extensions.permessage_deflate import (
-    PerMessageDeflate,
-    ServerPerMessageDeflateFactory,
-)
+from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.server import ServerProtocol
 
-WINDOW_BITS = 12  # uvicorn's choice: 4 KiB of window per socket
+from gateway.uvicorn_private import DeflateProtocol
+
+WINDOW_BITS = DeflateProtocol.window_bits
 LEVEL = 6
 TEXT = 0x81  # FIN, text
 COMPRESSED_TEXT = 0xC1  # FIN, RSV1 (compressed), text
@@ -69,25 +67,3 @@ def takes_deflated(conn: ServerProtocol) -> bool:
         and (extension.local_max_window_bits or 15) >= WINDOW_BITS
         for extension in conn.extensions
     )
-
-
-class DeflateProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O WebSocket protocol, offering permessage-deflate without context
-    takeover (uvicorn's own offer keeps the server's, which shared frames would break)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.conn = ServerProtocol(
-            extensions=[
-                ServerPerMessageDeflateFactory(
-                    server_no_context_takeover=True,
-                    # Clients' frames are small commands: no inflate context kept per socket.
-                    client_no_context_takeover=True,
-                    server_max_window_bits=WINDOW_BITS,
-                    client_max_window_bits=WINDOW_BITS,
-                    compress_settings={"memLevel": 5},
-                )
-            ],
-            max_size=self.config.ws_max_size,
-            logger=self.conn.logger,
-        )

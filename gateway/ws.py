@@ -2,7 +2,8 @@
 docs/gateway.md).
 
 Frames reach the socket through uvicorn's sans-I/O WebSocket protocol object (with
-`gateway.frames.DeflateProtocol`'s offer of compression), written to its transport directly:
+`DeflateProtocol`'s offer of compression), written to its transport directly
+(`gateway.uvicorn_private.RawSocket`):
 the hub hands one pre-encoded frame to thousands of sockets without an await per socket, and a
 socket whose buffer is over its bound is dropped instead of awaited. The object comes from the
 outermost ASGI layer (`SocketTap`), because the ASGI `send` a Starlette endpoint sees may be
@@ -26,7 +27,6 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
-from websockets.exceptions import InvalidState
 
 from gateway import json_input, metrics, socket_writes
 from gateway.auth.backend import AUTH_ERROR, Caller
@@ -36,6 +36,7 @@ from gateway.rights import MODERATOR_CHANNELS
 from gateway.runtime import Gateway, gateway_of
 from gateway.socket_tokens import TokenWatch
 from gateway.state import parse_cursor
+from gateway.uvicorn_private import RawSocket
 from streams.catalog import STATE_TOPICS
 from streams.presence import anonymous_viewer, device_of
 
@@ -58,7 +59,7 @@ class SocketTap:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            scope[PROTOCOL] = getattr(send, "__self__", None)
+            scope[PROTOCOL] = RawSocket.behind(send)
         await self.app(scope, receive, send)
 
 
@@ -66,12 +67,12 @@ class Connection:
     def __init__(
         self,
         gateway: Gateway,
-        protocol: Any,
+        socket: RawSocket,
         principal: Principal | None,
         websocket: HTTPConnection,
     ):
         self.gateway = gateway
-        self.protocol = protocol
+        self.socket = socket
         self.principal = principal
         self.websocket = websocket
         self.user_id = None if principal is None else principal.user_id
@@ -82,7 +83,7 @@ class Connection:
         self.closed = False
         self.close_sent = False
         self.disconnected = False  # the peer's close (or the socket's end) was received
-        self.deflated = takes_deflated(protocol.conn)  # frames go compressed (gateway.frames)
+        self.deflated = takes_deflated(socket.conn)  # frames go compressed (gateway.frames)
         self.send_buffer_bytes = gateway.settings.gateway_ws_send_buffer_bytes
         self.token_watch = TokenWatch(
             self._token_expiring,
@@ -93,16 +94,14 @@ class Connection:
     def send_frame(self, wire: Wire) -> int:
         if self.closed:
             return 0
-        transport = self.protocol.transport
-        if transport.is_closing() or self.protocol.close_sent:
-            return 0
-        if transport.get_write_buffer_size() > self.send_buffer_bytes:
+        written = self.socket.offer(
+            wire.deflated if self.deflated else wire.plain, self.send_buffer_bytes
+        )
+        if written < 0:
             metrics.drops.labels("slow").inc()
             self.close(SLOW_CONSUMER, "too slow: the send buffer is full")
             return 0
-        data = wire.deflated if self.deflated else wire.plain
-        transport.write(data)
-        return len(data)
+        return written
 
     def send(self, document: dict[str, Any]) -> None:
         self.send_frame(Wire(document))
@@ -117,17 +116,8 @@ class Connection:
         self.closed = True
         self.token_watch.cancel()
         self.gateway.hub_leave(self)
-        protocol = self.protocol
-        if protocol.close_sent or protocol.transport.is_closing():
-            return
-        try:
-            protocol.conn.send_close(code, clipped(reason))
-            protocol.transport.write(b"".join(protocol.conn.data_to_send()))
-        except InvalidState:
-            return
-        protocol.close_sent = self.close_sent = True
-        loop = asyncio.get_running_loop()
-        protocol.close_timer = loop.call_later(CLOSE_GRACE, protocol.transport.abort)
+        if self.socket.close(code, clipped(reason), CLOSE_GRACE):
+            self.close_sent = True
 
     # ------------------------------------------------------------ client frames
 
@@ -344,15 +334,15 @@ _OPS = {
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     gateway = gateway_of(websocket)
-    protocol = websocket.scope.get(PROTOCOL)
-    if protocol is None or not hasattr(protocol, "transport") or not hasattr(protocol, "conn"):
+    socket = websocket.scope.get(PROTOCOL)
+    if socket is None:
         # Only uvicorn's sans-I/O protocol lets the hub write without awaiting each socket.
         await websocket.close(1011, "the gateway must run on uvicorn with ws=websockets-sansio")
         return
     await websocket.accept()
     user = websocket.scope.get("user")
     principal = user.principal if isinstance(user, Caller) else None
-    connection = Connection(gateway, protocol, principal, websocket)
+    connection = Connection(gateway, socket, principal, websocket)
     refusal = websocket.scope.get(AUTH_ERROR)
     if refusal is not None:
         connection.close(AUTH_FAILED, refusal)

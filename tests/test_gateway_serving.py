@@ -17,7 +17,7 @@ import pytest
 import websockets
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from gateway.http_limits import LimitedHttpProtocol
+from gateway.uvicorn_private import LimitedHttpProtocol
 from livefold.settings import Settings
 from tests.gateways import Running, Tokens, eventually, gateway, ws_url
 

@@ -1,4 +1,13 @@
-"""Faust's Kafka consumer, delivering the event topics a fetch at a time.
+"""Every use of Faust's private names: the fold worker's consumer, which delivers the event
+topics a fetch at a time, and the few table internals the driver and the worker need.
+
+faust-streaming is pinned exactly (pyproject.toml). `RELIES_ON` lists each private name used
+here and `PINNED_SOURCE` each Faust method whose logic is replaced or repeated here, with a digest
+of its source; tests/test_library_internals.py fails, naming the attribute, when the installed
+Faust lacks one or changed one, and when code outside this module uses one. Read the new
+Faust's code before updating a digest.
+
+The consumer.
 
 Faust hands each record to its streams one by one: per record it awaits the conductor, a
 queue, the stream's processors and a task race (`wait_first`), which costs about 40-80 µs
@@ -36,10 +45,75 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import faust
+from faust.tables.base import Collection
+from faust.tables.manager import TableManager
+from faust.tables.recovery import Recovery
+from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_kafka
 from faust.types import TP, Message
 from faust.types.tuples import ack_lock
+from mode import Service
 from mode.utils.futures import notify
+
+from agents.aiokafka_private import bound_fetch_wait
+
+Base = faust_consumer.Consumer
+RELIES_ON: dict[type, tuple[str, ...]] = {
+    Base: (
+        "_drain_messages",
+        "_wait_next_records",
+        "_buffered_partitions",
+        "_read_offset",
+        "_to_message",
+        "_new_topicpartition",
+        "_seek",
+        "_add_gap",
+        "_unacked_messages",
+        "_committed_offset",
+        "_acked_index",
+        "_acked",
+        "_n_acked",
+        "_waiting_for_ack",
+        "track_message",
+        "perform_seek",
+        "flow_active",
+        "should_stop",
+        "callback",
+        "earliest_offsets",
+        "seek_to_committed",
+    ),
+    faust_kafka.Consumer: ("_new_consumer_thread",),
+    faust_kafka.AIOKafkaConsumerThread: ("_create_worker_consumer",),
+    Service: ("_stopped",),
+    Collection: ("_sensor_on_set", "data", "send_changelog"),
+    TableManager: ("recovery",),
+    Recovery: ("completed",),
+}
+# Faust's methods whose logic is replaced (`_drain_messages`), repeated (`ack`, in `ack_all`)
+# or extended (`seek_to_committed`) here, with the sha256 of their source as pinned.
+PINNED_SOURCE: dict[str, str] = {
+    "faust.transport.consumer.Consumer._drain_messages": (
+        "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+    ),
+    "faust.transport.consumer.Consumer.ack": (
+        "5fcf41cf45153475de3790dc56fec1b83335956dc8b3bf7ff6bbb2b57627f03f"
+    ),
+    "faust.transport.consumer.Consumer.seek_to_committed": (
+        "8d52f70fc8826291e882f9f289c84b4ad142539c2c856f790241d907f146efa3"
+    ),
+    "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_worker_consumer": (
+        "c2701bfc3e6f6cad95c2be36d6a255a86e2c57d18d36cc1082b5fb5c482d99d7"
+    ),
+    "faust.transport.drivers.aiokafka.Consumer._to_message": (
+        "7c24f6511b2fcef7cbfe73526e78de033bfe0df211f1fd30509d699c9deb6ce4"
+    ),
+    # `agents.driver.FoldTable.on_key_set` sends to its own partition, then this module's
+    # `count_table_set`; Faust's also sets key TTLs, which fold tables do not use.
+    "faust.tables.table.Table.on_key_set": (
+        "a370e35ca55c2c7e36e93f0d4b485927c32d49199043cab2314572846184dd94"
+    ),
+}
 
 
 @dataclass(slots=True)
@@ -59,7 +133,7 @@ class FetchThread(faust_kafka.AIOKafkaConsumerThread):
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        bound_fetch_wait(consumer, FETCH_MAX_WAIT_MS)
         return consumer
 
 
@@ -187,3 +261,21 @@ class BatchTransport(faust_kafka.Transport):
     batch_topics: frozenset[str] = frozenset()
     on_batch: BatchHandler | None = None
     max_batch: int = 20_000
+
+
+def store_in_memory(table: faust.Table[str, Any], key: str, state: Any) -> None:
+    """Set a key's state in the table's memory only: its changelog record is sent later, by
+    the worker, once what goes with it is in Kafka (`agents.worker`)."""
+    table.data[key] = state
+
+
+def count_table_set(table: faust.Table[str, Any], key: str, value: Any) -> None:
+    """What Faust's `on_key_set` does besides sending the changelog: tell its sensors."""
+    table._sensor_on_set(table, key, value)
+
+
+def tables_recovered(app: faust.App) -> bool:
+    """Faust recovered the tables of the partitions it assigned (it sets this last)."""
+    tables = app.tables
+    assert isinstance(tables, TableManager)
+    return bool(tables.recovery.completed.is_set())
