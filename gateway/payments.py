@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from gateway import json_input
 from gateway.errors import ApiError, invalid, not_found
 from gateway.runtime import gateway_of
-from gateway.writes import read_json
+from gateway.writes import read_body, read_json
 from livefold.payments import (
     Ignored,
     PaymentError,
@@ -89,7 +89,7 @@ async def webhook(request: Request) -> Response:
     name = request.path_params["provider"]
     if name != provider.name:
         raise not_found(f"payment provider {name!r} (this gateway takes {provider.name!r})")
-    payload = await request.body()
+    payload = await read_body(request, gateway_of(request).settings.gateway_max_body_bytes)
     try:
         json_input.decode(payload, strings=False)
     except json_input.Refused as refused:

@@ -97,8 +97,8 @@ def principal_of(request: Request) -> Principal:
     return user.principal
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The body as JSON (None when empty), counted as it streams in."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, counted as it streams in (413 past `limit`, even without a Content-Length)."""
     chunks: list[bytes] = []
     size = 0
     try:
@@ -109,7 +109,12 @@ async def read_json(request: Request, limit: int) -> Any:
             chunks.append(chunk)
     except ClientDisconnect:
         raise ApiError(400, "disconnected", "the client left before sending its body") from None
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The body as JSON (None when empty), through the one decoding step (json_input)."""
+    raw = await read_body(request, limit)
     if not raw.strip():
         return None
     try:

@@ -263,3 +263,14 @@ def test_id_tokens_carry_at_hash_and_revocation_hints_are_a_400(hostile: Running
         answer = http.post(f"{hostile.url}/oauth/revoke", data={**form, "client_id": CLIENT_ID})
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"] == "unsupported_token_type"
+
+
+def test_a_webhook_body_without_a_length_is_bounded_too(hostile: Running) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b" " * 8192
+
+    answer = httpx.post(
+        f"{hostile.url}/api/v1/payments/webhook/sandbox", content=chunks(), headers=JSON
+    )
+    assert answer.status_code == 413 and answer.json()["error"] == "too_large", answer.text

@@ -66,6 +66,25 @@ def requested(har: Path) -> set[tuple[str, str, int]]:
     }
 
 
+def hostile_kinds(har: Path) -> set[str]:
+    """Which of tests/fuzz_hooks.py's hostile variants the fuzzer sent."""
+    kinds = set()
+    for entry in json.loads(har.read_text())["log"]["entries"]:
+        request = entry["request"]
+        body = (request.get("postData") or {}).get("text") or ""
+        if "[" * 100 in body:
+            kinds.add("deep")
+        if "\\ud800" in body:
+            kinds.add("lone surrogate")
+        if "\\u0000" in body:
+            kinds.add("nul")
+        if "/oauth/" in request["url"] and any(
+            quoted in request["url"] + body for quoted in ("%22", "%5C", "%5c")
+        ):
+            kinds.add("oauth quote")
+    return kinds
+
+
 def template_matches(template: str, path: str) -> bool:
     pattern = re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template))
     return re.fullmatch(pattern, path) is not None
@@ -170,6 +189,8 @@ def test_fuzzing_every_operation_finds_no_server_error(stack: Settings, tmp_path
         only_own = ("--include-path-regex", "^/(oauth/userinfo|api/v1/accounts/me)$")
         fuzz(running, issued, config, own, *only_own, "--exclude-method", "DELETE")
 
+    hostile = hostile_kinds(tmp_path / "everything.har")
+    assert hostile == {"deep", "lone surrogate", "nul", "oauth quote"}, hostile
     unreached = {
         (method, template)
         for method, template in ROUTES_BESIDE_THE_API - {("get", "/openapi.json")}  # its source
