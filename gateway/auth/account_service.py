@@ -136,7 +136,7 @@ class AccountService:
     # ------------------------------------------------------------ accounts
 
     def register(self, registration: Registration) -> Account:
-        if self.directory.user_id_of(registration.username) is not None:
+        if self.directory.holder_of(registration.username) is not None:
             raise Conflict(f"username {registration.username!r} is taken (or one like it)")
         user_id = str(uuid.uuid4())
         profile = Profile(registration.username, registration.display_name, registration.email)
@@ -152,7 +152,7 @@ class AccountService:
             )
         )
         self._catch_up()  # other accounts live on other partitions
-        if self.directory.user_id_of(registration.username) != user_id:
+        if self.directory.holder_of(registration.username) != user_id:
             # Another gateway registered the name at the same moment, and first.
             self.delete(user_id, actor_id=SYSTEM_ACTOR, reason="other")
             raise Conflict(f"username {registration.username!r} is taken (or one like it)")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.auth.usernames import username_key
+from gateway.auth.usernames import normalized_username, username_key
 from livefold import accounts
 from livefold.accounts import AccountState, Session
 from livefold.data_keys import KeyErased, KeyStore, unseal
@@ -71,7 +71,7 @@ class AccountDirectory:
         self.keys = keys
         self._states: dict[str, AccountState] = {}
         self._profiles: dict[str, Profile] = {}
-        self._usernames: dict[str, tuple[int, str]] = {}  # username key -> (created at, user)
+        self._usernames: dict[str, tuple[int, str]] = {}  # _index_keys -> (created at, user)
         self._data_keys: dict[str, bytes] = {}
         self._positions: dict[int, int] = {}  # partition -> next offset to fold
         self._changed = threading.Condition()
@@ -127,16 +127,17 @@ class AccountDirectory:
     def _index(self, username: str, state: AccountState) -> None:
         # Two gateways may register one name at once; the earlier account keeps it, on every
         # gateway alike, whatever order the partitions are read in.
-        claim, key = (state["created_at"] or 0, state["user_id"]), username_key(username)
-        holder = self._usernames.get(key)
-        if holder is None or claim < holder:
-            self._usernames[key] = claim
+        claim = (state["created_at"] or 0, state["user_id"])
+        for key in _index_keys(username):
+            holder = self._usernames.get(key)
+            if holder is None or claim < holder:
+                self._usernames[key] = claim
 
     def _forget(self, user_id: str, state: AccountState, keep_key: bool = False) -> None:
         profile = self._profiles.pop(user_id, None)
-        key = None if profile is None else username_key(profile.username)
-        if key is not None and self._usernames.get(key, (0, ""))[1] == user_id:
-            del self._usernames[key]
+        for key in () if profile is None else _index_keys(profile.username):
+            if self._usernames.get(key, (0, ""))[1] == user_id:
+                del self._usernames[key]
         if not keep_key and state["key_id"] is not None:
             self._data_keys.pop(state["key_id"], None)
 
@@ -204,8 +205,15 @@ class AccountDirectory:
             return None if state is None else state["key_id"]
 
     def user_id_of(self, username: str) -> str | None:
+        """Whose username this is (exactly, once normalized: what signing in looks up)."""
         with self._changed:
-            holder = self._usernames.get(username_key(username))
+            holder = self._usernames.get(_index_keys(username)[0])
+        return None if holder is None else holder[1]
+
+    def holder_of(self, username: str) -> str | None:
+        """Who holds this username or one that reads like it (what registering checks)."""
+        with self._changed:
+            holder = self._usernames.get(_index_keys(username)[1])
         return None if holder is None else holder[1]
 
     def password_hash(self, user_id: str) -> str | None:
@@ -236,3 +244,9 @@ class AccountDirectory:
         """Every account's public view (tests, admin tools)."""
         with self._changed:
             return {user_id: accounts.view(state) for user_id, state in self._states.items()}
+
+
+def _index_keys(username: str) -> tuple[str, str]:
+    """The exact name, and the name as lookalikes share it (gateway.auth.usernames): names
+    registered before lookalikes were one name keep signing in by their own."""
+    return f"={normalized_username(username)}", f"~{username_key(username)}"
