@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
@@ -44,6 +44,7 @@ RELIES_ON: dict[type, tuple[str, ...]] = {
         "on_headers_complete",
         "on_message_complete",
     ),
+    RequestResponseCycle: ("response_started", "response_complete"),  # LimitedHttpProtocol
 }
 PINNED_SOURCE: dict[str, str] = {
     "uvicorn.protocols.websockets.websockets_sansio_impl.WebSocketsSansIOProtocol.__init__": (
