@@ -58,6 +58,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from clickhouse_connect.driver.exceptions import ClickHouseError
     from confluent_kafka import KafkaException
 
+    from agents import verify
     from agents.replay import replay
     from agents.replay_output import publish_state, report
 
@@ -66,16 +67,20 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         published = (
             publish_state(settings, result, args.publish_state) if args.publish_state else {}
         )
+        checked = verify.verify(settings, result) if args.verify else None
     except (ValueError, OSError, RuntimeError, ClickHouseError, KafkaException) as error:
         print(f"livefold replay: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({**result.as_dict(), "published": published}, indent=2))
+        verified = {} if checked is None else {"verify": checked.as_dict()}
+        print(json.dumps({**result.as_dict(), "published": published, **verified}, indent=2))
     else:
         print(report(result))
         for topic, count in published.items():
             print(f"published {count} state records to {topic}")
-    return 0
+        if checked is not None:
+            print(verify.report(checked))
+    return 0 if checked is None or checked.ok else 1
 
 
 def _replay_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,6 +93,11 @@ def _replay_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     replay.add_argument("--json", action="store_true", help="print the result as JSON")
     replay.add_argument(
         "--publish-state", metavar="NAME", help="also write states to livefold.NAME.state.*"
+    )
+    replay.add_argument(
+        "--verify",
+        action="store_true",
+        help="compare with the live state topics and tables; exit 1 on any difference",
     )
 
 
