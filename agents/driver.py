@@ -88,15 +88,18 @@ def merged(partitions: dict[tuple[str, int], list[Record]]) -> Iterator[Record]:
 
 @dataclass(frozen=True, slots=True)
 class FoldFailure:
-    """An event a fold raised on; its state is as it was before the event."""
+    """An event a fold raised on, or refused as one that should not be in the log
+    (`Rejected.dead_letter`); its state is as it was before the event."""
 
     fold: str
     record: Record
     error: str
+    refused: bool = False
 
     @property
     def reason(self) -> str:
-        return f"the {self.fold} fold failed on {self.record.event.type}: {self.error}"
+        happened = "refused" if self.refused else "failed on"
+        return f"the {self.fold} fold {happened} {self.record.event.type}: {self.error}"
 
 
 def fold_batch(

@@ -48,7 +48,7 @@ from agents.faust_private import Batch, BatchConsumer, BatchTransport, tables_re
 from agents.platform import PlatformModeration
 from agents.publish import Publisher
 from agents.timings import Timings
-from livefold.folding import Output
+from livefold.folding import Output, Rejected
 from livefold.moderation.state import PLATFORM
 from streams.catalog import DEADLETTER_TOPIC, catalog
 from streams.codec import DecodeError, EventValidationError
@@ -132,7 +132,7 @@ class FoldWorker:
         for position, driver in enumerate(self.drivers):
             produced, failed = driver.fold(inputs[driver])
             outputs += produced
-            failures += failed
+            failures += failed + _dead_letters(driver.name, produced, inputs[driver])
             for output in produced:
                 if isinstance(output, Event):  # folded by the drivers after this one now
                     record = Record(output, catalog()[output.type].topic, -1, -1)
@@ -305,6 +305,22 @@ class FoldWorker:
             if self.ready_file is not None:
                 self.ready_file.touch()  # the heartbeat `livefold run` checks
             await asyncio.sleep(1.0)
+
+
+def _dead_letters(fold: str, outputs: list[Output], records: list[Record]) -> list[FoldFailure]:
+    """The refusals a fold wants someone to look at (a capture unlike its intent)."""
+    reasons = {
+        output.event.event_id: output.reason
+        for output in outputs
+        if isinstance(output, Rejected) and output.dead_letter
+    }
+    if not reasons:
+        return []
+    return [
+        FoldFailure(fold, record, reasons.pop(record.event.event_id), refused=True)
+        for record in records
+        if record.event.event_id in reasons
+    ]
 
 
 def _position(message: Any) -> tuple[str, int, int]:

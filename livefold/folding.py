@@ -84,6 +84,7 @@ class Rejected:
     key: str
     event: Event
     reason: str
+    dead_letter: bool = False  # also for the dead-letter topic: see `Unfounded`
 
     @property
     def value(self) -> dict[str, Any]:
@@ -117,6 +118,11 @@ class Refused(Exception):
     """Raised by a handler, before it changes anything, to reject the event with a reason."""
 
 
+class Unfounded(Refused):
+    """A refusal of an event that should never have been appended (a payment capture unlike
+    the tip's intent): the driver also sends it to the dead-letter topic for someone to see."""
+
+
 Handler = Callable[[Any, Event], list[Output]]
 
 
@@ -147,7 +153,8 @@ def apply(
     try:
         return handler(state, event)
     except Refused as refusal:
-        return [Rejected(channel, key, event, str(refusal))]
+        unfounded = isinstance(refusal, Unfounded)
+        return [Rejected(channel, key, event, str(refusal), dead_letter=unfounded)]
     except (KeyError, TypeError, ValueError) as error:
         return [Rejected(channel, key, event, f"malformed {event.type}: {error!r}")]
 

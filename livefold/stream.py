@@ -35,7 +35,7 @@ MESSAGE_SENT = "livefold.chat.MessageSent"
 REACTION_SENT = "livefold.reactions.ReactionSent"
 HANDLES = frozenset(
     {CREATED, WENT_LIVE, SETTINGS_CHANGED, ENDED, CHAT_MODE_CHANGED, MESSAGE_SENT, REACTION_SENT}
-    | {tips.TIP_CAPTURED, tips.TIP_REFUNDED}
+    | {tips.TIP_INTENT_CREATED, tips.TIP_CAPTURED, tips.TIP_REFUNDED}
     | audience.PRESENCE_EVENTS
     | guests.HANDLES
 )
@@ -250,6 +250,9 @@ def _on_reaction(state: StreamState, event: Event) -> list[Output]:
 
 def _on_tip(state: StreamState, event: Event) -> list[Output]:
     try:
+        if event.type == tips.TIP_INTENT_CREATED:
+            tips.expect(state["tips"], event)
+            return []
         if event.type == tips.TIP_CAPTURED:
             tips.capture(state["tips"], event, event.actor_id)
         else:
@@ -316,6 +319,7 @@ _HANDLERS = {
     CHAT_MODE_CHANGED: _on_chat_modes,
     MESSAGE_SENT: _on_message,
     REACTION_SENT: _on_reaction,
+    tips.TIP_INTENT_CREATED: _on_tip,
     tips.TIP_CAPTURED: _on_tip,
     tips.TIP_REFUNDED: _on_tip,
     **dict.fromkeys(audience.PRESENCE_EVENTS, _on_presence),

@@ -9,7 +9,9 @@ moderation fold judges it by chat's rules (`livefold.moderation.ContentJudged`, 
 blocked leaves the alert without it (the money is counted either way).
 
 A tip is identified by the idempotency key its client chose: a second capture with a key (or
-tip id) already captured is rejected, so a retried payment webhook never counts twice.
+tip id) already captured is rejected, so a retried payment webhook never counts twice. A capture
+must match its tip's intent (tip id, idempotency key, amount and currency): any other capture,
+signed or not, is refused as `Unfounded`, which the fold worker also dead-letters.
 Refunds subtract from the capture they name, never beyond what it captured. `TipBook` and its
 functions are shared with `stream`, whose totals must obey the same rule.
 """
@@ -20,7 +22,7 @@ import heapq
 from datetime import datetime
 from typing import Any, TypedDict
 
-from livefold.folding import Notice, Output, Refused, Update, apply
+from livefold.folding import Notice, Output, Refused, Unfounded, Update, apply
 from streams.events import Event
 
 CHANNEL = "tips"
@@ -49,10 +51,19 @@ class CurrencyTotals(TypedDict):
     tips: int
 
 
+class Expected(TypedDict):
+    """What a tip's intent asked for: the one capture the book will take for it."""
+
+    amount: int
+    currency: str
+    idempotency_key: str
+
+
 class TipBook(TypedDict):
     captures: dict[str, Capture]  # idempotency key -> capture
     captured_tips: dict[str, str]  # tip id -> idempotency key
     totals: dict[str, CurrencyTotals]  # currency -> totals
+    expected: dict[str, Expected]  # tip id -> intent not captured yet
 
 
 class Intent(TypedDict):
@@ -92,11 +103,28 @@ class TipState(TypedDict):
 
 
 def new_book() -> TipBook:
-    return TipBook(captures={}, captured_tips={}, totals={})
+    return TipBook(captures={}, captured_tips={}, totals={}, expected={})
+
+
+def expect(book: TipBook, event: Event) -> Expected:
+    """Record a tip's intent, the capture it allows; refuse a tip id started before."""
+    body = event.body
+    tip_id: str = body["tip_id"]
+    expected = book.setdefault("expected", {})  # books stored before intents were kept
+    if tip_id in expected or tip_id in book["captured_tips"]:
+        raise Refused(f"tip {tip_id} was already started")
+    intent = Expected(
+        amount=int(body["amount_minor"]),
+        currency=body["currency"],
+        idempotency_key=body["idempotency_key"],
+    )
+    expected[tip_id] = intent
+    return intent
 
 
 def capture(book: TipBook, event: Event, supporter: str) -> Capture:
-    """Record a capture, or refuse one whose idempotency key or tip id was captured before."""
+    """Record a capture, or refuse one whose idempotency key or tip id was captured before, or
+    one unlike its tip's intent (`Unfounded`: someone should look at it)."""
     body = event.body
     key: str = body["idempotency_key"]
     tip_id: str = body["tip_id"]
@@ -104,8 +132,21 @@ def capture(book: TipBook, event: Event, supporter: str) -> Capture:
     currency: str = body["currency"]
     if key in book["captures"] or tip_id in book["captured_tips"]:
         raise Refused(f"tip {tip_id} (idempotency key {key!r}) was already captured")
-    if amount <= 0:
-        raise Refused(f"a capture must be positive, got {amount}")
+    intent = book.setdefault("expected", {}).get(tip_id)
+    if intent is None:
+        raise Unfounded(f"no tip {tip_id} was started in this stream: nothing to capture")
+    differences = [
+        f"{name} {given!r} where the intent has {wanted!r}"
+        for name, given, wanted in (
+            ("idempotency key", key, intent["idempotency_key"]),
+            ("currency", currency, intent["currency"]),
+            ("amount", amount, intent["amount"]),
+        )
+        if given != wanted
+    ]
+    if differences:
+        raise Unfounded(f"the capture of tip {tip_id} does not match it: {'; '.join(differences)}")
+    del book["expected"][tip_id]
     captured = Capture(
         tip_id=tip_id, supporter=supporter, currency=currency, amount=amount, refunded=0
     )
@@ -226,6 +267,7 @@ def _on_intent(state: TipState, event: Event) -> list[Output]:
     tip_id: str = body["tip_id"]
     if tip_id in state["records"]:
         raise Refused(f"tip {tip_id} was already started")
+    expect(state["book"], event)
     intent = Intent(
         supporter=event.actor_id,
         amount=int(body["amount_minor"]),

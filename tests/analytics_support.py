@@ -222,6 +222,7 @@ def known_session(stream_id: str) -> list[Event]:
     s.tip("TipIntentCreated", 29, "t1", 500, "EUR")
     s.tip("TipCaptured", 30, "t1", 500, "EUR")
     s.tip("TipCaptured", 31, "t1", 500, "EUR")  # a retried webhook: same idempotency key
+    s.tip("TipIntentCreated", 34, "t2", 1000, "USD")
     s.tip("TipCaptured", 35, "t2", 1000, "USD")
     s.tip("TipIntentCreated", 36, "t3", 250, "EUR")
     s.add("tips.TipFailed", 37, "system", tip_id="t3", reason="declined", idempotency_key="key-t3")
@@ -244,6 +245,7 @@ def known_session(stream_id: str) -> list[Event]:
     s.vote(62, "dave", "p1", "a")  # past p1's deadline (61 s): rejected, and closes p1
     s.vote(50, "erin", "p1", "b")  # in time, but appended after p1 closed
     s.say(65, "bob", "m5", "allow")
+    s.tip("TipIntentCreated", 64, "t4", 300, "EUR")
     s.tip("TipCaptured", 66, "t4", 300, "EUR")
     s.add("reactions.ReactionSent", 68, "dave", kind="clap", count=4)
     s.say(70, "alice", "m3", "block")

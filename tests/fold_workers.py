@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -17,7 +17,7 @@ from agents.service import FoldWorkerService
 from agents.service import service as fold_worker
 from infra.service import RunningService, running
 from livefold.settings import Settings
-from streams.catalog import STATE_TOPICS, state_topic
+from streams.catalog import DEADLETTER_TOPIC, STATE_TOPICS, state_topic
 from streams.events import Event, new_event
 from streams.state import StateMessage, from_record
 from tests.servers import log_to
@@ -136,3 +136,30 @@ def relabelled(events: list[Event], run: str) -> list[Event]:
         }
         out.append(Event(original.type, body))
     return out
+
+
+def dead_letters(settings: Settings, stream: str) -> list[dict[str, str]]:
+    """The headers (reason, source) of every dead letter about `stream` so far."""
+    consumer = Consumer(
+        {
+            **settings.kafka_config(),
+            "group.id": f"test-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        partitions = consumer.list_topics(DEADLETTER_TOPIC, timeout=10).topics[DEADLETTER_TOPIC]
+        consumer.assign([TopicPartition(DEADLETTER_TOPIC, p, 0) for p in partitions.partitions])
+        found: list[dict[str, str]] = []
+        unfinished = set(partitions.partitions)
+        while unfinished:
+            for message in consumer.consume(500, 1.0):
+                if message.error() is not None:
+                    unfinished.discard(message.partition())
+                elif message.key() == stream.encode():
+                    headers = cast(list[tuple[str, bytes]], message.headers() or [])
+                    found.append({name: value.decode() for name, value in headers})
+        return found
+    finally:
+        consumer.close()

@@ -9,10 +9,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from agents.folds import source_topics, tables
 from agents.inspect import caught_up, live_states
@@ -21,13 +19,13 @@ from agents.service import FoldWorkerService
 from infra.service import running
 from livefold.folding import SEEN, digest
 from livefold.settings import Settings
-from streams.catalog import DEADLETTER_TOPIC, event_topic
+from streams.catalog import event_topic
 from streams.codec import Codec
 from streams.consumer import Record
 from streams.producer import EventProducer
 from tests import faulty_fold
 from tests.faulty_fold import BOOM, NAME
-from tests.fold_workers import event, group_settings
+from tests.fold_workers import dead_letters, event, group_settings
 from tests.servers import log_to
 
 TEXTS = ["first", BOOM, "last"]
@@ -125,29 +123,3 @@ def test_a_failure_after_earlier_events_of_the_same_batch_keeps_theirs() -> None
     state = folding.tables[NAME][stream]
     assert state["texts"] == ["a", "b", "c", "d"] and state["messages"] == 4
     assert len(folding.failures) == 2
-
-
-def dead_letters(settings: Settings, stream: str) -> list[dict[str, str]]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"test-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    try:
-        partitions = consumer.list_topics(DEADLETTER_TOPIC, timeout=10).topics[DEADLETTER_TOPIC]
-        consumer.assign([TopicPartition(DEADLETTER_TOPIC, p, 0) for p in partitions.partitions])
-        found: list[dict[str, str]] = []
-        unfinished = set(partitions.partitions)
-        while unfinished:
-            for message in consumer.consume(500, 1.0):
-                if message.error() is not None:
-                    unfinished.discard(message.partition())
-                elif message.key() == stream.encode():
-                    headers = cast(list[tuple[str, bytes]], message.headers() or [])
-                    found.append({name: value.decode() for name, value in headers})
-        return found
-    finally:
-        consumer.close()

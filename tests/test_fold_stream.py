@@ -121,6 +121,10 @@ def test_reactions_are_totalled_with_hearts_as_likes() -> None:
 
 
 def test_tips_are_totalled_and_the_same_idempotency_key_counts_once() -> None:
+    intent = event(
+        tips.TIP_INTENT_CREATED, 0, actor="ann", tip_id="t1", amount_minor=500, currency="EUR",
+        idempotency_key="k1", message=None,
+    )  # fmt: skip
     capture = event(
         tips.TIP_CAPTURED, 1, actor="payments", tip_id="t1", amount_minor=500, currency="EUR",
         idempotency_key="k1",
@@ -129,12 +133,29 @@ def test_tips_are_totalled_and_the_same_idempotency_key_counts_once() -> None:
         tips.TIP_REFUNDED, 2, actor="payments", tip_id="t1", amount_minor=100, currency="EUR",
         idempotency_key="k1",
     )  # fmt: skip
-    states, outputs = run(stream, capture, resent(capture), refund)
+    states, outputs = run(stream, intent, capture, resent(capture), refund)
     assert reasons(outputs) == []  # the tips fold is the one that explains the refusal
     assert (stream.view(states["s1"])["tips"], stream.view(states["s1"])["tips_count"]) == (
         {"EUR": 400},
         1,
     )
+
+
+def test_a_capture_unlike_its_intent_never_reaches_the_stream_totals() -> None:
+    intent = event(
+        tips.TIP_INTENT_CREATED, 0, actor="ann", tip_id="t1", amount_minor=100, currency="EUR",
+        idempotency_key="k1", message=None,
+    )  # fmt: skip
+    inflated = event(
+        tips.TIP_CAPTURED, 1, actor="payments", tip_id="t1", amount_minor=100_000_000,
+        currency="EUR", idempotency_key="k1",
+    )  # fmt: skip
+    unknown = event(
+        tips.TIP_CAPTURED, 1, actor="payments", tip_id="t9", amount_minor=100, currency="EUR",
+        idempotency_key="k9",
+    )  # fmt: skip
+    states, _ = run(stream, intent, inflated, unknown)
+    assert stream.view(states["s1"])["tips"] == {}
 
 
 def test_chat_bursts_are_published_at_most_once_per_second_and_flush_sends_the_rest() -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from livefold import tips
-from livefold.folding import dumps, loads
+from livefold.folding import Rejected, dumps, loads
 from streams.events import Event
 from tests.fold_events import again, event, last, notices, reasons, resent, run, updates
 
@@ -236,3 +236,32 @@ def test_a_second_intent_for_a_tip_id_is_refused() -> None:
     _, outputs = run(tips, first, resent(first, amount_minor=9000))
     assert reasons(outputs) == ["tip t1 was already started"]
     assert last(outputs, "s1/tip/t1/u/ann")["amount_minor"] == 500
+
+
+def test_a_capture_unlike_its_intent_is_refused_for_the_dead_letter_topic() -> None:
+    wrong = [
+        captured("t1", 100_000_000),  # a signed webhook inflating the amount
+        captured("t1", 100, currency="USD"),
+        captured("t1", 100, key="someone-elses-key"),
+        captured("t9", 100),  # no such tip was started
+    ]
+    state, outputs = run(tips, intent("t1", "ann", 100), *wrong)
+    refused = [output for output in outputs if isinstance(output, Rejected)]
+    assert [r.event.event_id for r in refused] == [e.event_id for e in wrong]
+    assert all(r.dead_letter for r in refused)
+    assert "amount 100000000 where the intent has 100" in refused[0].reason
+    assert "currency 'USD' where the intent has 'EUR'" in refused[1].reason
+    assert "idempotency key 'someone-elses-key'" in refused[2].reason
+    assert refused[3].reason == "no tip t9 was started in this stream: nothing to capture"
+    assert notices(outputs, "alert") == []
+    assert tips.view(state["s1"])["totals"] == {}
+
+    _, outputs = run(tips, intent("t1", "ann", 100), *wrong, captured("t1", 100))
+    assert last(outputs, "s1")["totals"]["EUR"]["captured"] == 100
+
+
+def test_a_retried_capture_is_refused_without_dead_lettering() -> None:
+    capture = captured("t1", 500)
+    _, outputs = run(tips, intent("t1", "ann", 500), capture, resent(capture))
+    refused = [output for output in outputs if isinstance(output, Rejected)]
+    assert len(refused) == 1 and not refused[0].dead_letter

@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -28,6 +29,8 @@ from streams.codec import Codec
 from streams.consumer import read_to_end
 from streams.events import Event, new_event
 from streams.producer import EventProducer
+from tests.fold_workers import StateReader, dead_letters, group_settings, workers
+from tests.gateways import eventually
 from tests.serving import serving
 
 PAY = "/api/v1/payments/sandbox/pay"
@@ -173,6 +176,43 @@ def test_a_second_payment_for_the_same_idempotency_key_is_refused_by_the_ledger(
     assert view["totals"]["EUR"]["captured"] == 300 and view["totals"]["EUR"]["tips"] == 1
     assert [r.event.event_id for r in rejected] == [answer.json()["event_id"]]
     assert "already captured" in rejected[0].reason
+
+
+def test_a_signed_capture_unlike_its_intent_is_refused_and_dead_lettered(
+    sandbox_gateway: Settings, producer: EventProducer, stack: Settings
+) -> None:
+    folding = group_settings(stack, "payments")
+    with workers(folding, 1), StateReader(folding, ["tips"]) as states:
+        intent = start_tip(producer, amount=100)
+        stream = intent.stream_id
+        states.wait_for(lambda: states.latest("tips", stream), description="the tip's intent")
+        tip = TipPayment.of_intent(intent)
+        stranger = replace(tip, tip_id=str(uuid.uuid4()), idempotency_key=str(uuid.uuid4()))
+        wrong = [
+            (replace(tip, amount_minor=100_000_000), "amount 100000000 where the intent has 100"),
+            (replace(tip, currency="USD"), "currency 'USD' where the intent has 'EUR'"),
+            (stranger, f"no tip {stranger.tip_id} was started"),
+        ]
+        answers = []
+        for n, (payment, _) in enumerate(wrong):
+            succeeded = payment_intent(payment, f"pi_forged_{n}", None)
+            body, headers = sandbox_of(sandbox_gateway).signed_webhook(
+                webhook_event("payment_intent.succeeded", succeeded)
+            )
+            url = sandbox_gateway.gateway_url + SANDBOX_WEBHOOK
+            answers.append(httpx.post(url, content=body, headers=headers))
+        assert [answer.status_code for answer in answers] == [200, 200, 200]
+        rejected = states.wait_for(
+            lambda: len(found := states.of("tips", stream, "rejected")) == 3 and found,
+            description="three refused captures",
+        )
+        letters = eventually(lambda: len(found := dead_letters(folding, stream)) == 3 and found)
+        ledger = states.latest("tips", stream)
+    assert [m.value["event_id"] for m in rejected] == [a.json()["event_id"] for a in answers]
+    for (_, why), message, letter in zip(wrong, rejected, letters, strict=True):
+        assert why in message.value["reason"] and why in letter["livefold.reason"]
+        assert letter["livefold.source.topic"] == event_topic("tips")
+    assert ledger is not None and ledger["totals"] == {} and ledger["pending"] == 1
 
 
 def test_declined_cards_fail_the_tip_with_their_reason_and_a_later_card_captures_it(
