@@ -9,8 +9,9 @@ subscriber's socket without awaiting (`Subscriber.send_frame`); a socket whose b
 its bound is dropped by its connection, never waited for.
 
 Keys `<stream>/.../u/<user>` are one user's own view (a quiz player's rank): they go only to
-that user's sockets. A `rejected` record (an event a fold refused after its 202) goes at once,
-as a `rejected` frame, to every socket signed in as the event's actor, subscribed or not: the
+that user's sockets. A `rejected` record (an event a fold refused after its 202, or
+moderation's word on a chat message: held for review, blocked) goes at once, as a `rejected`
+(or `held`) frame, to every socket signed in as the event's actor, subscribed or not: the
 author learns what became of their write, on whichever gateway they are.
 """
 
@@ -69,6 +70,9 @@ def notice_item(entry: Entry) -> dict[str, Any]:
     }
 
 
+_NOT_IN_FRAMES = frozenset({"frame", "stream_id", "actor_id"})
+
+
 @dataclass(slots=True)
 class Pending:
     since: float  # when its first record came (perf_counter)
@@ -114,14 +118,16 @@ class Hub:
         sockets = self.signed_in.get(actor) if isinstance(actor, str) else None
         if not sockets:
             return
+        value = entry.value
         wire = Wire(
             {
-                "type": "rejected",
+                **{name: item for name, item in value.items() if name not in _NOT_IN_FRAMES},
+                "type": value.get("frame") or "rejected",
                 "channel": channel,
                 "stream": stream_id,
-                "event_id": entry.value.get("event_id"),
-                "event_type": entry.value.get("event_type"),
-                "reason": entry.value.get("reason"),
+                "event_id": value.get("event_id"),
+                "event_type": value.get("event_type"),
+                "reason": value.get("reason"),
             }
         )
         for subscriber in list(sockets):

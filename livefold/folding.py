@@ -32,6 +32,8 @@ Outputs:
   or merged.
 - `Rejected`: an event the fold refused, with the reason; it took no effect (though a vote
   past a poll's deadline does tell the fold that the poll is over).
+- `ToAuthor`: a rejection's sibling that is not a refusal: moderation telling an author their
+  message was held for review or blocked, and why.
 - `Event`: a new event the fold decided (a moderation verdict), for the driver to append to
   its event topic; its id derives from its cause, so a replay's copy is deduplicated.
 """
@@ -95,6 +97,20 @@ class Rejected:
             "actor_id": self.event.actor_id,
             "reason": self.reason,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ToAuthor(Rejected):
+    """Not a refusal: what a fold did with an author's event that the author alone should hear
+    (moderation held their message for review, or blocked it, and why). It travels as a
+    rejection does, to the author's sockets; `frame` names the frame type they receive."""
+
+    frame: str = "rejected"
+    detail: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def value(self) -> dict[str, Any]:
+        return {**Rejected.value.fget(self), "frame": self.frame, **dict(self.detail)}  # type: ignore[attr-defined]
 
 
 Output = Update | Notice | Rejected | Event

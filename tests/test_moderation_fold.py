@@ -11,6 +11,7 @@ from typing import Any
 from livefold import chat
 from livefold.folding import Notice, Output, Rejected, Update, dumps, facts, loads
 from livefold.moderation.fold import flush, fold, key_of
+from livefold.moderation.lexicon import Category
 from livefold.moderation.normalize import Text
 from livefold.moderation.state import (
     PLATFORM,
@@ -144,11 +145,12 @@ def test_rejecting_with_a_ban_removes_the_message_bans_the_author_and_logs_both(
     assert verdict(s.say(21, "let me talk", user=TROLL)) == ("block", "banned")
     log = [(e["moderator"], e["action"], e["target"], e["reason"]) for e in s.facts["modlog"]]
     assert log == [
+        ("automod", "hold", TROLL, "toxicity"),
         (STREAMER, "reject", held["message_id"], "insults"),
         (STREAMER, "ban", TROLL, "insults"),
     ]
     assert s.apply(banned) == []  # the emitted ban comes back from the topic: already applied
-    assert len(s.facts["modlog"]) == 2
+    assert len(s.facts["modlog"]) == 3
 
 
 def test_a_time_out_ends_exactly_when_event_time_says_and_unban_restores() -> None:
@@ -302,7 +304,7 @@ def test_bad_messages_and_bad_actions_never_crash_the_fold() -> None:
 
 
 class Exploding:
-    def score(self, text: Text) -> float:
+    def scores(self, text: Text) -> dict[Category, float]:
         raise ArithmeticError("model fell over")
 
 

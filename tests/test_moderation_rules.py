@@ -10,6 +10,7 @@ import time
 import pytest
 
 from livefold.moderation import spam
+from livefold.moderation.lexicon import Category
 from livefold.moderation.normalize import Text, check
 from livefold.moderation.policy import ChatModes, FilterSettings
 from livefold.moderation.rules import (
@@ -21,7 +22,8 @@ from livefold.moderation.rules import (
     blocked_term,
     regex_rules,
 )
-from livefold.moderation.toxicity import Level, LexiconClassifier, judge
+from livefold.moderation.scoring import default_scorer
+from livefold.moderation.toxicity import Level, judge
 
 BLOCKED = TermList.build(["hate", "ass", "cunt", "cock", "kill yourself"], ["discord.gg"])
 NOTHING = TermList.build()
@@ -105,11 +107,9 @@ def test_a_catastrophic_backtracking_pattern_runs_in_linear_time() -> None:
     assert time.perf_counter() - started < 0.05  # a backtracking engine takes ages here
 
 
-CLASSIFIER = LexiconClassifier()
-
-
 def score(raw: str) -> float:
-    return CLASSIFIER.score(text(raw))
+    """The highest category score of every signal combined."""
+    return max(default_scorer().scores(text(raw)).values(), default=0.0)
 
 
 def test_insults_aimed_at_someone_score_high_and_the_same_words_about_nothing_score_low() -> None:
@@ -117,7 +117,8 @@ def test_insults_aimed_at_someone_score_high_and_the_same_words_about_nothing_sc
     assert score("kill yourself") >= 0.85
     for harmless in ("I hate losing", "this game is sick", "this puzzle is stupid",
                      "I'm so stupid lol", "you're not stupid", "you killed it"):  # fmt: skip
-        assert score(harmless) < 0.4, harmless
+        scores = default_scorer().scores(text(harmless))
+        assert judge(scores, lambda category: Level.MEDIUM) is None, (harmless, scores)
 
 
 def test_obfuscation_does_not_hide_abuse_from_the_classifier() -> None:
@@ -130,14 +131,29 @@ def test_obfuscation_does_not_hide_abuse_from_the_classifier() -> None:
         assert score(raw) >= 0.6, raw
 
 
+def insult(score: float, level: Level) -> object:
+    return judge({Category.INSULT: score}, lambda category: level)
+
+
 def test_levels_map_a_score_to_hold_or_block() -> None:
-    assert judge(0.99, Level.OFF) is None
-    assert judge(0.7, Level.LOW) is None
-    held = judge(0.7, Level.MEDIUM)
+    assert insult(0.99, Level.OFF) is None
+    assert insult(0.7, Level.LOW) is None
+    held = judge({Category.INSULT: 0.7}, lambda category: Level.MEDIUM)
     assert held is not None and held.verdict is Verdict.HOLD and held.rule == "toxicity"
-    blocked = judge(0.7, Level.HIGH)
+    assert held.detail == "insult"
+    blocked = judge({Category.INSULT: 0.7}, lambda category: Level.HIGH)
     assert blocked is not None and blocked.verdict is Verdict.BLOCK
-    assert judge(0.45, Level.HIGH) is not None and judge(0.45, Level.MEDIUM) is None
+    assert insult(0.45, Level.HIGH) is not None and insult(0.45, Level.MEDIUM) is None
+
+
+def test_each_category_has_its_own_level_and_threats_cannot_be_turned_off() -> None:
+    scores = {Category.PROFANITY: 0.8, Category.THREAT: 0.95}
+    levels = {Category.PROFANITY: Level.OFF, Category.THREAT: Level.OFF}
+    found = judge(scores, levels.__getitem__)
+    assert found is not None and found.detail == "threat" and found.verdict is Verdict.BLOCK
+    swearing = judge({Category.PROFANITY: 0.8}, levels.__getitem__)
+    assert swearing is None
+    assert judge({Category.PROFANITY: 0.8}, lambda category: Level.MEDIUM) is not None
 
 
 SETTINGS = FilterSettings(allowed_domains=frozenset({"livefold.tv"}))

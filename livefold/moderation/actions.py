@@ -145,17 +145,21 @@ def log(
     target: str,
     reason: Any = None,
     detail: str = "",
+    actor: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """One line of the mod log: who did what to whom, when and why."""
+    """One line of the mod log: who did what to whom, when and why (the rules' own actions
+    are logged with actor "automod" and, in `extra`, the message, rule and score)."""
     state["modlog"].append(
         {
             "at": event.occurred_at_ms,
-            "moderator": event.actor_id,
+            "moderator": actor or event.actor_id,
             "action": action,
             "target": target,
             "reason": None if reason is None else str(reason),
             "detail": detail,
             "event_id": event.event_id,
+            **(extra or {}),
         }
     )
     if len(state["modlog"]) > MAX_MODLOG:

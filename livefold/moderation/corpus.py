@@ -1,5 +1,10 @@
 """Judging a labelled corpus of chat lines through the real fold, and precision and recall per
-rule family. Used by the corpus test and the verdict benchmark.
+rule family. Used by the corpus tests and the verdict benchmark.
+
+Two corpora: the development set (`tests/data/moderation_corpus.jsonl`, judged in streams
+with blocked terms, regex rules and chat modes, scored per rule family) and the held-out set
+(`tests/data/moderation_heldout.jsonl`, judged under default settings in a fresh stream, scored
+as stopped or not per family: `expect` is stop, allow, refuse or sanitize).
 
 A corpus line is a JSON object: `text`, `expect` (allow / hold / block), `family` (the rule
 family that should decide, "clean" for allowed lines), and optionally `stream` (default
@@ -123,9 +128,16 @@ def messages(lines: Iterable[dict[str, Any]]) -> Iterator[Event]:
         )
 
 
-def judge(lines: list[dict[str, Any]]) -> list[Judged]:
+def default_setup_events() -> list[Event]:
+    """One stream under default settings: no terms, no rules, no modes."""
+    at = START - timedelta(days=2)
+    return [_event("livefold.stream.Created", "main", STREAMER, at, title="main", category="games",
+                   tags=[])]  # fmt: skip
+
+
+def judge(lines: list[dict[str, Any]], setup: Iterable[Event] | None = None) -> list[Judged]:
     states: dict[str, ModerationState] = {}
-    for event in setup_events():
+    for event in setup_events() if setup is None else setup:
         states[event.stream_id], _ = fold(states.get(event.stream_id), event)
     judged = []
     by_id = {str(line.get("id") or f"line-{number}"): line for number, line in enumerate(lines)}
@@ -138,6 +150,30 @@ def judge(lines: list[dict[str, Any]]) -> list[Judged]:
         line = by_id[event.body["message_id"]]
         judged.append(Judged(line, str(verdict["verdict"]), str(verdict["rule"])))
     return judged
+
+
+def stopped(judged: Judged) -> bool:
+    return judged.verdict in ("hold", "block")
+
+
+def stop_table(judged: list[Judged]) -> tuple[dict[str, tuple[int, int]], str]:
+    """Per held-out family: (lines stopped as they should be, lines); and the printed table.
+    Lines to stop, refuse or sanitize count as right when stopped (refusing unsafe text is how
+    it is sanitized); lines to allow count as right when allowed."""
+    families: dict[str, tuple[int, int]] = {}
+    for j in judged:
+        right = stopped(j) == (j.line["expect"] != "allow")
+        done, total = families.get(j.line["family"], (0, 0))
+        families[j.line["family"]] = (done + right, total + 1)
+    rows = [f"{'family':<14}{'lines':>7}{'right':>7}{'share':>8}"]
+    for family, (done, total) in sorted(families.items()):
+        rows.append(f"{family:<14}{total:>7}{done:>7}{done / total:>8.3f}")
+    stop = [j for j in judged if j.line["expect"] == "stop"]
+    clean = [j for j in judged if j.line["expect"] == "allow"]
+    recall = sum(map(stopped, stop)) / len(stop) if stop else 1.0
+    false_stops = sum(map(stopped, clean)) / len(clean) if clean else 0.0
+    rows.append(f"stop recall {recall:.3f}; clean and trap lines stopped {false_stops:.3f}")
+    return families, "\n".join(rows)
 
 
 @dataclass(frozen=True)

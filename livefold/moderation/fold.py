@@ -15,9 +15,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from livefold.folding import Notice, Output, Refused, apply, bounded
+from livefold.folding import Notice, Output, Refused, ToAuthor, apply, bounded
 from livefold.moderation import actions, review  # noqa: F401  (review registers handlers)
-from livefold.moderation.actions import queue_update
+from livefold.moderation.actions import log, modlog_update, queue_update
+from livefold.moderation.explain import AUTOMOD, NOT_LOGGED, to_author
 from livefold.moderation.normalize import Text, check
 from livefold.moderation.rules import Finding, Verdict
 from livefold.moderation.state import (
@@ -29,8 +30,8 @@ from livefold.moderation.state import (
     new_state,
     rules_in_force,
 )
-from livefold.moderation.toxicity import Classifier
-from livefold.moderation.verdicts import CLASSIFIER, Decision, decide, decide_text, duplicate_key
+from livefold.moderation.toxicity import Scorer
+from livefold.moderation.verdicts import Decision, decide, decide_text, duplicate_key
 from streams.events import Event
 
 CHANNEL = "moderation"
@@ -57,7 +58,7 @@ def fold(
     state: ModerationState | None,
     event: Event,
     platform: ModerationState | None = None,
-    classifier: Classifier = CLASSIFIER,
+    classifier: Scorer | None = None,
 ) -> tuple[ModerationState, list[Output]]:
     """Apply one event. `platform` is the PLATFORM state (its defaults and admins); a driver
     passes the one it keeps, tests may leave it out (no platform defaults)."""
@@ -95,7 +96,7 @@ def flush(state: ModerationState, now: datetime) -> tuple[ModerationState, list[
 
 
 def _message_sent(
-    state: ModerationState, platform: ModerationState, event: Event, classifier: Classifier
+    state: ModerationState, platform: ModerationState, event: Event, classifier: Scorer | None
 ) -> list[Output]:
     body = event.body
     message_id = str(body.get("message_id") or event.event_id)
@@ -118,6 +119,8 @@ def _message_sent(
     if finding.verdict is not Verdict.BLOCK and decision.text is not None:
         lookback = rules_in_force(state, platform).lookback_ms
         _record_activity(state, author, now, duplicate_key(decision.text), lookback)
+    if finding.verdict is not Verdict.ALLOW:
+        outputs += _automatic(state, event, message_id, finding, shown)
     if finding.verdict is Verdict.HOLD:
         state["queue"][message_id] = {
             "message_id": message_id,
@@ -136,7 +139,7 @@ def _message_sent(
 
 
 def _text_judged(
-    state: ModerationState, platform: ModerationState, event: Event, classifier: Classifier
+    state: ModerationState, platform: ModerationState, event: Event, classifier: Scorer | None
 ) -> list[Output]:
     """A tip's message or a clip's title: one ContentJudged, which the tips fold and the media
     fold wait for before they show the text (a clip: before they list it at all)."""
@@ -150,6 +153,43 @@ def _text_judged(
     except Exception as error:  # a rule's bug must not stop tips or clips: the text is held
         finding = Finding("internal_error", Verdict.HOLD, 0.0, repr(error))
     return [actions.content_verdict(event, subject, str(event.body[id_field]), finding)]
+
+
+def _automatic(
+    state: ModerationState, event: Event, message_id: str, finding: Finding, shown: str | None
+) -> list[Output]:
+    """The author hears what became of their message; moderators see what the rules did (the
+    mod log as "automod", and a notice on the moderation channel for a block: a hold already
+    sends its own)."""
+    told = ToAuthor(
+        CHANNEL,
+        state["stream_id"],
+        event,
+        to_author(finding),
+        frame="held" if finding.verdict is Verdict.HOLD else "rejected",
+        detail=(
+            ("message_id", message_id),
+            ("rule", finding.rule),
+            ("category", finding.detail if finding.rule == "toxicity" else None),
+        ),
+    )
+    if finding.rule in NOT_LOGGED:
+        return [told]
+    entry = {
+        "message_id": message_id,
+        "user_id": event.actor_id,
+        "text": shown,
+        "rule": finding.rule,
+        "score": finding.score,
+        "detail": finding.detail,
+    }
+    log(state, event, finding.verdict.value, event.actor_id, finding.rule, finding.detail,
+        actor=AUTOMOD, extra={"message_id": message_id, "rule": finding.rule,
+                              "score": finding.score})  # fmt: skip
+    outputs: list[Output] = [told, modlog_update(state)]
+    if finding.verdict is Verdict.BLOCK:
+        outputs.append(Notice(CHANNEL, state["stream_id"], "blocked", entry))
+    return outputs
 
 
 def _role(state: ModerationState, event: Event) -> list[Output]:

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from livefold.moderation.letters import LatinTable, to_latin
+
 MAX_LENGTH = 500
 
 # Zero-width, bidi-control and other invisible code points that only serve to hide or
@@ -29,6 +31,7 @@ _DROP = {ord(c): None for c in _INVISIBLE}
 for _low, _high in _INVISIBLE_RANGES:
     _DROP.update(dict.fromkeys(range(_low, _high + 1)))
 _JOINERS = "\u200c\u200d"
+_LEFT_ALONE = _JOINERS + "\ufe0e\ufe0f "  # kept for emoji and scripts, invisible on their own
 _DROP_ALL = {**_DROP, **{ord(c): None for c in _JOINERS}, **dict.fromkeys(range(0xFE00, 0xFE10))}
 _WHITESPACE_CONTROLS = {ord("\t"): " ", ord("\n"): " ", ord("\r"): " "}
 
@@ -48,32 +51,29 @@ _TOKEN = re.compile(r"[^\W_]+(?:\*+[^\W_]+)*")
 _DRAWN = re.compile(r"\|_\||\(_\)|\|\\\||/\\|\\/|\|<")
 _DRAWN_LETTERS = {"|_|": "u", "(_)": "u", "|\\|": "n", "/\\": "a", "\\/": "v", "|<": "k"}
 _SQUEEZE = re.compile(r"(.)\1+")
-_COMBINING_FLOOD = 3  # combining marks kept per base character in the shown text
 
 # Leetspeak digits; i and l look alike in many fonts, so both (and their leet forms) fold to i.
-_LEET = ("01345789l", "oieastbgi")
-# Cyrillic, Greek and other letters that render like Latin ones.
-_CYRILLIC = (
-    "\u0430\u0432\u0435\u0451\u043a\u043c\u043d\u043e\u0440"
-    "\u0441\u0442\u0443\u0445\u0456\u0458\u0455\u0501",
-    "abeekmhopctyxijsd",
+# Other letters: what they read as in Latin (`letters`), filled in as characters are seen.
+_LOOKALIKES = LatinTable({ord(a): b for a, b in zip("01345789l", "oieastbgi", strict=True)})
+# The same without folding l into i, for models trained on ordinary spelling.
+_READABLE = LatinTable({ord(a): b for a, b in zip("01345789", "oieastbg", strict=True)})
+
+# Text that is unsafe to show, whatever it says: direction overrides and isolates make a line
+# read differently from what was typed (and spill into the lines around it), noncharacters are
+# not text, and stacks of combining marks ("zalgo") cover the lines above and below.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_NONCHARACTERS = re.compile(
+    "[\ufdd0-\ufdef"
+    + "".join(
+        f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
+    )
+    + "]"
 )
-_GREEK_AND_MORE = (
-    "\u03b1\u03b2\u03b5\u03b7\u03b9\u03ba\u03bd\u03bf\u03c1\u03c4"
-    "\u03c5\u03c7\u03c9\u0261\u0131\u0142\u00f8\u0111\u0127",
-    "abenikvoptuxwgiiodh",
+MAX_MARKS = 4  # combining marks one letter may carry (Vietnamese, Hebrew, Indic need a few)
+_MARKS = "".join(
+    chr(code) for code in range(0x300, 0x1E900) if unicodedata.category(chr(code)) in ("Mn", "Me")
 )
-_LOOKALIKES = str.maketrans(
-    {
-        **{
-            a: b
-            for source, target in (_LEET, _CYRILLIC, _GREEK_AND_MORE)
-            for a, b in zip(source, target, strict=True)
-        },
-        "\u00e6": "ae",
-        "\u0153": "oe",
-    }
-)
+_MARK_STACK = re.compile(f"[{re.escape(_MARKS)}]{{{MAX_MARKS + 1},}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +112,12 @@ def check(raw: str | bytes) -> Text | Rejected:
     if control is not None:
         code = f"U+{ord(control.group()):04X}"
         return Rejected("control_characters", f"message contains a control character ({code})")
+    if not raw.isascii():
+        unsafe = unsafe_text(raw)
+        if unsafe is not None:
+            return unsafe
     shown = _shown(raw)
-    if not shown:
+    if not shown.strip(_LEFT_ALONE):
         if raw.strip():
             return Rejected("invisible_only", "message has only invisible characters")
         return Rejected("empty", "message is empty")
@@ -125,6 +129,28 @@ def check(raw: str | bytes) -> Text | Rejected:
         plain_without_mentions = plain
     tokens = tuple(_TOKEN.findall(_leet(plain_without_mentions)))
     return Text(shown, plain, tokens, mentions, squeeze(tokens))
+
+
+def unsafe_text(raw: str) -> Rejected | None:
+    """Why a message is refused whatever it says, or None: direction controls, noncharacters,
+    combining-mark stacks."""
+    control = _BIDI_CONTROLS.search(raw)
+    if control is not None:
+        code = f"U+{ord(control.group()):04X}"
+        return Rejected(
+            "bidi_controls", f"message contains a text direction control ({code}); remove it"
+        )
+    nonchar = _NONCHARACTERS.search(raw)
+    if nonchar is not None:
+        code = f"U+{ord(nonchar.group()):04X}"
+        return Rejected("noncharacters", f"message contains a Unicode noncharacter ({code})")
+    stack = _MARK_STACK.search(unicodedata.normalize("NFC", raw))
+    if stack is not None:
+        return Rejected(
+            "combining_marks",
+            f"a letter carries {len(stack.group())} combining marks, at most {MAX_MARKS}",
+        )
+    return None
 
 
 def fold(text: str) -> tuple[str, ...]:
@@ -142,7 +168,6 @@ def _shown(raw: str) -> str:
         text = unicodedata.normalize("NFC", text.translate(_DROP))
         if "\u200c" in text or "\u200d" in text:
             text = _JOINER_NEXT_TO_WORD.sub("", text)
-        text = _limit_combining_marks(text)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -156,24 +181,17 @@ def _plain(shown: str) -> str:
     return text
 
 
-def _leet(plain: str) -> str:
+def readable_words(text: Text) -> tuple[str, ...]:
+    """The message's words de-obfuscated but spelled as usual ("k1ll" -> "kill", not "kiii")."""
+    plain = text.plain
+    if "@" in plain:
+        plain = _MENTION.sub(" ", plain)
+    return tuple(_TOKEN.findall(_leet(plain, _READABLE)))
+
+
+def _leet(plain: str, table: LatinTable = _LOOKALIKES) -> str:
     if "|" in plain or "\\" in plain or "(_)" in plain:
         plain = _DRAWN.sub(lambda m: _DRAWN_LETTERS[m.group()], plain)
     if "!" in plain or "|" in plain or "+" in plain or "@" in plain or "$" in plain:
         plain = _SYMBOL_LEET.sub(lambda m: _SYMBOLS[m.group()], plain)
-    return plain.translate(_LOOKALIKES)
-
-
-def _limit_combining_marks(text: str) -> str:
-    """Stacked combining marks ("zalgo" text) flood the lines above and below a message."""
-    kept: list[str] = []
-    run = 0
-    for character in text:
-        if unicodedata.combining(character):
-            run += 1
-            if run > _COMBINING_FLOOD:
-                continue
-        else:
-            run = 0
-        kept.append(character)
-    return "".join(kept)
+    return to_latin(plain, table) if not plain.isascii() else plain.translate(table)

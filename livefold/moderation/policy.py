@@ -3,10 +3,17 @@ stream may override field by field) and chat modes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any
 
+from livefold.moderation.lexicon import Category
 from livefold.moderation.toxicity import Level
+
+SPAM = "spam"  # the category of the spam rules (caps, emotes, mentions, links)
+CATEGORIES = (*(category.value for category in Category), SPAM)
+UNSTOPPABLE = frozenset({Category.THREAT.value})  # categories a stream cannot turn off
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,11 @@ class FilterSettings:
     caps_ratio: float = 0.8
     max_emotes: int = 12
     max_mentions: int = 5
+    category_levels: Mapping[str, Level] = field(default_factory=lambda: MappingProxyType({}))
+
+    def level(self, category: str) -> Level:
+        """A category's own level, else the classifier level."""
+        return self.category_levels.get(category, self.classifier_level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +67,18 @@ class SettingsOverride:
     caps_ratio: float | None = None
     max_emotes: int | None = None
     max_mentions: int | None = None
+    category_levels: Mapping[str, Level] | None = None
 
     def merged(self, newer: SettingsOverride) -> SettingsOverride:
         changed = {f.name: getattr(newer, f.name) for f in fields(newer)}
+        if self.category_levels and newer.category_levels is not None:
+            changed["category_levels"] = {**self.category_levels, **newer.category_levels}
         return replace(self, **{k: v for k, v in changed.items() if v is not None})
 
     def over(self, defaults: FilterSettings) -> FilterSettings:
         own = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.category_levels is not None:
+            own["category_levels"] = {**defaults.category_levels, **self.category_levels}
         return replace(defaults, **{k: v for k, v in own.items() if v is not None})
 
     @classmethod
@@ -87,6 +104,7 @@ class SettingsOverride:
             caps_ratio=None if ratio is None else min(1.0, max(0.1, float(ratio))),
             max_emotes=positive("max_emotes", 500),
             max_mentions=positive("max_mentions", 500),
+            category_levels=category_levels(body.get("category_levels")),
         )
 
 
@@ -94,3 +112,20 @@ def normalize_domains(domains: Any) -> list[str]:
     return [
         str(d).strip().lower().rstrip(".").removeprefix("www.") for d in domains if str(d).strip()
     ]
+
+
+def category_levels(levels: Any) -> dict[str, Level] | None:
+    """Levels per category from an event body; an unknown category or level, or turning
+    threats off, raises ValueError with the reason."""
+    if levels is None:
+        return None
+    if not isinstance(levels, dict):
+        raise ValueError("category_levels must map categories to levels")
+    parsed: dict[str, Level] = {}
+    for category, level in levels.items():
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}; one of {', '.join(CATEGORIES)}")
+        parsed[category] = Level(level)
+        if category in UNSTOPPABLE and parsed[category] is Level.OFF:
+            raise ValueError(f"{category} cannot be turned off (lowest level: low)")
+    return parsed

@@ -42,13 +42,21 @@ FAMILIES: dict[str, str] = {
     "toxicity": "toxicity",
     **{
         f"spam_{kind}": "spam"
-        for kind in ("duplicate", "rate", "caps", "emotes", "mentions", "link")
+        for kind in ("duplicate", "rate", "caps", "emotes", "mentions", "link", "repetition")
     },
     **{rule: "mode" for rule in ("slow_mode", "followers_only", "emote_only", "subscribers_only")},
     **{rule: "user" for rule in ("banned", "timed_out", "blocked_user")},
     **{
         f"input_{reason}": "input"
-        for reason in ("empty", "too_long", "control_characters", "invalid_utf8")
+        for reason in (
+            "empty",
+            "too_long",
+            "control_characters",
+            "invalid_utf8",
+            "bidi_controls",
+            "noncharacters",
+            "combining_marks",
+        )
     },
     "input_invisible_only": "input",
     "input_not_text": "input",

@@ -102,12 +102,36 @@ def shape(shown: str, emotes: int, mentions: int, settings: FilterSettings) -> F
         return Finding("spam_emotes", Verdict.BLOCK, 1.0, f"{emotes} emotes")
     if mentions > settings.max_mentions:
         return Finding("spam_mentions", Verdict.BLOCK, 1.0, f"{mentions} mentions")
-    if len(shown) < settings.caps_min_letters:
+    if _MASS_PING.search(shown):
+        return Finding("spam_mentions", Verdict.BLOCK, 1.0, "@everyone or @here")
+    if len(shown) < min(settings.caps_min_letters, _REPEATED_LENGTH):
         return None
     upper = sum(map(str.isupper, shown))
     letters = upper + sum(map(str.islower, shown))
     if letters >= settings.caps_min_letters and upper >= settings.caps_ratio * letters:
         return Finding("spam_caps", Verdict.BLOCK, round(upper / letters, 4))
+    return repetition(shown)
+
+
+# Walls: one word (an emote's name, "lol") again and again, one character or a short unit
+# ("haha") stretched over a line.
+_REPEATED_WORDS = 8  # words in a message before its variety is judged
+_VARIETY = 0.35  # at most this share of distinct words in a wall
+_REPEATED_LENGTH = 20  # characters of one repeated unit that make a wall
+_WALL = re.compile(r"(.{1,6}?)\1{3,}")
+_MASS_PING = re.compile(r"(?<![\w@])@(?:everyone|here)\b", re.IGNORECASE)
+
+
+def repetition(shown: str) -> Finding | None:
+    words = shown.casefold().split()
+    if len(words) >= _REPEATED_WORDS and len(set(words)) <= _VARIETY * len(words):
+        return Finding("spam_repetition", Verdict.BLOCK, 1.0, f"{len(words)} words, few distinct")
+    for word in words:  # a wall of short words was caught above: here, one long "word"
+        if len(word) >= _REPEATED_LENGTH:
+            for wall in _WALL.finditer(word):
+                if len(wall.group()) >= _REPEATED_LENGTH:
+                    unit = wall.group(1)
+                    return Finding("spam_repetition", Verdict.BLOCK, 1.0, f"{unit!r} repeated")
     return None
 
 

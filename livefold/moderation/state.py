@@ -188,5 +188,7 @@ def settings_json(override: SettingsOverride) -> dict[str, Any]:
             value = sorted(value)
         elif name == "classifier_level":
             value = str(value)
+        elif name == "category_levels":
+            value = {category: str(level) for category, level in sorted(value.items())}
         stored[name] = value
     return stored

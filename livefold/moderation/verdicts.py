@@ -14,11 +14,12 @@ from typing import Any
 
 from livefold.moderation import spam
 from livefold.moderation.normalize import Rejected, Text, check, squeeze
+from livefold.moderation.policy import SPAM
 from livefold.moderation.rules import Finding, Verdict, blocked_term, regex_rules
+from livefold.moderation.scoring import current_scorer
 from livefold.moderation.state import ModerationState, Rules, can_moderate, rules_in_force
-from livefold.moderation.toxicity import Classifier, LexiconClassifier, judge
+from livefold.moderation.toxicity import Level, Scorer, judge
 
-CLASSIFIER: Classifier = LexiconClassifier()
 CLEAN = Finding("clean", Verdict.ALLOW, 0.0)
 
 
@@ -39,7 +40,7 @@ def decide(
     author: str,
     now: int,
     body: dict[str, Any],
-    classifier: Classifier = CLASSIFIER,
+    classifier: Scorer | None = None,
 ) -> Decision:
     checked = check(body.get("text", ""))
     if isinstance(checked, Rejected):
@@ -64,7 +65,7 @@ def decide(
     ) or spam.flooding(history, duplicate_key(checked), now, rules.settings)
     if finding is not None:
         return Decision(finding, checked)
-    score, findings = _content(checked, rules, emote_names, classifier)
+    score, findings = _content(checked, rules, emote_names, classifier or current_scorer())
     for finding in findings:
         if finding.verdict is Verdict.BLOCK:
             return Decision(finding, checked)
@@ -79,7 +80,7 @@ def decide_text(
     author: str,
     now: int,
     text: str | None,
-    classifier: Classifier = CLASSIFIER,
+    classifier: Scorer | None = None,
 ) -> Finding:
     """The verdict on a text others see besides chat (a tip's message, a clip's title): chat's
     rules on who the author is and on content; chat modes and flooding are chat's own. No text
@@ -92,7 +93,8 @@ def decide_text(
         return finding
     if checked is None or can_moderate(state, author, platform=platform):
         return CLEAN
-    score, findings = _content(checked, rules_in_force(state, platform), (), classifier)
+    rules = rules_in_force(state, platform)
+    score, findings = _content(checked, rules, (), classifier or current_scorer())
     blocking = [finding for finding in findings if finding.verdict is Verdict.BLOCK]
     if blocking or findings:
         return (blocking or findings)[0]
@@ -100,9 +102,9 @@ def decide_text(
 
 
 def _content(
-    text: Text, rules: Rules, emote_names: Collection[str], classifier: Classifier
+    text: Text, rules: Rules, emote_names: Collection[str], scorer: Scorer
 ) -> tuple[float, list[Finding]]:
-    """The abuse score and what the content rules found, most important first."""
+    """The highest category score and what the content rules found, most important first."""
     term = blocked_term(text, rules.blocked, rules.allowed)
     if term is not None:
         return 1.0, [term]
@@ -110,22 +112,26 @@ def _content(
         regex = regex_rules(text.plain, " ".join(text.tokens), rules.regexes)
         if regex is not None:
             return 1.0, [regex]
-    score = classifier.score(_without_allowed(text, rules))
+    settings = rules.settings
+    scores = scorer.scores(_without_allowed(text, rules))
+    spam_on = settings.level(SPAM) is not Level.OFF
     findings = [
         finding
         for finding in (
-            judge(score, rules.settings.classifier_level),
+            judge(scores, lambda category: settings.level(category.value)),
             spam.shape(
                 text.shown,
                 spam.count_emotes(text.shown, emote_names),
                 text.mentions,
-                rules.settings,
-            ),
-            spam.links(text.plain, rules.settings),
+                settings,
+            )
+            if spam_on
+            else None,
+            spam.links(text.plain, settings) if spam_on else None,
         )
         if finding is not None
     ]
-    return score, findings
+    return max(scores.values(), default=0.0), findings
 
 
 def _who(state: ModerationState, author: str, now: int) -> Finding | None:

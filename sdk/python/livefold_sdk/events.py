@@ -451,6 +451,9 @@ class FilterSettingsChanged(Envelope):
     max_emotes: int | None
     # More @mentions than this in one message are blocked.
     max_mentions: int | None
+    # Sensitivity per abuse category (threat, hate, sexual, insult, profanity, spam): off, low,
+    # medium or high; categories left out keep their level, and threats cannot be turned off.
+    category_levels: dict[str, str] | None
 
 
 # What the message is reported for.

@@ -1,0 +1,221 @@
+"""Threats of violence, doxxing and incitement to self-harm, recognised by their shape: who
+acts (I, we, someone), what is done (kill, stab, find), to whom (you, your family, the
+streamer). "I'm going to kill this boss" has no person as target; "I'll find you a better
+build" is a favour, not a hunt.
+
+Patterns are written in plain English and matched against the message's folded, squeezed
+words (`normalize`): the same folding is applied to the patterns (l reads as i, repeated
+letters squeeze), so "k1lll y0urself" and "i wil find u" match as typed. Each pattern names
+trigger words; a message without any of them (nearly all chat) costs one set lookup.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from livefold.moderation.lexicon import TARGETS
+from livefold.moderation.normalize import Text, fold, squeeze
+from livefold.moderation.rules import spacing_variants
+
+_YOU_THINGS = (
+    "family|kids?|mom|mum|dad|wife|husband|girlfriend|boyfriend|dog|cat|sister|brother|son|"
+    "daughter|house|home|face|throat|neck|head|legs|arms|skull|teeth|children|parents"
+)
+YOU = (
+    rf"(?:you|u|ya|yall|you all|(?:ur|your|yo) (?:\w+ )?(?:{_YOU_THINGS})|the streamer|"
+    r"this streamer|streamer|this (?:guy|dude|clown|kid|idiot|bitch|loser|streamer|moron))"
+)
+PERSON = rf"(?:{YOU}|him|her|his (?:{_YOU_THINGS})|her (?:{_YOU_THINGS})|that guy)"
+SUBJECT = (
+    r"(?:i|we|imma|ima|gonna|gunna|going to|will|wanna|want to|finna|someone|somebody|"
+    r"let s|should|need to|needs to|gon)"
+)
+_NOT_A_THREAT_AFTER = (
+    r"(?! a\b| an\b| some\b| the\b| one\b| it\b| in (?:game|ranked|the game|pvp|a game|chess)"
+    r"| next (?:game|round|match|time))"
+)
+_STRONG = (
+    r"murder|stab|rape|strangle|choke|behead|torture|kidnap|slit|lynch|shank|hunt down|"
+    r"dox|doxx|swat|hurt|punch|break|burn|smash|bash|drown|poison|run over|beat up|"
+    r"beat the shit out of|beat the crap out of|come for|coming for|hunt|stalk|shoot|kill"
+)
+_SELF = r"(?:(?:your|ur|yo) ?self|yourselves|urselves)"
+_HARM = (
+    r"die|dies|dying|dead|death|cancer|aids|shot|killed|murdered|stabbed|raped|run over|burn|"
+    r"burns|burned|rot|rots|crash|crashes|overdose|suffer|suffers|drown|drowns|hanged|lynched|"
+    r"hit by a (?:car|bus|truck|train)"
+)
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    triggers: frozenset[str]
+    regex: re.Pattern[str]
+    weight: float
+    needs_target: bool
+
+
+def _folded(english: str) -> str:
+    """The pattern as folded text reads: l as i, repeated letters squeezed."""
+    return re.sub(r"(?<!\\)([a-z])\1+", r"\1", english.replace("l", "i"))
+
+
+def _pattern(triggers: str, english: str, weight: float, needs_target: bool = False) -> _Pattern:
+    words = frozenset(squeeze(fold(triggers)))
+    return _Pattern(words, re.compile(_folded(english)), weight, needs_target)
+
+
+PATTERNS = (
+    # someone will do violence to a person
+    _pattern(
+        "murder stab rape strangle choke behead torture kidnap slit lynch shank hunt dox doxx "
+        "swat hurt punch break burn smash bash drown poison run beat come coming stalk shoot",
+        rf"\b{SUBJECT}\b(?: \w+){{0,3}}? (?:{_STRONG})\b(?: \w+){{0,2}}? {PERSON}\b",
+        0.9,
+    ),
+    _pattern(
+        "kill shoot end slap cut find track",
+        rf"\b{SUBJECT}\b(?: \w+){{0,3}}? (?:kill|shoot|end|slap|cut|find|track down) "
+        rf"{YOU}\b{_NOT_A_THREAT_AFTER}",
+        0.9,
+    ),
+    # wishing harm on a person
+    _pattern(
+        "hope hopefully wish pray praying",
+        rf"\b(?:hope|hopefully|wish|pray|praying)\b(?: \w+){{0,5}}? (?:{_HARM})\b",
+        0.9,
+        needs_target=True,
+    ),
+    _pattern(
+        "deserve deserves should need needs ought must",
+        r"\b(?:you|u|ur|he|she|they|streamer|guy|dude|him|her)\b(?: \w+){0,3}? "
+        r"(?:deserves?|should|needs? to|ought to|must)\b(?: \w+){0,2}? (?:die|be (?:shot|"
+        r"killed|beaten|raped|hanged|hung|stabbed|murdered|executed|lynched)|get (?:shot|killed"
+        r"|beaten|raped|stabbed|hit|cancer|murdered)|rot|burn|suffer|hang|drown)\b",
+        0.9,
+    ),
+    _pattern(
+        "bullet gun knife bat rifle pistol shotgun glock bomb machete",
+        r"\b(?:put|putting|bring|bringing|brought|take|taking) (?:a|my|the) (?:bullet|gun|knife|"
+        r"bat|rifle|pistol|shotgun|glock|bomb|machete)s? (?:in|through|to|into) "
+        r"(?:you|u|your|ur|his|her|him|this \w+|that \w+)\b",
+        0.9,
+    ),
+    # knowing where someone lives, turning up there
+    _pattern(
+        "know found have got",
+        r"\bi (?:know|found|have|got|knw)\b(?: \w+){0,2}? (?:where (?:you|u|ur|he|she|they|ya)"
+        r" (?:live|lives|living|sleep|work|stay)|(?:your|ur|his|her) (?:address|addy|real name|"
+        r"ip|house|street|school|workplace|location|phone number|family|kids?))\b",
+        0.9,
+    ),
+    _pattern(
+        "address addy",
+        r"\b(?:your|ur|his|her) (?:home )?(?:address|addy) (?:is|has|now|leaked|got|was)\b",
+        0.85,
+    ),
+    _pattern("street", r"\bstreet ?view\b", 0.7, needs_target=True),
+    _pattern(
+        "outside door house home apartment place work school",
+        r"\b(?:waiting|wait|show up|showing up|come|coming|be there|be|knock|knocking|see you|"
+        r"visit|go|going|drive|head) (?:to |at |outside |by )?(?:outside |at |to )?"
+        r"(?:your|ur|his|her|their) (?:house|home|apartment|door|place|work|job|school|window|"
+        r"address|next meetup)\b",
+        0.85,
+    ),
+    _pattern(
+        "kid kids son daughter children",
+        r"\b(?:your|ur) (?:kids?|son|daughter|children) (?:goes|go|attends|school|lives)\b",
+        0.85,
+    ),
+    _pattern(
+        "visit", r"\bpay (?:you|u|him|her|them|this \w+|that \w+) a (?:little )?visit\b", 0.85
+    ),
+    _pattern("watch back", r"\bwatch (?:your|ur|yo) back\b", 0.75),
+    _pattern("run", r"\brun while (?:you|u) can\b", 0.75),
+    _pattern("eye", r"\bsleep with one eye open\b", 0.75),
+    _pattern("happens", r"\bsee what happens\b", 0.7, needs_target=True),
+    _pattern("done", r"\b(?:when|after|once) (?:i|we) (?:m|am|re|are) done with (?:you|u)\b", 0.8),
+    _pattern(
+        "dead meat",
+        r"\b(?:you re|you are|ur|your|u r|youre) (?:so |already )?dead (?:meat|when|if|once|"
+        r"after)\b",
+        0.85,
+    ),
+    # incitement to self-harm
+    _pattern(
+        "kill hang cut end off neck unalive shoot stab hurt burn drown rope",
+        rf"\b(?:kill|hang|cut|end|off|neck|unalive|shoot|stab|hurt|burn|drown|rope) {_SELF}\b",
+        0.97,
+    ),
+    _pattern("die", r"\b(?:go|just|pls|please|plz|should|to|gonna) (?:die|d1e)\b", 0.9),
+    _pattern("life", r"\b(?:end|take) (?:your|ur) (?:own )?life\b", 0.95),
+    _pattern(
+        "favor favour",
+        r"\bdo (?:us|everyone|the world|all of us|everybody) a favou?r and (?:die|end|kill|off|"
+        r"jump|hang|unalive|disappear forever|delete yourself)\b",
+        0.95,
+    ),
+    _pattern(
+        "jump",
+        r"\bjump (?:off|from) (?:a|the) (?:bridge|building|cliff|roof|skyscraper|balcony)\b",
+        0.9,
+    ),
+    _pattern("jump", r"\bjump in front of (?:a|the) (?:train|bus|car|truck)\b", 0.9),
+    _pattern("bleach", r"\bdrink (?:some )?bleach\b", 0.95),
+    _pattern("alive exist", r"\bwhy (?:are|r) (?:you|u) (?:still )?alive\b", 0.9),
+    _pattern("exist", r"\bwhy do (?:you|u) (?:even |still )?exist\b", 0.8),
+    _pattern(
+        "miss",
+        r"\b(?:nobody|no one|noone|no1) (?:would|will|is going to|gonna) miss (?:you|u)\b",
+        0.9,
+    ),
+    _pattern(
+        "better",
+        r"\bbetter (?:off )?(?:without (?:you|u)|if (?:you|u) (?:weren t|were not|were dead|"
+        r"died|didn t exist|wasn t|was dead|were gone))\b",
+        0.9,
+    ),
+    _pattern("end", r"\b(?:just|go|pls|please) end it\b", 0.85),
+    _pattern("end", r"\bend it all\b", 0.8, needs_target=True),
+    _pattern("commit", r"\bcommit (?:die|suicide|sewer slide|toaster bath|neck rope)\b", 0.95),
+    _pattern("traffic", r"\b(?:go )?play in (?:the )?traffic\b", 0.9),
+)
+_TRIGGERS = frozenset().union(*(pattern.triggers for pattern in PATTERNS))
+_TARGETS = frozenset(squeeze(fold(TARGETS)))
+_NEGATIONS = frozenset(squeeze(fold("not never dont don wont won wouldnt wouldn no")))
+_NEGATED = 0.3
+
+
+class ThreatPatterns:
+    """The `Classifier` of the threat category's patterns."""
+
+    def score(self, text: Text) -> float:
+        if _TRIGGERS.isdisjoint(text.squeezed) and sum(len(t) == 1 for t in text.tokens) < 3:
+            return 0.0  # no trigger word, and no spaced-out letters that could spell one
+        best = 0.0
+        for tokens in spacing_variants(text.tokens):
+            squeezed = text.squeezed if tokens is text.tokens else squeeze(tokens)
+            best = max(best, self._score(text, squeezed))
+        return best
+
+    def _score(self, text: Text, words: tuple[str, ...]) -> float:
+        present = frozenset(words)
+        best = 0.0
+        reading = ""
+        for pattern in PATTERNS:
+            if pattern.triggers.isdisjoint(present) or pattern.weight <= best:
+                continue
+            if pattern.needs_target and text.mentions == 0 and _TARGETS.isdisjoint(present):
+                continue
+            reading = reading or " ".join(words)
+            match = pattern.regex.search(reading)
+            if match is None:
+                continue
+            before = reading[: match.start()].split()[-3:]
+            weight = (
+                pattern.weight * _NEGATED if _NEGATIONS.intersection(before) else pattern.weight
+            )
+            best = max(best, weight)
+        return best
