@@ -19,7 +19,7 @@ import faust
 from confluent_kafka.admin import AdminClient
 
 from agents.app import changelog_specs, create_app, register_codecs
-from agents.folds import drivers, tables
+from agents.folds import configure_moderation, drivers, tables
 from agents.platform import ACCOUNTS, PlatformModeration
 from agents.worker import FoldWorker
 from infra.errors import InfraError
@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None, domains: Mapping[str, Domain] = DOMAINS)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per schema looked up
     settings = Settings()
     try:
+        configure_moderation(settings)
         app, worker = build(settings, args.web_port, args.ready_file, domains)
         check_topics(settings, sorted(worker.source_topics | {ACCOUNTS}), tables(domains))
     except InfraError as error:

@@ -20,7 +20,9 @@ from agents.platform import PlatformModeration
 from livefold.domains import DOMAINS
 from livefold.folding import Domain, Output
 from livefold.moderation import fold as moderation
+from livefold.moderation import scoring
 from livefold.moderation.state import PLATFORM
+from livefold.settings import Settings
 from streams.catalog import catalog
 from streams.events import Event
 
@@ -50,6 +52,15 @@ class ModerationFold:
 
 def tables(domains: Mapping[str, Domain] = DOMAINS) -> list[str]:
     return [moderation.CHANNEL, *domains]
+
+
+def configure_moderation(settings: Settings) -> None:
+    """The operator's classifier, if any, joins the verdicts' signals in this process."""
+    scoring.configure(
+        settings.moderation_model_path,
+        settings.moderation_model_vocab,
+        settings.moderation_model_category,
+    )
 
 
 def source_topics(domains: Mapping[str, Domain] = DOMAINS) -> list[str]:

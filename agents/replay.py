@@ -45,6 +45,7 @@ from confluent_kafka.admin import AdminClient
 from agents.analytics_rows import EventsTable
 from agents.analytics_schema import checked_prefix, ensure_schema, summary
 from agents.driver import FoldFailure, fold_batch, merged
+from agents.folds import configure_moderation
 from livefold.analytics_store import connect
 from livefold.domains import DOMAINS
 from livefold.folding import Domain, Output, Update, digest
@@ -279,6 +280,7 @@ def replay(
     """Fold the whole log again; with `clickhouse`, rebuild the tables meanwhile."""
     started = time.perf_counter()
     require_topics(settings)
+    configure_moderation(settings)  # the worker's signals, so verdicts compare
     prefix = fresh_prefix(settings, clickhouse_prefix) if clickhouse else None
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     try:

@@ -157,6 +157,13 @@ class Settings(BaseSettings):
     fold_workers: int = 1
     fold_group: str = "livefold-folds"
 
+    # An operator's own abuse classifier (ONNX, see livefold/moderation/onnx_model.py), one more
+    # signal for one category; its WordPiece vocab.txt sits beside it unless named here. Every
+    # process that folds moderation (worker, replay) must see the same model.
+    moderation_model_path: Path | None = None
+    moderation_model_vocab: Path | None = None
+    moderation_model_category: Literal["threat", "hate", "sexual", "insult", "profanity"] = "insult"
+
     topic_partitions: int = 12
     topic_replication_factor: int = 1
 

@@ -15,6 +15,9 @@ from typing import Any, cast
 
 from fastavro import validation
 
+from livefold.moderation import normalize as moderation_text
+from livefold.moderation.policy import category_levels
+
 # fastavro's stub lacks disable_tuple_notation, which the function has.
 avro_valid = cast(Callable[..., bool], validation.validate)
 
@@ -86,6 +89,23 @@ def is_uuid(value: Any, _: Mapping[str, Any]) -> str | None:
     return None
 
 
+def safe_chat_text(value: Any, _: Mapping[str, Any]) -> str | None:
+    """Text moderation refuses whatever it says (direction overrides, noncharacters, stacked
+    combining marks, nothing visible) is refused before it reaches the log."""
+    if value.isascii():
+        return None
+    checked = moderation_text.check(value)
+    return checked.detail if isinstance(checked, moderation_text.Rejected) else None
+
+
+def known_category_levels(value: Any, _: Mapping[str, Any]) -> str | None:
+    try:
+        category_levels(value)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 ENVELOPE_RULES: list[tuple[str, Check]] = [
     ("event_id", is_uuid),
     ("stream_id", chars(1, 200)),
@@ -100,7 +120,11 @@ OPTIONS: list[tuple[str, Check]] = [("options", items(2, 10)), ("options", uniqu
 RULES: dict[str, list[tuple[str, Check]]] = {
     "livefold.stream.Created": [("title", chars(1, 140))],
     "livefold.stream.SettingsChanged": [("title", chars(1, 140))],
-    "livefold.chat.MessageSent": [("message_id", chars(1, 200)), ("text", chars(1, 500))],
+    "livefold.chat.MessageSent": [
+        ("message_id", chars(1, 200)),
+        ("text", chars(1, 500)),
+        ("text", safe_chat_text),
+    ],
     "livefold.reactions.ReactionSent": [("count", between(1, 100))],
     "livefold.polls.PollCreated": [
         ("question", chars(1, 300)),
@@ -134,6 +158,7 @@ RULES: dict[str, list[tuple[str, Check]]] = {
     ],
     "livefold.costream.GuestInvited": [("guest_id", chars(1, 200))],
     "livefold.moderation.VerdictIssued": [("score", between(0.0, 1.0))],
+    "livefold.moderation.FilterSettingsChanged": [("category_levels", known_category_levels)],
     "livefold.moderation.ChatModeChanged": [
         ("slow_seconds", between(0, 3600)),
         ("followers_only_minutes", between(0, 129_600)),

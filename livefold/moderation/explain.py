@@ -33,6 +33,7 @@ _RULES = {
     "blocked_user": "the streamer blocked you",
     "internal_error": "a moderator will look at it",
 }
+_WITH_DETAIL = frozenset({"slow_mode", "timed_out", "spam_link"})  # "wait 3s", the host
 # Verdicts that follow from a moderator's earlier action (already in the mod log) rather than
 # from the rules: they are told to the author but not logged again.
 NOT_LOGGED = frozenset({"banned", "timed_out", "blocked_user"})
@@ -44,8 +45,9 @@ def why(finding: Finding) -> str:
     if finding.rule.startswith("input_"):
         return finding.detail
     because = _RULES.get(finding.rule, finding.rule.replace("_", " "))
-    return f"{because} ({finding.detail})" if finding.detail and finding.rule in (
-        "slow_mode", "timed_out", "spam_link") else because  # fmt: skip
+    if finding.detail and finding.rule in _WITH_DETAIL:
+        return f"{because} ({finding.detail})"
+    return because
 
 
 def to_author(finding: Finding) -> str:

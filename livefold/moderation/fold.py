@@ -183,9 +183,9 @@ def _automatic(
         "score": finding.score,
         "detail": finding.detail,
     }
-    log(state, event, finding.verdict.value, event.actor_id, finding.rule, finding.detail,
-        actor=AUTOMOD, extra={"message_id": message_id, "rule": finding.rule,
-                              "score": finding.score})  # fmt: skip
+    extra = {"message_id": message_id, "rule": finding.rule, "score": finding.score}
+    action = finding.verdict.value
+    log(state, event, action, event.actor_id, finding.rule, finding.detail, AUTOMOD, extra)
     outputs: list[Output] = [told, modlog_update(state)]
     if finding.verdict is Verdict.BLOCK:
         outputs.append(Notice(CHANNEL, state["stream_id"], "blocked", entry))
