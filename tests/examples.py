@@ -176,6 +176,7 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "caps_ratio": 0.8,
             "max_emotes": 12,
             "max_mentions": 5,
+            "category_levels": {"profanity": "low", "threat": "high"},
         },
     ),
     "livefold.audience.ViewerJoined": (

@@ -421,6 +421,11 @@ export interface FilterSettingsChanged extends Envelope {
   max_emotes: number | null;
   /** More @mentions than this in one message are blocked. */
   max_mentions: number | null;
+  /**
+   * Sensitivity per abuse category (threat, hate, sexual, insult, profanity, spam): off, low,
+   * medium or high; categories left out keep their level, and threats cannot be turned off.
+   */
+  category_levels: Record<string, string> | null;
 }
 
 /** What the message is reported for. */
