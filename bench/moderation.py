@@ -1,6 +1,7 @@
-"""Moderation verdict benchmark: how many chat messages one worker process judges per second with
-every rule on (blocked terms and phrases, regex rules, the abuse classifier, spam, links,
-user state), and the latency each verdict adds. Pure computation: no server is involved."""
+"""Moderation benchmarks: how many chat messages one worker process judges per second with
+every rule on (blocked terms and phrases, regex rules, every abuse signal including the
+profanity model, spam, links, user state) and the latency each verdict adds; and the held-out
+corpus's figures per family. Pure computation: no server is involved."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from livefold.moderation.state import ModerationState
 from livefold.settings import Settings
 from streams.events import Event, new_event
 
-CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "moderation_corpus.jsonl"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+CORPUS = DATA / "moderation_corpus.jsonl"
+HELDOUT = DATA / "moderation_heldout.jsonl"
 STREAMS = 16
 USERS = 5_000
 CLEAN_SHARE = 0.9  # most of real chat is harmless
@@ -105,4 +108,25 @@ def verdict_throughput(settings: Settings) -> dict[str, Any]:
     }
 
 
-BENCHMARKS = {"moderation_verdicts": verdict_throughput}
+def heldout_figures(settings: Settings) -> dict[str, Any]:
+    """The held-out corpus under default settings: the share of each family judged right
+    (stopped, or for clean chat and traps let through). Goals as in issue #16."""
+    del settings  # pure computation: no server
+    judged = corpus.judge(corpus.load(HELDOUT), corpus.default_setup_events())
+    families, table = corpus.stop_table(judged)
+    print(table)
+    stop = [j for j in judged if j.line["expect"] == "stop"]
+    clean = [j for j in judged if j.line["expect"] == "allow"]
+    return {
+        "lines": len(judged),
+        "families": {
+            family: {"lines": total, "right": right, "share": round(right / total, 3)}
+            for family, (right, total) in sorted(families.items())
+        },
+        "stop_recall": round(sum(map(corpus.stopped, stop)) / len(stop), 3),
+        "clean_and_traps_stopped": round(sum(map(corpus.stopped, clean)) / len(clean), 3),
+        "goals": {"stop_recall": 0.9, "per_family": 0.85, "clean_and_traps_stopped": 0.02},
+    }
+
+
+BENCHMARKS = {"moderation_verdicts": verdict_throughput, "moderation_heldout": heldout_figures}

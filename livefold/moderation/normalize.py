@@ -91,6 +91,7 @@ class Text:
     tokens: tuple[str, ...]  # folded words, the form rules match against
     mentions: int
     squeezed: tuple[str, ...] = ()  # the tokens with repeated letters squeezed ("haate" -> "hate")
+    spaced: bool = False  # three or more one-letter words: they may spell a word ("k y s")
 
 
 def check(raw: str | bytes) -> Text | Rejected:
@@ -128,7 +129,7 @@ def check(raw: str | bytes) -> Text | Rejected:
     else:
         plain_without_mentions = plain
     tokens = tuple(_TOKEN.findall(_leet(plain_without_mentions)))
-    return Text(shown, plain, tokens, mentions, squeeze(tokens))
+    return Text(shown, plain, tokens, mentions, squeeze(tokens), spaced_out(tokens))
 
 
 def unsafe_text(raw: str) -> Rejected | None:
@@ -156,6 +157,10 @@ def unsafe_text(raw: str) -> Rejected | None:
 def fold(text: str) -> tuple[str, ...]:
     """The folded words of any text: how blocked and allowed terms are stored and compared."""
     return tuple(_TOKEN.findall(_leet(_plain(text.translate(_WHITESPACE_CONTROLS)))))
+
+
+def spaced_out(tokens: tuple[str, ...]) -> bool:
+    return list(map(len, tokens)).count(1) >= 3
 
 
 def squeeze(tokens: tuple[str, ...]) -> tuple[str, ...]:

@@ -98,9 +98,7 @@ class ProfanityModel:
         if last is not None and last[0] is text:
             return last[1]
         probability = 0.0
-        tokens = text.tokens
-        spaced = sum(len(token) == 1 for token in tokens) >= 3  # letters may spell a word
-        if spaced or not self.leaning_folded.isdisjoint(tokens):
+        if text.spaced or not self.leaning_folded.isdisjoint(text.tokens):
             words = collapse_spacing(readable_words(text))
             if not self.leaning.isdisjoint(words):
                 probability = round(self.model.probability(" ".join(words)), 4)

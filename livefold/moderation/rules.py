@@ -15,7 +15,7 @@ from enum import StrEnum
 
 import re2  # type: ignore[import-untyped]
 
-from livefold.moderation.normalize import Text, fold, squeeze
+from livefold.moderation.normalize import Text, fold, spaced_out, squeeze
 
 
 class Verdict(StrEnum):
@@ -164,7 +164,7 @@ class TermList:
 def collapse_spacing(tokens: tuple[str, ...], keep_article: bool = False) -> tuple[str, ...]:
     """Join runs of three or more one-letter words: "k y s" and "h.a.t.e" are one word. With
     keep_article, a leading "a", "i" or "u" stays a word of its own ("you are a c l o w n")."""
-    if list(map(len, tokens)).count(1) < 3:
+    if not spaced_out(tokens):
         return tokens
     joined: list[str] = []
     for single, group in itertools.groupby(tokens, key=lambda t: len(t) == 1):
@@ -181,7 +181,7 @@ def collapse_spacing(tokens: tuple[str, ...], keep_article: bool = False) -> tup
 def spacing_variants(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
     """The words as typed, and as they read with spaced-out letters joined."""
     variants = [tokens]
-    if list(map(len, tokens)).count(1) < 3:
+    if not spaced_out(tokens):
         return variants
     for keep_article in (False, True):
         collapsed = collapse_spacing(tokens, keep_article)

@@ -192,7 +192,7 @@ class ThreatPatterns:
     """The `Classifier` of the threat category's patterns."""
 
     def score(self, text: Text) -> float:
-        if _TRIGGERS.isdisjoint(text.squeezed) and sum(len(t) == 1 for t in text.tokens) < 3:
+        if _TRIGGERS.isdisjoint(text.squeezed) and not text.spaced:
             return 0.0  # no trigger word, and no spaced-out letters that could spell one
         best = 0.0
         for tokens in spacing_variants(text.tokens):

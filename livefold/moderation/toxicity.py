@@ -163,7 +163,13 @@ class Lexicon:
             self._squeezed.setdefault(squeeze(single[0])[0], []).append(single)
             self._by_length.setdefault(len(single[0][0]), []).append(single)
         self._last: tuple[Text, dict[Category, float]] | None = None
-        self._keys = frozenset(self._entries)
+        # What a message must contain for any entry to match: a one-word entry, or the first
+        # two words of a phrase ("you", "go", "i" start phrases but are in most messages).
+        self._words = frozenset(entry[0][0] for entry in singles)
+        self._pairs = frozenset(
+            entry[0][:2] for entries in self._entries.values() for entry in entries
+            if len(entry[0]) > 1
+        )  # fmt: skip
         self._squeezed_keys = frozenset(self._squeezed)
 
     def scores(self, text: Text) -> dict[Category, float]:
@@ -188,35 +194,35 @@ class Lexicon:
         """Most chat: no listed word, elongated or not, nothing masked, no spaced letters."""
         tokens = text.tokens
         return (
-            self._keys.isdisjoint(tokens)
+            self._words.isdisjoint(tokens)
             and self._squeezed_keys.isdisjoint(text.squeezed)
-            and not any("*" in token for token in tokens)
-            and sum(len(token) == 1 for token in tokens) < 3
+            and not text.spaced
+            and "*" not in text.plain
+            and self._pairs.isdisjoint(itertools.pairwise(tokens))
         )
 
     def _hits(self, tokens: tuple[str, ...], squeezed: tuple[str, ...]) -> list[tuple[int, _Entry]]:
-        entries = self._entries
+        entries_of = self._entries.get
+        elongated_of = self._squeezed.get
         hits: list[tuple[int, _Entry]] = []
-        position = 0
-        while position < len(tokens):
-            token = tokens[position]
-            length = 1
+        covered_until = 0  # a phrase's later words are not looked up again
+        for position, token in enumerate(tokens):
+            if position < covered_until:
+                continue
             matched = False
-            for entry in entries.get(token, ()):
+            for entry in entries_of(token, ()):
                 words = entry[0]
-                if tokens[position : position + len(words)] == words:
-                    length = max(length, len(words))
+                if len(words) == 1 or tokens[position : position + len(words)] == words:
+                    covered_until = max(covered_until, position + len(words))
                     hits.append((position, entry))
                     matched = True
-            if not matched:
-                elongated = squeezed[position]
-                found: Iterable[_Entry] = ()
-                if elongated != token:
-                    found = self._squeezed.get(elongated, ())
-                elif "*" in token:
-                    found = self._masked(token)
-                hits.extend((position, entry) for entry in found)
-            position += length
+            if matched:
+                continue
+            elongated = squeezed[position]
+            if elongated != token:
+                hits.extend((position, entry) for entry in elongated_of(elongated, ()))
+            elif "*" in token:
+                hits.extend((position, entry) for entry in self._masked(token))
         return hits
 
     def _score(
@@ -311,8 +317,10 @@ def _named(shown: str, word: str) -> bool:
 
 
 def _shouted(shown: str) -> bool:
-    letters = [c for c in shown if c.isalpha()]
-    return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+    if len(shown) < 8 or shown.islower():
+        return False
+    letters = sum(map(str.isalpha, shown))
+    return letters >= 8 and sum(map(str.isupper, shown)) >= 0.8 * letters
 
 
 @dataclass(frozen=True)
@@ -349,6 +357,16 @@ class Scorer:
 
     def __init__(self, signals: Iterable[tuple[Category, Classifier]]):
         self.signals = tuple(signals)
+        # The lexicon's category views share one pass: asked once, not once per category.
+        self._lexicons = tuple(
+            {id(c.lexicon): c.lexicon for _, c in self.signals if isinstance(c, LexiconClassifier)}
+            .values()
+        )  # fmt: skip
+        self._others = tuple(
+            (category, classifier)
+            for category, classifier in self.signals
+            if not isinstance(classifier, LexiconClassifier)
+        )
 
     def with_signal(self, category: Category, classifier: Classifier) -> Scorer:
         return Scorer((*self.signals, (category, classifier)))
@@ -356,8 +374,10 @@ class Scorer:
     def scores(self, text: Text) -> dict[Category, float]:
         strongest: dict[Category, float] = {}
         spared: dict[Category, float] = {}
-        for category, classifier in self.signals:
-            score = classifier.score(text)
+        found = [item for lexicon in self._lexicons for item in lexicon.scores(text).items()]
+        for category, classifier in self._others:
+            found.append((category, classifier.score(text)))
+        for category, score in found:
             if score > 0.0:
                 score = min(1.0, score)
                 if score > strongest.get(category, 0.0):

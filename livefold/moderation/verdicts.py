@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from livefold.moderation import spam
-from livefold.moderation.normalize import Rejected, Text, check, squeeze
+from livefold.moderation.normalize import Rejected, Text, check, spaced_out, squeeze
 from livefold.moderation.policy import SPAM
 from livefold.moderation.rules import Finding, Verdict, blocked_term, regex_rules
 from livefold.moderation.scoring import current_scorer
@@ -154,7 +154,7 @@ def _without_allowed(text: Text, rules: Rules) -> Text:
     if not covered:
         return text
     kept = tuple(token for i, token in enumerate(tokens) if i not in covered)
-    return Text(text.shown, text.plain, kept, text.mentions, squeeze(kept))
+    return Text(text.shown, text.plain, kept, text.mentions, squeeze(kept), spaced_out(kept))
 
 
 def _emote_names(emotes: Any) -> frozenset[str]:
