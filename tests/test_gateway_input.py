@@ -274,3 +274,24 @@ def test_a_webhook_body_without_a_length_is_bounded_too(hostile: Running) -> Non
         f"{hostile.url}/api/v1/payments/webhook/sandbox", content=chunks(), headers=JSON
     )
     assert answer.status_code == 413 and answer.json()["error"] == "too_large", answer.text
+
+
+def test_a_token_whose_claims_nest_thousands_deep_is_a_401_not_a_crash(hostile: Running) -> None:
+    def segment(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    claims = b'{"sub": "x", "deep": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    header = b'{"alg": "ES256"}'
+    token = f"{segment(header)}.{segment(claims)}.{segment(b'sig')}"
+    answer = httpx.get(f"{hostile.url}/api/v1/accounts/me", headers=bearer(token))
+    assert answer.status_code == 401 and "malformed token" in answer.text, answer.text
+
+    async def scenario() -> None:
+        async with connect(hostile) as socket:
+            assert json.loads(await socket.recv())["type"] == "welcome"
+            await socket.send(json.dumps({"op": "auth", "token": token}))
+            with pytest.raises(ConnectionClosed) as closed:
+                await socket.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

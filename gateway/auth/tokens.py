@@ -17,16 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.util import urlsafe_b64decode
 
+from gateway import json_input
 from livefold.install_secrets import load_or_create_key_file
 
 ROLES = frozenset({"viewer", "streamer", "admin"})
 ALGORITHM = "ES256"  # of access tokens
 ID_TOKEN_ALGORITHMS = ("RS256", ALGORITHM)
 RSA_KEY_BITS = 2048
+MAX_TOKEN_CHARS = 16_384
 ACCESS_TOKEN_TYPE = "at+jwt"
 CLOCK_SKEW_SECONDS = 30  # an issuer's clock ahead of ours: its fresh token's nbf
 
@@ -141,6 +144,7 @@ def verify_access_token(
     reason. `typed`: the header must say `at+jwt` (RFC 9068), as livefold's own tokens do, so
     no other JWT signed with the key passes; an external provider's may also say `JWT` or
     nothing."""
+    unverified(token)  # joserfc's own JSON decoding would take any nesting
     try:
         decoded = jwt.decode(token, key_set, algorithms=[ALGORITHM, "RS256"])
     except (JoseError, ValueError) as error:
@@ -175,3 +179,21 @@ def verify_access_token(
         expires_at=claims["exp"],
         session_id=session_id if isinstance(session_id, str) else None,
     )
+
+
+def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims before any check (to pick the keys to check with), both through the
+    gateway's one JSON decoding step: a token is client input like any body."""
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > MAX_TOKEN_CHARS:
+        raise AuthError("malformed token: expected a JWT")
+    try:
+        compact = token.encode("ascii")
+        head, body, _ = compact.split(b".")
+        header = json_input.decode(urlsafe_b64decode(head), "header")
+        claims = json_input.decode(urlsafe_b64decode(body), "claims")
+        jws.extract_compact(compact)
+    except (JoseError, ValueError, UnicodeError) as error:
+        raise AuthError("malformed token: expected a JWT") from error
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise AuthError("malformed token: its header or claims are not a JSON object")
+    return header, claims

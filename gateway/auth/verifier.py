@@ -18,19 +18,23 @@ account.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
-from joserfc import jws
-from joserfc.errors import JoseError
 
 from gateway.auth.directory import AccountDirectory
 from gateway.auth.oidc import ExternalIssuer
-from gateway.auth.tokens import ROLES, AuthError, Principal, SigningKeys, verify_access_token
+from gateway.auth.tokens import (
+    ROLES,
+    AuthError,
+    Principal,
+    SigningKeys,
+    unverified,
+    verify_access_token,
+)
 from livefold.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,7 +84,7 @@ class Verifier:
         recent = self._recent.get(token)
         if recent is not None and not recent.principal.expired():
             return self._as_now(recent)
-        header, claims = _unverified(token)
+        header, claims = unverified(token)
         issuer = claims.get("iss")
         if issuer == self.issuer:
             principal = verify_access_token(
@@ -138,17 +142,3 @@ class Verifier:
         if principal is verified.principal:
             return verified
         return replace(verified, principal=principal)
-
-
-def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Header and claims before any check, only to pick the keys to check with."""
-    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16_384:
-        raise AuthError("malformed token: expected a JWT")
-    try:
-        compact = jws.extract_compact(token.encode("ascii"))
-        claims = json.loads(compact.payload)
-    except (JoseError, ValueError, UnicodeError) as error:
-        raise AuthError("malformed token: expected a JWT") from error
-    if not isinstance(claims, dict):
-        raise AuthError("malformed token: its claims are not a JSON object")
-    return dict(compact.headers()), claims
