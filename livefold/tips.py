@@ -96,7 +96,7 @@ class TipState(TypedDict):
     intents: dict[str, Intent]  # tip id -> intent not yet captured or failed
     records: dict[str, TipRecord]  # tip id -> record
     supporters: dict[str, dict[str, int]]  # supporter -> currency -> net minor units
-    failed: int
+    failed: int  # tips whose payment failed and was not captured since
     message_verdicts: dict[str, str]  # tip id -> moderation's verdict on its message
     waiting_alerts: dict[str, dict[str, Any]]  # tip id -> alert of a capture, message unjudged
     _seen: dict[str, None]
@@ -295,6 +295,8 @@ def _on_captured(state: TipState, event: Event) -> list[Output]:
     started_by = intent or record
     supporter = event.actor_id if started_by is None else started_by["supporter"]
     captured = capture(state["book"], event, supporter)
+    if record is not None and record["status"] == "failed":  # declined, then paid after all
+        state["failed"] -= 1
     state["intents"].pop(tip_id, None)
     state["records"][tip_id] = TipRecord(
         supporter=supporter,
@@ -350,9 +352,10 @@ def _on_failed(state: TipState, event: Event) -> list[Output]:
     if tip_id in state["book"]["captured_tips"]:
         raise Refused(f"tip {tip_id} was already captured; refund it instead")
     state["intents"].pop(tip_id, None)
-    state["failed"] += 1
-    outputs: list[Output] = [Update(CHANNEL, state["stream_id"], view(state))]
     record = state["records"].get(tip_id)
+    if record is None or record["status"] != "failed":  # a tip declined twice fails once
+        state["failed"] += 1
+    outputs: list[Output] = [Update(CHANNEL, state["stream_id"], view(state))]
     if record is not None:
         record["status"] = "failed"
         outputs.append(tip_view(state, tip_id))

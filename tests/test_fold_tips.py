@@ -229,6 +229,16 @@ def test_a_declined_tip_is_failed_until_a_later_payment_captures_it() -> None:
     _, outputs = run(tips, intent("t1", "ann", 500), declined, captured("t1", 500))
     statuses = [r["status"] for r in updates(outputs, "s1/tip/t1/u/ann")]
     assert statuses == ["pending", "failed", "captured"]
+    assert last(outputs, "s1")["failed"] == 0  # the stream's count is of tips failed now
+
+
+def test_a_tip_declined_twice_counts_as_one_failed_tip() -> None:
+    def declined(seconds: float) -> Event:
+        return event(tips.TIP_FAILED, seconds, actor="ann", tip_id="t1", reason="declined",
+                     idempotency_key="key-t1")  # fmt: skip
+
+    _, outputs = run(tips, intent("t1", "ann", 500), declined(1), declined(2))
+    assert last(outputs, "s1")["failed"] == 1
 
 
 def test_a_second_intent_for_a_tip_id_is_refused() -> None:
