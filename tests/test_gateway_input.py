@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -215,8 +216,8 @@ def test_reserved_names_and_lookalikes_of_taken_ones_cannot_be_registered(
                 },
             )
             assert "reserved" in refused(answer)["username"], name
-        taken = register(http, hostile.url)["username"]
-        lookalike = taken.replace("o", "0").replace("l", "1").upper() + "_"
+        taken = register(http, hostile.url, f"olli{uuid.uuid4().hex[:8]}")["username"]
+        lookalike = "0L1I" + taken[4:].upper() + "_"  # zero, L, one, I: reads as "olli"
         again = http.post(
             f"{hostile.url}/api/v1/accounts",
             json={

@@ -2,8 +2,9 @@
 
 Two usernames that read alike are one name: the index of taken names (the directory) is
 keyed by `username_key`, which folds case and Unicode compatibility forms (NFKC), the
-characters that pass for others (`0`/`o`, `1`/`l`/`i`, `rn`/`m`, ...) and separators, so no
-one registers `Bob.1` once `bobl` exists, nor `adm1n` or `Live-Fold` at all.
+characters that pass for others (`0`/`o`, `1`/`l`/`i`, `rn`/`m`, ...: moderation's folding,
+`livefold.moderation.normalize.fold`, plus letter pairs) and separators, so no one registers
+`Bob.1` once `bobi` exists, nor `adm1n` or `Live-Fold` at all.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from livefold.moderation.normalize import fold
+
 PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 SHAPE = "3..32 characters: letters, digits, '_', '.', '-'; starting with a letter/digit"
 _LOOKALIKE_PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
-_LOOKALIKES = str.maketrans(
-    {"0": "o", "1": "l", "i": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
-)
 # Names no one registers, nor one that reads like them; the first ones not even as the start
 # or end of a longer name (`admin_bob`, `the.livefold`).
 _RESERVED_AFFIXES = ("admin", "administrator", "moderator", "livefold", "official")
@@ -36,7 +36,7 @@ def username_key(username: str) -> str:
     name = normalized_username(username)
     for pair, single in _LOOKALIKE_PAIRS:
         name = name.replace(pair, single)
-    return re.sub(r"[_.-]", "", name.translate(_LOOKALIKES))
+    return "".join(fold(name))  # moderation's folding: leet digits, i/l, separators dropped
 
 
 _RESERVED_KEYS = frozenset(username_key(name) for name in _RESERVED)
