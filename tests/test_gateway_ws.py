@@ -605,7 +605,8 @@ def test_frames_go_compressed_once_to_sockets_that_offer_deflate_and_plain_to_ot
     pair: Pair,
 ) -> None:
     stream_id = pair.stream()
-    sent = [f"compressed line {n} " + "la " * n for n in range(30)]
+    # lines of growing length, varied enough not to be a spam wall ("la la la ..." is one)
+    sent = [f"compressed line {n} " + " ".join(f"la{k}" for k in range(n)) for n in range(30)]
 
     async def scenario() -> None:
         raw = await RawDeflateClient.open(pair.b)

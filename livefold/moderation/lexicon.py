@@ -26,6 +26,7 @@ def _tier(weight: float, words: str) -> dict[str, float]:
 
 THREAT: dict[str, float] = {
     **_tier(0.97, "kys kill_yourself kill_urself kill_your_self kill_ur_self end_yourself"),
+    **_tier(0.95, "killyourself killurself kill_youself kill_yoself kill_yaself kill_ya_self"),
     **_tier(0.95, "neck_yourself hang_yourself unalive_yourself unalive_urself off_yourself"),
     **_tier(0.95, "rope_yourself drink_bleach sewer_slide toaster_bath go_die hope_you_die"),
     **_tier(0.9, "you_should_die i_will_find_you i_know_where_you_live an_hero unalive"),
@@ -36,10 +37,13 @@ THREAT: dict[str, float] = {
 
 HATE: dict[str, float] = {
     **_tier(0.97, "nigger nigga niggers niggas nigg3r faggot fag fags faggots faggy tranny"),
+    **_tier(0.97, "niqqa niqqer nigguh niga nigs"),
     **_tier(0.97, "trannies chink chinks gook gooks spic spics kike kikes wetback wetbacks"),
     **_tier(0.95, "raghead ragheads towelhead towelheads sandnigger beaner beaners coon coons"),
     **_tier(0.95, "paki pakis dyke dykes shemale porch_monkey jungle_bunny"),
     **_tier(0.9, "subhuman subhumans untermensch go_back_to_your_country dirty_immigrant"),
+    **_tier(0.9, "hitler_was_right go_back_to_africa go_back_to_mexico go_back_to_china"),
+    **_tier(0.9, "go_back_where_you_came_from go_back_to_where_you_came_from your_kind"),
     **_tier(0.9, "you_people_are_animals heil_hitler sieg_heil white_power"),
     **_tier(0.85, "retard retards retarded tard mongoloid spastic spaz spazz"),
     **_tier(0.7, "because_she_s_a_woman because_shes_a_woman women_belong_in_the_kitchen"),
@@ -51,7 +55,8 @@ SEXUAL: dict[str, float] = {
     **_tier(0.85, "tits_or_gtfo show_feet"),
     **_tier(0.8, "nudes titties tits boobs boobies pussy"),
     **_tier(0.75, "horny porn pornhub onlyfans cum cumming jizz dildo milf sexy_time"),
-    **_tier(0.7, "sit_on_my_face wanna_bang wanna_fuck"),
+    **_tier(0.7, "sit_on_my_face wanna_bang wanna_fuck send_pics send_feet_pics feet_pics"),
+    **_tier(0.7, "show_feet show_boobs show_bobs bend_over dtf"),
 }  # fmt: skip
 
 INSULT: dict[str, float] = {
@@ -73,11 +78,23 @@ INSULT: dict[str, float] = {
     **_tier(0.55, "shut_up stfu gtfo fuck_off piss_off go_away nobody_asked nobody_cares"),
     **_tier(0.55, "no_one_cares"),
     **_tier(0.55, "you_suck u_suck hate_you screw_you annoying joke embarrassing"),
-    **_tier(0.55, "rent_free fell_off ratio washed"),
+    **_tier(0.45, "rent_free fell_off ratio washed"),
     **_tier(0.5, "yo_mama sit_down gross creepy weirdo"),
     **_tier(0.45, "cringe bot bots npc"),
-    **_tier(0.5, "nerd noob"),
+    **_tier(0.45, "nerd noob"),
+    **_tier(0.6, "knobhead bellend tosser numpty plonker pillock prat twit dunce dumbo airhead"),
+    **_tier(0.6, "failure crybaby snowflake bozo fatso lardass pervert perv brainlet smoothbrain"),
+    **_tier(0.6, "smooth_brain pea_brain room_temperature_iq two_brain_cells dumbfuck fuckface"),
+    **_tier(0.6, "asswipe shitstain manlet soyboy bimbo trailer_trash"),
 }  # fmt: skip
+
+# Describing words that insult only when said of someone ("you're terrible at this"); said
+# alone they are as likely about the game ("terrible"), so they never count as a bare insult.
+INSULT_ADJECTIVES: dict[str, float] = _tier(
+    0.5,
+    "terrible awful horrible bad boring lame dense slow unwatchable unfunny obnoxious "
+    "insufferable clueless hopeless incompetent",
+)
 
 PROFANITY: dict[str, float] = {
     **_tier(0.8, "fuck fucking fucker fuckin fucked fucks fck fcking fk fkn fking fuk fukin"),
@@ -85,8 +102,11 @@ PROFANITY: dict[str, float] = {
     **_tier(0.75, "shit shitty shite shits shitting shitshow bullshit horseshit batshit"),
     **_tier(0.75, "bitch cunt cock dick twat wanker prick bollocks bastard asshole arse"),
     **_tier(0.75, "ass jackass dumbass goddamn goddamnit tits piss pissed stfu gtfo"),
+    **_tier(0.75, "azz azzhole cvnt"),
     **_tier(0.7, "eff eff_off eff_you omfg holy_shit son_of_a_bitch kiss_my_ass screw_you"),
-    **_tier(0.5, "wtf wth ffs"),
+    **_tier(0.8, "fvck fvcking cocksucker dumbfuck fuckface fuckwit shyt f_you f_off f_u"),
+    **_tier(0.7, "bugger sodding pissing"),
+    **_tier(0.5, "wtf wth ffs jfc"),
     **_tier(0.25, "crap crappy bloody damn dammit"),
 }  # fmt: skip
 
@@ -97,6 +117,10 @@ LEXICONS: dict[Category, dict[str, float]] = {
     Category.INSULT: INSULT,
     Category.PROFANITY: PROFANITY,
 }
+
+# Swearing that shows inside other words ("clusterfuck", "unfuckingbelievable"): no word of
+# any language a chat is likely in contains these.
+PROFANE_INFIXES = ("fuck", "fvck", "phuck")
 
 # Entries that aim at the reader by their wording ("go die" needs no "you").
 AIMED_BY_WORDING = frozenset(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from livefold.moderation.lexicon import Category
 from livefold.moderation.profanity_model import ProfanityModel
-from livefold.moderation.threats import ThreatPatterns
+from livefold.moderation.threats import HATE_PATTERNS, ThreatPatterns
 from livefold.moderation.toxicity import ModelSignal, Scorer, lexicon_signals
 
 # The profanity model flags harmless lines too ("kill the boss first" scores 0.94), so only
@@ -30,6 +30,7 @@ def default_scorer() -> Scorer:
         [
             *lexicon_signals(),
             (Category.THREAT, ThreatPatterns()),
+            (Category.HATE, ThreatPatterns(HATE_PATTERNS)),
             (Category.PROFANITY, ModelSignal(model, MODEL_FLOOR, PROFANITY_WEIGHT, False)),
             (Category.INSULT, ModelSignal(model, MODEL_FLOOR, INSULT_WEIGHT, True)),
         ]

@@ -33,14 +33,15 @@ SUBJECT = (
 )
 _NOT_A_THREAT_AFTER = (
     r"(?! a\b| an\b| some\b| the\b| one\b| it\b| in (?:game|ranked|the game|pvp|a game|chess)"
-    r"| next (?:game|round|match|time))"
+    r"| next (?:game|round|match|time)| with (?:the |my |a |an |this |some )?(?:\w+ )?(?:ult|"
+    r"ultimate|combo|spell|ability|skill|move|build|deck|team|kindness|facts|logic|love))"
 )
 _STRONG = (
     r"murder|stab|rape|strangle|choke|behead|torture|kidnap|slit|lynch|shank|hunt down|"
     r"dox|doxx|swat|hurt|punch|break|burn|smash|bash|drown|poison|run over|beat up|"
     r"beat the shit out of|beat the crap out of|come for|coming for|hunt|stalk|shoot|kill"
 )
-_SELF = r"(?:(?:your|ur|yo) ?self|yourselves|urselves)"
+_SELF = r"(?:(?:your|ur|yo|you|ya) ?self|yourselves|urselves)"
 _HARM = (
     r"die|dies|dying|dead|death|cancer|aids|shot|killed|murdered|stabbed|raped|run over|burn|"
     r"burns|burned|rot|rots|crash|crashes|overdose|suffer|suffers|drown|drowns|hanged|lynched|"
@@ -75,10 +76,26 @@ PATTERNS = (
         0.9,
     ),
     _pattern(
-        "kill shoot end slap cut find track",
-        rf"\b{SUBJECT}\b(?: \w+){{0,3}}? (?:kill|shoot|end|slap|cut|find|track down) "
+        "kill shoot end slap smack cut find track",
+        rf"\b{SUBJECT}\b(?: \w+){{0,3}}? (?:kill|shoot|end|slap|smack|cut|find|track down) "
         rf"{YOU}\b{_NOT_A_THREAT_AFTER}",
         0.9,
+    ),
+    _pattern(
+        "beat",
+        rf"\bbeat {PERSON} (?:up|senseless|to death|half to death|black and blue)\b"
+        + _NOT_A_THREAT_AFTER,
+        0.9,
+    ),
+    _pattern("disappear", rf"\bmake {PERSON} (?:disappear|vanish|suffer|bleed|pay)\b", 0.85),
+    _pattern("coming", r"\b(?:won t|wont|will not|never) see it coming\b", 0.8, True),
+    _pattern("numbered", r"\bdays are numbered\b", 0.8, needs_target=True),
+    _pattern("hands", r"\bcatch (?:these|the|my) hands\b", 0.65),
+    _pattern(
+        "regret",
+        r"\b(?:you|u)(?: ll| will| re gonna| are going to| re going to| gonna)? regret (?:this|"
+        r"that|it|banning|saying)\b",
+        0.6,
     ),
     # wishing harm on a person
     _pattern(
@@ -164,6 +181,14 @@ PATTERNS = (
     ),
     _pattern("jump", r"\bjump in front of (?:a|the) (?:train|bus|car|truck)\b", 0.9),
     _pattern("bleach", r"\bdrink (?:some )?bleach\b", 0.95),
+    _pattern("wrists", r"\b(?:slit|cut|open) (?:your|ur|yo) (?:wrists?|veins)\b", 0.95),
+    _pattern("rope noose", r"\b(?:the |a )?(?:rope|noose) is (?:calling|waiting)\b", 0.9),
+    _pattern("rope noose", r"\b(?:get|grab|buy|find) (?:a|the|some) (?:rope|noose)\b", 0.85),
+    _pattern(
+        "care notice miss",
+        r"\b(?:care|notice|miss|cry) if (?:you|u) (?:died|were dead|disappeared|killed|vanished)",
+        0.9,
+    ),
     _pattern("alive exist", r"\bwhy (?:are|r) (?:you|u) (?:still )?alive\b", 0.9),
     _pattern("exist", r"\bwhy do (?:you|u) (?:even |still )?exist\b", 0.8),
     _pattern(
@@ -182,17 +207,42 @@ PATTERNS = (
     _pattern("commit", r"\bcommit (?:die|suicide|sewer slide|toaster bath|neck rope)\b", 0.95),
     _pattern("traffic", r"\b(?:go )?play in (?:the )?traffic\b", 0.9),
 )
-_TRIGGERS = frozenset().union(*(pattern.triggers for pattern in PATTERNS))
+_GROUPS = (
+    r"(?:jews|blacks|muslims|gays|gay people|trans people|trannies|immigrants|mexicans|women|"
+    r"girls|arabs|asians|indians|chinese|africans|refugees|lesbians|queers)"
+)
+HATE_PATTERNS = (
+    _pattern(
+        "jews blacks muslims gays gay trans trannies immigrants mexicans women girls arabs asians "
+        "indians chinese africans refugees lesbians queers",
+        rf"\b(?:all )?{_GROUPS} (?:are|r|is) (?:all )?(?:\w+ )?(?:animals|vermin|subhuman|"
+        r"parasites|rats|cockroaches|disgusting|a disease|inferior|trash|garbage|scum|filth|"
+        r"mentally ill|not human|the problem)\b",
+        0.9,
+    ),
+    _pattern(
+        "kill gas deport death",
+        rf"\b(?:kill|gas|deport|exterminate|death to) (?:all )?(?:the )?{_GROUPS}\b",
+        0.97,
+    ),
+    _pattern(
+        "belong", r"\b(?:women|girls) belong (?:in the kitchen|in the kitchen|at home)\b", 0.7
+    ),
+)
 _TARGETS = frozenset(squeeze(fold(TARGETS)))
 _NEGATIONS = frozenset(squeeze(fold("not never dont don wont won wouldnt wouldn no")))
 _NEGATED = 0.3
 
 
 class ThreatPatterns:
-    """The `Classifier` of the threat category's patterns."""
+    """The `Classifier` of a category's patterns (threats by default, or `HATE_PATTERNS`)."""
+
+    def __init__(self, patterns: tuple[_Pattern, ...] = PATTERNS):
+        self.patterns = patterns
+        self.triggers = frozenset().union(*(pattern.triggers for pattern in patterns))
 
     def score(self, text: Text) -> float:
-        if _TRIGGERS.isdisjoint(text.squeezed) and not text.spaced:
+        if self.triggers.isdisjoint(text.squeezed) and not text.spaced:
             return 0.0  # no trigger word, and no spaced-out letters that could spell one
         best = 0.0
         for tokens in spacing_variants(text.tokens):
@@ -204,7 +254,7 @@ class ThreatPatterns:
         present = frozenset(words)
         best = 0.0
         reading = ""
-        for pattern in PATTERNS:
+        for pattern in self.patterns:
             if pattern.triggers.isdisjoint(present) or pattern.weight <= best:
                 continue
             if pattern.needs_target and text.mentions == 0 and _TARGETS.isdisjoint(present):

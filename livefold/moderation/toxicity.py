@@ -25,9 +25,12 @@ from typing import Protocol
 from livefold.moderation.lexicon import (
     AIMED_BY_WORDING,
     FILLERS,
+    INSULT_ADJECTIVES,
     INTENSIFIERS,
     LEXICONS,
     NEGATIONS,
+    PROFANE_INFIXES,
+    PROFANITY,
     SELF,
     TARGETS,
     Category,
@@ -128,7 +131,9 @@ def targeted(text: Text, tokens: tuple[str, ...]) -> bool:
     return text.mentions > 0 or not _TARGETS.isdisjoint(tokens)
 
 
-_Entry = tuple[tuple[str, ...], float, bool, Category]  # words, weight, aimed, category
+# words, weight, aimed by wording, category, counts as a bare insult when said alone
+_Entry = tuple[tuple[str, ...], float, bool, Category, bool]
+_CONTRACTIONS = frozenset({"s", "t", "re", "ve", "ll", "d", "m"})  # "who're" is not "whore"
 
 
 class Lexicon:
@@ -140,17 +145,24 @@ class Lexicon:
         lexicons: Mapping[Category, Mapping[str, float]] = LEXICONS,
         contexts: Mapping[Category, Context] = CONTEXTS,
         aimed_by_wording: Iterable[str] = AIMED_BY_WORDING,
+        adjectives: bool = True,
     ) -> None:
         self.contexts = contexts
+        self._infix: _Entry = (fold(PROFANE_INFIXES[0]), PROFANITY[PROFANE_INFIXES[0]], False,
+                               Category.PROFANITY, True)  # fmt: skip
         aimed_entries = frozenset(aimed_by_wording)
         # first word -> [entries], longest first
         self._entries: dict[str, list[_Entry]] = {}
-        for category, lexicon in lexicons.items():
+        describing = [(Category.INSULT, INSULT_ADJECTIVES, False)] if adjectives else []
+        sources = [(category, lexicon, True) for category, lexicon in lexicons.items()]
+        for category, lexicon, bare_ok in sources + describing:
             for entry, weight in lexicon.items():
                 words = fold(entry)
                 if words:
                     aimed = entry in aimed_entries
-                    self._entries.setdefault(words[0], []).append((words, weight, aimed, category))
+                    self._entries.setdefault(words[0], []).append(
+                        (words, weight, aimed, category, bare_ok)
+                    )
         for candidates in self._entries.values():
             candidates.sort(key=lambda candidate: -len(candidate[0]))
         singles = [entry for entries in self._entries.values() for entry in entries
@@ -199,12 +211,17 @@ class Lexicon:
             and not text.spaced
             and "*" not in text.plain
             and self._pairs.isdisjoint(itertools.pairwise(tokens))
+            and not any(infix in text.plain for infix in PROFANE_INFIXES)
+            and self._words.isdisjoint(a + b for a, b in itertools.pairwise(tokens))
         )
 
-    def _hits(self, tokens: tuple[str, ...], squeezed: tuple[str, ...]) -> list[tuple[int, _Entry]]:
+    def _hits(
+        self, tokens: tuple[str, ...], squeezed: tuple[str, ...]
+    ) -> list[tuple[int, int, _Entry]]:
+        """(position, words covered, entry) of every match."""
         entries_of = self._entries.get
         elongated_of = self._squeezed.get
-        hits: list[tuple[int, _Entry]] = []
+        hits: list[tuple[int, int, _Entry]] = []
         covered_until = 0  # a phrase's later words are not looked up again
         for position, token in enumerate(tokens):
             if position < covered_until:
@@ -214,16 +231,32 @@ class Lexicon:
                 words = entry[0]
                 if len(words) == 1 or tokens[position : position + len(words)] == words:
                     covered_until = max(covered_until, position + len(words))
-                    hits.append((position, entry))
+                    hits.append((position, len(words), entry))
                     matched = True
             if matched:
                 continue
             elongated = squeezed[position]
             if elongated != token:
-                hits.extend((position, entry) for entry in elongated_of(elongated, ()))
+                hits.extend((position, 1, entry) for entry in elongated_of(elongated, ()))
             elif "*" in token:
-                hits.extend((position, entry) for entry in self._masked(token))
+                hits.extend((position, 1, entry) for entry in self._masked(token))
+            elif any(infix in token for infix in PROFANE_INFIXES):
+                hits.append((position, 1, self._infix))
+            elif position + 1 < len(tokens):
+                split = self._split_word(token, tokens[position + 1])
+                if split:
+                    covered_until = position + 2
+                    hits.extend((position, 2, entry) for entry in split)
         return hits
+
+    def _split_word(self, first: str, second: str) -> list[_Entry]:
+        """A listed word typed in two pieces ("fu ck", "id iot")."""
+        if len(first) < 2 or len(second) < 2 or second in _CONTRACTIONS:
+            return []
+        joined = first + second
+        if len(joined) < 4 or joined not in self._words:
+            return []
+        return [entry for entry in self._entries.get(joined, ()) if len(entry[0]) == 1]
 
     def _score(
         self, text: Text, tokens: tuple[str, ...], squeezed: tuple[str, ...]
@@ -233,21 +266,21 @@ class Lexicon:
             return {}
         aimed_at_someone = targeted(text, tokens)
         # A bare insult ("idiot", "what a moron") is said to someone: chat is a conversation.
-        covered = {i for position, entry in hits for i in range(position, position + len(entry[0]))}
+        covered = {i for position, span, _ in hits for i in range(position, position + span)}
         bare = all(
             i in covered or token in _FILLERS or token in _TARGETS for i, token in enumerate(tokens)
         )
         spared: dict[Category, float] = {}
-        for position, (words, weight, aimed, category) in hits:
+        for position, span, (_, weight, aimed, category, bare_ok) in hits:
             if tokens[position] in _NAMES and _named(text.shown, tokens[position]):
                 continue
             in_context = _in_context(
                 self.contexts[category],
                 weight,
-                aimed or bare,
+                aimed or (bare and bare_ok),
                 tokens,
                 position,
-                len(words),
+                span,
                 aimed_at_someone,
             )
             spared[category] = spared.get(category, 1.0) * (1.0 - in_context)
@@ -308,12 +341,20 @@ def _nobody(before: tuple[str, ...]) -> bool:
 
 
 def _named(shown: str, word: str) -> bool:
-    """Is `word` written as a capitalised name followed by another ("Dick Van Dyke")?"""
+    """Is `word` written as a name: capitalised, next to another capitalised word or
+    possessive ("Dick Van Dyke", "Moby Dick", "Dick's")?"""
     words = shown.split()
-    return any(
-        here.lower() == word and here[:1].isupper() and here[1:2].islower() and after[:1].isupper()
-        for here, after in itertools.pairwise(words)
-    )
+    for index, here in enumerate(words):
+        bare = here.rstrip(".,!?:;")
+        if bare.lower().removesuffix("'s") != word or not bare[:1].isupper():
+            continue
+        if not bare[1:2].islower():
+            continue
+        before = words[index - 1] if index else ""
+        after = words[index + 1] if index + 1 < len(words) else ""
+        if bare.endswith("'s") or before[:1].isupper() or after[:1].isupper():
+            return True
+    return False
 
 
 def _shouted(shown: str) -> bool:
