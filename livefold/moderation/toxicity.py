@@ -121,6 +121,7 @@ _SELF = frozenset(fold(SELF))
 _NEGATIONS = frozenset(fold(NEGATIONS))
 _INTENSIFIERS = frozenset(fold(INTENSIFIERS))
 _FILLERS = frozenset(fold(FILLERS))
+_FILLERS_AND_TARGETS = _FILLERS | _TARGETS
 _SHOUTED = 0.08
 _WINDOW = 4  # words before an entry that can aim, negate or intensify it
 # Words that are also names when capitalised before another name ("Dick Grayson").
@@ -196,9 +197,11 @@ class Lexicon:
             squeezed = text.squeezed if words is text.tokens else squeeze(words)
             for category, score in self._score(text, words, squeezed).items():
                 scores[category] = max(scores.get(category, 0.0), score)
-        if scores and _shouted(text.shown):
-            scores = {category: min(1.0, score + _SHOUTED) for category, score in scores.items()}
-        scores = {category: round(score, 4) for category, score in scores.items()}
+        if scores:
+            lift = _SHOUTED if _shouted(text.shown) else 0.0
+            scores = {
+                category: round(min(1.0, score + lift), 4) for category, score in scores.items()
+            }
         self._last = (text, scores)
         return scores
 
@@ -267,8 +270,8 @@ class Lexicon:
         aimed_at_someone = targeted(text, tokens)
         # A bare insult ("idiot", "what a moron") is said to someone: chat is a conversation.
         covered = {i for position, span, _ in hits for i in range(position, position + span)}
-        bare = all(
-            i in covered or token in _FILLERS or token in _TARGETS for i, token in enumerate(tokens)
+        bare = _FILLERS_AND_TARGETS.issuperset(
+            [token for i, token in enumerate(tokens) if i not in covered]
         )
         spared: dict[Category, float] = {}
         for position, span, (_, weight, aimed, category, bare_ok) in hits:
@@ -413,17 +416,22 @@ class Scorer:
         return Scorer((*self.signals, (category, classifier)))
 
     def scores(self, text: Text) -> dict[Category, float]:
+        found: list[tuple[Category, float]] = []
+        for lexicon in self._lexicons:
+            found.extend(lexicon.scores(text).items())
+        for category, classifier in self._others:
+            score = classifier.score(text)
+            if score > 0.0:
+                found.append((category, score))
+        if not found:
+            return {}
         strongest: dict[Category, float] = {}
         spared: dict[Category, float] = {}
-        found = [item for lexicon in self._lexicons for item in lexicon.scores(text).items()]
-        for category, classifier in self._others:
-            found.append((category, classifier.score(text)))
         for category, score in found:
-            if score > 0.0:
-                score = min(1.0, score)
-                if score > strongest.get(category, 0.0):
-                    strongest[category] = score
-                spared[category] = spared.get(category, 1.0) * (1.0 - score)
+            score = min(1.0, score)
+            if score > strongest.get(category, 0.0):
+                strongest[category] = score
+            spared[category] = spared.get(category, 1.0) * (1.0 - score)
         return {
             category: round(best + AGREEMENT * (1.0 - spared[category] - best), 4)
             for category, best in strongest.items()
