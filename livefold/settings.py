@@ -177,6 +177,17 @@ class Settings(BaseSettings):
         # path would name another directory.
         return path.expanduser().resolve()
 
+    @field_validator("gateway_trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        # Addresses or networks only: uvicorn would also take "*", which trusts every client.
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network") from None
+        return proxies
+
     def secret(self, name: str) -> str:
         """The secret setting `name` (one of `SECRETS`), or the install's own if it is unset."""
         if name not in SECRETS:

@@ -118,3 +118,10 @@ def test_the_access_log_never_prints_an_access_token(served: Running) -> None:
     log = served.settings.data_dir / "logs" / f"{NAME}.log"
     eventually(lambda: log.read_text().count("access_token=[redacted]") >= 2)
     assert "secret-" not in log.read_text()
+
+
+def test_trusted_proxies_are_addresses_or_networks_never_everyone() -> None:
+    trusted = Settings(gateway_trusted_proxies=("10.0.0.5", "10.1.0.0/16", "::1"))
+    assert trusted.gateway_trusted_proxies == ("10.0.0.5", "10.1.0.0/16", "::1")
+    with pytest.raises(ValueError, match="is not an IP address or network"):
+        Settings(gateway_trusted_proxies=("*",))
