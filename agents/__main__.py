@@ -23,6 +23,7 @@ from agents.folds import configure_moderation, drivers, tables
 from agents.platform import ACCOUNTS, PlatformModeration
 from agents.worker import FoldWorker
 from infra.errors import InfraError
+from livefold.data_keys import text_opener
 from livefold.domains import DOMAINS
 from livefold.folding import Domain
 from livefold.settings import Settings
@@ -43,7 +44,7 @@ def build(
     worker = FoldWorker(
         app,
         event_codec,
-        drivers(app, settings.topic_partitions, platform, domains),
+        drivers(app, settings.topic_partitions, platform, domains, text_opener(settings).open),
         platform,
         settings.topic_partitions,
         ready_file,

@@ -9,7 +9,7 @@ inputs (several topics) in event-time order within a batch, the order replay use
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -37,14 +37,20 @@ class ModerationFold:
     HANDLES = moderation.HANDLES - moderation.ROLE_EVENTS
     FLUSH_EVERY = moderation.FLUSH_EVERY
 
-    def __init__(self, platform: PlatformModeration):
+    def __init__(
+        self,
+        platform: PlatformModeration,
+        read_text: Callable[[str | None], str | None] = moderation.as_written,
+    ):
         self.platform = platform
+        self.read_text = read_text  # opens texts sealed with their author's key
 
     def key_of(self, event: Event) -> str:
         return moderation.key_of(event)
 
     def fold(self, state: Any, event: Event) -> tuple[Any, list[Output]]:
-        return moderation.fold(state, event, self.platform.current)
+        platform = self.platform.current
+        return moderation.fold(state, event, platform, read_text=self.read_text)
 
     def flush(self, state: Any, now: datetime) -> tuple[Any, list[Output]]:
         return moderation.flush(state, now)
@@ -80,10 +86,11 @@ def drivers(
     partitions: int,
     platform: PlatformModeration,
     domains: Mapping[str, Domain] = DOMAINS,
+    read_text: Callable[[str | None], str | None] = moderation.as_written,
 ) -> list[FoldDriver]:
     first = FoldDriver(
         moderation.CHANNEL,
-        ModerationFold(platform),
+        ModerationFold(platform, read_text),
         fold_table(app, moderation.CHANNEL, partitions),
         in_event_time_order=True,
         skips=lambda key: key == PLATFORM,  # folded by every worker, see agents.platform

@@ -32,7 +32,7 @@ import itertools
 import multiprocessing
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +47,7 @@ from agents.analytics_schema import checked_prefix, ensure_schema, summary
 from agents.driver import FoldFailure, fold_batch, merged
 from agents.folds import configure_moderation
 from livefold.analytics_store import connect
+from livefold.data_keys import text_opener
 from livefold.domains import DOMAINS
 from livefold.folding import Domain, Output, Update, digest
 from livefold.moderation import fold as moderation
@@ -123,14 +124,20 @@ class ReplayModeration:
     HANDLES = moderation.HANDLES
     FLUSH_EVERY = moderation.FLUSH_EVERY
 
-    def __init__(self, states: dict[str, Any]):
+    def __init__(
+        self,
+        states: dict[str, Any],
+        read_text: Callable[[str | None], str | None] = moderation.as_written,
+    ):
         self.states = states
+        self.read_text = read_text
 
     def key_of(self, event: Event) -> str:
         return moderation.key_of(event)
 
     def fold(self, state: Any, event: Event) -> tuple[Any, list[Output]]:
-        return moderation.fold(state, event, self.states.get(PLATFORM))
+        platform = self.states.get(PLATFORM)
+        return moderation.fold(state, event, platform, read_text=self.read_text)
 
     def flush(self, state: Any, now: datetime) -> tuple[Any, list[Output]]:
         return moderation.flush(state, now)
@@ -139,8 +146,13 @@ class ReplayModeration:
 class Replay:
     """Folds records a chunk at a time; moderation's inputs wait for the event-time merge."""
 
-    def __init__(self, domains: Mapping[str, Domain] = DOMAINS) -> None:
+    def __init__(
+        self,
+        domains: Mapping[str, Domain] = DOMAINS,
+        read_text: Callable[[str | None], str | None] = moderation.as_written,
+    ) -> None:
         self.domains = dict(domains)
+        self.read_text = read_text  # opens sealed texts for moderation (livefold.data_keys)
         self.tables: Tables = {name: {} for name in [*self.domains, moderation.CHANNEL]}
         self.routes: dict[str, list[str]] = {}
         for name, domain in self.domains.items():
@@ -186,7 +198,7 @@ class Replay:
         the logged ones."""
         self._fold_chunk()
         check = VerdictCheck()
-        domain = ReplayModeration(self.tables[moderation.CHANNEL])
+        domain = ReplayModeration(self.tables[moderation.CHANNEL], self.read_text)
         ordered = merged(self.held)
         while chunk := list(itertools.islice(ordered, CHUNK)):
             for output in self._fold(moderation.CHANNEL, domain, chunk):
@@ -287,7 +299,7 @@ def replay(
         rebuilt: Future[tuple[dict[str, dict[str, int]], float]] | None = None
         if prefix is not None:
             rebuilt = pool.submit(rebuild_analytics, settings, prefix)
-        folding = Replay(domains)
+        folding = Replay(domains, text_opener(settings).open)
         codec = Codec.from_settings(settings)
         deadletter = EventProducer(settings, codec)
         try:

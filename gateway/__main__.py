@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 from gateway.app import create_app
 from gateway.auth.service import AuthService
 from gateway.auth.service import routes as auth_routes
+from gateway.texts import SealedTexts
 from gateway.tls import tls_files
 from gateway.uvicorn_private import DeflateProtocol, LimitedHttpProtocol
 from livefold.settings import Settings
@@ -62,7 +63,8 @@ def raise_open_files_limit() -> int:
 def app(settings: Settings) -> ASGIApp:
     """The gateway with livefold's own authorization server mounted (accounts, OAuth, OIDC)."""
     auth = AuthService(settings)
-    return auth.around(create_app(settings, auth.verifier, auth_routes(settings, auth)))
+    texts = SealedTexts(auth.directory)
+    return auth.around(create_app(settings, auth.verifier, auth_routes(settings, auth), texts))
 
 
 def config(settings: Settings) -> uvicorn.Config:

@@ -38,6 +38,7 @@ from gateway.limits import BodyLimit
 from gateway.metrics import METRICS_PATH, RequestTimer, metrics_endpoint
 from gateway.reads import Read
 from gateway.runtime import Gateway, gateway_of
+from gateway.texts import SealedTexts
 from gateway.writes import Write, by_socket_name, endpoint
 from gateway.ws import SocketTap, websocket_endpoint
 from livefold.settings import Settings
@@ -79,9 +80,12 @@ def routes(extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
 
 
 def create_app(
-    settings: Settings, verifier: Verifier | None = None, extra_routes: Sequence[BaseRoute] = ()
+    settings: Settings,
+    verifier: Verifier | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    texts: SealedTexts | None = None,
 ) -> ASGIApp:
-    gateway = Gateway(settings, verifier or LocalVerifier(settings))
+    gateway = Gateway(settings, verifier or LocalVerifier(settings), texts)
     gateway.payments = payments.ProviderFlow.from_settings(settings)
     gateway.socket_writes = by_socket_name(WRITES)
 

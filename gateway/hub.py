@@ -56,17 +56,18 @@ def _without_history(value: dict[str, Any]) -> dict[str, Any]:
 LIVE_VIEW: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"chat": _without_history}
 
 
-def update_item(channel: str, entry: Entry, live: bool) -> dict[str, Any]:
+def update_item(channel: str, entry: Entry, value: dict[str, Any], live: bool) -> dict[str, Any]:
+    """An update as frames carry it; `value` is the entry's as clients see it (StateStore.shown)."""
     shape = LIVE_VIEW.get(channel) if live else None
-    return {"key": entry.key, "value": shape(entry.value) if shape else entry.value}
+    return {"key": entry.key, "value": shape(value) if shape else value}
 
 
-def notice_item(entry: Entry) -> dict[str, Any]:
+def notice_item(entry: Entry, value: dict[str, Any]) -> dict[str, Any]:
     return {
         "key": entry.key,
         "kind": entry.type,
         "pos": f"{entry.partition}:{entry.offset}",
-        "value": entry.value,
+        "value": value,
     }
 
 
@@ -219,12 +220,13 @@ class Hub:
             if complete:
                 updates = changed
         document["cursor"] = format_cursor(state.position)
+        shown = self.store.shown
         document["updates"] = [
-            update_item(channel, entry, live=False)
+            update_item(channel, entry, shown(channel, entry.value), live=False)
             for entry in updates
             if personal_to(entry.key) in (None, user_id)
         ]
-        document["notices"] = [notice_item(entry) for entry in notices]
+        document["notices"] = [notice_item(entry, shown(channel, entry.value)) for entry in notices]
         return document
 
     # ------------------------------------------------------------ frames out
@@ -288,15 +290,23 @@ class Hub:
                 metrics.frames_sent.inc()
         metrics.broadcast_seconds.observe(time.perf_counter() - started)
 
-    @staticmethod
     def _batch(
-        channel: str, stream_id: str, cursor: str, updates: dict[str, Entry], notices: list[Entry]
+        self,
+        channel: str,
+        stream_id: str,
+        cursor: str,
+        updates: dict[str, Entry],
+        notices: list[Entry],
     ) -> dict[str, Any]:
+        shown = self.store.shown
         return {
             "type": "batch",
             "stream": stream_id,
             "channel": channel,
             "cursor": cursor,
-            "updates": [update_item(channel, entry, live=True) for entry in updates.values()],
-            "notices": [notice_item(entry) for entry in notices],
+            "updates": [
+                update_item(channel, entry, shown(channel, entry.value), live=True)
+                for entry in updates.values()
+            ],
+            "notices": [notice_item(entry, shown(channel, entry.value)) for entry in notices],
         }

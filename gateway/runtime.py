@@ -23,7 +23,8 @@ from gateway.hub import Hub
 from gateway.idempotency import Answers
 from gateway.limits import TokenBuckets
 from gateway.rights import MODERATOR_CHANNELS, PLATFORM, Rights
-from gateway.state import StateStore
+from gateway.state import StateStore, as_stored
+from gateway.texts import SealedTexts
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.events import Event
@@ -51,10 +52,15 @@ class Member(Protocol):
 
 
 class Gateway:
-    def __init__(self, settings: Settings, verifier: Verifier):
+    def __init__(self, settings: Settings, verifier: Verifier, texts: SealedTexts | None = None):
+        """`texts`: seals what users write with their data keys and opens it for clients
+        (gateway/texts.py); without it (no accounts here), texts go as they are."""
         self.settings = settings
         self.verifier = verifier
-        self.store = StateStore(settings.gateway_ws_resume_limit)
+        self.texts = texts
+        self.store = StateStore(
+            settings.gateway_ws_resume_limit, as_stored if texts is None else texts.opened
+        )
         self.rights = Rights()
         self.hub = Hub(self.store, settings.gateway_ws_batch_ms / 1000)
         self.answers = Answers()
@@ -191,6 +197,7 @@ class Gateway:
     def codec(self) -> Codec:
         if self._codec is None:
             self._codec = Codec.from_settings(self.settings)
+            self._codec.sealer = self.texts
         return self._codec
 
     # ------------------------------------------------------------ sockets

@@ -9,7 +9,7 @@ another. A cursor is a set of positions, one per partition: `"<partition>:<offse
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,9 +70,20 @@ def parse_cursor(text: str) -> Cursor:
     return cursor
 
 
+def as_stored(channel: str, value: dict[str, Any]) -> dict[str, Any]:
+    return value
+
+
 class StateStore:
-    def __init__(self, notices_kept: int = 500):
+    def __init__(
+        self,
+        notices_kept: int = 500,
+        shown: Callable[[str, dict[str, Any]], dict[str, Any]] = as_stored,
+    ):
+        """`shown(channel, value)`: a value as clients see it (sealed texts opened,
+        gateway/texts.py); every read and frame goes through it."""
         self.notices_kept = notices_kept
+        self.shown = shown
         self.channels: dict[tuple[str, str], ChannelState] = {}
         self.records = 0
 
@@ -99,17 +110,21 @@ class StateStore:
     def view(self, channel: str, key: str) -> dict[str, Any] | None:
         state = self.channels.get((channel, stream_of(key)))
         entry = None if state is None else state.updates.get(key)
-        return None if entry is None else entry.value
+        return None if entry is None else self.shown(channel, entry.value)
 
     def views(self, channel: str, stream_id: str, prefix: str = "") -> list[dict[str, Any]]:
         """The latest values of a stream's keys on a channel (those starting with `prefix`)."""
         state = self.channels.get((channel, stream_id))
         if state is None:
             return []
-        return [e.value for key, e in state.updates.items() if key.startswith(prefix)]
+        return [
+            self.shown(channel, e.value)
+            for key, e in state.updates.items()
+            if key.startswith(prefix)
+        ]
 
     def all_views(self, channel: str) -> Iterator[dict[str, Any]]:
         """The value of every stream's own key (`<stream_id>`) on a channel."""
         for (name, stream_id), state in self.channels.items():
             if name == channel and (entry := state.updates.get(stream_id)) is not None:
-                yield entry.value
+                yield self.shown(channel, entry.value)

@@ -5,6 +5,11 @@ key; the key lives outside the log, in a `KeyStore`. Destroying the key erases e
 those fields at once, in the log, its replicas and its backups, while the log itself stays
 whole and replays as before.
 
+What a user writes for others to read is sealed with the same key where it enters the log
+(`seal_text`, by the gateway's codec: streams/codec.py) and opened only to be judged (the
+moderation fold's driver) and shown (the gateway): `TextOpener`. Destroying the key erases it
+in the log and in whatever copied the sealed value (state topics, changelogs, ClickHouse).
+
 Stores: `S3KeyStore` (a bucket every gateway shares: the default), `DirectoryKeyStore` (files
 under the data dir, one machine). In production put the keys in a KMS or vault, behind the
 same three methods, or at least a bucket without versioning: a kept old version of a key
@@ -13,13 +18,16 @@ object would undo its deletion.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import os
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -80,6 +88,71 @@ def unseal(key: bytes, sealed: bytes, context: str) -> bytes:
         return AESGCM(key).decrypt(nonce, body, context.encode())
     except InvalidTag as error:
         raise ValueError("sealed value does not open with this key and context") from error
+
+
+# Sealed text starts with NUL, which no text from outside holds (the gateway refuses control
+# characters), then names its key: "\x00sealed:<key id>:<base64 of the sealed bytes>".
+SEALED_TEXT = "\x00sealed:"
+OPENED_KEPT = 50_000  # opened texts a TextOpener remembers
+
+
+def seal_text(key_id: str, key: bytes, text: str) -> str:
+    sealed = seal(key, text.encode(), f"{key_id}/text")
+    return f"{SEALED_TEXT}{key_id}:{base64.b64encode(sealed).decode('ascii')}"
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED_TEXT)
+
+
+class TextOpener:
+    """Opens sealed texts with `key_of(key_id)` (a key store's `get`): a text whose key was
+    destroyed, or that does not open, reads as None (erased); a text that is not sealed as it
+    is. `open` raises KeyStoreUnavailable when the store cannot be asked; `opened` reads such a
+    text as None for now. Opened texts are remembered until `forget`."""
+
+    def __init__(self, key_of: Callable[[str], bytes]):
+        self._key_of = key_of
+        self._opened: dict[str, str | None] = {}
+
+    def open(self, value: str | None) -> str | None:
+        if value is None or not value.startswith(SEALED_TEXT):
+            return value
+        opened = self._opened.get(value, "")
+        if opened != "":
+            return opened
+        key_id, _, encoded = value[len(SEALED_TEXT) :].partition(":")
+        try:
+            text: str | None = unseal(
+                self._key_of(checked_key_id(key_id)),
+                base64.b64decode(encoded, validate=True),
+                f"{key_id}/text",
+            ).decode()
+        except (KeyErased, ValueError, binascii.Error):
+            text = None
+        if len(self._opened) >= OPENED_KEPT:
+            self._opened.clear()
+        self._opened[value] = text
+        return text
+
+    def opened(self, value: Any) -> Any:
+        """`value` (JSON: dicts, lists, strings) with every sealed text in it opened."""
+        if isinstance(value, str):
+            if not value.startswith(SEALED_TEXT):
+                return value
+            try:
+                return self.open(value)
+            except KeyStoreUnavailable:
+                return None  # not remembered: it opens again once the store answers
+        if isinstance(value, dict):
+            return {name: self.opened(item) for name, item in value.items()}
+        if isinstance(value, list):
+            return [self.opened(item) for item in value]
+        return value
+
+    def forget(self) -> None:
+        """Drop what was opened (a key was destroyed: its texts must read as erased now)."""
+        self._opened.clear()
 
 
 class DirectoryKeyStore:
@@ -184,3 +257,8 @@ def key_store(settings: Settings) -> KeyStore:
     raise ValueError(
         f"LIVEFOLD_DATA_KEY_STORE must be 's3' or 'directory', not {settings.data_key_store!r}"
     )
+
+
+def text_opener(settings: Settings) -> TextOpener:
+    """How a process that judges texts (the fold workers, replay) opens them: with the store."""
+    return TextOpener(key_store(settings).get)

@@ -4,6 +4,11 @@ Wire format (Confluent's): byte 0x00, the writer schema's registry id as 4 bytes
 the record as schemaless Avro. Subjects follow TopicRecordNameStrategy, `<topic>-<fullname>`, so
 one topic carries many record types and confluent-kafka's serializers agree with us.
 
+User-written text others read (`SEALED_FIELDS`: a tip's message, a clip's title) goes into
+the record sealed with its author's data key when the codec has a `sealer` (the gateway's, which
+knows the authors' accounts: gateway/texts.py), so that destroying the key erases it in every
+copy (`livefold.data_keys`). Decoding leaves it sealed: whoever shows it opens it.
+
 Logical types are left out of the schemas the codec reads and writes with (the registered text
 keeps them): bodies stay in Avro's underlying types, epoch-millisecond ints and UUID strings,
 which is what `streams.events` promises and is cheaper than datetime/UUID objects.
@@ -15,7 +20,7 @@ import io
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
@@ -29,6 +34,17 @@ __all__ = ["Codec", "DecodeError", "EventValidationError", "SchemaRegistrationEr
 
 MAGIC = 0
 HEADER_SIZE = 5
+# event type -> its field of user-written text that others read, sealed with the author's key
+SEALED_FIELDS = {
+    "livefold.tips.TipIntentCreated": "message",
+    "livefold.media.ClipCreated": "title",
+}
+
+
+class Sealer(Protocol):
+    def seal(self, author: str, text: str) -> str:
+        """`text` sealed with the author's data key (as it is if the author has none)."""
+        ...
 
 
 class DecodeError(ValueError):
@@ -86,8 +102,10 @@ class Codec:
         *,
         event_catalog: Catalog | None = None,
         reaction_kinds: Collection[str] | None = None,
+        sealer: Sealer | None = None,
     ):
         self.registry = registry
+        self.sealer = sealer
         self.catalog = event_catalog or catalog()
         kinds = Settings().reaction_kinds if reaction_kinds is None else reaction_kinds
         self.validator = Validator(kinds)
@@ -126,9 +144,13 @@ class Codec:
     def encode(self, event: Event) -> bytes:
         self.validate(event)
         writer = self._writers.get(event.type) or self._register(self.catalog[event.type])
+        body = event.body
+        field = SEALED_FIELDS.get(event.type)
+        if field is not None and self.sealer is not None and isinstance(body.get(field), str):
+            body = {**body, field: self.sealer.seal(event.actor_id, body[field])}
         out = io.BytesIO()
         out.write(writer.header)
-        fastavro.schemaless_writer(out, writer.schema, event.body)
+        fastavro.schemaless_writer(out, writer.schema, body)
         return out.getvalue()
 
     def register_all(self) -> dict[str, int]:

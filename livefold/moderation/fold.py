@@ -12,6 +12,7 @@ fold applies what it emits at once and ignores those events when they come back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -54,14 +55,20 @@ def key_of(event: Event) -> str:
     return event.stream_id
 
 
+def as_written(text: str | None) -> str | None:
+    return text
+
+
 def fold(
     state: ModerationState | None,
     event: Event,
     platform: ModerationState | None = None,
     classifier: Scorer | None = None,
+    read_text: Callable[[str | None], str | None] = as_written,
 ) -> tuple[ModerationState, list[Output]]:
     """Apply one event. `platform` is the PLATFORM state (its defaults and admins); a driver
-    passes the one it keeps, tests may leave it out (no platform defaults)."""
+    passes the one it keeps, tests may leave it out (no platform defaults). `read_text` opens a
+    text sealed with its author's key (`livefold.data_keys.TextOpener.open`; None: erased)."""
     key = key_of(event)
     if state is None:
         state = new_state(key)
@@ -73,7 +80,7 @@ def fold(
         if event.type == MESSAGE_SENT:
             return _message_sent(state, given, event, classifier)
         if event.type in JUDGED_TEXTS:
-            return _text_judged(state, given, event, classifier)
+            return _text_judged(state, given, event, classifier, read_text)
         if event.type in ROLE_EVENTS:
             return _role(state, event)
         return actions.HANDLERS[event.type](state, given, event)
@@ -139,18 +146,27 @@ def _message_sent(
 
 
 def _text_judged(
-    state: ModerationState, platform: ModerationState, event: Event, classifier: Scorer | None
+    state: ModerationState,
+    platform: ModerationState,
+    event: Event,
+    classifier: Scorer | None,
+    read_text: Callable[[str | None], str | None],
 ) -> list[Output]:
     """A tip's message or a clip's title: one ContentJudged, which the tips fold and the media
-    fold wait for before they show the text (a clip: before they list it at all)."""
+    fold wait for before they show the text (a clip: before they list it at all). A text
+    sealed with a key destroyed since (its author's account deleted) is blocked as erased."""
     subject, id_field, text_field = JUDGED_TEXTS[event.type]
-    text = event.body.get(text_field)
-    if subject == "tip_message" and not text:
+    written = event.body.get(text_field)
+    if subject == "tip_message" and not written:
         return []  # a tip without a message shows no text of its author's
     author, now = event.actor_id, event.occurred_at_ms
     try:
-        finding = decide_text(state, platform, author, now, text, classifier)
-    except Exception as error:  # a rule's bug must not stop tips or clips: the text is held
+        text = read_text(written)
+        if written and text is None:
+            finding = Finding("erased", Verdict.BLOCK, 0.0)
+        else:
+            finding = decide_text(state, platform, author, now, text, classifier)
+    except Exception as error:  # a rule's bug or the key store down: the text is held
         finding = Finding("internal_error", Verdict.HOLD, 0.0, repr(error))
     return [actions.content_verdict(event, subject, str(event.body[id_field]), finding)]
 
