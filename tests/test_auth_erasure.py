@@ -12,7 +12,16 @@ import pytest
 
 from gateway.auth.account_routes import account_view
 from gateway.auth.directory import AccountDirectory, profile_context
-from livefold.data_keys import DirectoryKeyStore, KeyErased, key_store, seal, unseal
+from livefold.data_keys import (
+    SEALED_TEXT,
+    DirectoryKeyStore,
+    KeyErased,
+    TextOpener,
+    key_store,
+    seal,
+    seal_text,
+    unseal,
+)
 from livefold.settings import Settings
 from streams.catalog import event_topic
 from streams.codec import Codec
@@ -130,3 +139,27 @@ def test_the_directory_key_store_forgets_a_destroyed_key_for_good(tmp_path: Path
         keys.get(key_id)
     with pytest.raises(ValueError, match="malformed data key id"):
         keys.get("../../etc/passwd")
+
+
+def test_a_sealed_text_opens_until_its_key_is_destroyed_and_never_elsewhere(
+    tmp_path: Path,
+) -> None:
+    keys = DirectoryKeyStore(tmp_path / "data-keys")
+    key_id, key = keys.create()
+    other_id, _ = keys.create()
+    sealed = seal_text(key_id, key, "thanks for the stream")
+    assert sealed.startswith(SEALED_TEXT) and "thanks" not in sealed
+    opener = TextOpener(keys.get)
+    assert opener.open(sealed) == "thanks for the stream"
+    assert opener.open("typed as is") == "typed as is"  # not sealed: shown as written
+    moved = sealed.replace(key_id, other_id)  # named another user's key: does not open
+    assert TextOpener(keys.get).open(moved) is None
+    assert opener.opened({"alert": {"message": sealed}, "n": [1, sealed]}) == {
+        "alert": {"message": "thanks for the stream"},
+        "n": [1, "thanks for the stream"],
+    }
+    keys.destroy(key_id)
+    assert opener.open(sealed) == "thanks for the stream"  # remembered until forgotten
+    opener.forget()
+    assert opener.open(sealed) is None
+    assert TextOpener(keys.get).open(sealed) is None
