@@ -28,9 +28,9 @@ THREAT: dict[str, float] = {
     **_tier(0.97, "kys kill_yourself kill_urself kill_your_self kill_ur_self end_yourself"),
     **_tier(0.95, "killyourself killurself kill_youself kill_yoself kill_yaself kill_ya_self"),
     **_tier(0.95, "neck_yourself hang_yourself unalive_yourself unalive_urself off_yourself"),
-    **_tier(0.95, "rope_yourself drink_bleach sewer_slide toaster_bath go_die hope_you_die"),
-    **_tier(0.9, "you_should_die i_will_find_you i_know_where_you_live an_hero unalive"),
-    **_tier(0.9, "cut_yourself cut_urself kill_urseif just_die please_die go_hang"),
+    **_tier(0.95, "rope_yourself drink_bleach sewer_slide toaster_bath"),
+    **_tier(0.9, "an_hero unalive"),
+    **_tier(0.9, "cut_yourself cut_urself kill_urseif go_hang"),
     **_tier(0.85, "dox doxx doxxed doxxing doxing swatting swatted"),
     **_tier(0.85, "get_cancer"),
 }  # fmt: skip
@@ -56,7 +56,7 @@ SEXUAL: dict[str, float] = {
     **_tier(0.8, "nudes titties tits boobs boobies pussy"),
     **_tier(0.75, "horny porn pornhub onlyfans cum cumming jizz dildo milf sexy_time"),
     **_tier(0.7, "sit_on_my_face wanna_bang wanna_fuck send_pics send_feet_pics feet_pics"),
-    **_tier(0.7, "show_feet show_boobs show_bobs bend_over dtf"),
+    **_tier(0.7, "show_feet show_boobs show_bobs bend_over dtf jack_off jerk_off"),
 }  # fmt: skip
 
 INSULT: dict[str, float] = {
@@ -85,7 +85,9 @@ INSULT: dict[str, float] = {
     **_tier(0.6, "knobhead bellend tosser numpty plonker pillock prat twit dunce dumbo airhead"),
     **_tier(0.6, "failure crybaby snowflake bozo fatso lardass pervert perv brainlet smoothbrain"),
     **_tier(0.6, "smooth_brain pea_brain room_temperature_iq two_brain_cells dumbfuck fuckface"),
-    **_tier(0.6, "asswipe shitstain manlet soyboy bimbo trailer_trash"),
+    **_tier(0.6, "asswipe shitstain manlet soyboy bimbo trailer_trash asshat jerkoff"),
+    **_tier(0.6, "disappointment worst_streamer shut_your_mouth shut_ur_mouth nobody_watches_you"),
+    **_tier(0.6, "ashamed_of_you ears_bleed"),
 }  # fmt: skip
 
 # Describing words that insult only when said of someone ("you're terrible at this"); said
@@ -93,7 +95,7 @@ INSULT: dict[str, float] = {
 INSULT_ADJECTIVES: dict[str, float] = _tier(
     0.5,
     "terrible awful horrible bad boring lame dense slow unwatchable unfunny obnoxious "
-    "insufferable clueless hopeless incompetent",
+    "insufferable clueless hopeless incompetent fat smelly stinky bald obese",
 )
 
 PROFANITY: dict[str, float] = {
@@ -105,7 +107,7 @@ PROFANITY: dict[str, float] = {
     **_tier(0.75, "azz azzhole cvnt"),
     **_tier(0.7, "eff eff_off eff_you omfg holy_shit son_of_a_bitch kiss_my_ass screw_you"),
     **_tier(0.8, "fvck fvcking cocksucker dumbfuck fuckface fuckwit shyt f_you f_off f_u"),
-    **_tier(0.7, "bugger sodding pissing"),
+    **_tier(0.7, "bugger sodding pissing f_this what_the_f"),
     **_tier(0.5, "wtf wth ffs jfc"),
     **_tier(0.25, "crap crappy bloody damn dammit"),
 }  # fmt: skip

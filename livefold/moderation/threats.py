@@ -31,10 +31,18 @@ SUBJECT = (
     r"(?:i|we|imma|ima|gonna|gunna|going to|will|wanna|want to|finna|someone|somebody|"
     r"let s|should|need to|needs to|gon)"
 )
+# What makes it a game, a favour or a story: "find you a duo", "kill you in ranked", "smack
+# you with the ult", "die to the boss", "come for you next round".
+_IN_GAME = (
+    r"(?: \w+)? (?:in|on|at) (?:the |this |a |that )?(?:\w+ )?(?:game|ranked|lobby|match|round|"
+    r"map|zone|story|queue|pvp|raid|dungeon|chess|cutscene|arena|tournament|finals?)\b"
+)
 _NOT_A_THREAT_AFTER = (
-    r"(?! a\b| an\b| some\b| the\b| one\b| it\b| in (?:game|ranked|the game|pvp|a game|chess)"
+    rf"(?! a\b| an\b| some\b| the\b| one\b| it\b|{_IN_GAME}"
     r"| next (?:game|round|match|time)| with (?:the |my |a |an |this |some )?(?:\w+ )?(?:ult|"
-    r"ultimate|combo|spell|ability|skill|move|build|deck|team|kindness|facts|logic|love))"
+    r"ultimate|combo|spell|ability|skill|move|build|deck|team|kindness|facts|logic|love)"
+    r"| to (?:the|a|this|that) (?:\w+ )?(?:boss|mob|enemy|enemies|monster|dragon|trap|lava)"
+    r"| less| again| already to| of (?:cringe|laughter|laughing|boredom|embarrassment))"
 )
 _STRONG = (
     r"murder|stab|rape|strangle|choke|behead|torture|kidnap|slit|lynch|shank|hunt down|"
@@ -72,7 +80,8 @@ PATTERNS = (
     _pattern(
         "murder stab rape strangle choke behead torture kidnap slit lynch shank hunt dox doxx "
         "swat hurt punch break burn smash bash drown poison run beat come coming stalk shoot",
-        rf"\b{SUBJECT}\b(?: \w+){{0,3}}? (?:{_STRONG})\b(?: \w+){{0,2}}? {PERSON}\b",
+        rf"\b{SUBJECT}\b(?: \w+){{0,3}}? (?:{_STRONG})\b(?: \w+){{0,2}}? {PERSON}\b"
+        + _NOT_A_THREAT_AFTER,
         0.9,
     ),
     _pattern(
@@ -109,7 +118,8 @@ PATTERNS = (
         r"\b(?:you|u|ur|he|she|they|streamer|guy|dude|him|her)\b(?: \w+){0,3}? "
         r"(?:deserves?|should|needs? to|ought to|must)\b(?: \w+){0,2}? (?:die|be (?:shot|"
         r"killed|beaten|raped|hanged|hung|stabbed|murdered|executed|lynched)|get (?:shot|killed"
-        r"|beaten|raped|stabbed|hit|cancer|murdered)|rot|burn|suffer|hang|drown)\b",
+        r"|beaten|raped|stabbed|hit|cancer|murdered)|rot|burn|suffer|hang|drown)\b"
+        + _NOT_A_THREAT_AFTER,
         0.9,
     ),
     _pattern(
@@ -149,7 +159,7 @@ PATTERNS = (
     _pattern(
         "visit", r"\bpay (?:you|u|him|her|them|this \w+|that \w+) a (?:little )?visit\b", 0.85
     ),
-    _pattern("watch back", r"\bwatch (?:your|ur|yo) back\b", 0.75),
+    _pattern("watch back", r"\bwatch (?:your|ur|yo) back\b" + _NOT_A_THREAT_AFTER, 0.75),
     _pattern("run", r"\brun while (?:you|u) can\b", 0.75),
     _pattern("eye", r"\bsleep with one eye open\b", 0.75),
     _pattern("happens", r"\bsee what happens\b", 0.7, needs_target=True),
@@ -166,7 +176,13 @@ PATTERNS = (
         rf"\b(?:kill|hang|cut|end|off|neck|unalive|shoot|stab|hurt|burn|drown|rope) {_SELF}\b",
         0.97,
     ),
-    _pattern("die", r"\b(?:go|just|pls|please|plz|should|to|gonna) (?:die|d1e)\b", 0.9),
+    _pattern("die", r"\b(?:go|just|pls|please|plz) (?:die|d1e)\b" + _NOT_A_THREAT_AFTER, 0.9),
+    _pattern(
+        "die",
+        r"\b(?:you|u|he|she|they|streamer)\b(?: \w+){0,2}? (?:should|gonna|going to|will|need to|"
+        r"needs to|deserve to|deserves to|ought to) (?:die|d1e)\b" + _NOT_A_THREAT_AFTER,
+        0.9,
+    ),
     _pattern("life", r"\b(?:end|take) (?:your|ur) (?:own )?life\b", 0.95),
     _pattern(
         "favor favour",
