@@ -40,7 +40,7 @@ def _events(args: argparse.Namespace, settings: Settings) -> int:
             count = log.export(topics, keep, args.output, args.format)
             print(f"exported {count} events to {args.output}", file=sys.stderr)
         elif args.action == "import":
-            appended, skipped = log.import_file(args.input)
+            appended, skipped = log.import_file(args.input, keep, args.topic or ())
             print(f"imported {appended} events, skipped {skipped} already in the log")
         else:
             print(json.dumps(log.stats(topics, keep), indent=2))

@@ -1,7 +1,11 @@
 """`livefold events ...`: read the log as JSON lines, export and import it, count it.
 
-JSON lines carry `{"type": <record fullname>, "body": {...}}` (tail adds topic, partition and
-offset); `bytes` fields become `{"base64": "..."}` so the form round-trips exactly.
+JSON lines carry `{"topic", "partition", "offset", "type": <record fullname>, "body": {...}}`;
+`bytes` fields become `{"base64": "..."}` so the form round-trips exactly. An Avro container
+file holds one `livefold.export.LoggedEvent` per event: where it was in the log (topic,
+partition, offset) and the event as its schema defines it, logical types (uuid,
+timestamp-millis) included. Import reads both forms (and older containers of bare events),
+keeping only the events the filters let through.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import fastavro
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
 from livefold.settings import Settings
-from streams.codec import Codec, wire_schema
+from streams.codec import Codec
 from streams.consumer import EventReader, Record, consumer_config, read_to_end
 from streams.events import Event, to_millis
 from streams.producer import EventProducer
@@ -122,26 +126,42 @@ class EventLog:
             consumer.close()
 
     def export(self, topics: list[str], keep: Filter, out: Path, fmt: str) -> int:
-        records = (record.event for record in self.read_all(topics, keep))
+        records = self.read_all(topics, keep)
+        count = 0
         if fmt == "jsonl":
             with out.open("w") as sink:
-                return write_json_lines(records, sink)
-        schemas = container_schema([wire_schema(t.definition) for t in self._types(topics)])
-        count = 0
+                for record in records:
+                    sink.write(record_line(record) + "\n")
+                    count += 1
+            return count
+        events = container_schema([t.definition for t in self._types(topics)])
 
-        def tagged() -> Iterator[tuple[str, dict[str, Any]]]:
+        def entries() -> Iterator[dict[str, Any]]:
             nonlocal count
-            for event in records:
+            for record in records:
                 count += 1
-                yield (event.type, event.body)
+                yield {
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "event": (record.event.type, record.event.body),
+                }
 
         with out.open("wb") as container:
-            fastavro.writer(container, schemas, tagged(), codec="deflate")
+            fastavro.writer(container, logged_event_schema(events), entries(), codec="deflate")
         return count
 
-    def import_file(self, source: Path) -> tuple[int, int]:
-        """Append the file's events that the log does not hold yet; (appended, skipped)."""
-        events = list(read_events_file(source))
+    def import_file(
+        self, source: Path, keep: Filter = Filter(), topics: Iterable[str] = ()
+    ) -> tuple[int, int]:
+        """Append the file's events (those `keep` and `topics` let through) that the log does
+        not hold yet; (appended, skipped)."""
+        only = set(self.topics(topics)) if topics else None
+        events = [
+            event
+            for event in read_events_file(source)
+            if keep(event) and (only is None or self.codec.topic_of(event) in only)
+        ]
         topics = sorted({self.codec.topic_of(event) for event in events})
         present = {record.event.event_id for record in self.read_all(topics)}
         fresh: list[Event] = []
@@ -193,6 +213,40 @@ def container_schema(records: list[dict[str, Any]]) -> Any:
     return [walk(record, "") for record in records]
 
 
+def logged_event_schema(events: list[Any]) -> dict[str, Any]:
+    return {
+        "type": "record",
+        "name": "LoggedEvent",
+        "namespace": "livefold.export",
+        "doc": "An event and where it was in the log.",
+        "fields": [
+            {"name": "topic", "type": "string"},
+            {"name": "partition", "type": "int"},
+            {"name": "offset", "type": "long"},
+            {"name": "event", "type": events},
+        ],
+    }
+
+
+def record_line(record: Record) -> str:
+    return event_line(
+        record.event, topic=record.topic, partition=record.partition, offset=record.offset
+    )
+
+
+def plain(value: Any) -> Any:
+    """A value read with its logical types (datetime, UUID) as the body holds it."""
+    if isinstance(value, datetime):
+        return to_millis(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 def write_json_lines(events: Iterable[Event], sink: IO[str]) -> int:
     count = 0
     for event in events:
@@ -207,8 +261,10 @@ def read_events_file(source: Path) -> Iterator[Event]:
     if is_avro:
         with source.open("rb") as stream:
             for item in fastavro.reader(stream, return_record_name=True):
+                if isinstance(item, dict) and "event" in item:  # a LoggedEvent
+                    item = item["event"]
                 fullname, body = cast(tuple[str, dict[str, Any]], item)
-                yield Event(fullname, body)
+                yield Event(fullname, plain(body))
         return
     with source.open() as lines:
         for number, line in enumerate(lines, 1):

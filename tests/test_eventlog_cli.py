@@ -8,6 +8,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import fastavro
 import pytest
 
 from livefold.settings import Settings
@@ -183,6 +184,52 @@ def test_import_appends_only_events_the_log_lacks(stack, recorded, tmp_path):
 
     counts = json.loads(livefold(stack, "events", "stats", "--stream", extra[0].stream_id).stdout)
     assert counts["livefold.polls.v1"] == {"PollCreated": 1, "VoteCast": 3}
+
+
+def test_an_avro_export_keeps_logical_types_and_each_events_place_in_the_log(
+    stack, recorded, tmp_path
+):
+    stream_id, events = recorded
+    out = tmp_path / "export.avro"
+    result = livefold(stack, "events", "export", str(out), "--stream", stream_id)
+    assert result.returncode == 0, result.stderr
+    with out.open("rb") as stream:
+        reader = fastavro.reader(stream, return_record_name=True)
+        logged = reader.writer_schema
+        entries = list(reader)
+    assert logged["name"] == "livefold.export.LoggedEvent"
+    created = next(e for e in entries if e["event"][0] == "livefold.stream.Created")
+    assert isinstance(created["event"][1]["event_id"], uuid.UUID)
+    assert created["event"][1]["occurred_at"] == START  # timestamp-millis, as a datetime
+    lines = livefold(stack, "events", "tail", "--from-beginning", "--stream", stream_id,
+                     "--max", str(len(events))).stdout.splitlines()  # fmt: skip
+    tailed = {json.loads(line)["body"]["event_id"]: json.loads(line) for line in lines}
+    for entry in entries:
+        position = tailed[str(entry["event"][1]["event_id"])]
+        assert (entry["topic"], entry["partition"], entry["offset"]) == (
+            position["topic"],
+            position["partition"],
+            position["offset"],
+        )
+    assert sorted(read_events_file(out), key=lambda e: e.occurred_at_ms) == events
+
+
+def test_import_keeps_only_what_its_filters_let_through(stack, tmp_path):
+    events = session(f"stream-{uuid.uuid4()}")
+    other = session(f"stream-{uuid.uuid4()}")
+    file = tmp_path / "two-streams.jsonl"
+    with file.open("w") as sink:
+        write_json_lines([*events, *other], sink)
+    since = (START + timedelta(seconds=3)).isoformat()
+    result = livefold(stack, "events", "import", str(file), "--stream", events[0].stream_id,
+                      "--type", "VoteCast", "--since", since)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "imported 2 events, skipped 0" in result.stdout  # the votes at 3 s and 4 s
+    counts = json.loads(livefold(stack, "events", "stats", "--stream", events[0].stream_id).stdout)
+    assert counts["livefold.polls.v1"] == {"VoteCast": 2}
+    assert counts["livefold.chat.v1"] == {}
+    only_chat = livefold(stack, "events", "import", str(file), "--topic", "livefold.chat.v1")
+    assert "imported 4 events, skipped 0" in only_chat.stdout  # two lines in each stream
 
 
 def test_bad_input_gets_a_message_not_a_traceback(stack, tmp_path):
