@@ -9,6 +9,7 @@ folded to Latin, leetspeak folded (`h4te` -> `hate`, `$` -> s, `@` -> a, `0` -> 
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ _TOKEN = re.compile(r"[^\W_]+(?:\*+[^\W_]+)*")
 _DRAWN = re.compile(r"\|_\||\(_\)|\|\\\||/\\|\\/|\|<")
 _DRAWN_LETTERS = {"|_|": "u", "(_)": "u", "|\\|": "n", "/\\": "a", "\\/": "v", "|<": "k"}
 _SQUEEZE = re.compile(r"(.)\1+")
+_FIRST = operator.itemgetter(1)  # a match's first group, without parsing a template each time
 
 # Leetspeak digits; i and l look alike in many fonts, so both (and their leet forms) fold to i.
 # Other letters: what they read as in Latin (`letters`), filled in as characters are seen.
@@ -164,7 +166,7 @@ def spaced_out(tokens: tuple[str, ...]) -> bool:
 
 
 def squeeze(tokens: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(_SQUEEZE.sub(r"\1", " ".join(tokens)).split(" ")) if tokens else ()
+    return tuple(_SQUEEZE.sub(_FIRST, " ".join(tokens)).split(" ")) if tokens else ()
 
 
 def _shown(raw: str) -> str:
