@@ -19,7 +19,6 @@ from typing import Any
 from streams.validation import FieldError
 
 MAX_DEPTH = 32  # livefold's bodies nest 3 deep; providers' webhook events about 8
-MAX_KEY_CHARS = 128
 MAX_STRING_CHARS = 65_536
 # C0 controls but tab, newline and carriage return; DEL and the C1 controls; lone surrogates
 # (a well-formed pair decodes to one code point, so what matches here is alone).
@@ -56,7 +55,10 @@ def decode(raw: bytes | str, whole: str = "body", *, strings: bool = True) -> An
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError) as error:
         raise Refused(NOT_JSON, [FieldError(whole, f"not valid JSON: {error}")]) from None
-    errors = problems(value, whole) if strings else []
+    # Only a \u escape, or a raw character the pattern forbids, can put one in a string: text
+    # without either (most frames) needs no walk.
+    suspect = len(text) > MAX_STRING_CHARS or "\\u" in text or _FORBIDDEN.search(text)
+    errors = problems(value, whole) if strings and suspect else []
     if errors:
         raise Refused(BAD_TEXT, errors, value)
     return value
@@ -90,7 +92,7 @@ def problems(value: Any, whole: str = "body") -> list[FieldError]:
         elif isinstance(item, dict):
             for key, child in item.items():
                 inside = f"{where}.{key}" if where else key
-                if reason := text_problem(key, MAX_KEY_CHARS):
+                if reason := text_problem(key, MAX_STRING_CHARS):
                     found.append(FieldError(f"{where or whole} key {key[:40]!r}", reason))
                     continue
                 stack.append((child, inside))
