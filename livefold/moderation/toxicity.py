@@ -226,15 +226,19 @@ class Lexicon:
         elongated_of = self._squeezed.get
         hits: list[tuple[int, int, _Entry]] = []
         covered_until = 0  # a phrase's later words are not looked up again
+        joined = " ".join(tokens)
+        infixes = any(infix in joined for infix in PROFANE_INFIXES)
+        words = self._words
+        splits = [a + b in words for a, b in itertools.pairwise(tokens)]
         for position, token in enumerate(tokens):
             if position < covered_until:
                 continue
             matched = False
             for entry in entries_of(token, ()):
-                words = entry[0]
-                if len(words) == 1 or tokens[position : position + len(words)] == words:
-                    covered_until = max(covered_until, position + len(words))
-                    hits.append((position, len(words), entry))
+                phrase = entry[0]
+                if len(phrase) == 1 or tokens[position : position + len(phrase)] == phrase:
+                    covered_until = max(covered_until, position + len(phrase))
+                    hits.append((position, len(phrase), entry))
                     matched = True
             if matched:
                 continue
@@ -243,9 +247,9 @@ class Lexicon:
                 hits.extend((position, 1, entry) for entry in elongated_of(elongated, ()))
             elif "*" in token:
                 hits.extend((position, 1, entry) for entry in self._masked(token))
-            elif any(infix in token for infix in PROFANE_INFIXES):
+            elif infixes and any(infix in token for infix in PROFANE_INFIXES):
                 hits.append((position, 1, self._infix))
-            elif position + 1 < len(tokens):
+            elif position < len(splits) and splits[position]:
                 split = self._split_word(token, tokens[position + 1])
                 if split:
                     covered_until = position + 2
