@@ -69,6 +69,10 @@ class Rights:
             )
         return False
 
+    def stream_created(self, stream_id: str, streamer: str) -> None:
+        """A stream this gateway just created: its owner until the stream view says so."""
+        self.owners.setdefault(stream_id, streamer)
+
     def is_admin(self, principal: Principal) -> bool:
         return principal.is_admin or principal.user_id in self.admins
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from gateway.writes import Write
 
 log = logging.getLogger("livefold.gateway")
+CREATED_REMEMBERED = 10_000  # streams created here whose view may not have arrived yet
 
 
 class Member(Protocol):
@@ -82,6 +83,7 @@ class Gateway:
         self._producer: EventProducer | None = None
         self._feed: StateFeed | None = None
         self._heartbeats: asyncio.Task[None] | None = None
+        self._created: dict[str, None] = {}  # streams created here, oldest first
 
     async def start(self, sources: dict[str, Reader] | None = None) -> None:
         """Connect, and start following `sources` (default: the state topics) and the accounts
@@ -155,6 +157,18 @@ class Gateway:
                 "the gateway is still loading state; retry soon",
                 headers={"Retry-After": "1"},
             )
+
+    def stream_exists(self, stream_id: str) -> bool:
+        return self.store.view("stream", stream_id) is not None or stream_id in self._created
+
+    def stream_created(self, stream_id: str, streamer: str) -> None:
+        """This gateway appended the stream's Created (Kafka acknowledged it): the stream and
+        its owner are known here before its view comes back from the folds, so its creator's
+        next request (chat, a poll) is not a 404 or 403 for the 100-200 ms that takes."""
+        self._created[stream_id] = None
+        if len(self._created) > CREATED_REMEMBERED:
+            del self._created[next(iter(self._created))]
+        self.rights.stream_created(stream_id, streamer)
 
     # ------------------------------------------------------------ events out
 

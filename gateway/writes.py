@@ -134,7 +134,7 @@ def check_allowed(gateway: Gateway, who: Who, principal: Principal, stream_id: s
 
 
 def stream_known(gateway: Gateway, stream_id: str) -> None:
-    if gateway.store.view("stream", stream_id) is None:
+    if not gateway.stream_exists(stream_id):
         raise not_found(f"stream {stream_id!r}")
 
 
@@ -220,6 +220,7 @@ async def perform(write: Write, gateway: Gateway, submission: Submission) -> Acc
     answer_body = {"event_id": event_id, **{name: event_id for name in write.generated}}
     if write.new_stream:
         answer_body["stream_id"] = stream_id
+        gateway.stream_created(stream_id, principal.user_id)
     if write.after is not None:
         await write.after(context, event)
     answer_body.update(context.answer)
