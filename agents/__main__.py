@@ -18,7 +18,7 @@ from pathlib import Path
 import faust
 from confluent_kafka.admin import AdminClient
 
-from agents.app import changelog_specs, create_app, register_codecs
+from agents.app import WORKER_PRODUCER, changelog_specs, create_app, register_codecs
 from agents.folds import configure_moderation, drivers, tables
 from agents.platform import ACCOUNTS, PlatformModeration
 from agents.worker import FoldWorker
@@ -28,6 +28,7 @@ from livefold.domains import DOMAINS
 from livefold.folding import Domain
 from livefold.settings import Settings
 from streams.codec import Codec
+from streams.producer import EventProducer
 from streams.topics import ensure_topics
 
 
@@ -47,6 +48,7 @@ def build(
         drivers(app, settings.topic_partitions, platform, domains, text_opener(settings).open),
         platform,
         settings.topic_partitions,
+        EventProducer(settings, codec, **WORKER_PRODUCER),
         ready_file,
     )
     worker.install()

@@ -34,6 +34,9 @@ STATE_CODEC = "livefold-state"
 KEY_CODEC = "livefold-key"
 # A worker killed without warning is noticed this fast; its partitions move then.
 SESSION_TIMEOUT = 6.0
+# The worker's own producer (librdkafka, `agents.worker`): a batch's outputs leave within 2 ms,
+# and a state record may be as large as the state topics take.
+WORKER_PRODUCER = {"linger.ms": 2, "message.max.bytes": MAX_STATE_RECORD_BYTES}
 
 
 class EventCodec(codecs.Codec):

@@ -42,6 +42,7 @@ from agents.faust_private import count_table_set, store_in_memory
 from livefold.folding import Domain, Output, Rejected, dumps
 from streams.consumer import Record
 from streams.events import Event
+from streams.producer import EventProducer
 
 log = logging.getLogger(__name__)
 
@@ -216,5 +217,6 @@ class Write:
     partition: int
     value: bytes
 
-    def send(self) -> None:
-        self.table.send_changelog(self.partition, self.key, self.value, value_serializer="raw")
+    def send(self, producer: EventProducer) -> None:
+        topic = self.table.changelog_topic.get_topic_name()
+        producer.send_raw(topic, self.key.encode(), self.value, self.partition)

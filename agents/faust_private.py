@@ -20,8 +20,9 @@ more than decoding the event). Other topics (the tables' changelogs during recov
 Faust's usual path.
 
 `on_batch` acks a batch (`ack_all`) when its effects are written, and Faust commits offsets only
-up to acked offsets, after flushing the producer. A rebalance waits until every delivered batch
-is acked (each batch carries one Faust message for that wait).
+up to acked offsets, after awaiting `before_commit` (the worker flushes its own producer there)
+and flushing Faust's producer. A rebalance waits until every delivered batch is acked (each
+batch carries one Faust message for that wait).
 
 Fetched records are sometimes dropped unfolded: a fetch that returns after its partition was
 paused for table recovery, a batch fetched before a rebalance. Faust relies on its seek to the
@@ -82,6 +83,7 @@ RELIES_ON: dict[type, tuple[str, ...]] = {
         "callback",
         "earliest_offsets",
         "seek_to_committed",
+        "_commit_offsets",
     ),
     faust_kafka.Consumer: ("_new_consumer_thread",),
     faust_kafka.AIOKafkaConsumerThread: ("_create_worker_consumer",),
@@ -91,8 +93,12 @@ RELIES_ON: dict[type, tuple[str, ...]] = {
     Recovery: ("completed",),
 }
 # Faust's methods whose logic is replaced (`_drain_messages`), repeated (`ack`, in `ack_all`)
-# or extended (`seek_to_committed`) here, with the sha256 of their source as pinned.
+# or extended (`seek_to_committed`, `_commit_offsets`: flushes then commits) here, with the
+# sha256 of their source as pinned.
 PINNED_SOURCE: dict[str, str] = {
+    "faust.transport.consumer.Consumer._commit_offsets": (
+        "1a6979904118844111259d182ca1c6e92ccc16364ccbe55c58e59d6e254a7adb"
+    ),
     "faust.transport.consumer.Consumer._drain_messages": (
         "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
     ),
@@ -123,6 +129,7 @@ class Batch:
 
 
 BatchHandler = Callable[[Batch], Awaitable[None]]
+BeforeCommit = Callable[[], Awaitable[None]]
 
 
 FETCH_MAX_WAIT_MS = 50
@@ -146,6 +153,18 @@ class BatchConsumer(faust_kafka.Consumer):
 
     def _new_consumer_thread(self) -> faust_kafka.AIOKafkaConsumerThread:
         return FetchThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit_offsets(
+        self, offsets: Mapping[TP, int], start_new_transaction: bool = True
+    ) -> bool:
+        """Faust's commit, once the transport's `before_commit` (the worker's flush of its own
+        producer) is done: a committed event's outputs are in Kafka. If that raises, nothing
+        is committed."""
+        transport = self.transport
+        assert isinstance(transport, BatchTransport)
+        if transport.before_commit is not None:
+            await transport.before_commit()
+        return bool(await super()._commit_offsets(offsets, start_new_transaction))
 
     async def _drain_messages(self, fetcher: Any) -> None:
         transport = self.transport
@@ -260,6 +279,7 @@ class BatchTransport(faust_kafka.Transport):
     Consumer: ClassVar[type[Any]] = BatchConsumer
     batch_topics: frozenset[str] = frozenset()
     on_batch: BatchHandler | None = None
+    before_commit: BeforeCommit | None = None
     max_batch: int = 20_000
 
 

@@ -6,9 +6,9 @@
 - An urgent update (a poll's final result) goes out at once and replaces a held one.
 - Notices and rejections go out at once, in order.
 
-"Goes out" means handed to the worker's producer. Faust flushes that producer before it commits
-offsets, so a committed event's outputs are in Kafka. A held update is not handed over yet, so
-what must follow a batch's outputs (its states' changelog records and its acks, see
+"Goes out" means handed to the worker's producer (`agents.worker`), which is flushed before
+Faust commits offsets, so a committed event's outputs are in Kafka. A held update is not handed
+over yet, so what must follow a batch's outputs (its states' changelog records and its acks, see
 `agents.worker`) waits (`after_published`) until no update of that batch or an earlier one is
 held: a worker killed meanwhile has neither committed those events nor stored the states
 that include them, and whoever folds them again publishes their updates.
@@ -23,9 +23,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from faust.types import ProducerT
-
 from livefold.folding import Notice, Output, Rejected, Update
+from streams.producer import EventProducer
 from streams.state import StateRecord, to_record
 
 INTERVAL = 0.1
@@ -41,7 +40,7 @@ class _Held:
 class Publisher:
     def __init__(
         self,
-        producer: ProducerT,
+        producer: EventProducer,
         interval: float = INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -54,11 +53,11 @@ class Publisher:
         self.records_sent = 0
         self._wake = asyncio.Event()
 
-    async def publish(self, outputs: Iterable[Output], batch: int) -> None:
+    def publish(self, outputs: Iterable[Output], batch: int) -> None:
         now = self.clock()
         for output in outputs:
             if isinstance(output, Notice | Rejected):
-                await self._send(to_record(output))
+                self._send(to_record(output))
                 continue
             if not isinstance(output, Update):
                 continue
@@ -66,7 +65,7 @@ class Publisher:
             if output.urgent or now - self.sent_at.get(key, -math.inf) >= self.interval:
                 self.held.pop(key, None)
                 self.sent_at[key] = now
-                await self._send(to_record(output))
+                self._send(to_record(output))
             else:
                 due = self.sent_at[key] + self.interval
                 self.held[key] = _Held(output, due, batch)
@@ -89,15 +88,15 @@ class Publisher:
             delay = due - self.clock()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await self.send_due()
+            self.send_due()
 
-    async def send_due(self, everything: bool = False) -> None:
+    def send_due(self, everything: bool = False) -> None:
         now = self.clock()
         for key, held in list(self.held.items()):
             if (everything or held.due <= now) and self.held.get(key) is held:
                 del self.held[key]  # (unless an urgent update replaced it meanwhile)
                 self.sent_at[key] = now
-                await self._send(to_record(held.update))
+                self._send(to_record(held.update))
         self._release()
         if len(self.sent_at) > 4 * len(self.held) + 10_000:
             self.sent_at = {k: t for k, t in self.sent_at.items() if now - t < self.interval}
@@ -108,6 +107,6 @@ class Publisher:
             _, action = self.waiting.popleft()
             action()
 
-    async def _send(self, record: StateRecord) -> None:
-        await self.producer.send(record.topic, record.key.encode(), record.value, None, None, None)
+    def _send(self, record: StateRecord) -> None:
+        self.producer.send_raw(record.topic, record.key.encode(), record.value)
         self.records_sent += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, cast
@@ -17,6 +17,9 @@ from streams.codec import Codec
 from streams.events import Event
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
+Headers = Sequence[tuple[str, str | bytes | None]]
+RawRecord = tuple[str, bytes | None, bytes, int | None, Headers | None]  # topic, key, value,
+# partition (None: by the key), headers
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class EventProducer:
     def __init__(self, settings: Settings, codec: Codec, **config: Any):
         self.codec = codec
         self._producer = Producer(producer_config(settings, **config))
+        self._failures: list[str] = []  # of records sent without a future (`send_raw`)
         self._closing = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, daemon=True)
         self._poller.start()
@@ -111,18 +115,67 @@ class EventProducer:
             raise AppendError(f"{len(failures)} of {len(events)} events failed: {failures[0]}")
         return cast(list[Ack], outcomes)
 
+    def send_raw(
+        self,
+        topic: str,
+        key: str | bytes | None,
+        value: bytes,
+        partition: int | None = None,
+        headers: Headers | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        """Produce without a future of its own (the fold worker's state and changelog records,
+        many a second): a failed delivery is remembered, and `flush` raises it."""
+        self._produce(topic, key, value, headers, on_delivery or self._on_unwatched, partition)
+
+    def send_all(self, records: list[RawRecord]) -> Future[None]:
+        """Produce the records; one future, done once Kafka acknowledged all of them (or
+        failed with the first failure)."""
+        done: Future[None] = Future()
+        if not records:
+            done.set_result(None)
+            return done
+        unacknowledged = [len(records)]
+        lock = threading.Lock()  # reports are served by whichever thread polls or flushes
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                self._on_unwatched(error, message)
+                if not done.done():
+                    done.set_exception(AppendError(f"{message.topic()}: {error.str()}"))
+                return
+            with lock:
+                unacknowledged[0] -= 1
+                last = unacknowledged[0] == 0
+            if last and not done.done():
+                done.set_result(None)
+
+        for topic, key, value, partition, headers in records:
+            self.send_raw(topic, key, value, partition, headers, on_delivery)
+        return done
+
+    def _on_unwatched(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._failures.append(f"{message.topic()}: {error.str()}")
+
     def _produce(
         self,
         topic: str,
         key: str | bytes | None,
         value: bytes,
-        headers: list[tuple[str, str | bytes | None]] | None,
+        headers: Headers | None,
         on_delivery: DeliveryCallback,
+        partition: int | None = None,
     ) -> None:
         while True:
             try:
                 self._producer.produce(
-                    topic, value=value, key=key, headers=headers, on_delivery=on_delivery
+                    topic,
+                    value=value,
+                    key=key,
+                    partition=-1 if partition is None else partition,
+                    headers=None if headers is None else list(headers),
+                    on_delivery=on_delivery,
                 )
                 return
             except BufferError:
@@ -135,6 +188,8 @@ class EventProducer:
         remaining = self._producer.flush(timeout)
         if remaining:
             raise AppendError(f"{remaining} events still unacknowledged after {timeout}s")
+        if self._failures:
+            raise AppendError(f"{len(self._failures)} records failed: {self._failures[0]}")
 
     def close(self, timeout: float = 30.0) -> None:
         try:
