@@ -11,7 +11,7 @@ from typing import Any
 from agents.folds import source_topics
 from agents.inspect import caught_up, live_states
 from infra.service import RunningService
-from livefold import chat, polls, reactions, tips
+from livefold import chat, media, polls, reactions, tips
 from livefold.domains import DOMAINS
 from livefold.folding import facts, fold_all
 from livefold.sessions import generate
@@ -46,7 +46,7 @@ def logged_verdicts(settings: Settings, run: str) -> list[Event]:
             record.event
             for record in read_to_end(settings, codec, [event_topic("moderation")], deadletter)
             if record.event.stream_id.startswith(run)
-            and record.event.type == "livefold.moderation.VerdictIssued"
+            and record.event.name in ("VerdictIssued", "ContentJudged")
         ]
     finally:
         deadletter.close()
@@ -81,10 +81,15 @@ def test_a_worker_killed_mid_stream_loses_and_double_counts_nothing(stack: Setti
         producer.close()
 
         expected = {name: fold_all(domain, events)[0] for name, domain in DOMAINS.items()}
-        verdicts = logged_verdicts(settings, run)
+        verdicts = logged_verdicts(settings, run)  # decided by the live moderation
         messages = [e for e in events if e.type == chat.MESSAGE_SENT]
-        assert {v.body["message_id"] for v in verdicts} == {m.body["message_id"] for m in messages}
-        expected[chat.CHANNEL] = fold_all(chat, events + verdicts)[0]
+        judged = {v.body["message_id"] for v in verdicts if v.name == "VerdictIssued"}
+        assert judged == {m.body["message_id"] for m in messages}
+        tip_messages = [e for e in events if e.name == "TipIntentCreated" and e.body["message"]]
+        judged = {v.body["subject_id"] for v in verdicts if v.name == "ContentJudged"}
+        assert judged == {t.body["tip_id"] for t in tip_messages}
+        for domain in (chat, tips, media):  # the folds that take moderation's verdicts
+            expected[domain.CHANNEL] = fold_all(domain, events + verdicts)[0]
         for name in DOMAINS:
             held = mine(live[name], run)
             differing = {
