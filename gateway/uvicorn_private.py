@@ -245,8 +245,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def _timed_out(self) -> None:
         self._deadline = None
         cycle = self.cycle
-        if cycle is not None and not cycle.response_complete and cycle.response_started:
-            self.transport.close()  # answering already: the client has what it sent for
+        if not self._in_head and cycle is not None and cycle.response_started:
+            # Answered before its body came (a 401, a 413): one response per request, so no
+            # 408 after it; the connection just closes.
+            self._refused = True
+            self.transport.close()
             return
         self._refuse(408, f"the request was not received within {self.read_seconds:g}s")
 

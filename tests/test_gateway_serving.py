@@ -81,6 +81,18 @@ def test_a_half_sent_head_or_body_is_closed_after_the_read_deadline(served: Runn
     assert status_of(exchange(served, whole)[0]) == 200
 
 
+def test_a_request_answered_before_its_body_came_gets_no_second_answer(served: Running) -> None:
+    """A write without a token is refused (401) before its body is read; when the rest of the
+    body never comes, the connection closes at the deadline, with no 408 after the 401."""
+    half_body = (
+        b"POST /api/v1/streams/any/chat HTTP/1.1\r\nHost: gateway\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{"
+    )
+    response, took = exchange(served, half_body)
+    assert status_of(response) == 401 and response.count(b"HTTP/1.1 ") == 1, response
+    assert took < READ_SECONDS + 5, took
+
+
 def test_x_forwarded_for_is_not_believed_by_default(served: Running) -> None:
     """The per-address write limit counts the connection's address, whatever the header says."""
     tokens = Tokens(served.settings)
