@@ -201,7 +201,7 @@ def _measure(
         since = time.time() + 0.5
         pool.start(since)
         time.sleep(0.6)
-        histograms = _scrape(url) if livefold else ""
+        histograms = _scrape(settings, url) if livefold else ""
         logs = _worker_logs(settings, system)
         cpu = {name: sum(common.cpu_split(pid)) for name, pid in system.servers.items()}
         machine, started = _machine_cpu(), time.monotonic()
@@ -211,7 +211,7 @@ def _measure(
         busy = _busy_share(machine, _machine_cpu())
         cpu = {name: sum(common.cpu_split(pid)) - cpu[name] for name, pid in system.servers.items()}
         load = os.getloadavg()[0]
-        gateway_stages = _histogram_stages(histograms, _scrape(url)) if livefold else {}
+        gateway_stages = _histogram_stages(histograms, _scrape(settings, url)) if livefold else {}
         time.sleep(10.5 if livefold else 0)  # the workers log their timings every 10 s
         worker_stages = _worker_stages(logs)
         seen = pool.stop()
@@ -377,8 +377,12 @@ def _worker_stages(logs: dict[Path, int]) -> dict[str, Any]:
     }
 
 
-def _scrape(url: str) -> str:
-    return httpx.get(f"{url}/metrics", timeout=10).text
+def _scrape(settings: Settings, url: str) -> str:
+    """The gateway's metrics, as its scraper reads them (with the install's metrics token)."""
+    token = settings.secret("gateway_metrics_token")
+    answer = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    answer.raise_for_status()
+    return answer.text
 
 
 def _buckets(text: str, name: str) -> dict[float, float]:
