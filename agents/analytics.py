@@ -39,7 +39,7 @@ from confluent_kafka.admin import AdminClient
 from agents.analytics_rows import PARTITION, TOPIC, EventsTable, Row
 from agents.analytics_schema import ensure_schema
 from infra.service import Service
-from livefold.analytics_store import connect
+from livefold.analytics_store import clickhouse_client
 from livefold.settings import Settings
 from streams.catalog import catalog
 from streams.codec import Codec
@@ -59,7 +59,7 @@ class AnalyticsSink:
         self, settings: Settings, *, group: str = GROUP, client_id: str | None = None
     ) -> None:
         codec = Codec.from_settings(settings)
-        self.client = connect(settings.clickhouse)  # tables are named in full
+        self.client = clickhouse_client(settings, in_database=False)  # tables are named in full
         ensure_schema(self.client, settings.clickhouse_database)
         self.table = EventsTable(self.client, settings.clickhouse_database)
         self.deadletter = EventProducer(settings, codec)

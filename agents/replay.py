@@ -46,7 +46,7 @@ from agents.analytics_rows import EventsTable
 from agents.analytics_schema import checked_prefix, ensure_schema, summary
 from agents.driver import FoldFailure, fold_batch, merged
 from agents.folds import configure_moderation
-from livefold.analytics_store import connect
+from livefold.analytics_store import clickhouse_client
 from livefold.data_keys import text_opener
 from livefold.domains import DOMAINS
 from livefold.folding import Domain, Output, Update, digest
@@ -234,7 +234,7 @@ def require_topics(settings: Settings) -> None:
 def fresh_prefix(settings: Settings, prefix: str | None = None) -> str:
     """`prefix`, checked to name no existing table, or `replay_<n>_` one past the highest n."""
     try:
-        client = connect(settings.clickhouse)
+        client = clickhouse_client(settings, in_database=False)
         try:
             names = [
                 name
@@ -264,7 +264,7 @@ def fresh_prefix(settings: Settings, prefix: str | None = None) -> str:
 def rebuild_analytics(settings: Settings, prefix: str) -> tuple[dict[str, dict[str, int]], float]:
     """Read the log and write it into fresh tables under `prefix`, as the sink would."""
     started = time.perf_counter()
-    client = connect(settings.clickhouse)
+    client = clickhouse_client(settings, in_database=False)
     codec = Codec.from_settings(settings)
     deadletter = EventProducer(settings, codec)
     try:

@@ -1,6 +1,12 @@
 """ClickHouse's own HTTP server, run from the chdb-core wheel in a process of its own.
 
     python -m infra.chdb_server --port 8123 --data .livefold/clickhouse/data [--host 127.0.0.1]
+        [--users users.xml]   (with LIVEFOLD_CLICKHOUSE_USER, LIVEFOLD_CLICKHOUSE_PASSWORD)
+
+Users (`users_xml`, written by infra/clickhouse.py): livefold's own, with every right on its
+database and none on files or URLs (no `file()`, `url()`); the analysts', read-only on that
+database; and `default`, without a password because chdb's in-process session (the query that
+keeps the listener up) logs in as it, so it may do nothing but that (SYSTEM LISTEN).
 
 chdb embeds ClickHouse as a library. Only its one-shot query path can start the HTTP listener
 (a persistent chdb connection refuses: "start_servers_callback is not set"), and the listener
@@ -16,8 +22,10 @@ What chdb does not say, this module checks:
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import fcntl
+import hashlib
 import os
 import signal
 import sys
@@ -58,14 +66,69 @@ def stop_statement() -> str:
     return f"KILL QUERY WHERE startsWith(query, '{KEEPALIVE_SELECT}') ASYNC"
 
 
-def config_xml(host: str, port: int) -> str:
+def config_xml(host: str, port: int, users: Path | None = None) -> str:
     # A stop waits for idle keep-alive connections to be closed; past 5 s ClickHouse gives up
     # and exits with code 1 instead of shutting down cleanly. Closing them after 3 s idle (the
     # server default for years, which HTTP clients are used to) keeps stops clean and short.
+    directories = (
+        ""
+        if users is None
+        else f"<user_directories><users_xml><path>{escape(str(users))}</path></users_xml>"
+        "</user_directories>"
+    )
     return (
         f"<clickhouse><http_port>{port}</http_port>"
         f"<listen_host>{escape(host)}</listen_host>"
-        f"<keep_alive_timeout>{KEEP_ALIVE_SECONDS}</keep_alive_timeout></clickhouse>\n"
+        f"<keep_alive_timeout>{KEEP_ALIVE_SECONDS}</keep_alive_timeout>{directories}"
+        "</clickhouse>\n"
+    )
+
+
+TABLE_ENGINES = (
+    "MergeTree",
+    "ReplacingMergeTree",
+    "SummingMergeTree",
+    "AggregatingMergeTree",
+    "Memory",
+)
+
+
+def users_xml(database: str, app: tuple[str, str], analyst: tuple[str, str]) -> str:
+    """The users of a server for `database`: (name, password) of livefold's and the analysts'."""
+    quoted = "`" + database.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+    def user(name: str, password: str, profile: str, grants: list[str]) -> str:
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        queries = "".join(f"<query>{escape(grant)}</query>" for grant in grants)
+        return (
+            f"<{name}><password_sha256_hex>{digest}</password_sha256_hex>"
+            "<networks><ip>::/0</ip></networks>"
+            f"<profile>{profile}</profile><quota>default</quota>"
+            f"<grants>{queries}</grants></{name}>"
+        )
+
+    return (
+        "<clickhouse><users>"
+        "<default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>"
+        "<profile>default</profile><quota>default</quota>"
+        "<grants><query>GRANT SYSTEM LISTEN ON *.*</query></grants></default>"
+        + user(
+            app[0],
+            app[1],
+            "default",
+            [
+                f"GRANT ALL ON {quoted}.*",
+                "GRANT SELECT ON system.*",
+                "GRANT KILL QUERY ON *.*",
+                # Table engines that store data here; not File, URL, S3 and the like.
+                *(f"GRANT TABLE ENGINE ON {engine}" for engine in TABLE_ENGINES),
+            ],
+        )
+        + user(analyst[0], analyst[1], "analyst", [f"GRANT SELECT ON {quoted}.*"])
+        + "</users><profiles><default></default>"
+        # readonly=2: no writes, but clients may still set their session's settings.
+        "<analyst><readonly>2</readonly></analyst></profiles>"
+        "<quotas><default></default></quotas></clickhouse>\n"
     )
 
 
@@ -78,7 +141,14 @@ def local_url(host: str, port: int) -> str:
 
 
 def post(url: str, statement: str, timeout: float = 5.0) -> str:
+    """Run `statement` as the user LIVEFOLD_CLICKHOUSE_USER names, if set."""
     request = urllib.request.Request(url + "/", data=statement.encode(), method="POST")
+    user = os.environ.get("LIVEFOLD_CLICKHOUSE_USER")
+    if user:
+        credentials = f"{user}:{os.environ.get('LIVEFOLD_CLICKHOUSE_PASSWORD', '')}"
+        request.add_header(
+            "Authorization", "Basic " + base64.b64encode(credentials.encode()).decode()
+        )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return bytes(response.read()).decode()
 
@@ -183,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="ClickHouse's data directory")
     parser.add_argument("--host", default="127.0.0.1", help="listen address")
     parser.add_argument("--workdir", type=Path, default=Path("."), help="where config.xml goes")
+    parser.add_argument("--users", type=Path, help="ClickHouse's users file (users_xml)")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port {args.port} is not a TCP port")
@@ -193,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         data.mkdir(parents=True, exist_ok=True)
         workdir.mkdir(parents=True, exist_ok=True)
         # ClickHouse reads the listener's settings from ./config.xml.
-        (workdir / "config.xml").write_text(config_xml(args.host, args.port))
+        users = None if args.users is None else args.users.resolve()
+        (workdir / "config.xml").write_text(config_xml(args.host, args.port, users))
     except OSError as error:
         parser.error(f"cannot prepare {data} and {workdir}: {error}")
     os.chdir(workdir)

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from clickhouse_connect.driver import Client
 from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from infra import chdb_server
 from infra.errors import InfraError
-from infra.service import Port, Service
+from infra.service import Port, Service, write_private
 from livefold.analytics_store import connect
 from livefold.settings import Settings
 
@@ -33,6 +34,9 @@ class ClickHouseService(Service):
     host: str = "127.0.0.1"
     port: int = 8123
     database: str = "livefold"
+    # livefold's user and the analysts' read-only one: (name, password).
+    app_user: tuple[str, str] = ("livefold", "")
+    analyst_user: tuple[str, str] = ("analyst", "")
     # How long a graceful KILL may take before SIGTERM follows (the server needs < 1.5 s).
     stop_grace: float = 10.0
 
@@ -43,6 +47,26 @@ class ClickHouseService(Service):
     @property
     def data_dir(self) -> Path:
         return self.workdir / "data"
+
+    @property
+    def users_file(self) -> Path:
+        return self.workdir.resolve() / "users.xml"
+
+    def prepare(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir.chmod(0o700)
+        users = chdb_server.users_xml(self.database, self.app_user, self.analyst_user)
+        write_private(self.users_file, users)
+
+    def client(self, connect_timeout: float = 10.0, send_receive_timeout: float = 300.0) -> Client:
+        user, password = self.app_user
+        return connect(
+            self.url,
+            username=user,
+            password=password,
+            connect_timeout=connect_timeout,
+            send_receive_timeout=send_receive_timeout,
+        )
 
     def command(self) -> list[str]:
         return [
@@ -57,16 +81,23 @@ class ClickHouseService(Service):
             str(self.data_dir.resolve()),
             "--workdir",
             str(self.workdir.resolve()),
+            "--users",
+            str(self.users_file),
         ]
 
     def environment(self) -> dict[str, str]:
         path = os.environ.get("PYTHONPATH")
-        return {"PYTHONPATH": f"{SOURCE_ROOT}{os.pathsep}{path}" if path else str(SOURCE_ROOT)}
+        user, password = self.app_user
+        return {
+            "PYTHONPATH": f"{SOURCE_ROOT}{os.pathsep}{path}" if path else str(SOURCE_ROOT),
+            "LIVEFOLD_CLICKHOUSE_USER": user,
+            "LIVEFOLD_CLICKHOUSE_PASSWORD": password,
+        }
 
     def is_ready(self) -> bool:
         if httpx.get(f"{self.url}/ping", timeout=2.0).text.strip() != "Ok.":
             return False
-        client = connect(self.url, connect_timeout=2.0, send_receive_timeout=5.0)
+        client = self.client(connect_timeout=2.0, send_receive_timeout=5.0)
         try:
             # And ours: another server that took the port after the port check is not ready
             # (our child then exits, and `exit_error` names the port).
@@ -76,7 +107,7 @@ class ClickHouseService(Service):
             client.close()
 
     def after_ready(self) -> None:
-        client = connect(self.url)
+        client = self.client()
         try:
             client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(self.database)}")
         except DatabaseError as error:
@@ -89,7 +120,8 @@ class ClickHouseService(Service):
 
     def request_stop(self, process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(httpx.HTTPError):
-            httpx.post(f"{self.url}/", content=chdb_server.stop_statement(), timeout=5.0)
+            statement = chdb_server.stop_statement()
+            httpx.post(f"{self.url}/", content=statement, timeout=5.0, auth=self.app_user)
         try:
             process.wait(self.stop_grace)
         except subprocess.TimeoutExpired:
@@ -121,4 +153,9 @@ def service(settings: Settings) -> ClickHouseService:
         host=settings.host,
         port=settings.clickhouse_port,
         database=settings.clickhouse_database,
+        app_user=(settings.clickhouse_user, settings.secret("clickhouse_password")),
+        analyst_user=(
+            settings.clickhouse_analyst_user,
+            settings.secret("clickhouse_analyst_password"),
+        ),
     )

@@ -15,21 +15,34 @@ from clickhouse_connect.driver import Client
 from livefold.settings import Settings
 
 
-def clickhouse_client(settings: Settings) -> Client:
-    return connect(settings.clickhouse, settings.clickhouse_database)
+def clickhouse_client(
+    settings: Settings, *, in_database: bool = True, analyst: bool = False
+) -> Client:
+    """livefold's client (or, `analyst`, the read-only analysts' one), in livefold's database
+    unless `in_database` is False (then tables are named in full)."""
+    if analyst:
+        user = settings.clickhouse_analyst_user
+        password = settings.secret("clickhouse_analyst_password")
+    else:
+        user, password = settings.clickhouse_user, settings.secret("clickhouse_password")
+    database = settings.clickhouse_database if in_database else None
+    return connect(settings.clickhouse, database, username=user, password=password)
 
 
 def connect(
     url: str,
     database: str | None = None,
     *,
+    username: str | None = None,
+    password: str | None = None,
     connect_timeout: float = 10.0,
     send_receive_timeout: float = 300.0,
 ) -> Client:
     """A client for the server at `url`, in `database` (None: the server's default).
 
-    Credentials and client options may ride in the URL (`?compress=lz4`). The scheme picks the
-    protocol: clickhouse-connect alone would guess TLS from the port number.
+    Credentials and client options may ride in the URL (`?compress=lz4`); credentials in the
+    URL win over `username` and `password`. The scheme picks the protocol: clickhouse-connect
+    alone would guess TLS from the port number.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -41,6 +54,8 @@ def connect(
         dsn=url,
         interface=parts.scheme,
         database=database,
+        username=None if parts.username else username,
+        password="" if parts.username else password or "",
         connect_timeout=connect_timeout,
         send_receive_timeout=send_receive_timeout,
         # Sessions would serialise the queries of every thread sharing one client.

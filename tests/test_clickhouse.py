@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import socket
+import stat
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -13,11 +14,13 @@ from datetime import datetime, timedelta
 
 import pytest
 from clickhouse_connect.driver import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from infra import clickhouse
 from infra.errors import InfraError
 from infra.service import RunningService, running
-from livefold.analytics_store import clickhouse_client
+from livefold.analytics_store import clickhouse_client, connect
+from livefold.install_secrets import keys_dir
 from livefold.settings import Settings
 from tests.servers import log_to
 
@@ -216,10 +219,71 @@ def test_a_second_server_on_the_same_data_dir_is_refused(
 def test_a_url_with_credentials_reaches_the_server_like_a_production_one(
     analytics: Settings,
 ) -> None:
-    url = f"http://default:@{analytics.host}:{analytics.clickhouse_port}"
+    password = analytics.secret("clickhouse_analyst_password")
+    url = f"http://analyst:{password}@{analytics.host}:{analytics.clickhouse_port}"
     client = clickhouse_client(changed(analytics, clickhouse_url=url))
-    assert client.command("SELECT currentUser()") == "default"
+    assert client.command("SELECT currentUser()") == "analyst"
     client.close()
+
+
+def as_user(settings: Settings, user: str, password: str) -> Client:
+    return connect(settings.clickhouse, username=user, password=password)
+
+
+def refusal(client: Client, statement: str) -> str:
+    with pytest.raises(DatabaseError) as refused:
+        client.command(statement)
+    return str(refused.value)
+
+
+def test_no_user_reads_files_or_fetches_urls_and_default_does_nothing_else(
+    analytics: Settings,
+) -> None:
+    key = keys_dir(analytics.data_dir) / "clickhouse_password.json"
+    users = [
+        as_user(analytics, "default", ""),
+        clickhouse_client(analytics),
+        clickhouse_client(analytics, analyst=True),
+    ]
+    for client in users:
+        read = refusal(client, f"SELECT * FROM file('{key}', 'LineAsString')")
+        fetched = refusal(client, f"SELECT * FROM url('{analytics.registry}', 'LineAsString')")
+        assert "READ ON FILE" in read and "READ ON URL" in fetched
+        engine = refusal(client, "CREATE TABLE livefold.leak (line String) ENGINE = URL('x')")
+        assert "ACCESS_DENIED" in engine or "Not enough privileges" in engine
+    table = unique_table("private")
+    users[1].command(f"CREATE TABLE {table} (n UInt8) ENGINE = MergeTree ORDER BY n")
+    assert "Not enough privileges" in refusal(users[0], f"SELECT * FROM livefold.{table}")
+    assert "ACCESS_DENIED" in refusal(users[0], "SELECT count() FROM system.disks")
+    for client in users:
+        client.close()
+
+
+def test_analysts_read_livefolds_tables_and_change_nothing(analytics: Settings) -> None:
+    table = unique_table("readonly")
+    client = clickhouse_client(analytics)
+    client.command(f"CREATE TABLE {table} (n UInt8) ENGINE = MergeTree ORDER BY n")
+    client.insert(table, [(1,)], column_names=["n"])
+    analyst = clickhouse_client(analytics, analyst=True)
+    assert analyst.command(f"SELECT sum(n) FROM {table}") == 1
+    for statement in (
+        f"INSERT INTO {table} VALUES (2)",
+        f"DROP TABLE {table}",
+        "CREATE TABLE livefold.mine (n UInt8) ENGINE = Memory",
+    ):
+        refused = refusal(analyst, statement)
+        assert "ACCESS_DENIED" in refused or "READONLY" in refused, refused
+    with pytest.raises(DatabaseError, match="AUTHENTICATION_FAILED"):
+        as_user(analytics, analytics.clickhouse_user, "not-the-password")
+    analyst.close()
+    client.close()
+
+
+def test_clickhouse_credentials_are_the_installs_own_and_private(analytics: Settings) -> None:
+    service = clickhouse.service(analytics)
+    assert stat.S_IMODE(service.users_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(service.workdir.stat().st_mode) == 0o700
+    assert analytics.secret("clickhouse_password") not in service.users_file.read_text()
 
 
 @pytest.mark.parametrize("url", ["ftp://clickhouse.example", "clickhouse.example:8123", "http://"])
