@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from minio.error import S3Error
 
 from infra import s3proxy
 from infra.service import running
+from livefold.install_secrets import keys_dir
 from livefold.settings import Settings
 from livefold.storage import object_store
 from tests.servers import log_to
@@ -147,3 +150,23 @@ def test_objects_and_their_metadata_survive_a_restart(scratch: Settings) -> None
         stat = store.stat_object(bucket, "kept.txt")
         assert stat.content_type == "text/plain"
         assert stat.metadata is not None and stat.metadata["x-amz-meta-stream"] == "42"
+
+
+OLD_S3_SECRET = "livefold-local-secret"  # the constant the repository once held
+
+
+def test_s3_credentials_are_the_installs_own_and_its_files_private(
+    stack: Settings, tmp_path: Path
+) -> None:
+    secret = stack.secret("s3_secret_key")
+    assert secret not in (OLD_S3_SECRET, Settings(data_dir=tmp_path).secret("s3_secret_key"))
+    with pytest.raises(S3Error) as refused:
+        object_store(stack.model_copy(update={"s3_secret_key": OLD_S3_SECRET})).list_buckets()
+    assert refused.value.code == "SignatureDoesNotMatch"
+
+    service = s3proxy.service(stack)
+    assert stat.S_IMODE(service.config_file.stat().st_mode) == 0o600
+    # Objects are plain files there (the per-user data keys among them).
+    assert stat.S_IMODE(service.workdir.stat().st_mode) == 0o700
+    stored = keys_dir(stack.data_dir) / "s3_secret_key.json"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
