@@ -95,11 +95,16 @@ def fold(
 
 def flush(state: ModerationState, now: datetime) -> tuple[ModerationState, list[Output]]:
     """The review queue view, if messages were held or flagged since the last one (sorting a
-    long queue for every held message would cost more than judging the message)."""
-    if not state["_queue_changed"]:
-        return state, []
-    state["_queue_changed"] = False
-    return state, [queue_update(state)]
+    long queue for every held message would cost more than judging the message), and the mod
+    log view if the rules logged what they did (a line per blocked message adds up)."""
+    outputs: list[Output] = []
+    if state["_queue_changed"]:
+        state["_queue_changed"] = False
+        outputs.append(queue_update(state))
+    if state.get("_modlog_changed"):
+        state["_modlog_changed"] = False
+        outputs.append(modlog_update(state))
+    return state, outputs
 
 
 def _message_sent(
@@ -175,8 +180,8 @@ def _automatic(
     state: ModerationState, event: Event, message_id: str, finding: Finding, shown: str | None
 ) -> list[Output]:
     """The author hears what became of their message; moderators see what the rules did (the
-    mod log as "automod", and a notice on the moderation channel for a block: a hold already
-    sends its own)."""
+    mod log as "automod", published by `flush`, and a notice on the moderation channel for a
+    block: a hold already sends its own)."""
     told = ToAuthor(
         CHANNEL,
         state["stream_id"],
@@ -202,7 +207,8 @@ def _automatic(
     extra = {"message_id": message_id, "rule": finding.rule, "score": finding.score}
     action = finding.verdict.value
     log(state, event, action, event.actor_id, finding.rule, finding.detail, AUTOMOD, extra)
-    outputs: list[Output] = [told, modlog_update(state)]
+    state["_modlog_changed"] = True
+    outputs: list[Output] = [told]
     if finding.verdict is Verdict.BLOCK:
         outputs.append(Notice(CHANNEL, state["stream_id"], "blocked", entry))
     return outputs

@@ -14,8 +14,9 @@ from livefold.moderation.threats import HATE_PATTERNS, ThreatPatterns
 from livefold.moderation.toxicity import ModelSignal, Scorer, lexicon_signals
 
 # The profanity model flags harmless lines too ("kill the boss first" scores 0.94), so only
-# its near-certain calls count, and only as added weight: for profanity anywhere, for insults
-# only where the message is aimed at someone (calibrated on the development corpus).
+# its near-certain calls count, and only as added weight: for profanity where the lexicon found
+# swearing already, for insults where the message is aimed at someone (calibrated on the
+# development corpus).
 MODEL_FLOOR = 0.9
 PROFANITY_WEIGHT = 0.5
 INSULT_WEIGHT = 0.65
@@ -31,7 +32,7 @@ def default_scorer() -> Scorer:
             *lexicon_signals(),
             (Category.THREAT, ThreatPatterns()),
             (Category.HATE, ThreatPatterns(HATE_PATTERNS)),
-            (Category.PROFANITY, ModelSignal(model, MODEL_FLOOR, PROFANITY_WEIGHT, False)),
+            (Category.PROFANITY, ModelSignal(model, MODEL_FLOOR, PROFANITY_WEIGHT, False, True)),
             (Category.INSULT, ModelSignal(model, MODEL_FLOOR, INSULT_WEIGHT, True)),
         ]
     )

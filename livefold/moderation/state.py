@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from livefold.moderation.policy import ChatModes, FilterSettings, SettingsOverride
 from livefold.moderation.rules import RegexRejected, RegexRule, RegexRules, TermList
@@ -44,6 +44,7 @@ class ModerationState(TypedDict):
     _seen: dict[str, None]
     _rules: str  # digest of settings, modes and terms: the key of the compiled rules
     _queue_changed: bool  # the queue view is owed to subscribers (see fold.flush)
+    _modlog_changed: NotRequired[bool]  # the rules logged actions since the last mod log view
     _swept_at: int  # when idle users' histories were last swept (event time)
 
 
@@ -68,6 +69,7 @@ def new_state(stream_id: str) -> ModerationState:
         _seen={},
         _rules="",
         _queue_changed=False,
+        _modlog_changed=False,
         _swept_at=0,
     )
     rules_changed(state)

@@ -380,6 +380,9 @@ class ModelSignal:
     floor: float
     weight: float
     needs_target: bool
+    # Only weighed where another signal already found something in the category: the model
+    # then adds its agreement, and a message nothing else flagged does not pay for the model.
+    corroborates: bool = False
 
     def score(self, text: Text) -> float:
         if self.needs_target and not targeted(text, text.tokens):
@@ -413,8 +416,12 @@ class Scorer:
         self._others = tuple(
             (category, classifier)
             for category, classifier in self.signals
-            if not isinstance(classifier, LexiconClassifier)
+            if not isinstance(classifier, LexiconClassifier) and not _corroborates(classifier)
         )
+        self._corroborating = tuple(
+            (category, classifier) for category, classifier in self.signals
+            if _corroborates(classifier)
+        )  # fmt: skip
 
     def with_signal(self, category: Category, classifier: Classifier) -> Scorer:
         return Scorer((*self.signals, (category, classifier)))
@@ -429,6 +436,11 @@ class Scorer:
                 found.append((category, score))
         if not found:
             return {}
+        for category, classifier in self._corroborating:
+            if any(category is seen for seen, _ in found):
+                score = classifier.score(text)
+                if score > 0.0:
+                    found.append((category, score))
         strongest: dict[Category, float] = {}
         spared: dict[Category, float] = {}
         for category, score in found:
@@ -440,6 +452,10 @@ class Scorer:
             category: round(best + AGREEMENT * (1.0 - spared[category] - best), 4)
             for category, best in strongest.items()
         }
+
+
+def _corroborates(classifier: Classifier) -> bool:
+    return isinstance(classifier, ModelSignal) and classifier.corroborates
 
 
 def lexicon_signals() -> list[tuple[Category, Classifier]]:
