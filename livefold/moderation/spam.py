@@ -102,7 +102,7 @@ def shape(shown: str, emotes: int, mentions: int, settings: FilterSettings) -> F
         return Finding("spam_emotes", Verdict.BLOCK, 1.0, f"{emotes} emotes")
     if mentions > settings.max_mentions:
         return Finding("spam_mentions", Verdict.BLOCK, 1.0, f"{mentions} mentions")
-    if _MASS_PING.search(shown):
+    if "@" in shown and _MASS_PING.search(shown):
         return Finding("spam_mentions", Verdict.BLOCK, 1.0, "@everyone or @here")
     if len(shown) < min(settings.caps_min_letters, _REPEATED_LENGTH):
         return None
@@ -123,8 +123,10 @@ _MASS_PING = re.compile(r"(?<![\w@])@(?:everyone|here)\b", re.IGNORECASE)
 
 
 def repetition(shown: str) -> Finding | None:
-    words = shown.casefold().split()
-    if len(words) >= _REPEATED_WORDS and len(set(words)) <= _VARIETY * len(words):
+    words = shown.split()
+    if len(words) >= _REPEATED_WORDS and len(set(shown.casefold().split())) <= _VARIETY * len(
+        words
+    ):
         return Finding("spam_repetition", Verdict.BLOCK, 1.0, f"{len(words)} words, few distinct")
     for word in words:  # a wall of short words was caught above: here, one long "word"
         if len(word) >= _REPEATED_LENGTH:
