@@ -19,6 +19,7 @@ from livefold.settings import Settings
 from tests.gateways import Running, Tokens, eventually, gateway, ws_url
 
 READ_SECONDS = 3.0  # short for the test; loaded machines lag the loop by a second at times
+# asyncio's timers may fire up to a clock tick early, and the client's clock starts first.
 NAME = "gateway-serving"
 
 
@@ -70,13 +71,13 @@ def test_a_request_with_too_many_header_fields_is_refused_with_431(served: Runni
 def test_a_half_sent_head_or_body_is_closed_after_the_read_deadline(served: Running) -> None:
     half_head = b"GET /health HTTP/1.1\r\nHost: gateway\r\nX-Slow: "
     response, took = exchange(served, half_head)
-    assert status_of(response) == 408 and READ_SECONDS <= took < READ_SECONDS + 5, took
+    assert status_of(response) == 408 and READ_SECONDS - 0.1 <= took < READ_SECONDS + 5, took
     half_body = (
         b"POST /api/v1/accounts HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
         b"Content-Length: 200\r\n\r\n{"
     )
     response, took = exchange(served, half_body)
-    assert status_of(response) == 408 and READ_SECONDS <= took < READ_SECONDS + 5, took
+    assert status_of(response) == 408 and READ_SECONDS - 0.1 <= took < READ_SECONDS + 5, took
     whole = b"GET /health HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n"
     assert status_of(exchange(served, whole)[0]) == 200
 
