@@ -87,7 +87,13 @@ INSULT: dict[str, float] = {
     **_tier(0.6, "smooth_brain pea_brain room_temperature_iq two_brain_cells dumbfuck fuckface"),
     **_tier(0.6, "asswipe shitstain manlet soyboy bimbo trailer_trash asshat jerkoff"),
     **_tier(0.6, "disappointment worst_streamer shut_your_mouth shut_ur_mouth nobody_watches_you"),
-    **_tier(0.6, "ashamed_of_you ears_bleed"),
+    **_tier(0.6, "ashamed_of_you ears_bleed waste_of_a_human waste_of_skin nobody_likes_your"),
+    **_tier(0.6, "no_one_likes_your no_one_loves_you nobody_loves_you everyone_hates_you"),
+    **_tier(0.6, "everybody_hates_you nobody_wants_you no_one_wants_you make_me_sick"),
+    **_tier(0.6, "disgust_me quit_streaming get_off_the_internet aborted_you dropped_as_a_baby"),
+    **_tier(0.6, "dropped_on_your_head personality_of_a fatherless embarrassment illiterate"),
+    **_tier(0.6, "keyboard_warrior can_you_even_read zero_talent no_talent vile dogshit"),
+    **_tier(0.6, "worst_player walking_l imagine_being_you don_t_deserve dad_left"),
 }  # fmt: skip
 
 # Describing words that insult only when said of someone ("you're terrible at this"); said
@@ -107,7 +113,7 @@ PROFANITY: dict[str, float] = {
     **_tier(0.75, "azz azzhole cvnt"),
     **_tier(0.7, "eff eff_off eff_you omfg holy_shit son_of_a_bitch kiss_my_ass screw_you"),
     **_tier(0.8, "fvck fvcking cocksucker dumbfuck fuckface fuckwit shyt f_you f_off f_u"),
-    **_tier(0.7, "bugger sodding pissing f_this what_the_f"),
+    **_tier(0.7, "bugger sodding pissing f_this what_the_f dogshit"),
     **_tier(0.5, "wtf wth ffs jfc"),
     **_tier(0.25, "crap crappy bloody damn dammit"),
 }  # fmt: skip
@@ -141,6 +147,9 @@ SELF = "i im me myself my we us our"
 NEGATIONS = "not no never isnt arent dont wasnt werent nothing isn aren don wasn weren doesn didn"
 INTENSIFIERS = "so such very really fucking total totally absolute complete literal literally"
 # Words that do not change who a bare insult is aimed at ("what a moron", "ok virgin").
+# Words before an insult that make it a description of something ("this boss is trash"),
+# not a name called at the end of a line ("learn to play idiot", "touch grass loser").
+DESCRIBING = "is are was were be a an the so such this that its it s very too"
 FILLERS = (
     "a an the what such so ok okay lol lmao lmfao rofl imagine being just literally actual "
     "total totally absolute complete big little ass damn omg bro dude man is are was be and "

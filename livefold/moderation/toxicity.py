@@ -24,6 +24,7 @@ from typing import Protocol
 
 from livefold.moderation.lexicon import (
     AIMED_BY_WORDING,
+    DESCRIBING,
     FILLERS,
     INSULT_ADJECTIVES,
     INTENSIFIERS,
@@ -122,6 +123,8 @@ _NEGATIONS = frozenset(fold(NEGATIONS))
 _INTENSIFIERS = frozenset(fold(INTENSIFIERS))
 _FILLERS = frozenset(fold(FILLERS))
 _FILLERS_AND_TARGETS = _FILLERS | _TARGETS
+_DESCRIBING = frozenset(fold(DESCRIBING))
+_CALLED_WITHIN = 5  # words: a name called at the end of a longer line needs a comma
 _SHOUTED = 0.08
 _WINDOW = 4  # words before an entry that can aim, negate or intensify it
 # Words that are also names when capitalised before another name ("Dick Grayson").
@@ -277,6 +280,7 @@ class Lexicon:
         bare = _FILLERS_AND_TARGETS.issuperset(
             [token for i, token in enumerate(tokens) if i not in covered]
         )
+        called = _called(text, tokens)
         spared: dict[Category, float] = {}
         for position, span, (_, weight, aimed, category, bare_ok) in hits:
             if tokens[position] in _NAMES and _named(text.shown, tokens[position]):
@@ -284,7 +288,7 @@ class Lexicon:
             in_context = _in_context(
                 self.contexts[category],
                 weight,
-                aimed or (bare and bare_ok),
+                aimed or (bare_ok and (bare or position == called)),
                 tokens,
                 position,
                 span,
@@ -340,6 +344,16 @@ def _in_context(
     if not _INTENSIFIERS.isdisjoint(before):
         weight += context.intensified
     return min(1.0, weight)
+
+
+def _called(text: Text, tokens: tuple[str, ...]) -> int:
+    """The position of a word that calls someone a name by where it stands: last in a short
+    line or after a comma ("learn to play, idiot", "touch grass loser"), not after "is" or an
+    article ("this boss is trash"); -1 if none."""
+    last = len(tokens) - 1
+    if last < 1 or (last > _CALLED_WITHIN and "," not in text.shown):
+        return -1
+    return -1 if tokens[last - 1] in _DESCRIBING else last
 
 
 def _nobody(before: tuple[str, ...]) -> bool:
