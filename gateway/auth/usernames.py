@@ -34,6 +34,8 @@ def normalized_username(username: str) -> str:
 def username_key(username: str) -> str:
     """The name as the uniqueness of usernames sees it."""
     name = normalized_username(username)
+    if not PATTERN.match(name):  # no account has it (a sign-in's typo, or 64 KiB of Unicode)
+        return name
     for pair, single in _LOOKALIKE_PAIRS:
         name = name.replace(pair, single)
     return "".join(fold(name))  # moderation's folding: leet digits, i/l, separators dropped
