@@ -67,11 +67,11 @@ _SUFFIXES = ("s", "es", "z", "ed", "er", "ers", "ing", "in")
 _ELONGATED = 3
 
 
-def _runs(word: str) -> tuple[int, ...]:
+def letter_runs(word: str) -> tuple[int, ...]:
     return tuple(len(tuple(group)) for _, group in itertools.groupby(word))
 
 
-def _same_word(text_runs: tuple[int, ...], term_runs: tuple[int, ...]) -> bool:
+def same_word(text_runs: tuple[int, ...], term_runs: tuple[int, ...]) -> bool:
     """Both words squeeze to the same letters; do the repeats agree (allowing elongation)?"""
     return all(
         have == want or have >= max(_ELONGATED, want)
@@ -114,7 +114,7 @@ class TermList:
                     by_length.setdefault(len(form), []).append((form, term))
             for first in forms:
                 spec = (first, *folded[1:])
-                entry = _Entry(term, tuple(zip(squeeze(spec), map(_runs, spec), strict=True)))
+                entry = _Entry(term, tuple(zip(squeeze(spec), map(letter_runs, spec), strict=True)))
                 index.setdefault(entry.words[0][0], []).append(entry)
         needles = tuple(("".join(fold(term)), term) for term in substrings if fold(term))
         return cls(
@@ -138,7 +138,8 @@ class TermList:
             for entry in self._index.get(key, ()):
                 end = position + len(entry.words)
                 if end <= len(tokens) and all(
-                    squeezed[position + i] == want and _same_word(_runs(tokens[position + i]), runs)
+                    squeezed[position + i] == want
+                    and same_word(letter_runs(tokens[position + i]), runs)
                     for i, (want, runs) in enumerate(entry.words)
                 ):
                     found.append((position, end, entry.term))

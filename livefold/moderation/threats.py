@@ -51,7 +51,8 @@ _STRONG = (
 )
 _SELF = r"(?:(?:your|ur|yo|you|ya) ?self|yourselves|urselves)"
 _HARM = (
-    r"die|dies|dying|dead|death|cancer|aids|shot|killed|murdered|stabbed|raped|run over|burn|"
+    r"die|dies|dying|dead|death|cancer|aids|shot|shoots|kills|stabs|hurts|rapes|killed|"
+    r"murdered|stabbed|raped|run over|burn|"
     r"burns|burned|rot|rots|crash|crashes|overdose|suffer|suffers|drown|drowns|hanged|lynched|"
     r"hit by a (?:car|bus|truck|train)"
 )
@@ -131,10 +132,13 @@ PATTERNS = (
     ),
     # knowing where someone lives, turning up there
     _pattern(
-        "know found have got",
-        r"\bi (?:know|found|have|got|knw)\b(?: \w+){0,2}? (?:where (?:you|u|ur|he|she|they|ya)"
-        r" (?:live|lives|living|sleep|work|stay)|(?:your|ur|his|her) (?:address|addy|real name|"
-        r"ip|house|street|school|workplace|location|phone number|family|kids?))\b",
+        "know found have got find figure",
+        r"\bi\b(?: \w+){0,3}? (?:know|found|have|got|knw|find out|found out|figure out)\b"
+        r"(?: \w+){0,2}? "
+        r"(?:where (?:you|u|ur|he|she|they|ya)"
+        r" (?:live|lives|living|sleep|work|stay)|(?:your|ur|his|her) (?:\w+ )?(?:address|addy|"
+        r"real name|(?:mom|mum|dad|wife|kid|sister|brother) s name|ip|house|street|school|"
+        r"workplace|location|phone number|family|kids?))\b",
         0.9,
     ),
     _pattern(
@@ -146,10 +150,42 @@ PATTERNS = (
     _pattern(
         "outside door house home apartment place work school",
         r"\b(?:waiting|wait|show up|showing up|come|coming|be there|be|knock|knocking|see you|"
-        r"visit|go|going|drive|head) (?:to |at |outside |by )?(?:outside |at |to )?"
+        r"visit|go|going|drive|head|send(?: \w+){1,2}?) (?:to |at |outside |by )?"
+        r"(?:outside |at |to )?"
         r"(?:your|ur|his|her|their) (?:house|home|apartment|door|place|work|job|school|window|"
         r"address|next meetup)\b",
         0.85,
+    ),
+    _pattern(
+        "outside through near window building car street backyard",
+        r"\b(?:i|we|im|saw|seen|watching)\b(?: \w+){0,4}? (?:outside|through|near) (?:your|ur) "
+        r"(?:house|home|apartment|building|door|place|"
+        r"work|job|school|window|street|car|front door|backyard)\b" + _NOT_A_THREAT_AFTER,
+        0.8,
+    ),
+    _pattern(
+        "safe",
+        r"\b(?:your|ur) (?:kids?|family|children|wife|mom|mum|dad|sister|brother|dog|cat|house) "
+        r"(?:aren t|are not|isn t|is not|won t be|will not be|ain t) safe\b",
+        0.85,
+    ),
+    _pattern(
+        "bleed suffer die burn",
+        r"\b(?:love to|want to|wanna|gonna|going to|can t wait to|cant wait to|will) (?:see|watch) "
+        r"(?:you|u|him|her) (?:bleed|suffer|die|burn|cry|beg)\b",
+        0.85,
+    ),
+    _pattern(
+        "hurt killed shot stabbed beaten coming",
+        r"\b(?:you|u)(?: re| are| ll| will| r)?(?: going to| gonna)? get (?:hurt|killed|shot|"
+        r"stabbed|beaten|jumped|what s coming)\b(?! by (?:the|that|a|this|fall))"
+        + _NOT_A_THREAT_AFTER,
+        0.8,
+    ),
+    _pattern(
+        "ground grave bag feet",
+        r"\bput (?:you|u|him|her) (?:in the ground|in a grave|in a body bag|six feet under)\b",
+        0.9,
     ),
     _pattern(
         "kid kids son daughter children",
@@ -183,10 +219,25 @@ PATTERNS = (
         r"needs to|deserve to|deserves to|ought to) (?:die|d1e)\b" + _NOT_A_THREAT_AFTER,
         0.9,
     ),
-    _pattern("life", r"\b(?:end|take) (?:your|ur) (?:own )?life\b", 0.95),
+    _pattern("life", r"\b(?:end|take)(?: \w+){0,4}? (?:your|ur) (?:own )?life\b", 0.95),
+    _pattern("life", r"\bgive up on (?:life|living)\b", 0.85),
+    _pattern(
+        "exist live breathe",
+        r"\b(?:should not|shouldn t|don t deserve to|do not deserve to) (?:exist|live|breathe)\b"
+        + _NOT_A_THREAT_AFTER,
+        0.85,
+        needs_target=True,
+    ),
+    _pattern(
+        "pills overdose",
+        r"\b(?:bunch of|all (?:your|the|ur)) pills\b|\boverdose\b",
+        0.8,
+        needs_target=False,
+    ),
     _pattern(
         "favor favour",
-        r"\bdo (?:us|everyone|the world|all of us|everybody) a favou?r and (?:die|end|kill|off|"
+        r"\bdo (?:us|us all|everyone|the world|all of us|everybody|chat) a favou?r and (?:die|end|"
+        r"kill|off|"
         r"jump|hang|unalive|disappear forever|delete yourself)\b",
         0.95,
     ),
@@ -202,7 +253,8 @@ PATTERNS = (
     _pattern("rope noose", r"\b(?:get|grab|buy|find) (?:a|the|some) (?:rope|noose)\b", 0.85),
     _pattern(
         "care notice miss",
-        r"\b(?:care|notice|miss|cry) if (?:you|u) (?:died|were dead|disappeared|killed|vanished)",
+        r"\b(?:care|notice|miss|cry) if (?:you|u) (?:died|were dead|disappeared|killed|vanished|"
+        r"were gone|was gone|weren t here|weren t around)",
         0.9,
     ),
     _pattern("alive exist", r"\bwhy (?:are|r) (?:you|u) (?:still )?alive\b", 0.9),

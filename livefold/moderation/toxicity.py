@@ -37,7 +37,7 @@ from livefold.moderation.lexicon import (
     Category,
 )
 from livefold.moderation.normalize import Text, fold, squeeze
-from livefold.moderation.rules import Finding, Verdict, spacing_variants
+from livefold.moderation.rules import Finding, Verdict, letter_runs, same_word, spacing_variants
 
 
 class Classifier(Protocol):
@@ -247,7 +247,12 @@ class Lexicon:
                 continue
             elongated = squeezed[position]
             if elongated != token:
-                hits.extend((position, 1, entry) for entry in elongated_of(elongated, ()))
+                runs = letter_runs(token)
+                hits.extend(
+                    (position, 1, entry)
+                    for entry in elongated_of(elongated, ())
+                    if same_word(runs, letter_runs(entry[0][0]))
+                )
             elif "*" in token:
                 hits.extend((position, 1, entry) for entry in self._masked(token))
             elif infixes and any(infix in token for infix in PROFANE_INFIXES):
