@@ -58,7 +58,7 @@ def build(
 def check_topics(settings: Settings, topics: list[str], table_names: list[str]) -> None:
     """The event topics exist with the partitions the settings say (else the group would
     read nothing, or streams would not meet their states)."""
-    metadata = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=30)
+    metadata = AdminClient(settings.kafka_config()).list_topics(timeout=30)
     for topic in topics:
         found = metadata.topics.get(topic)
         if found is None or found.error is not None:

@@ -176,11 +176,11 @@ def lag(
 ) -> dict[tuple[str, int], int]:
     """(topic, partition) -> records on the topics (default: every event topic) the group has not
     committed yet."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(settings.kafka_config())
     request = [ConsumerGroupTopicPartitions(group)]
     answer = admin.list_consumer_group_offsets(request)[group].result()
     committed = {(p.topic, p.partition): p.offset for p in answer.topic_partitions}
-    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    probe = Consumer({**settings.kafka_config(), "group.id": group})
     try:
         metadata = probe.list_topics(timeout=10)
         behind: dict[tuple[str, int], int] = {}
@@ -197,7 +197,7 @@ def lag(
 
 def group_members(settings: Settings, group: str = GROUP) -> dict[str, int]:
     """client id -> partitions assigned, for the members of a stable group ({} otherwise)."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(settings.kafka_config())
     description = admin.describe_consumer_groups([group], request_timeout=5)[group].result()
     if description.state != ConsumerGroupState.STABLE:
         return {}

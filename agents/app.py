@@ -18,6 +18,7 @@ before the app starts (`topic_allow_declare` is off).
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,22 @@ def changelog_specs(settings: Settings, tables: list[str]) -> list[TopicSpec]:
     ]
 
 
+def broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """How Faust logs in to Kafka: the SASL settings every other client uses (kafka_config)."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    context = None
+    if settings.kafka_security_protocol == "SASL_SSL":
+        ca = settings.kafka_ssl_ca_file
+        context = ssl.create_default_context(cafile=None if ca is None else str(ca))
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.secret("kafka_sasl_password"),
+        ssl_context=context,
+        mechanism=settings.kafka_sasl_mechanism,
+    )
+
+
 def create_app(settings: Settings, web_port: int | None = None) -> faust.App:
     """The app; `web_port` None turns Faust's web server off (readiness uses a file)."""
     from agents.faust_private import BatchTransport
@@ -105,6 +122,7 @@ def create_app(settings: Settings, web_port: int | None = None) -> faust.App:
     app = faust.App(
         settings.fold_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=broker_credentials(settings),
         store="memory://",
         datadir=str(datadir),
         topic_partitions=settings.topic_partitions,

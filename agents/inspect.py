@@ -137,12 +137,12 @@ def read_raw(settings: Settings, partitions: list[tuple[str, int]]) -> Iterator[
 
 
 def _metadata(settings: Settings) -> Any:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=10)
+    return AdminClient(settings.kafka_config()).list_topics(timeout=10)
 
 
 def _config(settings: Settings, group: str) -> dict[str, Any]:
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **settings.kafka_config(),
         "group.id": group,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",

@@ -216,7 +216,7 @@ class Replay:
 
 
 def require_topics(settings: Settings) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(settings.kafka_config())
     try:
         present = admin.list_topics(timeout=10).topics
     except KafkaException as error:

@@ -138,7 +138,7 @@ def sink_latency(settings: Settings, rate: int = 100, seconds: int = 10) -> dict
     """Events at a steady `rate`: produced -> row written (`ingested_at`); then one event at a
     time: produced -> row visible to a query."""
     settings, group = _fresh(settings)
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(settings.kafka_config())
     ends = analytics.lag(settings, f"bench-probe-{uuid.uuid4().hex}")
     start_at_end = [TopicPartition(topic, number, end) for (topic, number), end in ends.items()]
     admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, start_at_end)])[

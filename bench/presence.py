@@ -34,7 +34,7 @@ HOLD_INTERVALS = 2  # heartbeat intervals measured after the joins
 
 
 def _appended(settings: Settings, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench-probe"})
+    consumer = Consumer({**settings.kafka_config(), "group.id": "bench-probe"})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         return sum(

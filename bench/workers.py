@@ -89,7 +89,7 @@ def fold_worker_throughput(
 def last_state_written(settings: Settings) -> float:
     """When (epoch seconds) the group's workers wrote their last state to a changelog: the end
     of the last batch they folded (commits, which show the lag, follow up to a second later)."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "bench"})
+    consumer = Consumer({**settings.kafka_config(), "group.id": "bench"})
     try:
         latest = 0
         for table in TABLES:
@@ -185,7 +185,7 @@ def _read_tallies(
 ) -> None:
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **settings.kafka_config(),
             "group.id": f"bench-{uuid.uuid4()}",
             "enable.auto.commit": False,
         }

@@ -4,6 +4,11 @@ Storage is formatted once, as a standalone dynamic quorum. server.properties is 
 every start, so the ports may change between runs (tests, a second `make run` on other ports):
 the single voter records its new controller endpoint in the metadata log when it becomes leader
 (Kafka 4.1 does this itself; tests/test_kafka.py checks it).
+
+With LIVEFOLD_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT the client listener takes SASL/SCRAM only:
+the user (LIVEFOLD_KAFKA_SASL_USERNAME, password the setting or the install's own) is written
+into the metadata log when the storage is formatted, so it exists before the broker starts.
+TLS (SASL_SSL) is for production brokers; the local one speaks plaintext on loopback.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import re
 import socket
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +27,7 @@ from confluent_kafka.admin import AdminClient
 
 from infra.errors import InfraError
 from infra.java import JavaService
-from infra.service import Port
+from infra.service import Port, write_private
 from livefold.settings import Settings
 
 LOG4J2_CONFIG = Path(__file__).resolve().parent / "kafka" / "log4j2.properties"
@@ -49,6 +54,12 @@ class KafkaService(JavaService):
     controller_port: int = 9093
     heap: str = "1g"
     partitions: int = 12
+    # settings.kafka_config() without the servers: PLAINTEXT, or SASL_PLAINTEXT with SCRAM.
+    security: dict[str, Any] = field(default_factory=lambda: {"security.protocol": "PLAINTEXT"})
+
+    @property
+    def sasl(self) -> bool:
+        return self.security.get("security.protocol") == "SASL_PLAINTEXT"
 
     @property
     def bootstrap(self) -> str:
@@ -75,21 +86,23 @@ class KafkaService(JavaService):
             )
         super().prepare()
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(self.server_properties())
+        self.workdir.chmod(0o700)  # the event log, and the SCRAM password in the config
+        write_private(self.config_file, self.server_properties())
         if not (self.log_dir / "meta.properties").exists():
             self._format_storage()
 
     def server_properties(self) -> str:
         controller = f"{self.host}:{self.controller_port}"
-        properties = {
+        listener = "SASL_PLAINTEXT" if self.sasl else "PLAINTEXT"
+        properties: dict[str, Any] = {
             "process.roles": "broker,controller",
             "node.id": NODE_ID,
             "controller.quorum.bootstrap.servers": controller,
-            "listeners": f"PLAINTEXT://{self.bootstrap},CONTROLLER://{controller}",
-            "advertised.listeners": f"PLAINTEXT://{self.bootstrap}",
+            "listeners": f"{listener}://{self.bootstrap},CONTROLLER://{controller}",
+            "advertised.listeners": f"{listener}://{self.bootstrap}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": listener,
+            "listener.security.protocol.map": f"{listener}:{listener},CONTROLLER:PLAINTEXT",
             "log.dirs": self.log_dir,
             "num.partitions": self.partitions,
             # One broker: every replication factor and in-sync minimum is 1.
@@ -104,6 +117,16 @@ class KafkaService(JavaService):
             "num.network.threads": 2,
             "num.io.threads": 4,
         }
+        if self.sasl:
+            mechanism = self.security["sasl.mechanism"]
+            properties["sasl.enabled.mechanisms"] = mechanism
+            properties["sasl.mechanism.inter.broker.protocol"] = mechanism
+            login = (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{self.security["sasl.username"]}" '
+                f'password="{self.security["sasl.password"]}";'
+            )
+            properties[f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config"] = login
         return "".join(f"{key}={value}\n" for key, value in properties.items())
 
     def _format_storage(self) -> None:
@@ -117,6 +140,7 @@ class KafkaService(JavaService):
                 new_cluster_id(),
                 "--config",
                 str(self.config_file),
+                *self._scram_user(),
             ),
             capture_output=True,
             text=True,
@@ -129,6 +153,15 @@ class KafkaService(JavaService):
                 f"formatting Kafka's storage in {self.log_dir} failed (exit "
                 f"{result.returncode}); remove that dir or set LIVEFOLD_DATA_DIR:\n{tail}"
             )
+
+    def _scram_user(self) -> list[str]:
+        if not self.sasl:
+            return []
+        user, password = self.security["sasl.username"], self.security["sasl.password"]
+        return [
+            "--add-scram",
+            f"{self.security['sasl.mechanism']}=[name={user},password={password}]",
+        ]
 
     def command(self) -> list[str]:
         return self.java_command(
@@ -147,7 +180,11 @@ class KafkaService(JavaService):
         with socket.create_connection((self.host, self.port), timeout=0.5):
             pass
         # librdkafka's log goes to Python logging, not this process's stderr.
-        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "logger": _log}
+        config: dict[str, Any] = {
+            **self.security,
+            "bootstrap.servers": self.bootstrap,
+            "logger": _log,
+        }
         admin = AdminClient(config)
         return NODE_ID in admin.list_topics(timeout=2).brokers
 
@@ -181,6 +218,7 @@ def service(settings: Settings) -> KafkaService:
         controller_port=settings.kafka_controller_port,
         heap=settings.kafka_heap,
         partitions=settings.topic_partitions,
+        security={k: v for k, v in settings.kafka_config().items() if k != "bootstrap.servers"},
         java=settings.java,
         mvn=settings.mvn,
         cache_dir=settings.cache_dir,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -26,6 +26,7 @@ SECRETS = (
     "registry_password",
     "payment_sandbox_secret",
     "gateway_metrics_token",
+    "kafka_sasl_password",
 )
 
 
@@ -50,7 +51,7 @@ class Settings(BaseSettings):
     # authenticates: PLAINTEXT is for the local broker on loopback only (see `refusals`).
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
-    kafka_sasl_username: str | None = None
+    kafka_sasl_username: str = "livefold"
     kafka_sasl_password: str | None = None
     kafka_ssl_ca_file: Path | None = None  # the brokers' CA (SASL_SSL); None: the system's
 
@@ -200,7 +201,7 @@ class Settings(BaseSettings):
         install's servers from a data dir of its own (its own keys)."""
         return self.model_copy(update={name: self.secret(name) for name in SECRETS})
 
-    def kafka_config(self) -> dict[str, str]:
+    def kafka_config(self) -> dict[str, Any]:
         """confluent-kafka's connection settings: where the brokers are and how to log in."""
         config = {
             "bootstrap.servers": self.kafka_bootstrap,
@@ -208,8 +209,8 @@ class Settings(BaseSettings):
         }
         if self.kafka_security_protocol != "PLAINTEXT":
             config["sasl.mechanism"] = self.kafka_sasl_mechanism
-            config["sasl.username"] = self.kafka_sasl_username or ""
-            config["sasl.password"] = self.kafka_sasl_password or ""
+            config["sasl.username"] = self.kafka_sasl_username
+            config["sasl.password"] = self.secret("kafka_sasl_password")
         if self.kafka_ssl_ca_file is not None:
             config["ssl.ca.location"] = str(self.kafka_ssl_ca_file)
         return config
@@ -251,13 +252,12 @@ class Settings(BaseSettings):
                 f"Kafka over {self.kafka_security_protocol}: set LIVEFOLD_KAFKA_SECURITY_PROTOCOL="
                 "SASL_SSL with LIVEFOLD_KAFKA_SASL_USERNAME and LIVEFOLD_KAFKA_SASL_PASSWORD"
             )
-        elif not (self.kafka_sasl_username and self.kafka_sasl_password):
-            found.append("set LIVEFOLD_KAFKA_SASL_USERNAME and LIVEFOLD_KAFKA_SASL_PASSWORD")
         external = {
             "clickhouse_password": self.clickhouse_url is not None
             and not urlsplit(self.clickhouse_url).password,
             "s3_secret_key": self.s3_endpoint is not None,
             "registry_password": self.registry_url is not None,
+            "kafka_sasl_password": self.kafka_bootstrap_servers is not None,
         }
         # A made-up secret means nothing to a server livefold does not run itself.
         found += [

@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
     writer = (settings.registry_username, settings.secret("registry_password"))
-    log = KafkaLog(args.kafka, replication_factor=args.replication_factor)
+    # The brokers are --kafka; how to log in to them comes from the LIVEFOLD_KAFKA_* settings.
+    connection = {**settings.kafka_config(), "bootstrap.servers": args.kafka}
+    log = KafkaLog(connection, replication_factor=args.replication_factor)
     try:
         retried(lambda: log.ensure_topic(args.timeout), args.timeout)
     except KafkaException as error:
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
             "(--kafka; LIVEFOLD_KAFKA_BOOTSTRAP_SERVERS or LIVEFOLD_KAFKA_PORT for the stack)"
         )
     url = args.url or f"http://{args.host}:{args.port}"
-    election = Election(args.kafka, TOPIC, args.group, url)
+    election = Election(connection, TOPIC, args.group, url)
     store = SchemaStore(log, timeout=args.timeout, election=election)
     # The app reads `_schemas` to its end before it listens: nothing is served from a part.
     uvicorn.run(

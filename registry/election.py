@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -24,11 +26,12 @@ log = logging.getLogger("registry.election")
 
 
 class Election:
-    def __init__(self, bootstrap: str, topic: str, group: str, url: str):
+    def __init__(self, connection: Mapping[str, Any], topic: str, group: str, url: str):
+        """`connection`: the brokers and how to log in (`Settings.kafka_config()`)."""
         self.topic, self.group, self.url = topic, group, url
         self._consumer = Consumer(
             {
-                "bootstrap.servers": bootstrap,
+                **connection,
                 "group.id": group,
                 "client.id": url,
                 "enable.auto.commit": False,
@@ -37,7 +40,7 @@ class Election:
                 "partition.assignment.strategy": "range",
             }
         )
-        self._admin = AdminClient({"bootstrap.servers": bootstrap})
+        self._admin = AdminClient(dict(connection))
         self._leading = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._take_part, name="election", daemon=True)

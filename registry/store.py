@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
@@ -61,13 +62,17 @@ class WriteLost(Exception):
 class KafkaLog:
     """The `_schemas` topic: follow it, append to it and wait for the broker's word."""
 
-    def __init__(self, bootstrap: str, topic: str = TOPIC, replication_factor: int = 1):
-        self.bootstrap, self.topic, self.replication_factor = bootstrap, topic, replication_factor
+    def __init__(
+        self, connection: Mapping[str, Any], topic: str = TOPIC, replication_factor: int = 1
+    ):
+        """`connection`: the brokers and how to log in (`Settings.kafka_config()`)."""
+        self.connection, self.topic = dict(connection), topic
+        self.replication_factor = replication_factor
         self._producer: Producer | None = None
         self._follower: TopicFollower | None = None
 
     def ensure_topic(self, timeout: float) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient(self.connection)
         metadata = admin.list_topics(timeout=timeout)
         if self.topic in metadata.topics:
             return
@@ -90,7 +95,7 @@ class KafkaLog:
     def follow(self, deliver: Deliver, timeout: float) -> int:
         """Start reading the topic from its beginning, for good; returns its end offset now."""
         retried(lambda: self.ensure_topic(timeout), timeout)
-        self._follower = TopicFollower(self.bootstrap, [self.topic], deliver, "livefold-registry")
+        self._follower = TopicFollower(self.connection, [self.topic], deliver, "livefold-registry")
         return self._follower.start(timeout)[(self.topic, 0)]
 
     def end_offset(self, timeout: float) -> int:
@@ -102,7 +107,7 @@ class KafkaLog:
         if self._producer is None:
             self._producer = Producer(
                 {
-                    "bootstrap.servers": self.bootstrap,
+                    **self.connection,
                     "acks": "all",
                     "enable.idempotence": True,
                     "linger.ms": 0,

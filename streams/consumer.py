@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -49,7 +49,7 @@ def position_of(message: Message) -> tuple[str, int, int]:
 
 def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **settings.kafka_config(),
         "group.id": group_id,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
@@ -162,13 +162,13 @@ class TopicFollower:
 
     def __init__(
         self,
-        bootstrap: str,
+        connection: Mapping[str, Any],
         topics: Sequence[str],
         deliver: Callable[[list[Message], Positions], None],
         name: str,
     ):
         config = {
-            "bootstrap.servers": bootstrap,
+            **connection,  # Settings.kafka_config(): the brokers and how to log in
             "group.id": f"{name}-{uuid.uuid4().hex}",  # never joined: partitions are assigned
             "enable.auto.commit": False,
             "fetch.wait.max.ms": 50,

@@ -36,7 +36,7 @@ class AppendError(RuntimeError):
 
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **settings.kafka_config(),
         "enable.idempotence": True,
         "acks": "all",
         # Java clients and Faust (aiokafka) hash keys with murmur2; partitioning alike keeps

@@ -76,7 +76,7 @@ def ensure_topics(
     partitions than asked gets a warning, because adding partitions would move streams to other
     partitions and break their order."""
     specs = topic_specs(settings) if specs is None else specs
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(settings.kafka_config())
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as error:

@@ -64,7 +64,7 @@ def wait_caught_up(
 
 def rewind(settings: Settings, group: str, positions: dict[tuple[str, int], int]) -> None:
     """Set a group's committed offsets back (its members must be stopped): Kafka re-delivers."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(settings.kafka_config())
     partitions = [TopicPartition(t, p, offset) for (t, p), offset in sorted(positions.items())]
     request = [ConsumerGroupTopicPartitions(group, partitions)]
     admin.alter_consumer_group_offsets(request)[group].result()

@@ -75,7 +75,7 @@ class StateReader:
     def _run(self) -> None:
         consumer = Consumer(
             {
-                "bootstrap.servers": self.settings.kafka_bootstrap,
+                **self.settings.kafka_config(),
                 "group.id": f"state-reader-{uuid.uuid4()}",
                 "enable.auto.commit": False,
             }

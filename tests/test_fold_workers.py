@@ -281,7 +281,7 @@ def dead_letter_of(settings: Settings, stream: str) -> dict[str, str]:
 def _consumer(settings: Settings, topic: str) -> Consumer:
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **settings.kafka_config(),
             "group.id": f"test-{uuid.uuid4()}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",

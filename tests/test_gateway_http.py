@@ -70,7 +70,7 @@ def new_stream(api: Api, owner: str = STREAMER, **fields: Any) -> str:
 
 def events_in_log(settings: Settings, domain: str, event_id: str) -> list[Any]:
     codec = Codec.from_settings(settings)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "t"})
+    consumer = Consumer({**settings.kafka_config(), "group.id": "t"})
     topic = event_topic(domain)
     found = []
     try:

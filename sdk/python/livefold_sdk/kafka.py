@@ -8,6 +8,9 @@ registry by id, to the typed bodies of `livefold_sdk.events`.
             if event.type == "livefold.chat.MessageSent":
                 sent = event.body_as(MessageSent)
 
+A production cluster takes SASL/SCRAM over TLS: pass `config=kafka_security(user, password,
+ca_location="ca.pem")`.
+
 Needs the `kafka` extra (confluent-kafka, fastavro). Offsets are committed after each record
 is handed out and the next one asked for (at-least-once: a crash replays the record being
 worked on; bodies carry `event_id` to dedupe on).
@@ -47,6 +50,27 @@ def _plain(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_plain(item) for item in schema]
     return schema
+
+
+def kafka_security(
+    username: str,
+    password: str,
+    *,
+    mechanism: str = "SCRAM-SHA-512",
+    ca_location: str | None = None,
+    tls: bool = True,
+) -> dict[str, Any]:
+    """librdkafka settings to log in with SASL/SCRAM, over TLS unless `tls` is False (a local
+    broker's SASL_PLAINTEXT listener); `ca_location`: the brokers' CA file (else the system's)."""
+    config: dict[str, Any] = {
+        "security.protocol": "SASL_SSL" if tls else "SASL_PLAINTEXT",
+        "sasl.mechanism": mechanism,
+        "sasl.username": username,
+        "sasl.password": password,
+    }
+    if ca_location is not None:
+        config["ssl.ca.location"] = ca_location
+    return config
 
 
 class RegistryDecoder:
