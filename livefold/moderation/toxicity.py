@@ -246,15 +246,15 @@ class Lexicon:
             if matched:
                 continue
             elongated = squeezed[position]
-            if elongated != token:
+            if "*" in token:
+                hits.extend((position, 1, entry) for entry in self._masked(token))
+            elif elongated != token:
                 runs = letter_runs(token)
                 hits.extend(
                     (position, 1, entry)
                     for entry in elongated_of(elongated, ())
                     if same_word(runs, letter_runs(entry[0][0]))
                 )
-            elif "*" in token:
-                hits.extend((position, 1, entry) for entry in self._masked(token))
             elif infixes and any(infix in token for infix in PROFANE_INFIXES):
                 hits.append((position, 1, self._infix))
             elif position < len(splits) and splits[position]:
@@ -303,13 +303,17 @@ class Lexicon:
         return {category: 1.0 - left for category, left in spared.items()}
 
     def _masked(self, token: str) -> list[_Entry]:
+        """A self-censored word ("f*ck", "b***h"): each "*" stands for one letter; the
+        heaviest word it can be, per category (f**k is fuck or fvck, counted once)."""
         if len(token) - token.count("*") < 2:
             return []
-        return [
-            entry
-            for entry in self._by_length.get(len(token), ())
-            if all(a == b or a == "*" for a, b in zip(token, entry[0][0], strict=True))
-        ]
+        heaviest: dict[Category, _Entry] = {}
+        for entry in self._by_length.get(len(token), ()):
+            if all(a == b or a == "*" for a, b in zip(token, entry[0][0], strict=True)):
+                category = entry[3]
+                if category not in heaviest or entry[1] > heaviest[category][1]:
+                    heaviest[category] = entry
+        return list(heaviest.values())
 
 
 class LexiconClassifier:
