@@ -231,3 +231,16 @@ def test_user_state() -> None:
     assert rule("quiet", 5_000) is None
     assert rule("blocked", 0) == "blocked_user"
     assert rule("anyone", 0) is None
+
+
+def test_walls_mass_pings_and_scam_offers_are_spam_and_ordinary_talk_is_not() -> None:
+    for wall in ("lol " * 10, "hahahahahahahahahahahaha", "W W W W W W W W W W"):
+        found = spam.shape(wall, 0, 0, SETTINGS)
+        assert found is not None and found.rule == "spam_repetition", wall
+    assert spam.shape("@everyone free stuff", 0, 0, SETTINGS) is not None
+    for offer in ("free robux in bio", "dm me for cheap coins", "go to giftcards dot com"):
+        found = spam.scam(offer)
+        assert found is not None and found.verdict is Verdict.HOLD, offer
+    for talk in ("gg everyone that was fun", "lol lol", "the skins are free this week",
+                 "dm me for a duo", "free to play game"):  # fmt: skip
+        assert spam.shape(talk, 0, 0, SETTINGS) is None and spam.scam(talk) is None, talk

@@ -24,6 +24,7 @@ _RULES = {
     "spam_mentions": "too many mentions",
     "spam_repetition": "the same thing repeated over and over",
     "spam_link": "links to that site need a moderator's review",
+    "spam_scam": "offers and links like this need a moderator's review",
     "slow_mode": "slow mode is on",
     "followers_only": "only followers may chat",
     "emote_only": "only emotes are allowed right now",

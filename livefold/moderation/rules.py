@@ -42,7 +42,16 @@ FAMILIES: dict[str, str] = {
     "toxicity": "toxicity",
     **{
         f"spam_{kind}": "spam"
-        for kind in ("duplicate", "rate", "caps", "emotes", "mentions", "link", "repetition")
+        for kind in (
+            "duplicate",
+            "rate",
+            "caps",
+            "emotes",
+            "mentions",
+            "link",
+            "repetition",
+            "scam",
+        )
     },
     **{rule: "mode" for rule in ("slow_mode", "followers_only", "emote_only", "subscribers_only")},
     **{rule: "user" for rule in ("banned", "timed_out", "blocked_user")},

@@ -140,12 +140,30 @@ def repetition(shown: str) -> Finding | None:
 _TLDS = (
     "com|net|org|io|gg|tv|ly|me|co|xyz|ru|info|biz|link|live|app|dev|site|online|shop|club|top"
     "|us|uk|de|fr|cn|tk|ml|ga|cf|gq|click|icu|vip|win|bid|stream|cc|su|to|is|be|sh|pw"
+    "|gl|gd|ws|fm|ai|lol|zip|mov|pro|nu"
 )
 _LINK = re.compile(
     r"(?:https?://|www\.)([^\s/?#:]+)"
     rf"|(?<![\w@.-])((?:[a-z0-9-]+\.)+(?:{_TLDS}))(?![\w-])"
 )
 _DOT_TRICKS = re.compile(r"\s*(?:\(\.\)|\[\.\]|\(dot\)|\[dot\]|\{dot\})\s*")
+
+
+# The shapes of chat scams: free currency or followers, "link in bio", "dm me", a link spelled
+# out with "dot". Held for a moderator, like a link.
+_SCAM = re.compile(
+    r"\b(?:free|cheap)\s+(?:robux|v-?bucks|nitro|followers|viewers|subs|gift\s?cards?|crypto|"
+    r"bitcoin|btc|eth)\b"
+    r"|\bcheap\s+(?:coins|gold|accounts?|skins|boosting)\b"
+    r"|\blink\s+in\s+(?:my\s+)?bio\b|\b(?:check|visit)\s+(?:out\s+)?my\s+(?:bio|profile|channel)\b"
+    r"|\bdm\s+me\s+for\s+(?:cheap|free|discount|prices?|deals?|promo|followers|coins|robux)\b"
+    r"|\b[a-z0-9-]{3,}\s+dot\s+(?:com|net|org|ru|xyz|gg|io|tv|me|co)\b"
+)
+
+
+def scam(plain: str) -> Finding | None:
+    found = _SCAM.search(plain)
+    return None if found is None else Finding("spam_scam", Verdict.HOLD, 0.9, found.group())
 
 
 def links(plain: str, settings: FilterSettings) -> Finding | None:

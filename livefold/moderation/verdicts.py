@@ -128,6 +128,7 @@ def _content(
             if spam_on
             else None,
             spam.links(text.plain, settings) if spam_on else None,
+            spam.scam(text.plain) if spam_on else None,
         )
         if finding is not None
     ]
