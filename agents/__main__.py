@@ -29,6 +29,7 @@ from livefold.folding import Domain
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.producer import EventProducer
+from streams.state import StateWriter
 from streams.topics import ensure_topics
 
 
@@ -49,6 +50,7 @@ def build(
         platform,
         settings.topic_partitions,
         EventProducer(settings, codec, **WORKER_PRODUCER),
+        StateWriter.registered(codec),
         ready_file,
     )
     worker.install()

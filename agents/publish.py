@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from livefold.folding import Notice, Output, Rejected, Update
 from streams.producer import EventProducer
-from streams.state import StateRecord, to_record
+from streams.state import StateRecord, StateWriter
 
 INTERVAL = 0.1
 
@@ -41,10 +41,12 @@ class Publisher:
     def __init__(
         self,
         producer: EventProducer,
+        writer: StateWriter,
         interval: float = INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.producer = producer
+        self.writer = writer
         self.interval = interval
         self.clock = clock
         self.sent_at: dict[tuple[str, str], float] = {}  # (channel, key) -> when
@@ -57,7 +59,7 @@ class Publisher:
         now = self.clock()
         for output in outputs:
             if isinstance(output, Notice | Rejected):
-                self._send(to_record(output))
+                self._send(self.writer.record(output))
                 continue
             if not isinstance(output, Update):
                 continue
@@ -65,7 +67,7 @@ class Publisher:
             if output.urgent or now - self.sent_at.get(key, -math.inf) >= self.interval:
                 self.held.pop(key, None)
                 self.sent_at[key] = now
-                self._send(to_record(output))
+                self._send(self.writer.record(output))
             else:
                 due = self.sent_at[key] + self.interval
                 self.held[key] = _Held(output, due, batch)
@@ -96,7 +98,7 @@ class Publisher:
             if (everything or held.due <= now) and self.held.get(key) is held:
                 del self.held[key]  # (unless an urgent update replaced it meanwhile)
                 self.sent_at[key] = now
-                self._send(to_record(held.update))
+                self._send(self.writer.record(held.update))
         self._release()
         if len(self.sent_at) > 4 * len(self.held) + 10_000:
             self.sent_at = {k: t for k, t in self.sent_at.items() if now - t < self.interval}

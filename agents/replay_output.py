@@ -12,8 +12,9 @@ from livefold.domains import DOMAINS
 from livefold.folding import Update
 from livefold.moderation import fold as moderation
 from livefold.settings import Settings
+from streams.codec import Codec
 from streams.producer import producer_config
-from streams.state import to_record
+from streams.state import StateWriter
 from streams.topics import TopicSpec, ensure_topics
 
 
@@ -48,10 +49,11 @@ def publish_state(settings: Settings, result: ReplayResult, name: str) -> dict[s
         for topic in sorted(set(topics.values()))
     ]
     ensure_topics(settings, specs)
+    writer = StateWriter.registered(Codec.from_settings(settings))
     producer = Producer(producer_config(settings))
     counts: dict[str, int] = {}
     for (channel, _), update in sorted(updates.items()):
-        record = to_record(update)
+        record = writer.record(update)
         topic = topics[channel]
         producer.produce(topic, key=record.key, value=record.value)
         producer.poll(0)

@@ -56,6 +56,7 @@ from streams.codec import DecodeError, EventValidationError
 from streams.consumer import Record, deadletter_headers
 from streams.events import Event
 from streams.producer import EventProducer, RawRecord
+from streams.state import StateWriter
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class FoldWorker:
         platform: PlatformModeration,
         partitions: int,
         sender: EventProducer,
+        state_writer: StateWriter,
         ready_file: Path | None = None,
     ):
         """`sender`: the producer of everything the worker writes (emitted events, dead
@@ -86,7 +88,7 @@ class FoldWorker:
             for event_type in driver.handles:
                 self.routes.setdefault(event_type, []).append(driver)
         self.source_topics = frozenset(catalog()[t].topic for t in self.routes)
-        self.publisher = Publisher(sender)
+        self.publisher = Publisher(sender, state_writer)
         self.lock = asyncio.Lock()
         self.batches = 0  # folded event batches and timer flushes, in order
         self.timings = Timings()

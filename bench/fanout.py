@@ -44,6 +44,7 @@ from infra.service import RunningService, free_port
 from livefold.settings import Settings
 from streams.catalog import catalog, state_topic
 from streams.codec import Codec
+from streams.state import from_record
 
 ROWS = ((1_000, 100.0, 20.0), (1_000, 1_000.0, 60.0), (10_000, 100.0, 20.0))
 SYSTEMS = ("livefold", "broadcast", "centrifugo")
@@ -308,9 +309,9 @@ def _kafka_stages(
         if written < since - 1:
             continue
         if message.topic() == state_topic("chat"):
-            record = json.loads(message.value() or b"{}")
-            if record.get("kind") == "notice":
-                noticed.setdefault(str(record["value"].get("message_id")), written)
+            record = from_record(message.value() or b"")
+            if record.kind == "notice":
+                noticed.setdefault(str(record.value.get("message_id")), written)
             continue
         event = codec.decode(message.value() or b"")
         if event.type == "livefold.chat.MessageSent":

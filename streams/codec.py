@@ -164,8 +164,15 @@ class Codec:
         return int.from_bytes(writer.header[1:], "big")
 
     def _register(self, event_type: EventType) -> _Writer:
-        subject = self.subject_of(event_type)
-        schema = Schema(event_type.schema_str, "AVRO")
+        schema_id = self.register(self.subject_of(event_type), event_type.schema_str)
+        header = bytes([MAGIC]) + schema_id.to_bytes(4, "big")
+        writer = _Writer(event_type, self._wire[event_type.fullname], header)
+        self._writers[event_type.fullname] = writer
+        return writer
+
+    def register(self, subject: str, schema_str: str) -> int:
+        """The id of an Avro schema under `subject`, registered if need be."""
+        schema = Schema(schema_str, "AVRO")
         try:
             # Registering a schema the subject already has returns its id and creates nothing.
             schema_id = self.registry.register_schema(subject, schema)
@@ -180,10 +187,7 @@ class Codec:
                 f"schema registry unreachable while registering {subject}: {error!r} "
                 f"(is it running? set LIVEFOLD_REGISTRY_URL or LIVEFOLD_REGISTRY_PORT)"
             ) from error
-        header = bytes([MAGIC]) + schema_id.to_bytes(4, "big")
-        writer = _Writer(event_type, self._wire[event_type.fullname], header)
-        self._writers[event_type.fullname] = writer
-        return writer
+        return schema_id
 
     def _look_up(self, subject: str, schema: Schema) -> int:
         try:

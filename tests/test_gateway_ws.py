@@ -28,7 +28,7 @@ from livefold.settings import Settings
 from streams.codec import Codec
 from streams.events import new_event
 from streams.producer import EventProducer
-from streams.state import to_record
+from streams.state import StateWriter
 from tests.gateways import (
     MOD,
     STREAMER,
@@ -249,6 +249,7 @@ def test_a_client_that_stops_reading_is_dropped_with_4408(stack: Settings) -> No
     settings = stack.model_copy(update={"gateway_ws_send_buffer_bytes": 65_536})
     stream_id = "slow-stream"
     producer = EventProducer(settings, Codec.from_settings(settings))
+    states = StateWriter.registered(producer.codec)
     filler = {"message_id": "m", "author": "a", "text": "x" * 60_000, "at": 0}
     with gateway(settings, "gateway-slow") as running:
 
@@ -264,7 +265,7 @@ def test_a_client_that_stops_reading_is_dropped_with_4408(stack: Settings) -> No
                 await client.recv()
                 for _ in range(40):  # 12 MB in many frames, while the client reads nothing
                     for _ in range(5):
-                        record = to_record(Notice("chat", stream_id, "message", filler))
+                        record = states.record(Notice("chat", stream_id, "message", filler))
                         producer.append_raw(record.topic, record.key, record.value)
                     await asyncio.to_thread(producer.flush, 30)
                     await asyncio.sleep(0.1)

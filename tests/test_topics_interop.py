@@ -1,0 +1,149 @@
+"""Every event and state topic livefold writes is readable by a plain confluent-kafka consumer
+with Confluent's `AvroDeserializer` and the schema registry: events as their Avro records, state
+records as `livefold.state.StateRecord` (the view as JSON text), written by the real fold
+worker."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from livefold.settings import Settings
+from streams.catalog import STATE_TOPICS, catalog, state_topic
+from streams.codec import Codec
+from streams.events import Event, new_event
+from streams.producer import EventProducer
+from tests.gateways import fold_workers
+
+NOW = datetime.now(UTC)
+
+
+def session(stream_id: str) -> list[Event]:
+    def event(type_: str, seconds: int, actor: str, **payload: Any) -> Event:
+        return new_event(
+            f"livefold.{type_}",
+            stream_id=stream_id,
+            actor_id=actor,
+            occurred_at=NOW + timedelta(seconds=seconds),
+            **payload,
+        )
+
+    options = [{"option_id": "a", "text": "A"}, {"option_id": "b", "text": "B"}]
+    return [
+        event(
+            "stream.Created",
+            0,
+            "host",
+            title="Interop",
+            category="Tests",
+            tags=[],
+            scheduled_start=None,
+            language=None,
+        ),
+        event(
+            "chat.MessageSent",
+            1,
+            "ann",
+            message_id="m1",
+            text="hello",
+            reply_to=None,
+            emotes=[],
+            badges=[],
+        ),
+        event(
+            "polls.PollCreated",
+            2,
+            "host",
+            poll_id="p1",
+            question="?",
+            options=options,
+            multi_select=False,
+            allow_vote_change=True,
+            duration_seconds=60,
+        ),
+        event("polls.PollOpened", 3, "host", poll_id="p1", closes_at=None),
+        event("polls.VoteCast", 4, "ann", poll_id="p1", option_ids=["a"]),
+    ]
+
+
+def read_everything(settings: Settings, topics: list[str]) -> Iterator[Any]:
+    """Every message now on the topics, from the beginning, with a plain consumer."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"interop-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        ends = {}
+        metadata = consumer.list_topics(timeout=10)
+        for topic in topics:
+            for partition in metadata.topics[topic].partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), 10)
+                if high > low:
+                    ends[(topic, partition)] = high
+        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in ends])
+        while ends:
+            message = consumer.poll(5)
+            assert message is not None, f"no message while waiting for {sorted(ends)[:3]}"
+            assert message.error() is None, message.error()
+            position = (message.topic(), message.partition())
+            if position in ends and message.offset() >= ends[position] - 1:
+                del ends[position]
+            yield message
+    finally:
+        consumer.close()
+
+
+@pytest.fixture(scope="module")
+def written(stack: Settings) -> Iterator[str]:
+    settings = stack.model_copy(update={"fold_group": f"interop-folds-{uuid.uuid4().hex[:6]}"})
+    stream_id = f"interop-{uuid.uuid4().hex[:8]}"
+    producer = EventProducer(settings, Codec.from_settings(settings))
+    with fold_workers(settings):
+        producer.append_all(session(stream_id))
+        deadline = time.monotonic() + 60
+        while not any(
+            m.key() == f"{stream_id}/p1".encode()
+            for m in read_everything(settings, [state_topic("polls")])
+        ):
+            assert time.monotonic() < deadline, "the poll's state was not published"
+            time.sleep(0.5)
+    producer.close()
+    yield stream_id
+
+
+def test_a_plain_confluent_consumer_reads_every_event_and_state_topic(
+    stack: Settings, written: str
+) -> None:
+    stream_id = written
+    deserialize = AvroDeserializer(SchemaRegistryClient(stack.registry_config()))
+    topics = [*catalog().topics(), *(state_topic(channel) for channel in STATE_TOPICS)]
+    read: Counter[str] = Counter()
+    mine: dict[tuple[str, str], dict[str, Any]] = {}
+    for message in read_everything(stack, topics):
+        topic = message.topic()
+        value = deserialize(message.value(), SerializationContext(topic, MessageField.VALUE))
+        assert isinstance(value, dict), (topic, message.offset())
+        read[topic] += 1
+        if topic.startswith("livefold.state.") and value["stream_id"] == stream_id:
+            mine[(value["channel"], value["key"])] = {**value, "value": json.loads(value["value"])}
+        elif not topic.startswith("livefold.state."):
+            assert isinstance(value["event_id"], uuid.UUID)  # logical types applied
+    assert read[catalog()["livefold.chat.MessageSent"].topic] >= 1
+    assert read[state_topic("polls")] >= 1 and read[state_topic("stream")] >= 1
+    poll = mine[("polls", f"{stream_id}/p1")]
+    assert poll["kind"] == "update" and poll["value"]["voters"] == 1
+    assert mine[("stream", stream_id)]["value"]["title"] == "Interop"
