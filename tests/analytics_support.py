@@ -247,6 +247,8 @@ def known_session(stream_id: str) -> list[Event]:
     s.say(65, "bob", "m5", "allow")
     s.tip("TipIntentCreated", 64, "t4", 300, "EUR")
     s.tip("TipCaptured", 66, "t4", 300, "EUR")
+    s.tip("TipIntentCreated", 67, "t5", 100, "EUR")
+    s.tip("TipCaptured", 67.5, "t5", 100_000_000, "EUR")  # unlike its intent: never counted
     s.add("reactions.ReactionSent", 68, "dave", kind="clap", count=4)
     s.say(70, "alice", "m3", "block")
     s.presence("Left", 70, "dave", "s5")

@@ -34,7 +34,7 @@ from tests.servers import log_to
 QUERIES = ("engagement_per_minute", "top_chatters", "poll_results", "audience")
 KNOWN_ENGAGEMENT = [
     (datetime(2026, 5, 1, 18, 0), 4, 3, 17, 9, 2, 4),
-    (datetime(2026, 5, 1, 18, 1), 2, 2, 4, 1, 1, 2),
+    (datetime(2026, 5, 1, 18, 1), 2, 2, 4, 1, 2, 2),
 ]
 
 
