@@ -32,7 +32,8 @@ THREAT: dict[str, float] = {
     **_tier(0.9, "an_hero unalive"),
     **_tier(0.9, "cut_yourself cut_urself kill_urseif go_hang"),
     **_tier(0.85, "dox doxx doxxed doxxing doxing swatting swatted"),
-    **_tier(0.85, "get_cancer"),
+    **_tier(0.85, "get_cancer walk_off_a_short_pier toaster_in_the_bath toaster_in_your_bath"),
+    **_tier(0.85, "bath_with_a_toaster"),
 }  # fmt: skip
 
 HATE: dict[str, float] = {
