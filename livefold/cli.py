@@ -83,6 +83,31 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if checked is None or checked.ok else 1
 
 
+def _auth_token(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.auth.admin import local_token
+
+    try:
+        print(local_token(settings, args.user, set(args.role or ["viewer"]), args.ttl))
+    except ValueError as error:
+        print(f"livefold auth token: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _auth_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    auth = commands.add_parser("auth", help="tokens for local development")
+    actions = auth.add_subparsers(dest="action", required=True)
+    token = actions.add_parser(
+        "token", help="print an access token signed with this install's key (local development)"
+    )
+    token.set_defaults(func=_auth_token)
+    token.add_argument("--user", required=True, help="the user id the token is for")
+    token.add_argument(
+        "--role", action="append", help="viewer, streamer or admin (repeatable; default viewer)"
+    )
+    token.add_argument("--ttl", type=int, default=3600, help="seconds it lasts (default 3600)")
+
+
 def _replay_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay = commands.add_parser(
         "replay", help="fold the event log again from offset zero and print digests"
@@ -136,6 +161,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("stop", help="stop what `livefold run` started").set_defaults(func=_stop)
     _events_parser(commands)
     _replay_parser(commands)
+    _auth_parser(commands)
     return root
 
 

@@ -5,6 +5,10 @@
 
 They append to the accounts log as "system", with the LIVEFOLD_* settings of the environment.
 Later admins are made by an admin over HTTP (POST /api/v1/accounts/{user_id}/roles).
+
+`livefold auth token --user <id>` (`local_token`) prints an access token signed with this
+install's key, for scripts and bots during local development; it needs the key file the
+gateway made, so it works only where the gateway's data directory is.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import argparse
 import sys
 
 from gateway.auth.account_service import ROLE_NAMES
+from gateway.auth.backend import load_signing_keys, signing_key_path
+from gateway.auth.tokens import issue_access_token
 from livefold import accounts
 from livefold.settings import Settings
 from streams.codec import Codec, SchemaRegistrationError
@@ -34,6 +40,21 @@ def change_role(
         return producer.append(event).result(30)
     finally:
         producer.close()
+
+
+def local_token(settings: Settings, user_id: str, roles: set[str], ttl_seconds: int = 3600) -> str:
+    """An access token for `user_id`, signed with the install's key (local development)."""
+    path = signing_key_path(settings)
+    if not path.exists():
+        raise ValueError(f"no signing key at {path}: start the gateway once (`livefold run`)")
+    return issue_access_token(
+        load_signing_keys(path),
+        user_id=user_id,
+        roles=roles,
+        issuer=settings.gateway_url,
+        audience=settings.auth_audience,
+        ttl_seconds=ttl_seconds,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
