@@ -205,8 +205,9 @@ class S3KeyStore:
         return key_id, key
 
     def get(self, key_id: str) -> bytes:
+        name = self._name(key_id)  # a malformed id is a ValueError, not the store being down
         try:
-            response = self.client.get_object(self.bucket, self._name(key_id))
+            response = self.client.get_object(self.bucket, name)
         except S3Error as error:
             if error.code == "NoSuchKey":
                 raise KeyErased(key_id) from None
@@ -220,8 +221,9 @@ class S3KeyStore:
             response.release_conn()
 
     def destroy(self, key_id: str) -> None:
+        name = self._name(key_id)
         try:
-            self.client.remove_object(self.bucket, self._name(key_id))
+            self.client.remove_object(self.bucket, name)
         except S3Error as error:
             if error.code != "NoSuchKey":
                 raise self._unavailable("cannot delete a data key", error) from error

@@ -12,6 +12,7 @@ import pytest
 
 from gateway.auth.account_routes import account_view
 from gateway.auth.directory import AccountDirectory, profile_context
+from livefold.accounts import ACCOUNT_CREATED, account_event
 from livefold.data_keys import (
     SEALED_TEXT,
     DirectoryKeyStore,
@@ -163,3 +164,22 @@ def test_a_sealed_text_opens_until_its_key_is_destroyed_and_never_elsewhere(
     opener.forget()
     assert opener.open(sealed) is None
     assert TextOpener(keys.get).open(sealed) is None
+
+
+def test_an_account_event_naming_a_malformed_key_folds_as_unreadable_not_as_the_store_down(
+    stack: Settings,
+) -> None:
+    """A gateway must not wait forever on a record it can never read: the key store (S3 here)
+    answers a malformed key id with ValueError, and the directory folds the account as one
+    whose profile does not open."""
+    keys = key_store(stack)
+    with pytest.raises(ValueError, match="malformed data key id"):
+        keys.get("k1")
+    directory = AccountDirectory(keys)
+    created = account_event(
+        ACCOUNT_CREATED, "user-k1", key_id="k1", encrypted_profile=b"\x01" + bytes(40),
+        encrypted_credentials=None,
+    )  # fmt: skip
+    directory.apply(created, 0, 0)
+    account = directory.account("user-k1")
+    assert account is not None and account.status == "active" and account.profile is None
