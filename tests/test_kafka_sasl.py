@@ -5,6 +5,7 @@ credentials gets nothing."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+from livefold_sdk.kafka import EventConsumer, kafka_security
 
 from infra import kafka, registry
 from infra.service import running
@@ -75,3 +77,27 @@ def test_a_fold_worker_folds_over_scram(scram: Settings) -> None:
         view = states.wait_for(lambda: states.latest("reactions", stream), timeout=60)
     producer.close()
     assert view["total"] == 3
+
+
+def test_the_sdks_consumer_logs_in_with_scram(scram: Settings) -> None:
+    codec = Codec.from_settings(scram)
+    producer = EventProducer(scram, codec)
+    stream = f"s-{uuid.uuid4().hex[:8]}"
+    sent = event("livefold.reactions.ReactionSent", stream, "ann", kind="wow", count=1)
+    producer.append(sent).result(30)
+    producer.close()
+    login = kafka_security(
+        scram.kafka_sasl_username, scram.secret("kafka_sasl_password"), tls=False
+    )
+    group = f"sdk-{uuid.uuid4().hex[:8]}"
+    with EventConsumer(
+        scram.kafka_bootstrap, scram.registry, group, ["reactions"], from_beginning=True,
+        config=login,
+    ) as consumer:  # fmt: skip
+        deadline = time.monotonic() + 60
+        found = None
+        while found is None and time.monotonic() < deadline:
+            polled = consumer.poll(1.0)
+            if polled is not None and polled.key == stream:
+                found = polled
+    assert found is not None and found.body["event_id"] == sent.event_id
