@@ -4,7 +4,9 @@
   verdicts) is produced first; then one worker starts and folds it all. Events/s from the
   worker's readiness until its last changelog write, once its group has committed the end of
   every event topic (lag zero; commits lag up to a second behind), and events per CPU-second
-  of the worker process (what it would do on a core of its own).
+  of the worker process (what it would do on a core of its own). Then two workers of a new
+  group fold the same log (`two_workers`; on 2 shared cores the speedup is bounded by the
+  cores the machine has free, so compare events per CPU-second too).
 - `vote_to_tally_latency`: a worker that caught up with the log; votes produced one at a time
   (each poll gets a vote every 0.4 s, so the 100 ms coalescing never holds one back); the time
   from handing a vote to the producer until the poll's tally including it is on the state topic.
@@ -46,8 +48,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
-def started_worker(settings: Settings) -> RunningService:
-    service = fold_worker(settings)
+def started_worker(settings: Settings, number: int = 1) -> RunningService:
+    service = fold_worker(settings, number)
     log = (settings.data_dir / f"{service.name}.log").open("ab")
     handle = RunningService(service, log)
     handle.start()
@@ -58,31 +60,71 @@ def fold_worker_throughput(
     settings: Settings, streams: int = 40, seconds: int = 600
 ) -> dict[str, Any]:
     provision(settings)
-    group = settings.model_copy(update={"fold_group": f"bench-folds-{uuid.uuid4().hex[:6]}"})
     events = generate(seed=3, streams=streams, seconds=seconds, verdicts=False)
-    producer = EventProducer(group, Codec.from_settings(group))
+    producer = EventProducer(settings, Codec.from_settings(settings))
     producer.append_all(events, timeout=600)
     producer.close()
-    worker = started_worker(group)
-    try:
-        assert worker.process is not None
-        ready_at, cpu_at_ready = time.time(), cpu_seconds(worker.process.pid)
-        topics = source_topics()
-        while not caught_up(group, topics):
-            time.sleep(0.2)
-        seconds_taken = last_state_written(group) - ready_at
-        cpu = cpu_seconds(worker.process.pid) - cpu_at_ready
-    finally:
-        worker.stop()
     verdicts = sum(1 for event in events if event.type == "livefold.chat.MessageSent")
-    folded = len(events) + verdicts  # the verdicts it appended come back and are read too
+    one = _fold_all(settings, len(events), workers=1)
+    two = _fold_all(settings, len(events), workers=2)
     return {
         "events": len(events),
-        "records_read": folded,
+        "records_read": len(events) + verdicts,  # the verdicts appended come back too
+        **one,
+        "two_workers": two,
+        "two_workers_speedup": round(two["events_per_s"] / one["events_per_s"], 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def _fold_all(settings: Settings, events: int, workers: int) -> dict[str, Any]:
+    """Start `workers` workers of a new group on the log there is (together: a new group's
+    first rebalance waits for members that join within 3 s), and time them from the first
+    one's readiness until their last changelog write once the group has caught up."""
+    group = settings.model_copy(update={"fold_group": f"bench-folds-{uuid.uuid4().hex[:6]}"})
+    handles: list[RunningService] = []
+    ready: list[tuple[float, float]] = []  # (when, CPU seconds then) per worker
+    done = threading.Event()
+
+    def run(number: int) -> None:
+        # The thread that starts a worker lives as long as it: a child is signalled when the
+        # thread that started it ends (`infra.service`).
+        handle = started_worker(group, number)
+        handles.append(handle)
+        assert handle.process is not None
+        ready.append((time.time(), cpu_seconds(handle.process.pid)))
+        done.wait()
+        handle.stop()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(1, workers + 1)]
+    for thread in threads:
+        thread.start()
+    try:
+        while len(ready) < workers:
+            if not any(thread.is_alive() for thread in threads):
+                raise RuntimeError("a fold worker did not start")
+            time.sleep(0.1)
+        topics, deadline = source_topics(), time.monotonic() + 900
+        while not caught_up(group, topics):
+            if any(h.process is None or h.process.poll() is not None for h in handles):
+                raise RuntimeError("a fold worker exited before folding the log")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the fold workers did not catch up within 900 s")
+            time.sleep(0.2)
+        seconds_taken = last_state_written(group) - min(when for when, _ in ready)
+        cpu = sum(cpu_seconds(h.process.pid) for h in handles if h.process is not None) - sum(
+            cpu for _, cpu in ready
+        )
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+    return {
+        "workers": workers,
         "seconds": round(seconds_taken, 2),
-        "events_per_s": round(len(events) / seconds_taken),
+        "events_per_s": round(events / seconds_taken),
         "worker_cpu_seconds": round(cpu, 2),
-        "events_per_cpu_s": round(len(events) / cpu),
+        "events_per_cpu_s": round(events / cpu),
     }
 
 
