@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 from gateway import (
     chat,
     costream,
+    event_status,
     follows,
     media,
     moderation,
@@ -43,7 +44,10 @@ from gateway.writes import Write, by_socket_name, endpoint
 from gateway.ws import SocketTap, websocket_endpoint
 from livefold.settings import Settings
 
-RESOURCES = (streams, chat, reactions, polls, quizzes, tips, moderation, follows, costream, media)
+RESOURCES = (
+    streams, chat, reactions, polls, quizzes, tips, moderation, follows, costream, media,
+    event_status,
+)  # fmt: skip
 WRITES: list[Write] = [write for module in RESOURCES for write in getattr(module, "WRITES", [])]
 READS: list[Read] = [read for module in RESOURCES for read in getattr(module, "READS", [])]
 

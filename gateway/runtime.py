@@ -22,6 +22,7 @@ from gateway.feed import FeedRecord, Reader, StateFeed
 from gateway.hub import Hub
 from gateway.idempotency import Answers
 from gateway.limits import TokenBuckets
+from gateway.outcomes import Outcomes, Position
 from gateway.rights import MODERATOR_CHANNELS, PLATFORM, Rights
 from gateway.state import StateStore, as_stored
 from gateway.texts import SealedTexts
@@ -84,6 +85,7 @@ class Gateway:
         self._feed: StateFeed | None = None
         self._heartbeats: asyncio.Task[None] | None = None
         self._created: dict[str, None] = {}  # streams created here, oldest first
+        self.outcomes = Outcomes(settings)
 
     async def start(self, sources: dict[str, Reader] | None = None) -> None:
         """Connect, and start following `sources` (default: the state topics) and the accounts
@@ -135,6 +137,8 @@ class Gateway:
             if record.written_ms:
                 metrics.state_lag_seconds.observe((now_ms - record.written_ms) / 1000)
             message = record.message
+            if message.kind == "rejected":
+                self.outcomes.rejected(message.value)
             entry = self.store.apply(record.partition, record.offset, message)
             if self.rights.apply(message):
                 rights_lost.add(message.stream_id)
@@ -188,6 +192,8 @@ class Gateway:
                 headers={"Retry-After": "1"},
             ) from error
         metrics.produce_seconds.observe(time.perf_counter() - started)
+        position = Position(event.actor_id, event.type, ack.topic, ack.partition, ack.offset)
+        self.outcomes.appended(position, event.event_id)
         return ack
 
     def append_observed(self, event: Event) -> None:

@@ -233,6 +233,14 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
         """A poll's status, options with votes and percentages, voters."""
         return self._json(Call("GET", f"/streams/{segment(stream_id)}/polls/{segment(poll_id)}"))
 
+    # ------------------------------------------------------------ what became of a write
+
+    def event_status(self, event_id: str) -> R:
+        """What became of an event you wrote (the `event_id` of its 202): `{"status":
+        "pending" | "applied" | "rejected", "reason", "event_type"}`. Pending and applied are
+        known to the gateway that accepted it; a rejection, to every gateway."""
+        return self._json(Call("GET", f"/events/{segment(event_id)}"))
+
     # ------------------------------------------------------------ quizzes
 
     def pose_question(

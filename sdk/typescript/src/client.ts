@@ -40,6 +40,13 @@ export interface ChatHistory extends Page<ChatMessage> {
   pinned: unknown;
 }
 
+export interface EventStatus {
+  event_id: string;
+  status: "pending" | "applied" | "rejected";
+  event_type: string | null;
+  reason: string | null;
+}
+
 export interface PollView {
   stream_id: string;
   poll_id: string;
@@ -213,6 +220,14 @@ export class LivefoldClient extends ModerationCalls {
   /** A poll's status, options with votes and percentages, voters. */
   poll(streamId: string, pollId: string): Promise<PollView> {
     return this.read(`${stream(streamId)}/polls/${segment(pollId)}`);
+  }
+
+  // ------------------------------------------------------------ what became of a write
+
+  /** What became of an event you wrote (the `event_id` of its 202). Pending and applied are
+   * known to the gateway that accepted it; a rejection, to every gateway. */
+  eventStatus(eventId: string): Promise<EventStatus> {
+    return this.read(`/events/${segment(eventId)}`);
   }
 
   // ------------------------------------------------------------ quizzes

@@ -1,0 +1,78 @@
+"""`GET /api/v1/events/{event_id}`: an HTTP client learns what became of its write after the
+202: applied once the folds took it, rejected with the fold's reason (on any gateway), and
+nobody but its author may ask."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from livefold_sdk import Livefold
+
+from livefold.settings import Settings
+from tests.gateways import (
+    STREAMER,
+    VIEWER,
+    Pair,
+    Running,
+    Tokens,
+    eventually,
+    fold_workers,
+    gateway,
+)
+
+
+@pytest.fixture(scope="module")
+def pair(stack: Settings) -> Iterator[Pair]:
+    with (
+        fold_workers(stack),
+        gateway(stack, "gateway-status-a") as a,
+        gateway(stack, "gateway-status-b") as b,
+    ):
+        yield Pair(a, b, Tokens(stack))
+
+
+def status(pair: Pair, running: Running, event_id: str, user: str = VIEWER) -> Any:
+    answer = httpx.get(f"{running.url}/api/v1/events/{event_id}", headers=pair.tokens.headers(user))
+    return answer.json() if answer.status_code == 200 else answer.status_code
+
+
+def test_a_write_is_pending_then_applied_and_a_refused_one_rejected_with_the_reason(
+    pair: Pair,
+) -> None:
+    stream_id = pair.stream()
+    said = pair.post(pair.a, f"/streams/{stream_id}/chat", VIEWER, {"text": "hello"})
+    first = status(pair, pair.a, said["event_id"])
+    assert first["status"] in ("pending", "applied")
+    applied = eventually(
+        lambda: (s := status(pair, pair.a, said["event_id"]))["status"] == "applied" and s
+    )
+    assert applied == {"event_id": said["event_id"], "status": "applied",
+                       "event_type": "livefold.chat.MessageSent", "reason": None}  # fmt: skip
+
+    poll = {"question": "Next?", "options": [{"option_id": "a", "text": "A"},
+            {"option_id": "b", "text": "B"}], "duration_seconds": 600}  # fmt: skip
+    poll_id = pair.post(pair.a, f"/streams/{stream_id}/polls", STREAMER, poll)["poll_id"]
+    pair.post(pair.a, f"/streams/{stream_id}/polls/{poll_id}/open", STREAMER)
+    pair.post(pair.a, f"/streams/{stream_id}/polls/{poll_id}/close", STREAMER)
+    vote = pair.post(pair.a, f"/streams/{stream_id}/polls/{poll_id}/votes", VIEWER,
+                     {"option_ids": ["a"]})  # fmt: skip
+    for running in (pair.a, pair.b):  # the other gateway heard the rejection too
+        rejected = eventually(lambda r=running: (s := status(pair, r, vote["event_id"])) != 404
+                              and s["status"] == "rejected" and s)  # fmt: skip
+        assert rejected["event_type"] == "livefold.polls.VoteCast"
+        assert "closed" in rejected["reason"]
+    assert status(pair, pair.a, vote["event_id"], user="viewer-someone-else") == 404
+    assert status(pair, pair.b, said["event_id"]) == 404  # applied: known where it was appended
+
+
+def test_the_python_sdk_asks_what_became_of_a_write(pair: Pair) -> None:
+    stream_id = pair.stream()
+    with Livefold(pair.a.url, auth=pair.tokens.token(VIEWER)) as client:
+        accepted = client.send_chat(stream_id, "from the sdk")
+        applied = eventually(
+            lambda: (s := client.event_status(accepted["event_id"]))["status"] == "applied" and s
+        )
+        assert applied["event_type"] == "livefold.chat.MessageSent"
