@@ -19,7 +19,7 @@ import faust
 from confluent_kafka.admin import AdminClient
 
 from agents.app import WORKER_PRODUCER, changelog_specs, create_app, register_codecs
-from agents.folds import configure_moderation, drivers, tables
+from agents.folds import changelog_tables, configure_moderation, drivers, tables
 from agents.platform import ACCOUNTS, PlatformModeration
 from agents.worker import FoldWorker
 from infra.errors import InfraError
@@ -73,7 +73,7 @@ def check_topics(settings: Settings, topics: list[str], table_names: list[str]) 
                 f"topic {topic} has {len(found.partitions)} partitions but "
                 f"LIVEFOLD_TOPIC_PARTITIONS is {settings.topic_partitions}; make them agree"
             )
-    report = ensure_topics(settings, changelog_specs(settings, table_names))
+    report = ensure_topics(settings, changelog_specs(settings, changelog_tables(table_names)))
     if report.fewer_partitions:
         raise InfraError(
             f"changelog topics with too few partitions: {report.fewer_partitions}; "

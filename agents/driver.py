@@ -13,7 +13,8 @@ the worker that receives partition p.
 
 A batch is folded in memory: each key's state is read from the table at most once and written
 to its changelog once (`take_writes`), encoded as it was after the batch (see `agents.worker`
-for when those writes go out, and the commit).
+for when those writes go out, and the commit). The state's dedupe window goes to a table of its
+own in chunks, only the chunks a batch appended to (`agents.state_records`).
 
 Each event is all or nothing (`fold_batch`, which `livefold replay` folds with too): a fold that
 raises leaves its key's state as it was before that event, and the event becomes a
@@ -38,8 +39,9 @@ import faust
 
 from agents.aiokafka_private import murmur2
 from agents.app import KEY_CODEC, STATE_CODEC
-from agents.faust_private import count_table_set, store_in_memory
-from livefold.folding import Domain, Output, Rejected, dumps
+from agents.faust_private import count_table_set, forget_in_memory, store_in_memory
+from agents.state_records import StateRecords, chunk_bytes
+from livefold.folding import Domain, Output, Rejected
 from streams.consumer import Record
 from streams.events import Event
 from streams.producer import EventProducer
@@ -68,6 +70,14 @@ class FoldTable(faust.Table[str, Any]):
 
     def on_key_del(self, key: Any) -> None:
         raise TypeError(f"fold states are never deleted (table {self.name}, key {key!r})")
+
+
+class WindowTable(FoldTable):
+    """A fold's dedupe windows in chunks (`agents.state_records`), JSON records."""
+
+    def __init__(self, app: faust.App, name: str, partitions: int, **kwargs: Any):
+        super().__init__(app, name, partitions, **kwargs)
+        self.value_serializer = "json"
 
 
 def event_time_order(records: Iterable[Record]) -> Iterator[Record]:
@@ -160,6 +170,7 @@ class FoldDriver:
         name: str,
         domain: Domain,
         table: FoldTable,
+        window: WindowTable,
         in_event_time_order: bool = False,
         skips: Callable[[str], bool] = lambda key: False,
     ):
@@ -167,6 +178,8 @@ class FoldDriver:
         self.name = name
         self.domain = domain
         self.table = table
+        self.window = window
+        self.records = StateRecords()
         self.handles = domain.HANDLES
         self.in_event_time_order = in_event_time_order
         self.skips = skips
@@ -178,9 +191,11 @@ class FoldDriver:
 
     def fold(self, records: list[Record]) -> tuple[list[Output], list[FoldFailure]]:
         ordered = event_time_order(records) if self.in_event_time_order else records
-        return fold_batch(
-            self.name, self.domain, ordered, self._touched, self.table.get, self.skips
-        )
+        return fold_batch(self.name, self.domain, ordered, self._touched, self.stored, self.skips)
+
+    def stored(self, key: str) -> Any:
+        """The key's state in the table, with its dedupe window (restored after a recovery)."""
+        return self.records.restored(key, self.table.get(key), self.window.get)
 
     def flush(self, now: datetime, owned: set[int]) -> list[Output]:
         """Call the domain's `flush` on every state of the owned partitions."""
@@ -189,6 +204,7 @@ class FoldDriver:
         for key, state in list(self.table.items()):
             if partition_of(state["stream_id"], partitions) not in owned or self.skips(key):
                 continue
+            state = self._touched.get(key) or self.records.restored(key, state, self.window.get)
             state, produced = self.domain.flush(state, now)
             if produced:  # flush changes bookkeeping only when it publishes something
                 self._touched[key] = state
@@ -204,7 +220,15 @@ class FoldDriver:
         for key, state in touched.items():
             store_in_memory(self.table, key, state)
             partition = partition_of(state["stream_id"], self.table.partitions)
-            writes.append(Write(self.table, key, partition, dumps(state)))
+            view, chunks = self.records.encode(key, state)
+            writes.append(Write(self.table, key, partition, view))
+            for chunk, record in chunks:
+                # In memory too, as Faust keeps what its tables' changelogs hold.
+                if record is None:
+                    forget_in_memory(self.window, chunk)
+                else:
+                    store_in_memory(self.window, chunk, record)
+                writes.append(Write(self.window, chunk, partition, chunk_bytes(record)))
         return writes
 
 
@@ -215,7 +239,7 @@ class Write:
     table: FoldTable
     key: str
     partition: int
-    value: bytes
+    value: bytes | None  # None deletes the key (a window chunk no longer needed)
 
     def send(self, producer: EventProducer) -> None:
         topic = self.table.changelog_topic.get_topic_name()

@@ -289,6 +289,11 @@ def store_in_memory(table: faust.Table[str, Any], key: str, state: Any) -> None:
     table.data[key] = state
 
 
+def forget_in_memory(table: faust.Table[str, Any], key: str) -> None:
+    """Drop a key from the table's memory only (its changelog gets a tombstone separately)."""
+    table.data.pop(key, None)
+
+
 def count_table_set(table: faust.Table[str, Any], key: str, value: Any) -> None:
     """What Faust's `on_key_set` does besides sending the changelog: tell its sensors."""
     table._sensor_on_set(table, key, value)

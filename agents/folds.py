@@ -15,8 +15,9 @@ from typing import Any
 
 import faust
 
-from agents.driver import FoldDriver, FoldTable
+from agents.driver import FoldDriver, FoldTable, WindowTable
 from agents.platform import PlatformModeration
+from agents.state_records import window_table
 from livefold.domains import DOMAINS
 from livefold.folding import Domain, Output
 from livefold.moderation import fold as moderation
@@ -75,10 +76,24 @@ def source_topics(domains: Mapping[str, Domain] = DOMAINS) -> list[str]:
     return sorted({catalog()[event_type].topic for event_type in types})
 
 
-def fold_table(app: faust.App, name: str, partitions: int) -> FoldTable:
-    table = FoldTable(app, name, partitions, beacon=app.tables.beacon)
+def changelog_tables(names: list[str]) -> list[str]:
+    """Every table the folds `names` keep: each fold's states and its dedupe windows."""
+    return [*names, *(window_table(name) for name in names)]
+
+
+def fold_table(app: faust.App, name: str, partitions: int, kind: type[FoldTable]) -> FoldTable:
+    table = kind(app, name, partitions, beacon=app.tables.beacon)
     app.tables.add(table)
     return table
+
+
+def fold_driver(
+    app: faust.App, name: str, domain: Domain, partitions: int, **kwargs: Any
+) -> FoldDriver:
+    window = fold_table(app, window_table(name), partitions, WindowTable)
+    assert isinstance(window, WindowTable)
+    table = fold_table(app, name, partitions, FoldTable)
+    return FoldDriver(name, domain, table, window, **kwargs)
 
 
 def drivers(
@@ -88,14 +103,14 @@ def drivers(
     domains: Mapping[str, Domain] = DOMAINS,
     read_text: Callable[[str | None], str | None] = moderation.as_written,
 ) -> list[FoldDriver]:
-    first = FoldDriver(
+    first = fold_driver(
+        app,
         moderation.CHANNEL,
         ModerationFold(platform, read_text),
-        fold_table(app, moderation.CHANNEL, partitions),
+        partitions,
         in_event_time_order=True,
         skips=lambda key: key == PLATFORM,  # folded by every worker, see agents.platform
     )
     return [first] + [
-        FoldDriver(name, domain, fold_table(app, name, partitions))
-        for name, domain in domains.items()
+        fold_driver(app, name, domain, partitions) for name, domain in domains.items()
     ]

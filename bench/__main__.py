@@ -11,7 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import analytics, backbone, fanout, moderation, presence, workers
+from bench import (
+    analytics,
+    backbone,
+    fanout,
+    fold_state,
+    guarantees,
+    moderation,
+    presence,
+    workers,
+)
 from bench import gateway as gateway_bench
 from infra.service import running
 from infra.stack import ephemeral_settings, infrastructure
@@ -26,6 +35,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     **gateway_bench.BENCHMARKS,
     **presence.BENCHMARKS,
     **fanout.BENCHMARKS,
+    **fold_state.BENCHMARKS,
+    **guarantees.BENCHMARKS,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -119,13 +119,14 @@ class EventProducer:
         self,
         topic: str,
         key: str | bytes | None,
-        value: bytes,
+        value: bytes | None,
         partition: int | None = None,
         headers: Headers | None = None,
         on_delivery: DeliveryCallback | None = None,
     ) -> None:
         """Produce without a future of its own (the fold worker's state and changelog records,
-        many a second): a failed delivery is remembered, and `flush` raises it."""
+        many a second): a failed delivery is remembered, and `flush` raises it. A None value
+        is a tombstone (compaction drops the key)."""
         self._produce(topic, key, value, headers, on_delivery or self._on_unwatched, partition)
 
     def send_all(self, records: list[RawRecord]) -> Future[None]:
@@ -162,7 +163,7 @@ class EventProducer:
         self,
         topic: str,
         key: str | bytes | None,
-        value: bytes,
+        value: bytes | None,
         headers: Headers | None,
         on_delivery: DeliveryCallback,
         partition: int | None = None,

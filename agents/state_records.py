@@ -1,0 +1,130 @@
+"""How a fold state becomes changelog records, and comes back from them.
+
+A state carries its dedupe window (`_seen`: the ids of up to 12,500 recently applied events,
+`livefold.folding.remember`), which is most of its bytes. Written whole on every batch, it was
+most of the fold worker's time (`python -m bench fold_state_writes`). So a state is written as
+two kinds of records:
+
+- the view: the state with an empty window, plus `_seen_total` (ids ever appended to the
+  window, as counted here) and `_seen_len` (how many of the newest it holds), in the fold's
+  table;
+- the window in chunks of `CHUNK` ids, chunk n holding the ids appended as the (n·CHUNK)th to
+  the ((n+1)·CHUNK - 1)th, under the key "<key>#<n>" in the fold's window table. A batch
+  rewrites only the chunks it appended to, and deletes (tombstones) the chunks the window no
+  longer reaches.
+
+A recovered view (`_seen_len` present) gets its window back from the chunks on first use
+(`StateRecords.restored`). States in memory, folds and replay digests are unchanged: the window
+is bookkeeping (`folding.facts` leaves it out), and the ids come back in their order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from livefold.folding import SEEN, dumps
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256
+TOTAL = "_seen_total"
+LENGTH = "_seen_len"
+
+
+def window_table(name: str) -> str:
+    return f"{name}-window"
+
+
+def chunk_key(key: str, number: int) -> str:
+    return f"{key}#{number}"
+
+
+@dataclass(slots=True)
+class Written:
+    """What the window table holds for a key: ids appended so far, the oldest chunk kept, the
+    newest id written (to find the ids appended since)."""
+
+    total: int
+    first_chunk: int
+    last_id: str | None
+
+
+@dataclass
+class StateRecords:
+    chunk: int = CHUNK
+    written: dict[str, Written] = field(default_factory=dict)
+
+    def encode(
+        self, key: str, state: dict[str, Any]
+    ) -> tuple[bytes, list[tuple[str, dict[str, Any] | None]]]:
+        """The view record, and the window chunks to write (None: delete that chunk); a chunk
+        is JSON (`chunk_bytes`) in the window table's changelog."""
+        window: dict[str, None] = state[SEEN]
+        before = self.written.get(key)
+        appended = _appended_since(window, None if before is None else before.last_id)
+        if before is None or appended is None:  # first write, or the last id written is gone
+            total = (0 if before is None else before.total) + len(window)
+            fresh = len(window)
+        else:
+            total, fresh = before.total + appended, appended
+        kept = len(window)
+        first = (total - kept) // self.chunk
+        chunks: list[tuple[str, dict[str, Any] | None]] = []
+        if fresh:
+            start = max(first, (total - fresh) // self.chunk) * self.chunk
+            start = max(start, total - kept)
+            ids = list(islice(reversed(window), total - start))[::-1]
+            position = start
+            while position < total:
+                number = position // self.chunk
+                end = min((number + 1) * self.chunk, total)
+                chunk_start = max(number * self.chunk, total - kept)
+                part = ids[chunk_start - start : end - start]
+                record = {"stream_id": state["stream_id"], "start": chunk_start, "ids": part}
+                chunks.append((chunk_key(key, number), record))
+                position = end
+        if before is not None:
+            chunks += [(chunk_key(key, n), None) for n in range(before.first_chunk, first)]
+        self.written[key] = Written(total, first, next(reversed(window), None))
+        view = {**state, SEEN: {}, TOTAL: total, LENGTH: kept}
+        return dumps(view), chunks
+
+    def restored(self, key: str, state: Any, chunks: Callable[[str], Any]) -> Any:
+        """A state read from the table with its window back, if it came from a view record
+        (else as it is). `chunks(chunk_key)` reads the window table."""
+        if state is None or LENGTH not in state:
+            return state
+        total, kept = int(state.pop(TOTAL)), int(state.pop(LENGTH))
+        window: dict[str, None] = {}
+        first = (total - kept) // self.chunk
+        for number in range(first, -(-total // self.chunk)):
+            record = chunks(chunk_key(key, number))
+            if record is None:
+                log.warning("dedupe window chunk %s of %s is missing", number, key)
+                continue
+            skip = max(0, total - kept - int(record["start"]))
+            window.update(dict.fromkeys(record["ids"][skip:]))
+        state[SEEN] = window
+        self.written[key] = Written(total, first, next(reversed(window), None))
+        return state
+
+
+def _appended_since(window: dict[str, None], last_id: str | None) -> int | None:
+    """How many ids follow `last_id` in the window; None if it is not there any more."""
+    if last_id is None:
+        return None
+    for count, event_id in enumerate(reversed(window)):
+        if event_id == last_id:
+            return count
+    return None
+
+
+def chunk_bytes(record: dict[str, Any] | None) -> bytes | None:
+    if record is None:
+        return None
+    return json.dumps(record, separators=(",", ":")).encode()

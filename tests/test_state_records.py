@@ -1,0 +1,85 @@
+"""A fold state's dedupe window is written in chunks, only those a batch appended to, and comes
+back whole after a recovery (agents/state_records.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agents.state_records import CHUNK, StateRecords, chunk_bytes
+from livefold.folding import DEDUPE_WINDOW, SEEN, dumps, loads, remember
+from streams.events import new_event
+
+
+def chat_state() -> dict[str, Any]:
+    return {"stream_id": "stream-1", "messages": 0, SEEN: {}}
+
+
+def fold_ids(state: dict[str, Any], count: int) -> None:
+    for _ in range(count):
+        event = new_event("livefold.chat.MessageDeleted", stream_id="stream-1", actor_id="user-1")
+        remember(state, event)
+        state["messages"] += 1
+
+
+class Changelog:
+    """What compaction keeps of the records written: the last value per key."""
+
+    def __init__(self) -> None:
+        self.view: bytes | None = None
+        self.chunks: dict[str, Any] = {}
+        self.bytes_written = 0
+
+    def write(self, view: bytes, chunks: list[tuple[str, dict[str, Any] | None]]) -> None:
+        self.view = view
+        self.bytes_written += len(view)
+        for key, record in chunks:
+            value = chunk_bytes(record)
+            if value is None:
+                self.chunks.pop(key, None)
+            else:
+                self.chunks[key] = json.loads(value)
+                self.bytes_written += len(value)
+
+
+def test_a_recovered_state_gets_back_the_same_window_in_the_same_order() -> None:
+    records, changelog, state = StateRecords(), Changelog(), chat_state()
+    for batch in [1, 5, 300, 2, 7000, 6000, 13, 9000, 1]:  # trims the window several times
+        fold_ids(state, batch)
+        changelog.write(*records.encode("stream-1", state))
+
+        assert changelog.view is not None
+        recovered = StateRecords().restored("stream-1", loads(changelog.view), changelog.chunks.get)
+        assert list(recovered[SEEN]) == list(state[SEEN])
+        assert {k: v for k, v in recovered.items() if k != SEEN} == {
+            k: v for k, v in state.items() if k != SEEN
+        }
+    # Chunks the window no longer reaches were deleted.
+    assert len(changelog.chunks) <= (DEDUPE_WINDOW + DEDUPE_WINDOW // 4) // CHUNK + 2
+
+
+def test_writing_on_after_a_recovery_continues_the_same_chunks() -> None:
+    records, changelog, state = StateRecords(), Changelog(), chat_state()
+    fold_ids(state, 3000)
+    changelog.write(*records.encode("stream-1", state))
+    assert changelog.view is not None
+    again = StateRecords()  # a new worker
+    state = again.restored("stream-1", loads(changelog.view), changelog.chunks.get)
+    fold_ids(state, 12000)
+    changelog.write(*again.encode("stream-1", state))
+
+    recovered = StateRecords().restored("stream-1", loads(changelog.view), changelog.chunks.get)
+    assert list(recovered[SEEN]) == list(state[SEEN])
+
+
+def test_a_small_batch_writes_a_small_part_of_a_full_window() -> None:
+    records, changelog, state = StateRecords(), Changelog(), chat_state()
+    fold_ids(state, 12000)
+    changelog.write(*records.encode("stream-1", state))
+    before = changelog.bytes_written
+
+    fold_ids(state, 10)
+    changelog.write(*records.encode("stream-1", state))
+
+    whole = len(dumps(state))
+    assert changelog.bytes_written - before < whole / 20, "the whole window was written again"
