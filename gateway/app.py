@@ -31,6 +31,7 @@ from gateway import (
     refunds,
     streams,
     tips,
+    web_app,
 )
 from gateway.auth import openapi as auth_openapi
 from gateway.auth.backend import LocalVerifier, TokenBackend, Verifier, on_auth_error
@@ -80,6 +81,7 @@ def routes(extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
         *payments.routes(),
         *refunds.routes(),
         *extra,  # e.g. the authorization server's routes
+        *web_app.routes(),  # last: the web app's pages, when built
     ]
 
 

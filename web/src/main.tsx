@@ -1,0 +1,68 @@
+import "./styles.css";
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { api, finishSignIn, session, signIn, signOut } from "./live";
+import { Discover } from "./pages/discover";
+import { Watch } from "./pages/watch";
+import { go, pageOf, usePath } from "./router";
+
+function Account() {
+  const [name, setName] = useState<string | null>(null);
+  useEffect(() => {
+    if (session === null) return;
+    api.me().then((me) => setName(String(me.display_name ?? me.username ?? "you")), () => setName("you"));
+  }, [session]);
+  if (session === null) {
+    return (
+      <button class="button primary" onClick={() => void signIn()}>
+        Sign in
+      </button>
+    );
+  }
+  return (
+    <div class="account">
+      <span class="avatar" aria-hidden="true">{(name ?? "?").slice(0, 1).toUpperCase()}</span>
+      <span class="account-name">{name ?? "…"}</span>
+      <button class="button ghost" onClick={() => void signOut().then(() => location.reload())}>
+        Sign out
+      </button>
+    </div>
+  );
+}
+
+function Callback() {
+  const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => {
+    finishSignIn(new URLSearchParams(location.search)).then((back) => go(back, true), (error) => setProblem(String(error.message ?? error)));
+  }, []);
+  return <main class="notice">{problem === null ? <p>Signing you in…</p> : <p role="alert">Sign-in failed: {problem}</p>}</main>;
+}
+
+function App() {
+  const page = pageOf(usePath());
+  return (
+    <>
+      <header class="topbar">
+        <a href="/" class="brand" aria-label="livefold home">
+          <span class="brand-mark" aria-hidden="true" />
+          livefold
+        </a>
+        <Account />
+      </header>
+      {page.name === "discover" && <Discover />}
+      {page.name === "watch" && <Watch key={page.streamId} streamId={page.streamId} />}
+      {page.name === "callback" && <Callback />}
+      {page.name === "missing" && (
+        <main class="notice">
+          <p>Nothing here. <a href="/">See who is live</a></p>
+        </main>
+      )}
+    </>
+  );
+}
+
+render(<App />, document.getElementById("app")!);
+
+if ("serviceWorker" in navigator && import.meta.env.PROD) {
+  addEventListener("load", () => void navigator.serviceWorker.register("/sw.js").catch(() => undefined));
+}

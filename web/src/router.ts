@@ -1,0 +1,41 @@
+// Paths as pages: / (discover), /watch/<stream id>, /auth/callback. Links are plain <a href>s
+// caught here, so the back button and opening in a new tab both work.
+
+import { useEffect, useState } from "preact/hooks";
+
+export type Page = { name: "discover" } | { name: "watch"; streamId: string } | { name: "callback" } | { name: "missing" };
+
+export function pageOf(path: string): Page {
+  if (path === "/" || path === "") return { name: "discover" };
+  if (path === "/auth/callback") return { name: "callback" };
+  const watch = /^\/watch\/([^/]+)$/.exec(path);
+  if (watch) return { name: "watch", streamId: decodeURIComponent(watch[1]!) };
+  return { name: "missing" };
+}
+
+export function go(path: string, replace = false): void {
+  if (replace) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  dispatchEvent(new PopStateEvent("popstate"));
+}
+
+export function usePath(): string {
+  const [path, setPath] = useState(location.pathname);
+  useEffect(() => {
+    const moved = () => setPath(location.pathname);
+    const clicked = (event: MouseEvent) => {
+      const link = (event.target as Element | null)?.closest?.("a[href^='/']");
+      if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+      event.preventDefault();
+      go(link.getAttribute("href")!);
+      scrollTo(0, 0);
+    };
+    addEventListener("popstate", moved);
+    addEventListener("click", clicked);
+    return () => {
+      removeEventListener("popstate", moved);
+      removeEventListener("click", clicked);
+    };
+  }, []);
+  return path;
+}
