@@ -42,7 +42,7 @@ stripe-mock: install
 	$(PY) -m infra.stripe_mock
 
 # The web app (web/), built into web/dist, which the gateway serves; needs Node 20 and npm.
-WEB_SOURCES := $(shell find web/src web/public sdk/typescript/src -type f 2>/dev/null) \
+WEB_SOURCES := $(shell find web/src web/public web/scripts sdk/typescript/src -type f 2>/dev/null) \
 	web/index.html web/package.json web/package-lock.json web/tsconfig.json web/vite.config.ts
 web: web/dist/index.html
 

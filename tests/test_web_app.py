@@ -143,7 +143,7 @@ def test_a_viewer_watches_signs_in_chats_votes_and_reacts_on_phone_and_desktop(
 
         done = browser(
             live, STREAM_ID=stream_id, CHAT_TEXT="PB pace today", POLL_QUESTION=QUESTION,
-            USERNAME=viewer_name, PASSWORD=PASSWORD,
+            USERNAME=viewer_name, PASSWORD=PASSWORD, DISPLAY_NAME="The viewer",
         )  # fmt: skip
 
         history = [m["text"] for m in streamer.chat_history(stream_id)["items"]]

@@ -46,6 +46,23 @@ function keep(oauth: OAuthClient, tokens: Tokens): Session {
 export let session: Session | null = restore();
 export let api = new LivefoldClient(ORIGIN, { auth: session ?? undefined });
 
+export interface Me {
+  userId: string;
+  name: string;
+}
+
+let me: Promise<Me | null> | null = null;
+
+/** Who is signed in (null: nobody), asked once per session. */
+export function whoAmI(): Promise<Me | null> {
+  if (session === null) return Promise.resolve(null);
+  me ??= api.me().then(
+    (account) => ({ userId: String(account.user_id ?? ""), name: String(account.display_name ?? account.username ?? "you") }),
+    () => null,
+  );
+  return me;
+}
+
 /** Off to the authorization server; it comes back to /auth/callback. */
 export async function signIn(): Promise<void> {
   const oauth = await OAuthClient.discover(ORIGIN);
@@ -66,6 +83,7 @@ export async function finishSignIn(query: URLSearchParams): Promise<string> {
   const oauth = await OAuthClient.discover(ORIGIN);
   const tokens = await oauth.exchangeCode(query.get("code") ?? "", pending.verifier, REDIRECT_URI);
   session = keep(oauth, tokens);
+  me = null;
   api = new LivefoldClient(ORIGIN, { auth: session });
   reconnect();
   return pending.back.startsWith("/auth/") ? "/" : pending.back;
@@ -74,6 +92,7 @@ export async function finishSignIn(query: URLSearchParams): Promise<string> {
 export async function signOut(): Promise<void> {
   const ending = session;
   session = null;
+  me = null;
   localStorage.removeItem(SIGNED_IN);
   api = new LivefoldClient(ORIGIN);
   reconnect();

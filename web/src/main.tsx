@@ -1,7 +1,7 @@
 import "./styles.css";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, finishSignIn, session, signIn, signOut } from "./live";
+import { finishSignIn, session, signIn, signOut, whoAmI } from "./live";
 import { Discover } from "./pages/discover";
 import { Watch } from "./pages/watch";
 import { go, pageOf, usePath } from "./router";
@@ -9,8 +9,7 @@ import { go, pageOf, usePath } from "./router";
 function Account() {
   const [name, setName] = useState<string | null>(null);
   useEffect(() => {
-    if (session === null) return;
-    api.me().then((me) => setName(String(me.display_name ?? me.username ?? "you")), () => setName("you"));
+    void whoAmI().then((me) => setName(me?.name ?? "you"));
   }, [session]);
   if (session === null) {
     return (

@@ -3,7 +3,8 @@
 // chat and poll; on the phone, sign in through the gateway's OAuth page (code flow + PKCE),
 // chat, react and vote, and see each come back live. Screenshots of each screen go to SHOTS.
 //
-// Environment: APP_URL, STREAM_ID, CHAT_TEXT, POLL_QUESTION, USERNAME, PASSWORD, SHOTS, CHROMIUM.
+// Environment: APP_URL, STREAM_ID, CHAT_TEXT, POLL_QUESTION, USERNAME, PASSWORD, DISPLAY_NAME (the
+// viewer's, shown on their own messages), SHOTS, CHROMIUM.
 // Prints one JSON line (what the browser did) for the Python test to check against the API.
 
 import { mkdirSync } from "node:fs";
@@ -54,7 +55,7 @@ async function signInAndTakePart(page) {
   await box.waitFor(WAIT);
   await box.fill(said);
   await box.press("Enter");
-  await page.locator(".line", { hasText: said }).waitFor(WAIT);
+  await page.locator(".line.mine", { hasText: said }).locator(".author", { hasText: need("DISPLAY_NAME") }).waitFor(WAIT);
   const votes = page.locator(".poll-votes");
   const before = parseInt((await votes.textContent()) ?? "", 10);
   const first = page.locator(".poll-option").first();

@@ -1,13 +1,14 @@
 import { ApiError, type Json } from "livefold-sdk";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { handle, hue } from "../format";
-import { live, session, signIn } from "../live";
+import { live, type Me, session, signIn, whoAmI } from "../live";
 
-function Line({ message }: { message: Json }) {
+function Line({ message, me }: { message: Json; me: Me | null }) {
   const author = String(message.author ?? "");
+  const mine = me !== null && author === me.userId;
   return (
-    <li class="line" data-message={String(message.message_id)}>
-      <span class="author" style={{ "--hue": hue(author) }}>{handle(author)}</span>
+    <li class={mine ? "line mine" : "line"} data-message={String(message.message_id)}>
+      <span class="author" style={{ "--hue": hue(author) }}>{mine ? me.name : handle(author)}</span>
       <span class="text">{String(message.text ?? "")}</span>
     </li>
   );
@@ -18,7 +19,9 @@ export function Chat({ streamId, messages, pinned, refused }: { streamId: string
   const following = useRef(true); // at the bottom: keep up with new messages
   const [draft, setDraft] = useState("");
   const [problem, setProblem] = useState<string | null>(null);
+  const [me, setMe] = useState<Me | null>(null);
   useEffect(() => setProblem(refused), [refused]);
+  useEffect(() => void whoAmI().then(setMe), []);
   useLayoutEffect(() => {
     const element = list.current;
     if (element && following.current) element.scrollTop = element.scrollHeight;
@@ -55,7 +58,7 @@ export function Chat({ streamId, messages, pinned, refused }: { streamId: string
         }}
       >
         {messages.length === 0 && <li class="muted empty">Welcome to the chat! Say hi.</li>}
-        {messages.map((message) => <Line key={String(message.message_id)} message={message} />)}
+        {messages.map((message) => <Line key={String(message.message_id)} message={message} me={me} />)}
       </ol>
       {problem !== null && <p class="refused" role="alert">{problem}</p>}
       {session === null ? (
