@@ -29,6 +29,7 @@ from gateway import (
     quizzes,
     reactions,
     refunds,
+    stream_keys,
     streams,
     tips,
     web_app,
@@ -64,7 +65,7 @@ async def openapi_document(request: Request) -> Response:
     """Every HTTP route this app serves (the auth server's too, when mounted)."""
     settings = gateway_of(request).settings
     routes = request.app.routes
-    declared = {**auth_openapi.OPERATIONS, **refunds.OPERATIONS}
+    declared = {**auth_openapi.OPERATIONS, **refunds.OPERATIONS, **stream_keys.OPERATIONS}
     schemas = auth_openapi.SCHEMAS
     document = openapi.document(WRITES, READS, settings.gateway_url, routes, declared, schemas)
     return JSONResponse(document)
@@ -80,6 +81,7 @@ def routes(extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
         *(Route(read.route, read.handler, methods=["GET"]) for read in READS),
         *payments.routes(),
         *refunds.routes(),
+        *stream_keys.routes(),
         *extra,  # e.g. the authorization server's routes
         *web_app.routes(),  # last: the web app's pages, when built
     ]

@@ -26,14 +26,17 @@ def infrastructure(settings: Settings) -> list[Service]:
 
 
 def application(settings: Settings) -> list[Service]:
-    """livefold's own processes (gateway, Faust workers), started once the stack is ready."""
+    """livefold's own processes (gateway, Faust workers, media), started once the stack is
+    ready."""
     from agents import analytics
     from agents import service as folds
     from gateway import service as gateway
+    from media import service as media
 
     services: list[Service] = []
     services.append(analytics.service(settings))
     services += folds.services(settings)
+    services.append(media.service(settings))
     services.append(gateway.service(settings))  # last: it serves what the workers fold
     return services
 
@@ -41,7 +44,7 @@ def application(settings: Settings) -> list[Service]:
 def ephemeral_settings(data_dir: Path, **overrides: Any) -> Settings:
     """A private stack on free ports under data_dir (tests, benchmarks), sharing the jar cache."""
     repo = Path(__file__).resolve().parent.parent
-    names = ("kafka", "kafka_controller", "clickhouse", "s3", "registry", "gateway")
+    names = ("kafka", "kafka_controller", "clickhouse", "s3", "registry", "gateway", "media")
     defaults: dict[str, Any] = {
         f"{name}_port": port for name, port in zip(names, free_ports(len(names)), strict=True)
     }

@@ -171,6 +171,15 @@ class Settings(BaseSettings):
     # Reactions viewers may send; the codec rejects other kinds (JSON list in the environment).
     reaction_kinds: tuple[str, ...] = ("heart", "fire", "laugh", "clap", "wow", "sad", "hype")
 
+    # The media service (`python -m media`): WHIP ingest and WHEP playback (docs/media.md).
+    media_port: int = 8900
+    # ICE host candidates it offers and binds (aioice would offer every interface's address).
+    media_ice_addresses: tuple[str, ...] = ("127.0.0.1",)
+    media_max_publishers: int = 20
+    media_max_viewers: int = 300  # per process: forwarding holds about 300 at 1 Mbps (one core)
+    # An ingest with no video frame for this long has stalled: the stream ends.
+    media_ingest_timeout_seconds: float = 10.0
+
     @field_validator("data_dir", "cache_dir")
     @classmethod
     def _absolute(cls, path: Path) -> Path:

@@ -245,6 +245,13 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "title": "The no-hit phase two",
         },
     ),
+    "livefold.media.StreamKeyRotated": (
+        STREAMER,
+        {
+            "key_id": "key-3",
+            "key_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        },
+    ),
     "livefold.notifications.NotificationRequested": (
         "system",
         {

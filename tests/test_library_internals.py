@@ -1,7 +1,8 @@
 """Library internals live in one module per library (agents/faust_private.py,
 agents/aiokafka_private.py, gateway/uvicorn_private.py), pinned, and checked here against the
 installed library: a release that renames or rewrites something they rely on fails a test that
-names it, instead of silently moving committed offsets or breaking `/ws`."""
+names it, instead of silently moving committed offsets, breaking `/ws` or corrupting forwarded
+video (media/aiortc_private.py, media/aioice_private.py)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,20 @@ PRIVATE_MODULES = {
     "mode": "agents.faust_private",
     "aiokafka": "agents.aiokafka_private",
     "uvicorn": "gateway.uvicorn_private",
+    "aiortc": "media.aiortc_private",
+    "aioice": "media.aioice_private",
 }
-PINNED = ("faust-streaming", "mode-streaming", "aiokafka", "uvicorn")
+PINNED = ("faust-streaming", "mode-streaming", "aiokafka", "uvicorn", "aiortc", "aioice")
 # What code outside the private modules may import from those libraries: their public API.
-PUBLIC_IMPORTS = {"faust", "faust.types", "faust.serializers", "uvicorn"}
+PUBLIC_IMPORTS = {
+    "faust",
+    "faust.types",
+    "faust.serializers",
+    "uvicorn",
+    "aiortc",
+    "aiortc.exceptions",  # documented: the errors RTCPeerConnection raises
+    "aiortc.mediastreams",  # documented: MediaStreamTrack and MediaStreamError
+}
 # Underscore names that are documented API, not internals.
 DOCUMENTED = {
     "_PARTITION_EOF": "confluent_kafka.KafkaError's documented code for the end of a partition",
@@ -41,7 +52,7 @@ DOCUMENTED_OVERRIDES = {
     "_loads": "Faust's documented way to write a codec (faust.serializers.codecs.Codec)",
     "_abc_impl": "set on every class by ABCMeta, not an override",
 }
-SOURCE_ROOTS = ["agents", "gateway", "streams", "livefold", "registry", "infra", "bench"]
+SOURCE_ROOTS = ["agents", "gateway", "streams", "livefold", "registry", "infra", "media", "bench"]
 
 
 def private_module(name: str) -> ModuleType:

@@ -50,7 +50,13 @@ FAMILIES = {
     },
     "audience": {"ViewerJoined", "ViewerLeft", "ViewerHeartbeat", "Followed", "Unfollowed"},
     "costream": {"GuestInvited", "GuestAccepted", "GuestJoinedStage", "GuestLeftStage"},
-    "media": {"IngestStarted", "IngestStopped", "RecordingFinished", "ClipCreated"},
+    "media": {
+        "IngestStarted",
+        "IngestStopped",
+        "RecordingFinished",
+        "ClipCreated",
+        "StreamKeyRotated",
+    },
     "notifications": {"NotificationRequested"},
     "accounts": {
         "AccountCreated",

@@ -381,6 +381,17 @@ class RecordingFinished(Envelope):
     size_bytes: int | None
 
 
+class StreamKeyRotated(Envelope):
+    """A streamer got a new stream key; their earlier key stops working. Keyed by the streamer's
+    user id; only the key's SHA-256 is logged, never the key.
+    """
+
+    # Public id of the key, named in logs instead of the key.
+    key_id: str
+    # Hex SHA-256 of the stream key (a 256-bit random secret, so a fast hash suffices).
+    key_sha256: str
+
+
 class ChatModeChanged(Envelope):
     """The chat restrictions of the stream changed; the record carries the full new set."""
 
@@ -924,6 +935,7 @@ EVENT_TYPES: dict[str, Any] = {
     "livefold.media.IngestStarted": IngestStarted,
     "livefold.media.IngestStopped": IngestStopped,
     "livefold.media.RecordingFinished": RecordingFinished,
+    "livefold.media.StreamKeyRotated": StreamKeyRotated,
     "livefold.moderation.ChatModeChanged": ChatModeChanged,
     "livefold.moderation.ContentJudged": ContentJudged,
     "livefold.moderation.FilterSettingsChanged": FilterSettingsChanged,
@@ -985,6 +997,7 @@ AnyEvent = (
     | IngestStarted
     | IngestStopped
     | RecordingFinished
+    | StreamKeyRotated
     | ChatModeChanged
     | ContentJudged
     | FilterSettingsChanged

@@ -355,6 +355,17 @@ export interface RecordingFinished extends Envelope {
   size_bytes: number | null;
 }
 
+/**
+ * A streamer got a new stream key; their earlier key stops working. Keyed by the streamer's user
+ * id; only the key's SHA-256 is logged, never the key.
+ */
+export interface StreamKeyRotated extends Envelope {
+  /** Public id of the key, named in logs instead of the key. */
+  key_id: string;
+  /** Hex SHA-256 of the stream key (a 256-bit random secret, so a fast hash suffices). */
+  key_sha256: string;
+}
+
 /** The chat restrictions of the stream changed; the record carries the full new set. */
 export interface ChatModeChanged extends Envelope {
   /** Minimum seconds between two messages of one viewer (0..3600); 0 turns slow mode off. */
@@ -841,6 +852,7 @@ export interface EventMap {
   "livefold.media.IngestStarted": IngestStarted;
   "livefold.media.IngestStopped": IngestStopped;
   "livefold.media.RecordingFinished": RecordingFinished;
+  "livefold.media.StreamKeyRotated": StreamKeyRotated;
   "livefold.moderation.ChatModeChanged": ChatModeChanged;
   "livefold.moderation.ContentJudged": ContentJudged;
   "livefold.moderation.FilterSettingsChanged": FilterSettingsChanged;
@@ -905,6 +917,7 @@ export const EVENT_NAMES: readonly EventName[] = [
   "livefold.media.IngestStarted",
   "livefold.media.IngestStopped",
   "livefold.media.RecordingFinished",
+  "livefold.media.StreamKeyRotated",
   "livefold.moderation.ChatModeChanged",
   "livefold.moderation.ContentJudged",
   "livefold.moderation.FilterSettingsChanged",

@@ -1,0 +1,95 @@
+"""Stream keys: the secret an encoder (OBS, ffmpeg, a browser) presents to go live.
+
+One key per streamer at a time. Rotating appends `livefold.media.StreamKeyRotated`, keyed by
+the streamer's user id, carrying a public key id and the key's SHA-256, never the key; the newest
+rotation in the log is the key in force, so replaying the log rebuilds exactly which key works.
+A key is 256 random bits, so a fast hash is as safe as a slow one, and it lets an RTMP door find
+the streamer from the key alone.
+
+`Directory` is what the media service folds from the log to admit a publisher: each streamer's
+key hash and each stream's streamer and status (from the stream events it already reads).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+
+from livefold.folding import Refused
+from livefold.stream import CREATED, ENDED, WENT_LIVE
+from streams.events import Event
+
+STREAM_KEY_ROTATED = "livefold.media.StreamKeyRotated"
+HANDLES = frozenset({STREAM_KEY_ROTATED, CREATED, WENT_LIVE, ENDED})
+KEY_PREFIX = "lfsk_"  # makes a leaked key recognisable to secret scanners
+
+
+def new_key() -> tuple[str, str]:
+    """(key id, key): the id is public, the key is shown to the streamer once."""
+    return f"key-{secrets.token_hex(6)}", KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def sha256(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def fingerprint(key: str) -> str:
+    """What logs may show of a presented key: enough to tell two attempts apart, no more."""
+    return sha256(key)[:12]
+
+
+class NotFound(Refused):
+    """The stream does not exist (as far as the log has been read)."""
+
+
+class WrongKey(Refused):
+    """No key, another streamer's key, or a key rotated away."""
+
+
+class Finished(Refused):
+    """The stream has ended: it cannot go live again."""
+
+
+@dataclass
+class StreamEntry:
+    streamer: str
+    status: str  # "scheduled" | "live" | "ended"
+
+
+@dataclass
+class Directory:
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # user -> (key id, sha256)
+    streams: dict[str, StreamEntry] = field(default_factory=dict)
+
+    def fold(self, event: Event) -> None:
+        """Take one event; events of one key arrive in log order, which is all this relies on."""
+        body = event.body
+        if event.type == STREAM_KEY_ROTATED:
+            self.keys[event.stream_id] = (str(body["key_id"]), str(body["key_sha256"]))
+        elif event.type == CREATED:
+            self.streams.setdefault(event.stream_id, StreamEntry(event.actor_id, "scheduled"))
+        elif event.type in (WENT_LIVE, ENDED):
+            entry = self.streams.get(event.stream_id)
+            if entry is not None and entry.status != "ended":
+                entry.status = "live" if event.type == WENT_LIVE else "ended"
+
+    def admit(self, stream_id: str, presented: str | None) -> StreamEntry:
+        """The stream a publisher may feed with `presented`, or a refusal saying why (never
+        echoing the key)."""
+        entry = self.streams.get(stream_id)
+        if entry is None:
+            raise NotFound(f"stream {stream_id!r} does not exist")
+        if not presented:
+            raise WrongKey("send 'Authorization: Bearer <stream key>'")
+        current = self.keys.get(entry.streamer)
+        if current is None or not hmac.compare_digest(current[1], sha256(presented)):
+            raise WrongKey(f"not the current stream key of stream {stream_id!r}'s streamer")
+        if entry.status == "ended":
+            raise Finished(f"stream {stream_id!r} has ended; create a new stream to go live")
+        return entry
+
+    def key_id_of(self, streamer: str) -> str | None:
+        current = self.keys.get(streamer)
+        return None if current is None else current[0]

@@ -1,0 +1,144 @@
+"""Every aiortc internal livefold relies on, pinned to aiortc==1.16.0 (pyproject.toml).
+
+Forwarding a publisher's encoded frames to viewers without decoding them needs hooks aiortc has
+no public API for (see docs/media.md). They are all here, and tests/test_media_internals.py
+fails naming the attribute when an upgrade moves one:
+
+- the receiver's decoder queue (`_RTCRtpReceiver__decoder_queue`): `_handle_rtp_packet` puts
+  `(codec, JitterFrame)` there on the event loop's thread, the decoder thread blocks in `get()`
+  and stops on `None`. Replacing it per receiver hands us each reassembled frame (`data` is the
+  depayloaded frame, `timestamp` already unwrapped) and leaves the decoder thread idle;
+- `RTCRtpReceiver._send_rtcp_pli(ssrc)`: called to ask the publisher for a keyframe, and
+  wrapped to learn when aiortc itself asks (it lost packets: frames until the next keyframe
+  would decode to garbage);
+- `RTCRtpSender._send_keyframe()`: what a viewer's PLI/FIR calls; on the packet path aiortc
+  ignores it, so it is replaced per sender to forward the request upstream;
+- `RTCRtpSender._next_encoded_frame` packs a track's `av.Packet` (pts in `time_base`) with the
+  codec's `Encoder.pack`, without encoding (public in effect: `MediaPlayer(decode=False)` uses
+  it);
+- `RTCRtpTransceiver._codecs`: the codecs negotiated with the publisher;
+- `aiortc.sdp.SessionDescription.parse`: to check an offer before aiortc acts on it.
+`RELIES_ON` lists these names and `PINNED_SOURCE` the sha256 of the aiortc code whose behaviour
+they depend on; tests/test_library_internals.py checks both against the installed aiortc.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.sdp import SessionDescription
+
+AIORTC_VERSION = "1.16.0"
+DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+SEND_PLI = "_send_rtcp_pli"
+SEND_KEYFRAME = "_send_keyframe"
+NEXT_ENCODED_FRAME = "_next_encoded_frame"
+CODECS = "_codecs"
+
+RELIES_ON: dict[type, tuple[str, ...]] = {
+    RTCRtpReceiver: ("__decoder_queue", SEND_PLI, "getSynchronizationSources"),
+    RTCRtpSender: (SEND_KEYFRAME, NEXT_ENCODED_FRAME),
+    RTCRtpTransceiver: (CODECS,),
+    SessionDescription: ("parse", "media"),
+}
+PINNED_SOURCE: dict[str, str] = {
+    "aiortc.rtcrtpreceiver.decoder_worker": (
+        "d500d4e567d6846c0bd1b501685ec5dd65202563280a01b25e2c014c2273c3eb"
+    ),
+    "aiortc.rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet": (
+        "4e54983d021a6336d80c29490f82f9a6dd531c0d3179b2daed818120c5ece238"
+    ),
+    "aiortc.rtcrtpreceiver.RTCRtpReceiver._send_rtcp_pli": (
+        "ae74c43d50f6eb7bd6d5d6fbafe46e507f937e651db022d04206926ed21c7184"
+    ),
+    "aiortc.rtcrtpsender.RTCRtpSender._next_encoded_frame": (
+        "89dd9fa4fb33741cc60857f1cebae31c9a88b72da9a42f91abc6090f40cb8253"
+    ),
+    "aiortc.rtcrtpsender.RTCRtpSender._handle_rtcp_packet": (
+        "a4ee4c7355f8de7a67ae75215d25d2d34931931a33b8ad2ce89ba2d9a24fc704"
+    ),
+    "aiortc.rtcrtpsender.RTCRtpSender._send_keyframe": (
+        "26c49629470d1928f42ffa4ea6953d6040e97f29b91379c13087416023eda0c0"
+    ),
+    "aiortc.codecs.vpx.Vp8Encoder.pack": (
+        "7f5276527a794bfaf80307b1c94257112f44634683c1f6cb6aba8ada7cfe5dd2"
+    ),
+    "aiortc.codecs.h264.H264Encoder.pack": (
+        "0203f2c577882e24914705b9c0133640191dea7c5f191dff7a940307a0d1065c"
+    ),
+    "aiortc.codecs.opus.OpusEncoder.pack": (
+        "124c7eab72fc93cbfb9cbd92ceee0b5bd167c48183f4df28c979db1be2d78dda"
+    ),
+}
+
+FrameSink = Callable[[RTCRtpCodecParameters, bytes, int], None]  # codec, frame, 90k/48k time
+
+
+class _FrameTap:
+    """Stands in for the receiver's decoder queue: frames go to `sink`, and only the stop
+    marker (`None`) reaches the idle decoder thread, which then ends the receiver's track."""
+
+    def __init__(self, sink: FrameSink):
+        self._sink = sink
+        self._stop: queue.Queue[None] = queue.Queue()
+
+    def put(self, item: tuple[RTCRtpCodecParameters, Any] | None) -> None:
+        if item is None:
+            self._stop.put(None)
+            return
+        codec, frame = item
+        self._sink(codec, bytes(frame.data), int(frame.timestamp))
+
+    def get(self) -> None:
+        return self._stop.get()
+
+
+def tap_encoded_frames(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
+    """Send every frame `receiver` reassembles to `sink` instead of its decoder. Call it before
+    the connection starts the receiver (in the peer connection's "track" handler)."""
+    if not hasattr(receiver, DECODER_QUEUE):
+        raise RuntimeError(f"aiortc changed: RTCRtpReceiver has no {DECODER_QUEUE}")
+    setattr(receiver, DECODER_QUEUE, _FrameTap(sink))
+
+
+def picture_loss_hook(
+    receiver: RTCRtpReceiver, on_loss: Callable[[], None]
+) -> Callable[[int], Awaitable[None]]:
+    """Call `on_loss` whenever aiortc itself asks the publisher for a keyframe; returns the
+    original request, for asking without counting it as a loss."""
+    original: Callable[[int], Awaitable[None]] = getattr(receiver, SEND_PLI)
+
+    async def send_pli(media_ssrc: int) -> None:
+        on_loss()
+        await original(media_ssrc)
+
+    setattr(receiver, SEND_PLI, send_pli)
+    return original
+
+
+def on_keyframe_request(sender: RTCRtpSender, request: Callable[[], None]) -> None:
+    """A viewer's PLI or FIR on `sender` calls `request` (aiortc would only flag its encoder)."""
+    if not callable(getattr(sender, SEND_KEYFRAME, None)):
+        raise RuntimeError(f"aiortc changed: RTCRtpSender has no {SEND_KEYFRAME}")
+    setattr(sender, SEND_KEYFRAME, request)
+
+
+def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
+    codecs: list[RTCRtpCodecParameters] = getattr(transceiver, CODECS)
+    return list(codecs)
+
+
+def offered_media(sdp: str) -> list[tuple[str, str, list[str]]]:
+    """Each media section of an SDP offer: (kind, direction, codec names); ValueError if it
+    does not parse."""
+    try:
+        parsed = SessionDescription.parse(sdp)
+    except (ValueError, IndexError, KeyError, AttributeError) as error:
+        raise ValueError(str(error) or type(error).__name__) from None
+    return [
+        (media.kind, str(media.direction), [codec.name for codec in media.rtp.codecs])
+        for media in parsed.media
+    ]

@@ -1,0 +1,201 @@
+"""The media service's HTTP API: WHIP ingest (RFC 9725) and WHEP playback.
+
+- `POST /whip/{stream_id}`, body an SDP offer (`application/sdp`), `Authorization: Bearer
+  <stream key>` → 201, the SDP answer, `Location: /whip/{stream_id}/{session}`; `DELETE` on that
+  (same key) stops publishing and ends the stream.
+- `POST /whep/{stream_id}`, an SDP offer that receives → 201, the answer, `Location`; `DELETE`
+  leaves. Anyone may watch a live stream, as anyone may read it through the gateway.
+Errors are `text/plain` reasons: 400 malformed SDP, 401/403 a missing or wrong key (logged with
+the key's fingerprint, never the key), 404 unknown stream or session, 409 a second publisher or
+an ended stream, 413 an oversized offer, 415 not `application/sdp` or unsupported codecs (named),
+503 too many sessions (with `Retry-After`). CORS is open: browsers publish and play from any
+page, and a bearer key, not a cookie, is what authorizes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from livefold.settings import Settings
+from livefold.stream_keys import Finished, NotFound, StreamEntry, WrongKey, fingerprint
+from media.peers import OfferError, check_offer
+from media.runtime import Busy, Conflict, MediaRuntime
+
+log = logging.getLogger(__name__)
+SDP = "application/sdp"
+MAX_OFFER_BYTES = 64 * 1024
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None):
+        super().__init__(reason)
+        self.status, self.reason, self.headers = status, reason, headers
+
+
+def runtime_of(request: Request) -> MediaRuntime:
+    runtime: MediaRuntime = request.app.state.runtime
+    if not runtime.ready:
+        raise Refusal(503, "the media service is still reading the log", {"Retry-After": "1"})
+    return runtime
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def read_offer(request: Request) -> str:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != SDP:
+        raise Refusal(415, f"send the SDP offer as Content-Type: {SDP}")
+    body = b""
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_OFFER_BYTES:
+                raise Refusal(413, f"an SDP offer is at most {MAX_OFFER_BYTES} bytes")
+    except ClientDisconnect:
+        raise Refusal(400, "the client left before sending its offer") from None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refusal(400, "malformed SDP: not UTF-8") from None
+
+
+async def admitted(runtime: MediaRuntime, request: Request, stream_id: str) -> StreamEntry:
+    key = bearer(request)
+    try:
+        return await runtime.directory.admit(stream_id, key)
+    except NotFound as refused:
+        raise Refusal(404, str(refused)) from None
+    except WrongKey as refused:
+        seen = "no key" if key is None else f"key fingerprint {fingerprint(key)}"
+        client = request.client.host if request.client else "?"
+        log.warning("refused a publisher of %s from %s: %s (%s)", stream_id, client, refused, seen)
+        raise Refusal(
+            401 if key is None else 403,
+            str(refused),
+            {"WWW-Authenticate": 'Bearer realm="livefold-whip"'},
+        ) from None
+    except Finished as refused:
+        raise Refusal(409, str(refused)) from None
+
+
+def created(answer: str, location: str) -> Response:
+    return Response(answer, 201, media_type=SDP, headers={"Location": location})
+
+
+async def whip(request: Request) -> Response:
+    """Publish: the offer's media become the stream's."""
+    runtime = runtime_of(request)
+    stream_id = request.path_params["stream_id"]
+    entry = await admitted(runtime, request, stream_id)
+    offer = await read_offer(request)
+    check_offer(offer, publishing=True)
+    publisher, answer = await runtime.publish(entry, stream_id, offer)
+    log.info("publisher %s of %s connected", publisher.session_id, stream_id)
+    return created(answer, f"/whip/{stream_id}/{publisher.session_id}")
+
+
+async def whip_stop(request: Request) -> Response:
+    runtime = runtime_of(request)
+    stream_id, session_id = request.path_params["stream_id"], request.path_params["session_id"]
+    await admitted(runtime, request, stream_id)
+    publisher = runtime.publishers.get(stream_id)
+    if publisher is None or publisher.session_id != session_id:
+        raise Refusal(404, f"no publishing session {session_id!r} on {stream_id!r}")
+    await runtime.end(publisher, "ended", "streamer_ended")
+    return Response(status_code=200)
+
+
+async def whep(request: Request) -> Response:
+    """Watch: the publisher's encoded media, forwarded as they are."""
+    runtime = runtime_of(request)
+    stream_id = request.path_params["stream_id"]
+    offer = await read_offer(request)
+    check_offer(offer, publishing=False)
+    try:
+        watcher, answer = await runtime.watch(stream_id, offer)
+    except LookupError as missing:
+        raise Refusal(404, str(missing.args[0])) from None
+    return created(answer, f"/whep/{stream_id}/{watcher.session_id}")
+
+
+async def whep_stop(request: Request) -> Response:
+    runtime = runtime_of(request)
+    session_id = request.path_params["session_id"]
+    watcher = runtime.watchers.get(session_id)
+    if watcher is None or watcher.publisher.stream_id != request.path_params["stream_id"]:
+        raise Refusal(404, f"no viewing session {session_id!r}")
+    await runtime.leave(session_id)
+    return Response(status_code=200)
+
+
+async def health(request: Request) -> Response:
+    runtime: MediaRuntime = request.app.state.runtime
+    body = {
+        "ready": runtime.ready,
+        "publishers": len(runtime.publishers),
+        "viewers": len(runtime.watchers),
+    }
+    return JSONResponse(body, 200 if runtime.ready else 503)
+
+
+async def on_refusal(request: Request, error: Exception) -> Response:
+    if isinstance(error, OfferError):
+        return PlainTextResponse(str(error), error.status)
+    if isinstance(error, Conflict):
+        return PlainTextResponse(str(error), 409)
+    if isinstance(error, Busy):
+        return PlainTextResponse(str(error), 503, {"Retry-After": str(error.retry_after)})
+    assert isinstance(error, Refusal)
+    return PlainTextResponse(error.reason, error.status, error.headers)
+
+
+def create_app(settings: Settings) -> Starlette:
+    runtime = MediaRuntime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/whip/{stream_id}", whip, methods=["POST"]),
+            Route("/whip/{stream_id}/{session_id}", whip_stop, methods=["DELETE"]),
+            Route("/whep/{stream_id}", whep, methods=["POST"]),
+            Route("/whep/{stream_id}/{session_id}", whep_stop, methods=["DELETE"]),
+        ],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["POST", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                expose_headers=["Location"],
+                max_age=600,
+            )
+        ],
+        exception_handlers={
+            Refusal: on_refusal,
+            OfferError: on_refusal,
+            Conflict: on_refusal,
+            Busy: on_refusal,
+        },
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,94 @@
+"""The media service's view of the log: stream keys and stream lifecycles
+(livefold/stream_keys.py), folded from `livefold.media.v1` and `livefold.stream.v1`, read from
+the start and then followed (streams/consumer.py's TopicFollower).
+
+A refusal is only final once everything appended before the request has been read: a key
+rotated a moment ago, or a stream just created, must not be refused because this process lags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+from confluent_kafka import Message
+
+from livefold.settings import Settings
+from livefold.stream_keys import HANDLES, Directory, NotFound, StreamEntry, WrongKey
+from streams.catalog import event_topic
+from streams.codec import Codec, DecodeError
+from streams.consumer import Positions, TopicFollower
+
+log = logging.getLogger(__name__)
+TOPICS = (event_topic("media"), event_topic("stream"))
+CATCH_UP_SECONDS = 5.0
+
+
+class LogDirectory:
+    def __init__(self, settings: Settings, codec: Codec):
+        self._codec = codec
+        self._directory = Directory()
+        self._lock = threading.Lock()
+        self._reached: Positions = {}
+        self._follower = TopicFollower(
+            settings.kafka_bootstrap, TOPICS, self._deliver, "livefold-media-directory"
+        )
+        self._start_ends: Positions = {}
+
+    def start(self, timeout: float = 60.0) -> None:
+        self._start_ends = self._follower.start(timeout)
+
+    def stop(self) -> None:
+        self._follower.stop()
+
+    @property
+    def ready(self) -> bool:
+        return self._read_up_to(self._start_ends)
+
+    async def admit(self, stream_id: str, presented: str | None) -> StreamEntry:
+        """The stream `presented` may publish to, or the refusal (livefold.stream_keys)."""
+        try:
+            with self._lock:
+                return self._directory.admit(stream_id, presented)
+        except (NotFound, WrongKey):
+            if not await asyncio.to_thread(self._catch_up):
+                raise
+            with self._lock:
+                return self._directory.admit(stream_id, presented)
+
+    def status(self, stream_id: str) -> str | None:
+        with self._lock:
+            entry = self._directory.streams.get(stream_id)
+            return None if entry is None else entry.status
+
+    def _catch_up(self) -> bool:
+        """Wait until what the topics hold now has been read; False if it took too long."""
+        ends = self._follower.end_offsets()
+        deadline = time.monotonic() + CATCH_UP_SECONDS
+        while not self._read_up_to(ends):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _read_up_to(self, ends: Positions) -> bool:
+        with self._lock:
+            reached = dict(self._reached)
+        return all(reached.get(partition, 0) >= end for partition, end in ends.items())
+
+    def _deliver(self, messages: list[Message], reached: Positions) -> None:
+        events = []
+        for message in messages:
+            try:
+                event = self._codec.decode(message.value() or b"")
+            except DecodeError as undecodable:
+                log.warning("skipped an undecodable record: %s", undecodable)
+                continue
+            if event.type in HANDLES:
+                events.append(event)
+        with self._lock:
+            for event in events:
+                self._directory.fold(event)
+            self._reached.update(reached)

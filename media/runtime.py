@@ -1,0 +1,210 @@
+"""The media process's long-lived parts: the log directory (stream keys, stream lifecycles), the
+producer, and every publisher and viewer session, with the lifecycle events they cause.
+
+A publisher is reported once its media flows: at the first keyframe plus a second of frames
+(or 30 frames), `livefold.media.IngestStarted` (codec, size, measured fps) and, if the stream was
+scheduled, `livefold.stream.WentLive`. When it stops (WHIP DELETE, the connection failing, or no
+video for `media_ingest_timeout_seconds`), `IngestStopped` and, for a reported ingest,
+`livefold.stream.Ended` (streamer_ended after a DELETE, ingest_lost otherwise), so the existing
+folds and sockets show the stream live and then ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from livefold.settings import Settings
+from livefold.stream import ENDED, WENT_LIVE
+from livefold.stream_keys import StreamEntry
+from media.directory import LogDirectory
+from media.frames import is_keyframe, picture_size
+from media.peers import Publisher, Watcher, on_closed
+from streams.codec import Codec
+from streams.events import new_event
+from streams.producer import EventProducer
+
+log = logging.getLogger(__name__)
+INGEST_STARTED = "livefold.media.IngestStarted"
+INGEST_STOPPED = "livefold.media.IngestStopped"
+VIDEO_CLOCK = 90_000
+REPORT_AFTER_FRAMES = 30
+CONNECT_SECONDS = 30.0  # from the offer to the first frame: ICE and DTLS under load
+
+
+class Busy(RuntimeError):
+    """Too many sessions in this process; retry after `retry_after` seconds."""
+
+    retry_after = 5
+
+
+class Conflict(RuntimeError):
+    pass
+
+
+class MediaRuntime:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.codec = Codec.from_settings(settings)
+        self.directory = LogDirectory(settings, self.codec)
+        self.producer: EventProducer | None = None
+        self.publishers: dict[str, Publisher] = {}  # stream id -> its one publisher
+        self.watchers: dict[str, Watcher] = {}  # session id -> viewer session
+        self._reported: dict[str, int] = {}  # publisher session id -> when it went live (ms)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.codec.register_all)
+        self.producer = EventProducer(self.settings, self.codec, **{"linger.ms": 2})
+        await asyncio.to_thread(self.directory.start)
+
+    async def stop(self) -> None:
+        for publisher in list(self.publishers.values()):
+            await self.end(publisher, "error", "error")
+        for task in list(self._tasks):
+            task.cancel()
+        self.directory.stop()
+        if self.producer is not None:
+            await asyncio.to_thread(self.producer.close)
+
+    @property
+    def ready(self) -> bool:
+        return self.producer is not None and self.directory.ready
+
+    async def publish(
+        self, entry: StreamEntry, stream_id: str, offer: str
+    ) -> tuple[Publisher, str]:
+        if stream_id in self.publishers:
+            raise Conflict(f"stream {stream_id!r} already has a publisher")
+        if len(self.publishers) >= self.settings.media_max_publishers:
+            raise Busy(f"this media process has {len(self.publishers)} publishers, its most")
+        publisher = Publisher(stream_id, entry.streamer)
+        self.publishers[stream_id] = publisher
+        try:
+            answer = await publisher.accept(offer)
+        except BaseException:
+            del self.publishers[stream_id]
+            await publisher.peer.close()
+            raise
+
+        async def closed(state: str) -> None:
+            await self.end(publisher, "disconnected", "ingest_lost")
+
+        on_closed(publisher.peer, closed)
+        self._spawn(self._watch(publisher))
+        return publisher, answer
+
+    async def watch(self, stream_id: str, offer: str) -> tuple[Watcher, str]:
+        publisher = self.publishers.get(stream_id)
+        if publisher is None:
+            raise LookupError(f"stream {stream_id!r} is not live here")
+        if len(self.watchers) >= self.settings.media_max_viewers:
+            raise Busy(f"this media process has {len(self.watchers)} viewers, its most")
+        watcher = Watcher(publisher)
+        self.watchers[watcher.session_id] = watcher
+        try:
+            answer = await watcher.accept(offer)
+        except BaseException:
+            await self.leave(watcher.session_id)
+            raise
+
+        async def closed(state: str) -> None:
+            await self.leave(watcher.session_id)
+
+        on_closed(watcher.peer, closed)
+        return watcher, answer
+
+    async def leave(self, session_id: str) -> bool:
+        watcher = self.watchers.pop(session_id, None)
+        if watcher is None:
+            return False
+        await watcher.close()
+        return True
+
+    async def end(self, publisher: Publisher, why: str, end_reason: str) -> None:
+        """Stop a publisher once, its viewers with it, and append what ended."""
+        if self.publishers.get(publisher.stream_id) is not publisher:
+            return
+        del self.publishers[publisher.stream_id]
+        for session_id, watcher in list(self.watchers.items()):
+            if watcher.publisher is publisher:
+                await self.leave(session_id)
+        await publisher.close()
+        live_at = self._reported.pop(publisher.session_id, None)
+        if live_at is None:
+            return
+        actor = publisher.streamer if why == "ended" else "system"
+        await self._append(
+            INGEST_STOPPED, publisher, actor, ingest_id=publisher.session_id, reason=why
+        )
+        if self.directory.status(publisher.stream_id) != "ended":
+            duration = int(time.time() * 1000) - live_at
+            await self._append(ENDED, publisher, actor, reason=end_reason, duration_ms=duration)
+
+    async def _watch(self, publisher: Publisher) -> None:
+        """Report the ingest once media flows; end it when video stalls."""
+        timeout = self.settings.media_ingest_timeout_seconds
+        while self.publishers.get(publisher.stream_id) is publisher:
+            if publisher.session_id not in self._reported and self._flowing(publisher):
+                await self._report(publisher)
+            stage = publisher.stage
+            allowed = timeout if stage.video_frames else max(timeout, CONNECT_SECONDS)
+            if time.monotonic() - stage.last_frame_at > allowed:
+                log.info("ingest %s of %s stalled", publisher.session_id, publisher.stream_id)
+                await self.end(publisher, "disconnected", "ingest_lost")
+                return
+            await asyncio.sleep(0.1)
+
+    def _flowing(self, publisher: Publisher) -> bool:
+        codec = publisher.video_codec
+        frames = publisher.first_frames
+        keyed = [
+            i for i, (frame, _) in enumerate(frames) if codec and is_keyframe(codec.name, frame)
+        ]
+        if not keyed:
+            return False
+        span = frames[-1][1] - frames[keyed[0]][1]
+        return len(frames) - keyed[0] >= REPORT_AFTER_FRAMES or span >= VIDEO_CLOCK
+
+    async def _report(self, publisher: Publisher) -> None:
+        codec = publisher.video_codec
+        assert codec is not None
+        frames = publisher.first_frames
+        first = next(i for i, (frame, _) in enumerate(frames) if is_keyframe(codec.name, frame))
+        size = picture_size(codec.name, frames[first][0]) or (1, 1)
+        span = frames[-1][1] - frames[first][1]
+        fps = (len(frames) - first - 1) * VIDEO_CLOCK / span if span > 0 else 30.0
+        self._reported[publisher.session_id] = int(time.time() * 1000)
+        audio = publisher.audio_codec
+        await self._append(
+            INGEST_STARTED,
+            publisher,
+            publisher.streamer,
+            ingest_id=publisher.session_id,
+            protocol="webrtc",
+            codec=codec.name.lower(),
+            width=size[0],
+            height=size[1],
+            fps=round(min(max(fps, 0.001), 240.0), 3),
+            audio_codec=None if audio is None else audio.name.lower(),
+        )
+        if self.directory.status(publisher.stream_id) == "scheduled":
+            await self._append(
+                WENT_LIVE, publisher, publisher.streamer, ingest_id=publisher.session_id
+            )
+
+    async def _append(self, event_type: str, publisher: Publisher, actor: str, **body: Any) -> None:
+        assert self.producer is not None
+        event = new_event(event_type, stream_id=publisher.stream_id, actor_id=actor, **body)
+        try:
+            await self.producer.append_async(event)
+        except Exception:
+            log.exception("could not append %s for %s", event_type, publisher.stream_id)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

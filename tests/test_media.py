@@ -1,0 +1,227 @@
+"""WHIP ingest and WHEP playback through a real media process, with real aiortc peers: stream
+keys from the gateway's API, refusals, encoded frames forwarded to a viewer that decodes them,
+and the lifecycle events on Kafka (read with a real consumer)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import itertools
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from livefold.settings import Settings
+from livefold.stream_keys import fingerprint
+from media.aioice_private import use_host_addresses
+from streams.catalog import event_topic
+from streams.codec import Codec
+from streams.consumer import read_to_end
+from streams.events import Event
+from streams.producer import EventProducer
+from tests.gateways import Running, Tokens, gateway
+from tests.media_peers import INDEXES, Publisher, Viewer, media_process, painted_index, post_offer
+
+STREAMER = "streamer-mia"
+STALL_SECONDS = 3.0
+AV1_ONLY_OFFER = """v=0
+o=- 1 1 IN IP4 127.0.0.1
+s=-
+t=0 0
+m=video 9 UDP/TLS/RTP/SAVPF 45
+c=IN IP4 127.0.0.1
+a=mid:0
+a=sendonly
+a=rtpmap:45 AV1/90000
+"""
+
+pytestmark = pytest.mark.timeout(240)
+use_host_addresses(["127.0.0.1"])  # this process's peers, like the media process's
+
+
+@pytest.fixture(scope="module")
+def services(stack: Settings) -> Iterator[tuple[Running, str, Tokens]]:
+    with (
+        gateway(stack, "gateway-media") as running,
+        media_process(stack, media_ingest_timeout_seconds=STALL_SECONDS, media_max_viewers=1) as (
+            _,
+            media_url,
+        ),
+    ):
+        yield running, media_url, Tokens(stack)
+
+
+def with_client(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test in its own event loop with an HTTP client (its `http` argument)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        async def body() -> None:
+            async with httpx.AsyncClient(timeout=30.0) as http:
+                await test(*args, http=http, **kwargs)
+
+        asyncio.run(body())
+
+    parameters = [p for p in inspect.signature(test).parameters.values() if p.name != "http"]
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return run
+
+
+def logged(settings: Settings, domain: str, key: str) -> list[Event]:
+    codec = Codec.from_settings(settings)
+    deadletter = EventProducer(settings, codec)
+    try:
+        records = read_to_end(settings, codec, [event_topic(domain)], deadletter)
+        return [record.event for record in records if record.event.stream_id == key]
+    finally:
+        deadletter.close()
+
+
+def eventually_logged(settings: Settings, domain: str, key: str, name: str) -> Event:
+    """Blocks: async tests call it in a thread, so their peers keep running meanwhile."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = [event for event in logged(settings, domain, key) if event.name == name]
+        if found:
+            return found[-1]
+        time.sleep(0.5)
+    raise AssertionError(f"no {name} for {key} on livefold.{domain}.v1")
+
+
+async def new_stream(http: httpx.AsyncClient, gateway: Running, tokens: Tokens) -> str:
+    headers = tokens.headers(STREAMER, {"streamer"})
+    body = {"title": "Speedrun", "category": "games"}
+    made = await http.post(f"{gateway.url}/api/v1/streams", json=body, headers=headers)
+    assert made.status_code == 202, made.text
+    return str(made.json()["stream_id"])
+
+
+async def rotated_key(http: httpx.AsyncClient, gateway: Running, tokens: Tokens) -> str:
+    headers = tokens.headers(STREAMER, {"streamer"})
+    answer = await http.post(f"{gateway.url}/api/v1/stream-key", headers=headers)
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    return str(answer.json()["stream_key"])
+
+
+@with_client
+async def test_a_published_video_reaches_a_viewer_as_decodable_frames_and_the_stream_goes_live(
+    services: tuple[Running, str, Tokens], http: httpx.AsyncClient, stack: Settings
+) -> None:
+    running, media, tokens = services
+    stream_id = await new_stream(http, running, tokens)
+    old_key = await rotated_key(http, running, tokens)
+    key = await rotated_key(http, running, tokens)
+
+    publisher = Publisher()
+    offer = await publisher.offer()
+    refused = await post_offer(http, f"{media}/whip/{stream_id}", offer, old_key)
+    assert refused.status_code == 403, refused.text
+    assert "stream key" in refused.text and old_key not in refused.text
+    log = (stack.data_dir / "logs" / "media.log").read_text()
+    assert fingerprint(old_key) in log and old_key not in log
+
+    published = await post_offer(http, f"{media}/whip/{stream_id}", offer, key)
+    assert published.status_code == 201, published.text
+    assert published.headers["content-type"].startswith("application/sdp")
+    location = published.headers["location"]
+    assert location.startswith(f"/whip/{stream_id}/")
+    await publisher.accept(published.text)
+
+    second = await post_offer(http, f"{media}/whip/{stream_id}", await Publisher().offer(), key)
+    assert second.status_code == 409, second.text
+
+    viewer = Viewer()
+    watched = await post_offer(http, f"{media}/whep/{stream_id}", await viewer.offer())
+    assert watched.status_code == 201, watched.text
+    assert "VP8/90000" in watched.text  # the publisher's codec, forwarded as it was encoded
+    await viewer.accept(watched.text)
+    frames = await viewer.frames(60)
+    stamps = [frame.pts for frame in frames]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    indexes = [painted_index(frame) for frame in frames]
+    steps = [(b - a) % INDEXES for a, b in itertools.pairwise(indexes)]
+    assert all(0 < step <= 4 for step in steps), indexes  # in order; VP8 may skip a frame
+    assert (frames[0].width, frames[0].height) == (320, 240)
+
+    busy = await post_offer(http, f"{media}/whep/{stream_id}", await Viewer().offer())
+    assert busy.status_code == 503 and int(busy.headers["retry-after"]) > 0
+
+    started = await asyncio.to_thread(eventually_logged, stack, "media", stream_id, "IngestStarted")
+    assert started.body["codec"] == "vp8" and started.actor_id == STREAMER
+    assert (started.body["width"], started.body["height"]) == (320, 240)
+    assert 20 <= started.body["fps"] <= 40
+    live = await asyncio.to_thread(eventually_logged, stack, "stream", stream_id, "WentLive")
+    assert live.body["ingest_id"] == started.body["ingest_id"]
+
+    stopped = await http.delete(f"{media}{location}", headers={"Authorization": f"Bearer {key}"})
+    assert stopped.status_code == 200, stopped.text
+    ended = await asyncio.to_thread(eventually_logged, stack, "stream", stream_id, "Ended")
+    assert ended.body["reason"] == "streamer_ended" and ended.body["duration_ms"] > 0
+    stop = await asyncio.to_thread(eventually_logged, stack, "media", stream_id, "IngestStopped")
+    assert stop.body["reason"] == "ended"
+    await publisher.peer.close()
+    await viewer.peer.close()
+
+
+@with_client
+async def test_a_stalled_ingest_ends_the_stream_as_lost(
+    services: tuple[Running, str, Tokens], http: httpx.AsyncClient, stack: Settings
+) -> None:
+    running, media, tokens = services
+    stream_id = await new_stream(http, running, tokens)
+    key = await rotated_key(http, running, tokens)
+    publisher = Publisher()
+    published = await post_offer(http, f"{media}/whip/{stream_id}", await publisher.offer(), key)
+    assert published.status_code == 201, published.text
+    await publisher.accept(published.text)
+    await asyncio.to_thread(eventually_logged, stack, "stream", stream_id, "WentLive")
+    publisher.track.paused = True
+    ended = await asyncio.to_thread(eventually_logged, stack, "stream", stream_id, "Ended")
+    assert ended.body["reason"] == "ingest_lost" and ended.actor_id == "system"
+    stop = await asyncio.to_thread(eventually_logged, stack, "media", stream_id, "IngestStopped")
+    assert stop.body["reason"] == "disconnected"
+    again = await post_offer(http, f"{media}/whip/{stream_id}", await Publisher().offer(), key)
+    assert again.status_code == 409 and "ended" in again.text
+    await publisher.peer.close()
+
+
+@with_client
+async def test_bad_offers_and_keys_get_clear_refusals(
+    services: tuple[Running, str, Tokens], http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    running, media, tokens = services
+    stream_id = await new_stream(http, running, tokens)
+    key = await rotated_key(http, running, tokens)
+    url = f"{media}/whip/{stream_id}"
+    offer = await Publisher().offer()
+
+    missing = await post_offer(http, url, offer)
+    assert missing.status_code == 401 and "Bearer" in missing.headers["www-authenticate"]
+    wrong = await post_offer(http, url, offer, "lfsk_not-a-key")
+    assert wrong.status_code == 403
+    unknown = await post_offer(http, f"{media}/whip/no-such-stream", offer, key)
+    assert unknown.status_code == 404
+    garbled = await post_offer(http, url, "this is not SDP", key)
+    assert garbled.status_code == 400 and "malformed SDP" in garbled.text
+    av1 = await post_offer(http, url, AV1_ONLY_OFFER, key)
+    assert av1.status_code == 415 and "AV1" in av1.text and "VP8" in av1.text
+    as_json = await http.post(url, json={"sdp": offer}, headers={"Authorization": f"Bearer {key}"})
+    assert as_json.status_code == 415
+    not_live = await post_offer(http, f"{media}/whep/{stream_id}", await Viewer().offer())
+    assert not_live.status_code == 404 and "not live" in not_live.text
+    preflight = await http.options(
+        url,
+        headers={
+            "Origin": "https://studio.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] in ("*", "https://studio.example")
