@@ -8,7 +8,8 @@ is replaced, once per process. tests/test_media_internals.py fails if aioice ren
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 
 from aioice import ice
 
@@ -21,8 +22,10 @@ PINNED_SOURCE: dict[str, str] = {
 }
 
 
-def use_host_addresses(addresses: Sequence[str]) -> None:
+def use_host_addresses(addresses: Sequence[str]) -> Callable[[bool, bool], list[str]]:
+    """From now on, offer only `addresses`; returns aioice's own function."""
     chosen = list(addresses)
+    original: Callable[[bool, bool], list[str]] = getattr(ice, HOST_ADDRESSES)
 
     def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         return [a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
@@ -30,3 +33,14 @@ def use_host_addresses(addresses: Sequence[str]) -> None:
     if not callable(getattr(ice, HOST_ADDRESSES, None)):
         raise RuntimeError(f"aioice changed: aioice.ice has no {HOST_ADDRESSES}")
     setattr(ice, HOST_ADDRESSES, host_addresses)
+    return original
+
+
+@contextlib.contextmanager
+def host_addresses_only(addresses: Sequence[str]) -> Iterator[None]:
+    """`use_host_addresses` for a while (a test's own peers), then aioice's own again."""
+    original = use_host_addresses(addresses)
+    try:
+        yield
+    finally:
+        setattr(ice, HOST_ADDRESSES, original)

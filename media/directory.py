@@ -33,7 +33,7 @@ class LogDirectory:
         self._lock = threading.Lock()
         self._reached: Positions = {}
         self._follower = TopicFollower(
-            settings.kafka_bootstrap, TOPICS, self._deliver, "livefold-media-directory"
+            settings.kafka_config(), TOPICS, self._deliver, "livefold-media-directory"
         )
         self._start_ends: Positions = {}
 

@@ -18,7 +18,7 @@ import pytest
 
 from livefold.settings import Settings
 from livefold.stream_keys import fingerprint
-from media.aioice_private import use_host_addresses
+from media.aioice_private import host_addresses_only
 from streams.catalog import event_topic
 from streams.codec import Codec
 from streams.consumer import read_to_end
@@ -41,12 +41,12 @@ a=rtpmap:45 AV1/90000
 """
 
 pytestmark = pytest.mark.timeout(240)
-use_host_addresses(["127.0.0.1"])  # this process's peers, like the media process's
 
 
 @pytest.fixture(scope="module")
 def services(stack: Settings) -> Iterator[tuple[Running, str, Tokens]]:
     with (
+        host_addresses_only(["127.0.0.1"]),  # this process's peers, like the media process's
         gateway(stack, "gateway-media") as running,
         media_process(stack, media_ingest_timeout_seconds=STALL_SECONDS, media_max_viewers=1) as (
             _,
