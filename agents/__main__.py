@@ -46,7 +46,7 @@ def build(
     worker = FoldWorker(
         app,
         event_codec,
-        drivers(app, settings.topic_partitions, platform, domains, text_opener(settings).open),
+        drivers(app, settings.topic_partitions, platform, domains, text_opener(settings)),
         platform,
         settings.topic_partitions,
         EventProducer(settings, codec, **WORKER_PRODUCER),

@@ -9,7 +9,7 @@ inputs (several topics) in event-time order within a batch, the order replay use
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,17 +41,17 @@ class ModerationFold:
     def __init__(
         self,
         platform: PlatformModeration,
-        read_text: Callable[[str | None], str | None] = moderation.as_written,
+        texts: moderation.Texts = moderation.AS_WRITTEN,
     ):
         self.platform = platform
-        self.read_text = read_text  # opens texts sealed with their author's key
+        self.texts = texts  # opens texts sealed with their author's key
 
     def key_of(self, event: Event) -> str:
         return moderation.key_of(event)
 
     def fold(self, state: Any, event: Event) -> tuple[Any, list[Output]]:
         platform = self.platform.current
-        return moderation.fold(state, event, platform, read_text=self.read_text)
+        return moderation.fold(state, event, platform, texts=self.texts)
 
     def flush(self, state: Any, now: datetime) -> tuple[Any, list[Output]]:
         return moderation.flush(state, now)
@@ -101,12 +101,12 @@ def drivers(
     partitions: int,
     platform: PlatformModeration,
     domains: Mapping[str, Domain] = DOMAINS,
-    read_text: Callable[[str | None], str | None] = moderation.as_written,
+    texts: moderation.Texts = moderation.AS_WRITTEN,
 ) -> list[FoldDriver]:
     first = fold_driver(
         app,
         moderation.CHANNEL,
-        ModerationFold(platform, read_text),
+        ModerationFold(platform, texts),
         partitions,
         in_event_time_order=True,
         skips=lambda key: key == PLATFORM,  # folded by every worker, see agents.platform

@@ -31,8 +31,9 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import re
+import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +52,8 @@ from livefold.data_keys import text_opener
 from livefold.domains import DOMAINS
 from livefold.folding import Domain, Output, Update, digest
 from livefold.moderation import fold as moderation
+from livefold.moderation.actions import derived_id
+from livefold.moderation.rules import Finding, Verdict
 from livefold.moderation.state import PLATFORM
 from livefold.settings import Settings
 from streams.catalog import catalog
@@ -64,6 +67,7 @@ CHUNK = 20_000  # records folded as one batch (a key's state is copied once per 
 VERDICTS = frozenset({"livefold.moderation.VerdictIssued", moderation.CONTENT_JUDGED})
 REPLAY_TABLE = re.compile(r"replay_([0-9]+)_events")
 Tables = dict[str, dict[str, Any]]
+Logged = tuple[str, str, float]  # a logged verdict: verdict, rule, score
 
 
 @dataclass
@@ -127,17 +131,29 @@ class ReplayModeration:
     def __init__(
         self,
         states: dict[str, Any],
-        read_text: Callable[[str | None], str | None] = moderation.as_written,
+        texts: moderation.Texts = moderation.AS_WRITTEN,
+        logged: Mapping[str, Logged] | None = None,
     ):
         self.states = states
-        self.read_text = read_text
+        self.texts = texts
+        self.logged = logged or {}
 
     def key_of(self, event: Event) -> str:
         return moderation.key_of(event)
 
     def fold(self, state: Any, event: Event) -> tuple[Any, list[Output]]:
         platform = self.states.get(PLATFORM)
-        return moderation.fold(state, event, platform, read_text=self.read_text)
+        return moderation.fold(state, event, platform, texts=self.texts, logged=self._logged(event))
+
+    def _logged(self, event: Event) -> Finding | None:
+        """The logged verdict on a chat message: a text erased since is folded with it."""
+        if event.type != moderation.MESSAGE_SENT:
+            return None
+        logged = self.logged.get(derived_id(event.event_id, "verdict"))
+        if logged is None:
+            return None
+        verdict, rule, score = logged
+        return Finding(rule, Verdict(verdict), score)
 
     def flush(self, state: Any, now: datetime) -> tuple[Any, list[Output]]:
         return moderation.flush(state, now)
@@ -149,17 +165,17 @@ class Replay:
     def __init__(
         self,
         domains: Mapping[str, Domain] = DOMAINS,
-        read_text: Callable[[str | None], str | None] = moderation.as_written,
+        texts: moderation.Texts = moderation.AS_WRITTEN,
     ) -> None:
         self.domains = dict(domains)
-        self.read_text = read_text  # opens sealed texts for moderation (livefold.data_keys)
+        self.texts = texts  # opens sealed texts for moderation (livefold.data_keys)
         self.tables: Tables = {name: {} for name in [*self.domains, moderation.CHANNEL]}
         self.routes: dict[str, list[str]] = {}
         for name, domain in self.domains.items():
             for event_type in domain.HANDLES:
                 self.routes.setdefault(event_type, []).append(name)
         self.held: dict[tuple[str, int], list[Record]] = {}  # moderation's inputs by partition
-        self.logged: dict[str, str] = {}  # verdict event id -> verdict, as the log holds them
+        self.logged: dict[str, Logged] = {}  # verdict event id -> the verdict, as logged
         self.last_updates: dict[tuple[str, str], Update] = {}
         self.failures: list[FoldFailure] = []
         self.events = 0
@@ -172,7 +188,9 @@ class Replay:
         if event.type in moderation.HANDLES:
             self.held.setdefault((record.topic, record.partition), []).append(record)
         elif event.type in VERDICTS:
-            self.logged[event.event_id] = str(event.body.get("verdict"))
+            body = event.body
+            verdict, rule = sys.intern(str(body.get("verdict"))), sys.intern(str(body.get("rule")))
+            self.logged[event.event_id] = (verdict, rule, float(body.get("score") or 0.0))
         if len(self._chunk) >= CHUNK:
             self._fold_chunk()
 
@@ -198,7 +216,7 @@ class Replay:
         the logged ones."""
         self._fold_chunk()
         check = VerdictCheck()
-        domain = ReplayModeration(self.tables[moderation.CHANNEL], self.read_text)
+        domain = ReplayModeration(self.tables[moderation.CHANNEL], self.texts, self.logged)
         ordered = merged(self.held)
         while chunk := list(itertools.islice(ordered, CHUNK)):
             for output in self._fold(moderation.CHANNEL, domain, chunk):
@@ -207,7 +225,7 @@ class Replay:
                     logged = self.logged.get(output.event_id)
                     if logged is None:
                         check.missing.append(output)
-                    elif logged == output.body["verdict"]:
+                    elif logged[0] == output.body["verdict"]:
                         check.matching += 1
                     else:
                         check.differing.append(output)
@@ -299,7 +317,7 @@ def replay(
         rebuilt: Future[tuple[dict[str, dict[str, int]], float]] | None = None
         if prefix is not None:
             rebuilt = pool.submit(rebuild_analytics, settings, prefix)
-        folding = Replay(domains, text_opener(settings).open)
+        folding = Replay(domains, text_opener(settings))
         codec = Codec.from_settings(settings)
         deadletter = EventProducer(settings, codec)
         try:

@@ -55,12 +55,14 @@ def _without_history(value: dict[str, Any]) -> dict[str, Any]:
 # What a live update carries, per channel (a snapshot always carries the whole view): chat's
 # recent messages already reached subscribers one by one, as notices.
 LIVE_VIEW: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"chat": _without_history}
+Shown = Callable[[str, dict[str, Any]], dict[str, Any]]  # StateStore.shown
 
 
-def update_item(channel: str, entry: Entry, value: dict[str, Any], live: bool) -> dict[str, Any]:
-    """An update as frames carry it; `value` is the entry's as clients see it (StateStore.shown)."""
+def update_item(channel: str, entry: Entry, shown: Shown, live: bool) -> dict[str, Any]:
+    """An update as frames carry it, its value as clients see it (`StateStore.shown`: opened
+    after the live view trimmed it, so chat's history is not opened for every batch)."""
     shape = LIVE_VIEW.get(channel) if live else None
-    return {"key": entry.key, "value": shape(value) if shape else value}
+    return {"key": entry.key, "value": shown(channel, shape(entry.value) if shape else entry.value)}
 
 
 def notice_item(entry: Entry, value: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +227,7 @@ class Hub:
         document["cursor"] = format_cursor(state.position)
         shown = self.store.shown
         document["updates"] = [
-            update_item(channel, entry, shown(channel, entry.value), live=False)
+            update_item(channel, entry, shown, live=False)
             for entry in updates
             if personal_to(entry.key) in (None, user_id)
         ]
@@ -313,8 +315,7 @@ class Hub:
             "channel": channel,
             "cursor": cursor,
             "updates": [
-                update_item(channel, entry, shown(channel, entry.value), live=True)
-                for entry in updates.values()
+                update_item(channel, entry, shown, live=True) for entry in updates.values()
             ],
             "notices": [notice_item(entry, shown(channel, entry.value)) for entry in notices],
         }

@@ -15,7 +15,8 @@ from gateway.auth.directory import AccountDirectory
 from gateway.errors import ApiError, unauthorized
 from livefold.data_keys import KeyErased, KeyStoreUnavailable, TextOpener, seal_text
 
-SEALED_CHANNELS = frozenset({"tips", "media"})  # state channels whose values may hold them
+# state channels whose values may hold them (moderation: the review queue, notices, messages)
+SEALED_CHANNELS = frozenset({"chat", "moderation", "tips", "media"})
 
 
 class SealedTexts:

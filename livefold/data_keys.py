@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import io
 import os
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -114,6 +117,7 @@ class TextOpener:
     def __init__(self, key_of: Callable[[str], bytes]):
         self._key_of = key_of
         self._opened: dict[str, str | None] = {}
+        self._hash_keys: dict[str, bytes] = {}  # sealed text -> its fingerprint key, as opened
 
     def open(self, value: str | None) -> str | None:
         if value is None or not value.startswith(SEALED_TEXT):
@@ -123,17 +127,29 @@ class TextOpener:
             return opened
         key_id, _, encoded = value[len(SEALED_TEXT) :].partition(":")
         try:
+            key = self._key_of(checked_key_id(key_id))
             text: str | None = unseal(
-                self._key_of(checked_key_id(key_id)),
-                base64.b64decode(encoded, validate=True),
-                f"{key_id}/text",
+                key, base64.b64decode(encoded, validate=True), f"{key_id}/text"
             ).decode()
         except (KeyErased, ValueError, binascii.Error):
             text = None
         if len(self._opened) >= OPENED_KEPT:
             self._opened.clear()
+            self._hash_keys.clear()
         self._opened[value] = text
+        if text is not None:
+            self._hash_keys[value] = _fingerprint_key(key, key_id)
         return text
+
+    def fingerprint(self, value: str, words: str) -> str:
+        """What duplicate detection keeps of a sealed text (its folded `words`, moderation's):
+        a hash keyed with the author's data key, so that nobody can test guesses against it
+        without the key, nor at all once the key is destroyed (KeyErased then)."""
+        hash_key = self._hash_keys.get(value)
+        if hash_key is None:
+            key_id = value[len(SEALED_TEXT) :].partition(":")[0]
+            hash_key = _fingerprint_key(self._key_of(checked_key_id(key_id)), key_id)
+        return hmac.new(hash_key, words.encode(), hashlib.sha256).hexdigest()[:32]
 
     def opened(self, value: Any) -> Any:
         """`value` (JSON: dicts, lists, strings) with every sealed text in it opened."""
@@ -153,6 +169,11 @@ class TextOpener:
     def forget(self) -> None:
         """Drop what was opened (a key was destroyed: its texts must read as erased now)."""
         self._opened.clear()
+        self._hash_keys.clear()
+
+
+def _fingerprint_key(key: bytes, key_id: str) -> bytes:
+    return hmac.new(key, f"{key_id}/fingerprint".encode(), hashlib.sha256).digest()
 
 
 class DirectoryKeyStore:
@@ -261,6 +282,30 @@ def key_store(settings: Settings) -> KeyStore:
     )
 
 
+class RecentKeys:
+    """A key store's `get`, each key remembered for `ttl` seconds: judging a busy chat would
+    otherwise ask the store once per message. A key destroyed meanwhile still opens texts in
+    this process for at most `ttl` seconds; it only judges them (gateways, which show texts,
+    forget at once: gateway/texts.py)."""
+
+    def __init__(self, get: Callable[[str], bytes], ttl: float = 30.0, kept: int = 10_000):
+        self._get = get
+        self.ttl = ttl
+        self.kept = kept
+        self._keys: dict[str, tuple[bytes, float]] = {}
+
+    def __call__(self, key_id: str) -> bytes:
+        now = time.monotonic()
+        known = self._keys.get(key_id)
+        if known is not None and now - known[1] < self.ttl:
+            return known[0]
+        key = self._get(key_id)
+        if len(self._keys) >= self.kept:
+            self._keys.clear()
+        self._keys[key_id] = (key, now)
+        return key
+
+
 def text_opener(settings: Settings) -> TextOpener:
     """How a process that judges texts (the fold workers, replay) opens them: with the store."""
-    return TextOpener(key_store(settings).get)
+    return TextOpener(RecentKeys(key_store(settings).get))

@@ -4,10 +4,11 @@ Wire format (Confluent's): byte 0x00, the writer schema's registry id as 4 bytes
 the record as schemaless Avro. Subjects follow TopicRecordNameStrategy, `<topic>-<fullname>`, so
 one topic carries many record types and confluent-kafka's serializers agree with us.
 
-User-written text others read (`SEALED_FIELDS`: a tip's message, a clip's title) goes into
-the record sealed with its author's data key when the codec has a `sealer` (the gateway's, which
-knows the authors' accounts: gateway/texts.py), so that destroying the key erases it in every
-copy (`livefold.data_keys`). Decoding leaves it sealed: whoever shows it opens it.
+User-written text others read (`SEALED_FIELDS`: a chat message, a tip's message, a clip's
+title) goes into the record sealed with its author's data key when the codec has a `sealer`
+(the gateway's, which knows the authors' accounts: gateway/texts.py), so that destroying the
+key erases it in every copy (`livefold.data_keys`). Decoding leaves it sealed: whoever shows
+it opens it.
 
 Logical types are left out of the schemas the codec reads and writes with (the registered text
 keeps them): bodies stay in Avro's underlying types, epoch-millisecond ints and UUID strings,
@@ -36,6 +37,7 @@ MAGIC = 0
 HEADER_SIZE = 5
 # event type -> its field of user-written text that others read, sealed with the author's key
 SEALED_FIELDS = {
+    "livefold.chat.MessageSent": "text",
     "livefold.tips.TipIntentCreated": "message",
     "livefold.media.ClipCreated": "title",
 }

@@ -326,7 +326,7 @@ def test_a_duplicated_event_never_changes_the_state_twice() -> None:
     assert s.apply(s.log[-1]) == []
     s.say(2, "hello")
     assert s.apply(s.log[-1]) == []
-    assert len(s.facts["modlog"]) == 1 and len(s.facts["activity"][VIEWER]) == 1
+    assert len(s.facts["modlog"]) == 1 and len(s.facts["_activity"][VIEWER]) == 1
 
 
 def session_log() -> list[Event]:

@@ -12,9 +12,8 @@ fold applies what it emits at once and ignores those events when they come back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from livefold.folding import Notice, Output, Refused, ToAuthor, apply, bounded
 from livefold.moderation import actions, review  # noqa: F401  (review registers handlers)
@@ -32,7 +31,13 @@ from livefold.moderation.state import (
     rules_in_force,
 )
 from livefold.moderation.toxicity import Scorer
-from livefold.moderation.verdicts import Decision, decide, decide_text, duplicate_key
+from livefold.moderation.verdicts import (
+    Decision,
+    decide,
+    decide_text,
+    duplicate_key,
+    plain_fingerprint,
+)
 from streams.events import Event
 
 CHANNEL = "moderation"
@@ -55,8 +60,30 @@ def key_of(event: Event) -> str:
     return event.stream_id
 
 
-def as_written(text: str | None) -> str | None:
-    return text
+class Texts(Protocol):
+    """Texts sealed with their author's key (`livefold.data_keys.TextOpener`)."""
+
+    def open(self, value: str | None) -> str | None:
+        """The text (None: erased); a text that is not sealed as it is."""
+        ...
+
+    def fingerprint(self, value: str, words: str) -> str:
+        """A hash of a sealed text's folded words, keyed with its author's key."""
+        ...
+
+
+class AsWritten:
+    """Texts as they are written (no keys here): tests, and a log without sealed texts."""
+
+    def open(self, value: str | None) -> str | None:
+        return value
+
+    def fingerprint(self, value: str, words: str) -> str:
+        return plain_fingerprint(words)
+
+
+AS_WRITTEN = AsWritten()
+ERASED = Finding("erased", Verdict.BLOCK, 0.0)
 
 
 def fold(
@@ -64,23 +91,28 @@ def fold(
     event: Event,
     platform: ModerationState | None = None,
     classifier: Scorer | None = None,
-    read_text: Callable[[str | None], str | None] = as_written,
+    texts: Texts = AS_WRITTEN,
+    logged: Finding | None = None,
 ) -> tuple[ModerationState, list[Output]]:
     """Apply one event. `platform` is the PLATFORM state (its defaults and admins); a driver
-    passes the one it keeps, tests may leave it out (no platform defaults). `read_text` opens a
-    text sealed with its author's key (`livefold.data_keys.TextOpener.open`; None: erased)."""
+    passes the one it keeps, tests may leave it out (no platform defaults). `texts` opens what
+    was sealed with its author's key. `logged`: the verdict the log holds for this chat message,
+    which replay passes so that a message erased since is folded as it was judged."""
     key = key_of(event)
     if state is None:
         state = new_state(key)
+    elif "_activity" not in state:  # a state from before fingerprints held the words
+        cast(dict[str, Any], state).pop("activity", None)
+        state["_activity"] = {}
     if platform is None:
         platform = state if state["stream_id"] == PLATFORM else EMPTY_PLATFORM
     given = platform
 
     def handle(state: Any, event: Event) -> list[Output]:
         if event.type == MESSAGE_SENT:
-            return _message_sent(state, given, event, classifier)
+            return _message_sent(state, given, event, classifier, texts, logged)
         if event.type in JUDGED_TEXTS:
-            return _text_judged(state, given, event, classifier, read_text)
+            return _text_judged(state, given, event, classifier, texts)
         if event.type in ROLE_EVENTS:
             return _role(state, event)
         return actions.HANDLERS[event.type](state, given, event)
@@ -108,7 +140,12 @@ def flush(state: ModerationState, now: datetime) -> tuple[ModerationState, list[
 
 
 def _message_sent(
-    state: ModerationState, platform: ModerationState, event: Event, classifier: Scorer | None
+    state: ModerationState,
+    platform: ModerationState,
+    event: Event,
+    classifier: Scorer | None,
+    texts: Texts,
+    logged: Finding | None,
 ) -> list[Output]:
     body = event.body
     message_id = str(body.get("message_id") or event.event_id)
@@ -116,23 +153,27 @@ def _message_sent(
     now = event.occurred_at_ms
     if message_id in state["messages"]:
         raise Refused(f"message {message_id} was judged already")
-    try:
-        decision = decide(state, platform, author, now, body, classifier)
-    except Exception as error:  # a rule's bug must not stop chat: a moderator sees the message
-        checked = check(body.get("text", ""))
-        text = checked if isinstance(checked, Text) else None
-        decision = Decision(Finding("internal_error", Verdict.HOLD, 0.0, repr(error)), text)
+    decision, sealed = _judged(state, platform, event, classifier, texts, logged)
     finding = decision.finding
     outputs: list[Output] = [
         actions.verdict(event, message_id, finding.verdict, finding.rule, finding.score)
     ]
-    shown = decision.text.shown if decision.text is not None else None
+    # A sealed text is kept sealed (the gateway opens it for moderators), never in clear, and
+    # without the rule's detail: details quote the text (the repeated unit, the link's host,
+    # the term found), and the log has none, so replay after an erasure keeps the same state.
+    written = body.get("text")
+    if sealed and isinstance(written, str):
+        shown: str | None = written
+        detail = ""
+    else:
+        shown = decision.text.shown if decision.text is not None else None
+        detail = finding.detail
     _remember_message(state, message_id, author, now, shown, finding.verdict, finding.rule)
-    if finding.verdict is not Verdict.BLOCK and decision.text is not None:
+    if finding.verdict is not Verdict.BLOCK and decision.fingerprint is not None:
         lookback = rules_in_force(state, platform).lookback_ms
-        _record_activity(state, author, now, duplicate_key(decision.text), lookback)
+        _record_activity(state, author, now, decision.fingerprint, lookback)
     if finding.verdict is not Verdict.ALLOW:
-        outputs += _automatic(state, event, message_id, finding, shown)
+        outputs += _automatic(state, event, message_id, finding, shown, detail)
     if finding.verdict is Verdict.HOLD:
         state["queue"][message_id] = {
             "message_id": message_id,
@@ -142,7 +183,7 @@ def _message_sent(
             "held": True,
             "rule": finding.rule,
             "score": finding.score,
-            "detail": finding.detail,
+            "detail": detail,
             "flags": [],
         }
         state["_queue_changed"] = True
@@ -150,12 +191,48 @@ def _message_sent(
     return outputs
 
 
+def _judged(
+    state: ModerationState,
+    platform: ModerationState,
+    event: Event,
+    classifier: Scorer | None,
+    texts: Texts,
+    logged: Finding | None,
+) -> tuple[Decision, bool]:
+    """The decision on a chat message, and whether its text is sealed. A text erased since
+    (its author's account deleted) is folded with the logged verdict if there is one (replay),
+    else blocked as erased."""
+    body = event.body
+    written = body.get("text")
+    sealed = isinstance(written, str)  # until it opens: a text that does not open stays sealed
+    author, now = event.actor_id, event.occurred_at_ms
+    try:
+        text = texts.open(written) if isinstance(written, str) else written
+        sealed = text != written
+        if not sealed:
+            return decide(state, platform, author, now, body, classifier), False
+        if text is None:
+            return Decision(logged or ERASED, None), True
+
+        def keyed(words: str) -> str:
+            return texts.fingerprint(str(written), words)
+
+        opened = {**body, "text": text}
+        return decide(state, platform, author, now, opened, classifier, keyed), True
+    except Exception as error:  # a rule's bug or the key store down: a moderator sees it
+        finding = Finding("internal_error", Verdict.HOLD, 0.0, repr(error))
+        checked = None if sealed else check(written if isinstance(written, str) else "")
+        if not isinstance(checked, Text):
+            return Decision(finding, None), sealed
+        return Decision(finding, checked, plain_fingerprint(duplicate_key(checked))), sealed
+
+
 def _text_judged(
     state: ModerationState,
     platform: ModerationState,
     event: Event,
     classifier: Scorer | None,
-    read_text: Callable[[str | None], str | None],
+    texts: Texts,
 ) -> list[Output]:
     """A tip's message or a clip's title: one ContentJudged, which the tips fold and the media
     fold wait for before they show the text (a clip: before they list it at all). A text
@@ -166,9 +243,9 @@ def _text_judged(
         return []  # a tip without a message shows no text of its author's
     author, now = event.actor_id, event.occurred_at_ms
     try:
-        text = read_text(written)
+        text = texts.open(written)
         if written and text is None:
-            finding = Finding("erased", Verdict.BLOCK, 0.0)
+            finding = ERASED
         else:
             finding = decide_text(state, platform, author, now, text, classifier)
     except Exception as error:  # a rule's bug or the key store down: the text is held
@@ -177,7 +254,12 @@ def _text_judged(
 
 
 def _automatic(
-    state: ModerationState, event: Event, message_id: str, finding: Finding, shown: str | None
+    state: ModerationState,
+    event: Event,
+    message_id: str,
+    finding: Finding,
+    shown: str | None,
+    detail: str,
 ) -> list[Output]:
     """The author hears what became of their message; moderators see what the rules did (the
     mod log as "automod", published by `flush`, and a notice on the moderation channel for a
@@ -202,11 +284,11 @@ def _automatic(
         "text": shown,
         "rule": finding.rule,
         "score": finding.score,
-        "detail": finding.detail,
+        "detail": detail,
     }
     extra = {"message_id": message_id, "rule": finding.rule, "score": finding.score}
     action = finding.verdict.value
-    log(state, event, action, event.actor_id, finding.rule, finding.detail, AUTOMOD, extra)
+    log(state, event, action, event.actor_id, finding.rule, detail, AUTOMOD, extra)
     state["_modlog_changed"] = True
     outputs: list[Output] = [told]
     if finding.verdict is Verdict.BLOCK:
@@ -250,7 +332,7 @@ def _record_activity(
 ) -> None:
     """Keep each user's recent messages for as long as duplicate, rate and slow-mode checks
     can look back; sweep idle users when there are many."""
-    activity = state["activity"]
+    activity = state["_activity"]
     history = activity.setdefault(author, [])
     history.append([now, key])
     since = now - lookback
@@ -261,6 +343,6 @@ def _record_activity(
         del history[:stale]
     if len(activity) > MAX_ACTIVE_USERS and now - state["_swept_at"] >= SWEEP_EVERY_MS:
         state["_swept_at"] = now
-        state["activity"] = {
+        state["_activity"] = {
             user: entries for user, entries in activity.items() if entries[-1][0] >= since
         }

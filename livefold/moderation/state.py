@@ -37,7 +37,6 @@ class ModerationState(TypedDict):
     timeouts: dict[str, int]  # user -> may chat again at
     blocked_users: dict[str, int]  # the streamer's blocked users -> since
     followers: dict[str, int]  # user -> followed at
-    activity: dict[str, list[list[Any]]]  # user -> [[sent at, folded text], ...] not blocked
     messages: dict[str, dict[str, Any]]  # recent messages by id
     queue: dict[str, dict[str, Any]]  # held or flagged messages awaiting a moderator
     modlog: list[dict[str, Any]]
@@ -46,6 +45,9 @@ class ModerationState(TypedDict):
     _queue_changed: bool  # the queue view is owed to subscribers (see fold.flush)
     _modlog_changed: NotRequired[bool]  # the rules logged actions since the last mod log view
     _swept_at: int  # when idle users' histories were last swept (event time)
+    # user -> [[sent at, fingerprint of the folded words], ...] of messages not blocked. Not a
+    # fact: replay cannot rebuild the fingerprint of a text erased since (its key is gone).
+    _activity: dict[str, list[list[Any]]]
 
 
 def new_state(stream_id: str) -> ModerationState:
@@ -62,7 +64,6 @@ def new_state(stream_id: str) -> ModerationState:
         timeouts={},
         blocked_users={},
         followers={},
-        activity={},
         messages={},
         queue={},
         modlog=[],
@@ -71,6 +72,7 @@ def new_state(stream_id: str) -> ModerationState:
         _queue_changed=False,
         _modlog_changed=False,
         _swept_at=0,
+        _activity={},
     )
     rules_changed(state)
     return state

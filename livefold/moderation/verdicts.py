@@ -8,7 +8,8 @@ then content. The first block decides; otherwise the first hold; otherwise allow
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import hashlib
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +28,18 @@ CLEAN = Finding("clean", Verdict.ALLOW, 0.0)
 class Decision:
     finding: Finding
     text: Text | None  # None when the input was rejected
+    fingerprint: str | None = None  # of the folded words, when there is a text
 
 
 def duplicate_key(text: Text) -> str:
     """What two messages share when they are duplicates: their folded words."""
     return " ".join(text.tokens) or text.plain
+
+
+def plain_fingerprint(words: str) -> str:
+    """What the state keeps of a text's folded words for duplicate detection: a hash, never
+    the words (a sealed text's is keyed with its author's key: `TextOpener.fingerprint`)."""
+    return hashlib.sha256(words.encode()).hexdigest()[:32]
 
 
 def decide(
@@ -41,20 +49,23 @@ def decide(
     now: int,
     body: dict[str, Any],
     classifier: Scorer | None = None,
+    fingerprint_of: Callable[[str], str] = plain_fingerprint,
 ) -> Decision:
+    """`fingerprint_of` makes what duplicate detection compares of the folded words."""
     checked = check(body.get("text", ""))
     if isinstance(checked, Rejected):
         return Decision(
             Finding(f"input_{checked.reason}", Verdict.BLOCK, 1.0, checked.detail), None
         )
+    fingerprint = fingerprint_of(duplicate_key(checked))
     finding = _who(state, author, now)
     if finding is not None:
-        return Decision(finding, checked)
+        return Decision(finding, checked, fingerprint)
     if can_moderate(state, author, platform=platform):
-        return Decision(CLEAN, checked)
+        return Decision(CLEAN, checked, fingerprint)
     rules = rules_in_force(state, platform)
     emote_names = _emote_names(body.get("emotes"))
-    history: Sequence[Sequence[Any]] = state["activity"].get(author, ())
+    history: Sequence[Sequence[Any]] = state["_activity"].get(author, ())
     finding = spam.chat_modes(
         rules.modes,
         now,
@@ -62,16 +73,17 @@ def decide(
         badges=_badges(body.get("badges")),
         last_message_at=history[-1][0] if history else None,
         is_emote_only=rules.modes.emote_only and spam.emote_only(checked.shown, emote_names),
-    ) or spam.flooding(history, duplicate_key(checked), now, rules.settings)
+    ) or spam.flooding(history, fingerprint, now, rules.settings)
     if finding is not None:
-        return Decision(finding, checked)
+        return Decision(finding, checked, fingerprint)
     score, findings = _content(checked, rules, emote_names, classifier or current_scorer())
     for finding in findings:
         if finding.verdict is Verdict.BLOCK:
-            return Decision(finding, checked)
+            return Decision(finding, checked, fingerprint)
     if findings:
-        return Decision(findings[0], checked)
-    return Decision(Finding("clean", Verdict.ALLOW, score) if score else CLEAN, checked)
+        return Decision(findings[0], checked, fingerprint)
+    clean = Finding("clean", Verdict.ALLOW, score) if score else CLEAN
+    return Decision(clean, checked, fingerprint)
 
 
 def decide_text(
