@@ -123,7 +123,7 @@ async def whep(request: Request) -> Response:
     offer = await read_offer(request)
     check_offer(offer, publishing=False)
     try:
-        watcher, answer = await runtime.watch(stream_id, offer)
+        watcher, answer = await runtime.watch(stream_id, offer, request.headers.get("user-agent"))
     except LookupError as missing:
         raise Refusal(404, str(missing.args[0])) from None
     return created(answer, f"/whep/{stream_id}/{watcher.session_id}")

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
+from concurrent.futures import Future
 from typing import Any
 
 from livefold.settings import Settings
@@ -24,7 +25,8 @@ from media.directory import LogDirectory
 from media.frames import is_keyframe, picture_size
 from media.peers import Publisher, Watcher, on_closed
 from streams.codec import Codec
-from streams.events import new_event
+from streams.events import Event, new_event
+from streams.presence import PresenceLog, anonymous_viewer, device_of
 from streams.producer import EventProducer
 
 log = logging.getLogger(__name__)
@@ -54,16 +56,21 @@ class MediaRuntime:
         self.publishers: dict[str, Publisher] = {}  # stream id -> its one publisher
         self.watchers: dict[str, Watcher] = {}  # session id -> viewer session
         self._reported: dict[str, int] = {}  # publisher session id -> when it went live (ms)
+        # Each WHEP session is a viewer, counted by the audience fold like a gateway's sockets.
+        self.presence = PresenceLog(self._observed, settings.gateway_presence_heartbeat_seconds)
+        self._presence_ids: dict[str, str] = {}  # WHEP session id -> presence session id
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await asyncio.to_thread(self.codec.register_all)
         self.producer = EventProducer(self.settings, self.codec, **{"linger.ms": 2})
         await asyncio.to_thread(self.directory.start)
+        self._spawn(self._beat())
 
     async def stop(self) -> None:
         for publisher in list(self.publishers.values()):
             await self.end(publisher, "error", "error")
+        self.presence.leave_all()  # before the producer's close, which delivers what is queued
         for task in list(self._tasks):
             task.cancel()
         self.directory.stop()
@@ -97,7 +104,9 @@ class MediaRuntime:
         self._spawn(self._watch(publisher))
         return publisher, answer
 
-    async def watch(self, stream_id: str, offer: str) -> tuple[Watcher, str]:
+    async def watch(
+        self, stream_id: str, offer: str, user_agent: str | None = None
+    ) -> tuple[Watcher, str]:
         publisher = self.publishers.get(stream_id)
         if publisher is None:
             raise LookupError(f"stream {stream_id!r} is not live here")
@@ -115,12 +124,19 @@ class MediaRuntime:
             await self.leave(watcher.session_id)
 
         on_closed(watcher.peer, closed)
+        viewer = anonymous_viewer()  # WHEP carries no sign-in: one viewer per session
+        self._presence_ids[watcher.session_id] = self.presence.join(
+            stream_id, viewer, device_of(user_agent)
+        )
         return watcher, answer
 
     async def leave(self, session_id: str) -> bool:
         watcher = self.watchers.pop(session_id, None)
         if watcher is None:
             return False
+        presence_id = self._presence_ids.pop(session_id, None)
+        if presence_id is not None:
+            self.presence.leave(presence_id)
         await watcher.close()
         return True
 
@@ -204,7 +220,26 @@ class MediaRuntime:
         except Exception:
             log.exception("could not append %s for %s", event_type, publisher.stream_id)
 
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.presence.tick_seconds)
+            self.presence.beat()
+
+    def _observed(self, event: Event) -> None:
+        """Presence is observed, not acknowledged to anyone: appended without waiting."""
+        if self.producer is None:
+            return
+        try:
+            self.producer.append(event).add_done_callback(_log_failure)
+        except Exception:
+            log.exception("presence event not appended")
+
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _log_failure(future: Future[Any]) -> None:
+    if future.exception() is not None:
+        log.warning("presence event not appended: %s", future.exception())

@@ -149,6 +149,11 @@ async def test_a_published_video_reaches_a_viewer_as_decodable_frames_and_the_st
     assert all(0 < step <= 4 for step in steps), indexes  # in order; VP8 may skip a frame
     assert (frames[0].width, frames[0].height) == (320, 240)
 
+    joined = await asyncio.to_thread(
+        eventually_logged, stack, "audience", stream_id, "ViewerJoined"
+    )
+    assert joined.actor_id.startswith("anon-")
+
     busy = await post_offer(http, f"{media}/whep/{stream_id}", await Viewer().offer())
     assert busy.status_code == 503 and int(busy.headers["retry-after"]) > 0
 
@@ -165,6 +170,8 @@ async def test_a_published_video_reaches_a_viewer_as_decodable_frames_and_the_st
     assert ended.body["reason"] == "streamer_ended" and ended.body["duration_ms"] > 0
     stop = await asyncio.to_thread(eventually_logged, stack, "media", stream_id, "IngestStopped")
     assert stop.body["reason"] == "ended"
+    left = await asyncio.to_thread(eventually_logged, stack, "audience", stream_id, "ViewerLeft")
+    assert left.body["session_id"] == joined.body["session_id"]
     await publisher.peer.close()
     await viewer.peer.close()
 
