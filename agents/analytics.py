@@ -38,7 +38,7 @@ from confluent_kafka.admin import AdminClient
 
 from agents.analytics_rows import PARTITION, TOPIC, EventsTable, Row
 from agents.analytics_schema import ensure_schema
-from infra.service import Service
+from infra.service import Service, fresh
 from livefold.analytics_store import clickhouse_client
 from livefold.settings import Settings
 from streams.catalog import catalog
@@ -56,8 +56,16 @@ log = logging.getLogger("livefold.analytics")
 
 class AnalyticsSink:
     def __init__(
-        self, settings: Settings, *, group: str = GROUP, client_id: str | None = None
+        self,
+        settings: Settings,
+        *,
+        group: str = GROUP,
+        client_id: str | None = None,
+        live_file: Path | None = None,
     ) -> None:
+        """`live_file`: touched every second while the sink works (or waits for ClickHouse)."""
+        self.live_file = live_file
+        self._beaten = 0.0
         codec = Codec.from_settings(settings)
         self.client = clickhouse_client(settings, in_database=False)  # tables are named in full
         ensure_schema(self.client, settings.clickhouse_database)
@@ -107,6 +115,7 @@ class AnalyticsSink:
 
     def step(self) -> None:
         """One poll, and a flush if the batch is full or its oldest record waited long enough."""
+        self._beat()
         records = self.reader.poll(MAX_ROWS, 0.05)
         if records:
             if not self._uncommitted:
@@ -147,9 +156,16 @@ class AnalyticsSink:
                 return
             except (ClickHouseError, OSError) as error:
                 log.warning("analytics: %s failed (%s); retrying in %.1f s", what, error, delay)
+            self._beat()  # waiting for ClickHouse is working as meant: no restart helps
             if self.stop.wait(delay):
                 raise _Stopped
             delay = min(delay * 2, 5.0)
+
+    def _beat(self) -> None:
+        now = time.monotonic()
+        if self.live_file is not None and now - self._beaten >= 1.0:
+            self.live_file.touch()
+            self._beaten = now
 
     def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         taken = [(p.topic, p.partition) for p in partitions]
@@ -212,10 +228,18 @@ class AnalyticsService(Service):
     group: str = GROUP
     client_id: str = field(default_factory=lambda: f"{GROUP}-{uuid.uuid4().hex[:8]}")
 
+    @property
+    def live_file(self) -> Path:
+        return self.workdir.resolve() / "live"
+
+    def prepare(self) -> None:
+        self.live_file.unlink(missing_ok=True)
+
     def command(self) -> list[str]:
         return [
             *(sys.executable, "-m", "agents.analytics"),
             *("--group", self.group, "--client-id", self.client_id),
+            *("--live-file", str(self.live_file)),
         ]
 
     def environment(self) -> dict[str, str]:
@@ -226,6 +250,9 @@ class AnalyticsService(Service):
     def is_ready(self) -> bool:
         """Ready once this process holds partitions in the stable group."""
         return group_members(self.settings, self.group).get(self.client_id, 0) > 0
+
+    def is_live(self) -> bool:
+        return fresh(self.live_file)
 
 
 def service(settings: Settings, group: str = GROUP) -> AnalyticsService:
@@ -238,12 +265,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agents.analytics", description=__doc__)
     parser.add_argument("--group", default=GROUP, help=f"consumer group (default {GROUP})")
     parser.add_argument("--client-id", help="Kafka client id (readiness checks look for it)")
+    parser.add_argument("--live-file", type=Path, help="touched every second while working")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = Settings()
     try:
-        sink = AnalyticsSink(settings, group=args.group, client_id=args.client_id)
+        sink = AnalyticsSink(
+            settings, group=args.group, client_id=args.client_id, live_file=args.live_file
+        )
     except (ClickHouseError, OSError) as error:
         print(
             f"analytics: ClickHouse at {settings.clickhouse} failed: {error} (is it running?"

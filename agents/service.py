@@ -2,7 +2,8 @@
 `python -m agents worker`, started after provisioning and before the gateway.
 
 A worker is ready once it wrote its ready file: it joined the group, Faust recovered the
-tables of the partitions it was given, and its platform moderation state caught up.
+tables of the partitions it was given, and its platform moderation state caught up. It then
+touches the file every second: a file older than `HEARTBEAT_STALE` means a hung worker.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.errors import InfraError
-from infra.service import Service
+from infra.service import Service, fresh
 from livefold.settings import Settings
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,9 @@ class FoldWorkerService(Service):
 
     def is_ready(self) -> bool:
         return self.ready_file.exists()
+
+    def is_live(self) -> bool:
+        return fresh(self.ready_file)
 
     def exit_error(self, returncode: int) -> InfraError:
         return InfraError(

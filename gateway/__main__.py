@@ -64,7 +64,9 @@ def app(settings: Settings) -> ASGIApp:
     """The gateway with livefold's own authorization server mounted (accounts, OAuth, OIDC)."""
     auth = AuthService(settings)
     texts = SealedTexts(auth.directory)
-    return auth.around(create_app(settings, auth.verifier, auth_routes(settings, auth), texts))
+    vitals = {"accounts follower": auth.follower.alive}
+    routes = auth_routes(settings, auth)
+    return auth.around(create_app(settings, auth.verifier, routes, texts, vitals))
 
 
 def config(settings: Settings) -> uvicorn.Config:

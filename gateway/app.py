@@ -3,7 +3,7 @@ process's long-lived parts (gateway/runtime.py). `python -m gateway` serves it w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -54,11 +54,20 @@ WRITES: list[Write] = [write for module in RESOURCES for write in getattr(module
 READS: list[Read] = [read for module in RESOURCES for read in getattr(module, "READS", [])]
 
 
-async def health(request: Request) -> Response:
-    """200 once this process has read the state topics up to where they were at its start."""
+async def live(request: Request) -> Response:
+    """Liveness: 200 while every part of the process works (the state feed, the accounts
+    follower); 503 names what stopped. A supervisor restarts a process that stays at 503."""
+    failures = gateway_of(request).failures()
+    return JSONResponse({"live": not failures, "failures": failures}, 503 if failures else 200)
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: 200 once this process has read the state topics up to where they were at its
+    start, while it is live."""
     gateway = gateway_of(request)
-    body = {"ready": gateway.ready, "state_records": gateway.store.records}
-    return JSONResponse(body, 200 if gateway.ready else 503)
+    is_ready = gateway.ready and not gateway.failures()
+    body = {"ready": is_ready, "state_records": gateway.store.records}
+    return JSONResponse(body, 200 if is_ready else 503)
 
 
 async def openapi_document(request: Request) -> Response:
@@ -73,7 +82,9 @@ async def openapi_document(request: Request) -> Response:
 
 def routes(extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
     return [
-        Route("/health", health),
+        Route("/health", ready),  # the readiness probe's first address, kept for clients
+        Route("/health/ready", ready),
+        Route("/health/live", live),
         Route(METRICS_PATH, metrics_endpoint),
         Route("/openapi.json", openapi_document),
         WebSocketRoute("/ws", websocket_endpoint),
@@ -92,8 +103,11 @@ def create_app(
     verifier: Verifier | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     texts: SealedTexts | None = None,
+    vitals: Mapping[str, Callable[[], bool]] | None = None,
 ) -> ASGIApp:
+    """`vitals`: other threads the process needs, by name, each True while alive."""
     gateway = Gateway(settings, verifier or LocalVerifier(settings), texts)
+    gateway.vitals.update(vitals or {})
     gateway.payments = payments.ProviderFlow.from_settings(settings)
     gateway.socket_writes = by_socket_name(WRITES)
 

@@ -105,6 +105,7 @@ class StateFeed:
         self.deliver = deliver
         self.caught_up = asyncio.Event()
         self.undecodable = 0
+        self.failure: str | None = None  # why the feed stopped, if it did on its own
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="state-feed", daemon=True)
 
@@ -114,6 +115,11 @@ class StateFeed:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+    @property
+    def alive(self) -> bool:
+        """False once the thread ended without being asked to: fan-out has stopped."""
+        return self._stop.is_set() or self._thread.is_alive() or not self._thread.ident
 
     def _run(self) -> None:
         consumer = Consumer(
@@ -160,9 +166,9 @@ class StateFeed:
                         records.append(record)
                 if records:
                     self._hand_over(records, loading is None)
-        except Exception:
+        except Exception as error:  # reported by /health/live, which a supervisor acts on
+            self.failure = repr(error)
             log.exception("the state feed stopped")
-            raise
         finally:
             consumer.close()
 

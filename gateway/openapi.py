@@ -234,26 +234,48 @@ def errors(codes: dict[str, str], schema: dict[str, Any] = ERROR) -> dict[str, A
     return answers
 
 
+READY_SCHEMA = {
+    "type": "object",
+    "properties": {"ready": {"type": "boolean"}, "state_records": {"type": "integer"}},
+    "required": ["ready", "state_records"],
+}
+LIVE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "live": {"type": "boolean"},
+        "failures": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["live", "failures"],
+}
+
 SERVICE_OPERATIONS: Operations = {
     "/health": {
         "get": {
-            "summary": "Readiness: 200 once this process has read the state topics",
+            "summary": "Readiness, as /health/ready (the first address, kept for clients)",
             "operationId": "get_health",
             "responses": {
-                code: {
-                    "description": description,
-                    "content": json_content(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "ready": {"type": "boolean"},
-                                "state_records": {"type": "integer"},
-                            },
-                            "required": ["ready", "state_records"],
-                        }
-                    ),
-                }
-                for code, description in (("200", "ready"), ("503", "still loading state"))
+                code: {"description": description, "content": json_content(READY_SCHEMA)}
+                for code, description in (("200", "ready"), ("503", "still loading, or not live"))
+            },
+        }
+    },
+    "/health/ready": {
+        "get": {
+            "summary": "Readiness: 200 once this process has read the state topics, while live",
+            "operationId": "get_health_ready",
+            "responses": {
+                code: {"description": description, "content": json_content(READY_SCHEMA)}
+                for code, description in (("200", "ready"), ("503", "still loading, or not live"))
+            },
+        }
+    },
+    "/health/live": {
+        "get": {
+            "summary": "Liveness: 200 while every part of the process works",
+            "operationId": "get_health_live",
+            "responses": {
+                code: {"description": description, "content": json_content(LIVE_SCHEMA)}
+                for code, description in (("200", "live"), ("503", "a part stopped; restart"))
             },
         }
     },

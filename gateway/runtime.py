@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -86,6 +87,8 @@ class Gateway:
         self._heartbeats: asyncio.Task[None] | None = None
         self._created: dict[str, None] = {}  # streams created here, oldest first
         self.outcomes = Outcomes(settings)
+        # Other threads the process needs, by name (the accounts follower): True while alive.
+        self.vitals: dict[str, Callable[[], bool]] = {}
 
     async def start(self, sources: dict[str, Reader] | None = None) -> None:
         """Connect, and start following `sources` (default: the state topics) and the accounts
@@ -117,6 +120,13 @@ class Gateway:
             await asyncio.to_thread(self._feed.stop)
         if self._producer is not None:
             await asyncio.to_thread(self._producer.close, 10.0)
+
+    def failures(self) -> list[str]:
+        """The parts of this process that stopped working (empty while it works)."""
+        found = [name for name, alive in self.vitals.items() if not alive()]
+        if self._feed is not None and not self._feed.alive:
+            found.append(f"state feed: {self._feed.failure or 'stopped'}")
+        return found
 
     async def wait_ready(self, timeout: float) -> bool:
         if self._feed is None:

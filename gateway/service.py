@@ -38,11 +38,17 @@ class GatewayService(Service):
         return {**self.settings.environment(), "PYTHONPATH": root}
 
     def is_ready(self) -> bool:
+        return self._answers("/health/ready")
+
+    def is_live(self) -> bool:
+        return self._answers("/health/live")
+
+    def _answers(self, path: str) -> bool:
         # A self-signed certificate is ours: checking who we talk to adds nothing here.
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        url = f"{local_url(self.settings)}/health"
+        url = f"{local_url(self.settings)}{path}"
         return httpx.get(url, timeout=2.0, verify=context).status_code == 200
 
     def exit_error(self, returncode: int) -> InfraError:

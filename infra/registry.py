@@ -1,7 +1,7 @@
 """livefold's schema registry (`python -m registry`) as a service of the local stack.
 
 It keeps its state in Kafka's `_schemas` topic, so it has no data dir of its own and must start
-after Kafka. It answers `GET /subjects` only once it has read that topic to the end.
+after Kafka. It answers `GET /health/ready` with 200 only once it has read that topic to the end.
 """
 
 from __future__ import annotations
@@ -57,7 +57,10 @@ class RegistryService(Service):
         return {**self.settings.environment(), "PYTHONPATH": root}
 
     def is_ready(self) -> bool:
-        return httpx.get(f"{self.url}/subjects", timeout=2.0).status_code == 200
+        return httpx.get(f"{self.url}/health/ready", timeout=2.0).status_code == 200
+
+    def is_live(self) -> bool:
+        return httpx.get(f"{self.url}/health/live", timeout=2.0).status_code == 200
 
     def exit_error(self, returncode: int) -> InfraError:
         return InfraError(

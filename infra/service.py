@@ -54,6 +54,12 @@ class Service:
         """One readiness probe: True once the server answers a real request."""
         raise NotImplementedError
 
+    def is_live(self) -> bool:
+        """One liveness probe of a server that was ready: False while it runs but does not work
+        (a stopped thread, a hung loop); the supervisor restarts a server that stays so.
+        Servers without a probe of their own are live while they run."""
+        return True
+
     def after_ready(self) -> None:
         """Set-up that needs the server up (buckets, topics)."""
 
@@ -68,6 +74,17 @@ class Service:
 
     def urls(self) -> dict[str, str]:
         return {}
+
+
+HEARTBEAT_STALE = 10.0  # seconds: a process that rewrites its file every second is hung then
+
+
+def fresh(heartbeat: Path, within: float = HEARTBEAT_STALE) -> bool:
+    """Whether a process's heartbeat file was touched within the last `within` seconds."""
+    try:
+        return time.time() - heartbeat.stat().st_mtime < within
+    except FileNotFoundError:
+        return False
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -175,6 +192,15 @@ class RunningService:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        self._remove_pidfile()
+
+    def kill(self) -> None:
+        """SIGKILL the child's process group (a hung process ignores SIGTERM), and wait."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         self._remove_pidfile()
 

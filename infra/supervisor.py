@@ -1,5 +1,15 @@
 """`livefold run`: start the stack in dependency order, print where everything is, stream the
-servers' logs with a prefix, and stop everything cleanly on Ctrl-C, SIGTERM or `livefold stop`.
+servers' logs with a prefix, keep every process running, and stop everything cleanly on Ctrl-C,
+SIGTERM or `livefold stop`.
+
+Keeping them running. A process that exits, or stays not live for
+`supervisor_unhealthy_seconds` (`Service.is_live`: an HTTP probe, or a heartbeat file), is
+killed if needed and started again (ready before the watch goes on), after a back-off that
+doubles with each recent restart (1 s up to 30 s); the others keep running. Each restart is
+logged with its cause. A service restarted `supervisor_restarts` times within
+`supervisor_restart_window` seconds, or one that cannot be started again (a backing server whose
+port, data or jars are gone), stops everything with a message that names it. Every service is
+treated alike, so a new process (the media service) is one more entry in `infra.stack`.
 
 honcho (Procfile) was the first choice, but it starts every process at once; Kafka must answer
 before the registry starts, and the registry before the app, so readiness gates each start here.
@@ -13,7 +23,9 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -25,8 +37,31 @@ from livefold.settings import Settings
 _COLOURS = ("36", "33", "35", "32", "34", "31", "96", "93")
 
 
+PROBE_EVERY = 2.0  # seconds between liveness probes of a service
+BACKOFF_FIRST, BACKOFF_MOST = 1.0, 30.0
+
+
 class _Stopping(Exception):
     pass
+
+
+@dataclass
+class _Watch:
+    """What the supervisor knows of one running service."""
+
+    handle: RunningService
+    restarts: deque[float] = field(default_factory=deque)  # monotonic times, recent ones
+    restart_at: float | None = None  # when a scheduled restart is due
+    cause: str = ""  # why it is being restarted
+    unlive_since: float | None = None
+    probed_at: float = 0.0
+
+
+def exit_cause(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
 
 
 class Supervisor:
@@ -35,6 +70,7 @@ class Supervisor:
         self.out = out
         self._lock = threading.Lock()
         self._handles: list[RunningService] = []
+        self._watches: list[_Watch] = []
         self._stop = threading.Event()
 
     @property
@@ -104,14 +140,73 @@ class Supervisor:
         )
 
     def _watch(self) -> int:
+        self._watches = [_Watch(handle) for handle in self._handles]
         while not self._stop.wait(0.5):
-            for handle in self._handles:
-                assert handle.process is not None
-                code = handle.process.poll()
-                if code is not None:
-                    self.say(f"livefold: {handle.service.name} exited with code {code}; stopping")
+            for watch in self._watches:
+                failure = self._check(watch)
+                if failure is not None:
+                    self.say(f"livefold: {failure}; stopping everything")
                     return 1
         return 0
+
+    def _check(self, watch: _Watch) -> str | None:
+        """Notice a dead or hung service, restart it when due; why to give up, if so."""
+        handle, now = watch.handle, time.monotonic()
+        name = handle.service.name
+        assert handle.process is not None
+        if watch.restart_at is None:
+            code = handle.process.poll()
+            if code is not None:
+                return self._schedule(watch, exit_cause(code))
+            if now - watch.probed_at >= PROBE_EVERY:
+                watch.probed_at = now
+                if self._live(handle):
+                    watch.unlive_since = None
+                elif watch.unlive_since is None:
+                    watch.unlive_since = now
+                    self.say(f"livefold: {name} is not live; restarting it if it stays so")
+                elif now - watch.unlive_since >= self.settings.supervisor_unhealthy_seconds:
+                    seconds = self.settings.supervisor_unhealthy_seconds
+                    handle.kill()
+                    return self._schedule(watch, f"was not live for {seconds:.0f} s")
+            return None
+        if now < watch.restart_at:
+            return None
+        watch.restart_at, watch.unlive_since = None, None
+        self.say(f"livefold: restarting {name} (it {watch.cause})")
+        try:
+            handle.start()
+        except InfraError as error:
+            handle.stop()
+            return self._schedule(watch, f"could not be started again ({error})")
+        self.say(f"livefold: {name} is back")
+        return None
+
+    def _schedule(self, watch: _Watch, cause: str) -> str | None:
+        now, name = time.monotonic(), watch.handle.service.name
+        window, budget = self.settings.supervisor_restart_window, self.settings.supervisor_restarts
+        while watch.restarts and now - watch.restarts[0] > window:
+            watch.restarts.popleft()
+        if len(watch.restarts) >= budget:
+            return (
+                f"{name} {cause}, after {len(watch.restarts)} restarts within "
+                f"{window:.0f} s (LIVEFOLD_SUPERVISOR_RESTARTS); see its log above"
+            )
+        delay = min(BACKOFF_FIRST * 2 ** len(watch.restarts), BACKOFF_MOST)
+        watch.restarts.append(now)
+        watch.restart_at, watch.cause = now + delay, cause
+        self.say(
+            f"livefold: {name} {cause}; restarting it in {delay:.0f} s "
+            f"(restart {len(watch.restarts)} of {budget} allowed within {window:.0f} s)"
+        )
+        return None
+
+    @staticmethod
+    def _live(handle: RunningService) -> bool:
+        try:
+            return handle.service.is_live()
+        except Exception:  # a probe that cannot connect: not live
+            return False
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         if not self._stop.is_set():

@@ -165,6 +165,12 @@ class Settings(BaseSettings):
     moderation_model_vocab: Path | None = None
     moderation_model_category: Literal["threat", "hate", "sexual", "insult", "profanity"] = "insult"
 
+    # `livefold run` restarts a process that died or stayed unhealthy this long, at most
+    # `supervisor_restarts` times per service within `supervisor_restart_window` seconds.
+    supervisor_restarts: int = 5
+    supervisor_restart_window: float = 600.0
+    supervisor_unhealthy_seconds: float = 30.0
+
     topic_partitions: int = 12
     topic_replication_factor: int = 1
 

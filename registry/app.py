@@ -154,6 +154,18 @@ async def root(request: Request) -> Response:
     return RegistryResponse({})
 
 
+async def live(request: Request) -> Response:
+    """Liveness: the process answers (it has no background thread that could stop)."""
+    return JSONResponse({"live": True})
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: 200 while the state is the topic's (503 until `_schemas` is read, and after a
+    write whose outcome is unknown, until the next command reads it again)."""
+    stale = store_of(request).stale
+    return JSONResponse({"ready": not stale}, 503 if stale else 200)
+
+
 async def list_subjects(request: Request) -> Response:
     names = store_of(request).state.subject_names(deleted=flag(request, "deleted"))
     prefix = request.query_params.get("subjectPrefix", "")
@@ -349,6 +361,8 @@ def routes() -> list[Route]:
     version = subject + "/versions/{version}"
     return [
         Route("/", root, methods=["GET"]),
+        Route("/health/live", live, methods=["GET"]),
+        Route("/health/ready", ready, methods=["GET"]),
         Route("/subjects", list_subjects, methods=["GET"]),
         Route(subject, lookup, methods=["POST"]),
         Route(subject, writers_only(delete_subject), methods=["DELETE"]),

@@ -27,6 +27,8 @@ HOOKS = Path(__file__).with_name("fuzz_hooks.py")
 # Beside the writes and reads: the service's, the payments' and the auth server's routes.
 ROUTES_BESIDE_THE_API = {
     ("get", "/health"),
+    ("get", "/health/ready"),
+    ("get", "/health/live"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("post", "/api/v1/payments/webhook/{provider}"),

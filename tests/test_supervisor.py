@@ -4,6 +4,7 @@ a table when ready, and nothing left running after a stop."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -149,3 +150,50 @@ def test_a_second_run_while_one_is_running_is_refused(private):
     finally:
         process.terminate()
         assert process.wait(timeout=60) == 0
+
+
+def pid_of(settings: Settings, name: str) -> int:
+    return int((settings.data_dir / name / f"{name}.pid").read_text())
+
+
+def test_a_killed_or_hung_process_is_restarted_and_the_rest_keep_running(private):
+    process = start(private, LIVEFOLD_SUPERVISOR_UNHEALTHY_SECONDS="3")
+    try:
+        read_until(process, "Ctrl-C or `make stop` stops everything.")
+        others = {name: pid_of(private, name) for name in ("kafka", "registry", "analytics")}
+        worker = pid_of(private, "folds")
+        os.killpg(worker, signal.SIGKILL)
+        lines = read_until(process, "livefold: folds is back")
+        assert "livefold: folds was killed by SIGKILL; restarting it in 1 s" in "\n".join(lines)
+        assert pid_of(private, "folds") != worker and alive(pid_of(private, "folds"))
+
+        hung = pid_of(private, "gateway")
+        os.kill(hung, signal.SIGSTOP)  # running, but answering nothing
+        lines = read_until(process, "livefold: gateway is back")
+        assert "livefold: gateway was not live for 3 s; restarting it" in "\n".join(lines)
+        assert not alive(hung) and alive(pid_of(private, "gateway"))
+        assert {name: pid_of(private, name) for name in others} == others
+        assert all(alive(pid) for pid in others.values()) and process.poll() is None
+    finally:
+        process.terminate()
+        assert process.wait(timeout=60) == 0
+
+
+def test_a_process_that_keeps_dying_stops_everything_and_is_named(private):
+    process = start(private, LIVEFOLD_SUPERVISOR_RESTARTS="1")
+    try:
+        read_until(process, "Ctrl-C or `make stop` stops everything.")
+        children = server_pids(private)
+        os.killpg(pid_of(private, "analytics"), signal.SIGKILL)
+        read_until(process, "livefold: analytics is back")
+        os.killpg(pid_of(private, "analytics"), signal.SIGKILL)
+        lines = read_until(process, "stopping everything")
+        assert (
+            "livefold: analytics was killed by SIGKILL, after 1 restarts within 600 s "
+            "(LIVEFOLD_SUPERVISOR_RESTARTS); see its log above; stopping everything"
+        ) in lines[-1]
+        assert process.wait(timeout=90) == 1
+        assert not any(alive(pid) for pid in children)
+    finally:
+        if process.poll() is None:
+            process.kill()

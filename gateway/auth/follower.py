@@ -88,6 +88,10 @@ class AccountsFollower:
                     f"within {timeout:.0f}s"
                 )
 
+    def alive(self) -> bool:
+        """False once the following thread ended without being asked to."""
+        return self._stopping.is_set() or self._thread.is_alive() or not self._thread.ident
+
     def stop(self) -> None:
         self._stopping.set()
         if self._thread.is_alive():
