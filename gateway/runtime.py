@@ -126,6 +126,8 @@ class Gateway:
         found = [name for name, alive in self.vitals.items() if not alive()]
         if self._feed is not None and not self._feed.alive:
             found.append(f"state feed: {self._feed.failure or 'stopped'}")
+        if self._heartbeats is not None and self._heartbeats.done():
+            found.append("presence heartbeats: stopped")
         return found
 
     async def wait_ready(self, timeout: float) -> bool:

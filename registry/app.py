@@ -155,15 +155,16 @@ async def root(request: Request) -> Response:
 
 
 async def live(request: Request) -> Response:
-    """Liveness: the process answers (it has no background thread that could stop)."""
-    return JSONResponse({"live": True})
+    """Liveness: 200 while the process follows `_schemas`; 503 names what stopped."""
+    failures = store_of(request).log.failures()
+    return JSONResponse({"live": not failures, "failures": failures}, 503 if failures else 200)
 
 
 async def ready(request: Request) -> Response:
-    """Readiness: 200 while the state is the topic's (503 until `_schemas` is read, and after a
-    write whose outcome is unknown, until the next command reads it again)."""
-    stale = store_of(request).stale
-    return JSONResponse({"ready": not stale}, 503 if stale else 200)
+    """Readiness: 200 once `_schemas` was read to where it ended at start, while live."""
+    store = store_of(request)
+    is_ready = store.ready and not store.log.failures()
+    return JSONResponse({"ready": is_ready}, 200 if is_ready else 503)
 
 
 async def list_subjects(request: Request) -> Response:

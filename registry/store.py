@@ -142,6 +142,11 @@ class KafkaLog:
         if self._follower is not None:
             self._follower.stop()
 
+    def failures(self) -> list[str]:
+        """What stopped working: following the topic (reads would go stale for good)."""
+        failure = None if self._follower is None else self._follower.failure
+        return [] if failure is None else [f"following {self.topic}: {failure!r}"]
+
 
 Deliver = Callable[[list[Message], Positions], None]
 
