@@ -82,7 +82,7 @@ class AnalyticsSink:
                 },
             )
         )
-        self.reader = EventReader(consumer, codec, self.deadletter)
+        self.reader = EventReader(consumer, codec, self.deadletter, wait=self._waited)
         self.stop = threading.Event()
         self.rows: list[Row] = []  # admitted, not inserted yet
         self.token = ""  # the pending rows' insert deduplication token
@@ -160,6 +160,11 @@ class AnalyticsSink:
             if self.stop.wait(delay):
                 raise _Stopped
             delay = min(delay * 2, 5.0)
+
+    def _waited(self, seconds: float) -> bool:
+        """Wait while the registry is unreachable (still live); True once asked to stop."""
+        self._beat()
+        return self.stop.wait(seconds)
 
     def _beat(self) -> None:
         now = time.monotonic()

@@ -1,4 +1,4 @@
-"""The fold workers' live states, read from outside the workers.
+"""The fold workers' live states, read from outside the workers (`livefold replay --verify`).
 
     live_states(settings) -> {domain: {key: state}}
 

@@ -22,9 +22,9 @@ from confluent_kafka.admin import AdminClient
 from agents import analytics
 from agents.analytics_schema import drop_schema
 from agents.replay import replay
+from bench.sessions import generate
 from infra.service import RunningService
 from livefold.analytics_store import clickhouse_client
-from livefold.sessions import generate
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.events import new_event

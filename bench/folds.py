@@ -8,9 +8,9 @@ import json
 import time
 from typing import Any
 
+from bench.sessions import generate
 from livefold.domains import DOMAINS
 from livefold.folding import Domain, dumps
-from livefold.sessions import generate
 from livefold.settings import Settings
 
 

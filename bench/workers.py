@@ -30,8 +30,8 @@ from agents.folds import TABLES, source_topics
 from agents.inspect import caught_up
 from agents.platform import watermarks
 from agents.service import service as fold_worker
+from bench.sessions import generate
 from infra.service import RunningService
-from livefold.sessions import generate
 from livefold.settings import Settings
 from streams.catalog import state_topic
 from streams.codec import Codec

@@ -26,6 +26,13 @@ METRICS_PATH = "/metrics"
 REGISTRY = CollectorRegistry()
 PREFIX = "livefold_gateway"
 
+poison_records = Counter(
+    f"{PREFIX}_poison_records",
+    "Records a reader of this process could not use, dead-lettered and stepped over (alert on"
+    " any), by reader",
+    ["reader"],
+    registry=REGISTRY,
+)
 connections = Gauge(f"{PREFIX}_ws_connections", "Open WebSocket connections", registry=REGISTRY)
 subscriptions = Gauge(
     f"{PREFIX}_ws_subscriptions", "Channel subscriptions of open sockets", registry=REGISTRY

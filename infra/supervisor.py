@@ -72,6 +72,7 @@ class Supervisor:
         self._handles: list[RunningService] = []
         self._watches: list[_Watch] = []
         self._stop = threading.Event()
+        self._signal: str | None = None  # the signal that asked to stop
 
     @property
     def pidfile(self) -> Path:
@@ -209,13 +210,17 @@ class Supervisor:
             return False
 
     def _on_signal(self, signum: int, _frame: object) -> None:
+        # No output here: the signal may interrupt `say` blocked on a full pipe, with its lock
+        # held by this very thread.
         if not self._stop.is_set():
-            self.say(f"livefold: {signal.Signals(signum).name} received, stopping")
+            self._signal = signal.Signals(signum).name
         self._stop.set()
 
     def _shutdown(self) -> None:
         # Ignore further Ctrl-C: a half-finished shutdown is what leaves orphans behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if self._signal is not None:
+            self.say(f"livefold: {self._signal} received, stopping")
         for handle in reversed(self._handles):
             self.say(f"livefold: stopping {handle.service.name}")
             handle.stop()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import fastavro
+import httpx2
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 
 from livefold.settings import Settings
@@ -35,6 +36,8 @@ __all__ = ["Codec", "DecodeError", "EventValidationError", "SchemaRegistrationEr
 
 MAGIC = 0
 HEADER_SIZE = 5
+REGISTRY_RETRIABLE = frozenset({401, 403, 408, 429})  # and every 5xx
+
 # event type -> its field of user-written text that others read, sealed with the author's key
 SEALED_FIELDS = {
     "livefold.chat.MessageSent": "text",
@@ -51,7 +54,8 @@ class Sealer(Protocol):
 
 class DecodeError(ValueError):
     """The bytes are not a livefold event this codec can read. `retriable` is True only when the
-    registry could not be reached: the record may be fine, so do not dead-letter it yet."""
+    registry could not be reached or failed (5xx, refused credentials): the record may be fine,
+    so wait and try again. Otherwise the record is poison: dead-letter it and go on."""
 
     def __init__(self, reason: str, *, retriable: bool = False):
         self.reason = reason
@@ -234,14 +238,21 @@ class Codec:
         try:
             registered = self.registry.get_schema(schema_id)
         except SchemaRegistryError as error:
-            if error.http_status_code == 404:
+            # The registry failing, or refusing these credentials, says nothing of the record:
+            # wait. Any other refusal (unknown or invalid id) is the record's.
+            failing = error.http_status_code in REGISTRY_RETRIABLE or error.http_status_code >= 500
+            if not failing:
                 raise DecodeError(f"unknown schema id {schema_id}: {error}") from error
             raise DecodeError(
                 f"registry failed for schema id {schema_id}: {error}", retriable=True
             ) from error
-        except Exception as error:  # network errors of the client's HTTP library
+        except (httpx2.TransportError, OSError) as error:  # the client's HTTP library: unreachable
             raise DecodeError(
                 f"registry unreachable for schema id {schema_id}: {error!r}", retriable=True
+            ) from error
+        except Exception as error:  # an answer the client could not read as a schema
+            raise DecodeError(
+                f"the registry's answer for schema id {schema_id} is not a schema: {error!r}"
             ) from error
         if registered.schema_type not in (None, "AVRO"):
             raise DecodeError(f"schema id {schema_id} is {registered.schema_type}, not Avro")

@@ -59,12 +59,23 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
 
 
 class EventReader:
-    """Decodes what a confluent-kafka Consumer returns; dead-letters what it cannot decode."""
+    """Decodes what a confluent-kafka Consumer returns; dead-letters what it cannot decode.
 
-    def __init__(self, consumer: Consumer, codec: Codec, deadletter: EventProducer):
+    While the registry cannot be asked (a retriable `DecodeError`), a reader given `wait` calls
+    `wait(seconds)` and decodes the same record again (until `wait` returns True: stop, and the
+    error is raised); without `wait` it raises at once, so a command fails fast."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        codec: Codec,
+        deadletter: EventProducer,
+        wait: Callable[[float], bool] | None = None,
+    ):
         self.consumer = consumer
         self.codec = codec
         self.deadletter = deadletter
+        self.wait = wait
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Record]:
         records: list[Record] = []
@@ -87,16 +98,31 @@ class EventReader:
                 return None  # end-of-partition and transient notices are not data
             raise RuntimeError(f"kafka consumer error: {error.str()}")
         topic, partition, offset = position_of(message)
-        try:
-            event = self.codec.decode(message.value() or b"")
-        except DecodeError as undecodable:
-            if undecodable.retriable:
-                raise  # the registry is unreachable: the record may be fine, so stop, not skip
-            self._send_to_deadletter(message, str(undecodable))
-            return None
-        return Record(event, topic, partition, offset)
+        delay = 0.1
+        while True:
+            try:
+                event = self.codec.decode(message.value() or b"")
+            except DecodeError as undecodable:
+                if not undecodable.retriable:
+                    self.dead_letter(message, str(undecodable))
+                    return None
+                # The registry is unreachable: the record may be fine, so wait or stop, not skip.
+                if self.wait is None or self.wait(delay):
+                    raise
+                log.warning(
+                    "%s; decoding %s[%d]@%d again in %.1f s",
+                    undecodable,
+                    topic,
+                    partition,
+                    offset,
+                    delay,
+                )
+                delay = min(delay * 2, 5.0)
+                continue
+            return Record(event, topic, partition, offset)
 
-    def _send_to_deadletter(self, message: Message, reason: str) -> None:
+    def dead_letter(self, message: Message, reason: str) -> None:
+        """Append the record as it is to the dead-letter topic, with why and where from."""
         headers = deadletter_headers(reason, *position_of(message))
         self.deadletter.append_raw(
             DEADLETTER_TOPIC, message.key(), message.value() or b"", headers=list(headers)

@@ -73,7 +73,8 @@ def rewind(settings: Settings, group: str, positions: dict[tuple[str, int], int]
 def start_at_end(settings: Settings, group: str) -> None:
     """Let a new group begin after what the event topics hold now."""
     ends = analytics.lag(settings, f"probe-{uuid.uuid4().hex}")  # a group that has read nothing
-    rewind(settings, group, ends)
+    if ends:  # (empty topics: the group starts at their end anyway)
+        rewind(settings, group, ends)
 
 
 def documented_queries() -> dict[str, str]:

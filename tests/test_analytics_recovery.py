@@ -12,7 +12,7 @@ import pytest
 from clickhouse_connect.driver import Client
 
 from agents.analytics import GROUP, lag
-from infra import clickhouse
+from infra import clickhouse, registry
 from infra.service import RunningService
 from livefold.analytics_store import clickhouse_client
 from livefold.settings import Settings
@@ -130,3 +130,38 @@ def test_events_sunk_while_clickhouse_is_down_arrive_once_it_is_back(
         client.close()
         sink.stop()
         database.stop()
+
+
+def test_events_sunk_while_the_registry_is_down_arrive_once_it_is_back(
+    stack: Settings, scratch: Settings, producer: EventProducer
+) -> None:
+    # Kafka and ClickHouse of the shared stack, a registry instance of this test's own that it
+    # stops: the new sink has met none of the events' schema ids yet, so it must ask.
+    settings = stack.model_copy(
+        update={"registry_port": scratch.registry_port, "data_dir": scratch.data_dir}
+    )
+    server = registry.service(settings)
+    schemas = RunningService(server, log_to(scratch.data_dir / "logs")(server))
+    schemas.start()
+    group = f"analytics-test-{uuid.uuid4().hex[:6]}"
+    start_at_end(settings, group)
+    sink = Sink(settings, group)
+    sink.start()
+    client = clickhouse_client(settings)
+    try:
+        schemas.stop()
+        during = f"during-{uuid.uuid4().hex[:6]}"
+        events = known_session(during)
+        producer.append_all(events)
+        time.sleep(2.0)  # the sink reads them and cannot decode them, again and again
+        assert sink.handle is not None and sink.handle.process is not None
+        assert sink.handle.process.poll() is None, "the sink gave up while the registry was down"
+        assert lag(settings, group), "offsets were committed without an insert"
+        schemas.start()
+        wait_caught_up(settings, group)
+        assert raw_rows(client, during) == len({event.event_id for event in events})
+        assert sink.handle.process.poll() is None
+    finally:
+        client.close()
+        sink.stop()
+        schemas.stop()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 
@@ -29,7 +30,7 @@ from streams.codec import Codec
 from streams.consumer import read_to_end
 from streams.producer import EventProducer
 from tests.servers import environment_of
-from tests.workload import Workload
+from tests.workload import ChatWatcher, Workload
 
 # In the order they are killed: livefold's own processes, then the servers behind them.
 PARTS = ["folds", "analytics", "gateway", "registry", "clickhouse", "s3proxy", "kafka"]
@@ -94,9 +95,20 @@ def workload(supervised: Supervised) -> Iterator[Workload]:
         load.stop()
 
 
+@pytest.fixture(scope="module")
+def watcher(supervised: Supervised, workload: Workload) -> Iterator[ChatWatcher]:
+    settings = supervised.settings
+    viewer = ChatWatcher(f"http://{settings.host}:{settings.gateway_port}", workload.stream_id)
+    viewer.start()
+    try:
+        yield viewer
+    finally:
+        viewer.stop()
+
+
 @pytest.mark.parametrize("part", PARTS)
 def test_a_killed_part_comes_back_and_nothing_is_lost_or_doubled(
-    part: str, supervised: Supervised, workload: Workload
+    part: str, supervised: Supervised, workload: Workload, watcher: ChatWatcher
 ) -> None:
     before = len(workload.acked)
     mark = len(supervised.lines)
@@ -110,45 +122,74 @@ def test_a_killed_part_comes_back_and_nothing_is_lost_or_doubled(
         assert time.monotonic() < deadline, f"the workload stalled: {workload.errors}"
         time.sleep(0.2)
     with workload.paused():
-        logged, twice = check(supervised.settings, workload)
+        logged, twice, allowed = check(supervised.settings, workload)
+        deadline = time.monotonic() + 30  # the viewer's socket shows every allowed message
+        while missing := allowed - watcher.seen.keys():
+            assert time.monotonic() < deadline, f"{len(missing)} messages never reached the viewer"
+            time.sleep(0.2)
     kinds = Counter(workload.acked.values())
     print(  # the counts behind the verdict (pytest -s shows them)
         f"\n{part}: back in {back:.1f} s; {len(workload.acked)} acknowledged {dict(kinds)}, "
-        f"{len(workload.retried)} sent again, {twice} twice in the log, {logged} logged events"
+        f"{len(workload.retried)} sent again, {twice} twice in the log, {logged} logged events; "
+        f"the viewer saw {len(watcher.seen)} messages, {watcher.reconnects} reconnects"
     )
     assert workload.errors == []
     assert supervised.process.poll() is None
 
 
-def check(settings: Settings, workload: Workload) -> tuple[int, int]:
-    """Assert the invariants; the number of distinct events in the log, and of those twice."""
-    wait_folded(settings)
-    codec = Codec.from_settings(settings)
-    deadletter = EventProducer(settings, codec)
-    try:
-        logged = Counter(
-            record.event.event_id
-            for record in read_to_end(settings, codec, catalog().topics(), deadletter)
-        )
-    finally:
-        deadletter.close()
+def check(settings: Settings, workload: Workload) -> tuple[int, int, set[str]]:
+    """Assert the invariants; the number of distinct events in the log, of those twice, and
+    the ids of the chat messages moderation allowed. The viewer's socket still appends presence
+    events while the workload waits: a look at the log during which it grew is taken again."""
+    for _ in range(5):
+        before = log_ends(settings)
+        wait_folded(settings)
+        logged, allowed = read_log(settings)
+        again = replay(settings, clickhouse=False)
+        live = live_states(settings)
+        rows, ids = clickhouse_events(settings)
+        if log_ends(settings) == before:
+            break
     assert [i for i in workload.acked if i not in logged] == []
     twice = {event_id for event_id, count in logged.items() if count > 1}
     assert twice <= workload.retried, "events in the log twice that were sent once"
-
-    again = replay(settings, clickhouse=False)
-    live = live_states(settings)
     assert {name: digest({name: live[name]}) for name in again.tables} == again.digests
     assert again.failures == []
+    assert rows == ids == len(logged)
+    return len(logged), len(twice), allowed
 
+
+def log_ends(settings: Settings) -> dict[tuple[str, int], int]:
+    """Records on each event partition: grows with every append."""
+    return analytics.lag(settings, f"faults-probe-{uuid.uuid4().hex}")
+
+
+def read_log(settings: Settings) -> tuple[Counter[str], set[str]]:
+    """How often each event id is in the log, and the chat messages moderation allowed."""
+    codec = Codec.from_settings(settings)
+    deadletter = EventProducer(settings, codec)
+    logged: Counter[str] = Counter()
+    allowed: set[str] = set()
+    try:
+        for record in read_to_end(settings, codec, catalog().topics(), deadletter):
+            logged[record.event.event_id] += 1
+            body = record.event.body
+            if record.event.name == "VerdictIssued" and body["verdict"] == "allow":
+                allowed.add(body["message_id"])
+    finally:
+        deadletter.close()
+    return logged, allowed
+
+
+def clickhouse_events(settings: Settings) -> tuple[int, int]:
+    """Rows of the events table, and distinct event ids among them."""
     client = connect(settings.clickhouse)
     try:
         table = f"{settings.clickhouse_database}.events"
         rows, ids = client.query(f"SELECT count(), uniqExact(event_id) FROM {table}").result_rows[0]
+        return int(rows), int(ids)
     finally:
         client.close()
-    assert rows == ids == len(logged)
-    return len(logged), len(twice)
 
 
 def wait_folded(settings: Settings, timeout: float = 120) -> None:

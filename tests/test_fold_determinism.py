@@ -7,9 +7,9 @@ import random
 from datetime import timedelta
 from typing import Any
 
+from bench.sessions import generate
 from livefold.domains import DOMAINS
 from livefold.folding import digest, dumps, fold_all, loads
-from livefold.sessions import generate
 from streams.events import Event
 
 Tables = dict[str, dict[str, Any]]

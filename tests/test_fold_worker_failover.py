@@ -10,11 +10,11 @@ from typing import Any
 
 from agents.folds import source_topics
 from agents.inspect import caught_up, live_states
+from bench.sessions import generate
 from infra.service import RunningService
 from livefold import chat, media, polls, reactions, tips
 from livefold.domains import DOMAINS
 from livefold.folding import facts, fold_all
-from livefold.sessions import generate
 from livefold.settings import Settings
 from streams.catalog import event_topic
 from streams.codec import Codec

@@ -23,13 +23,13 @@ from agents.folds import source_topics
 from agents.inspect import live_states
 from agents.replay import ReplayResult, replay
 from agents.replay_output import publish_state
+from bench.sessions import generate
 from infra.service import running
 from livefold import polls
 from livefold.analytics_store import clickhouse_client
 from livefold.domains import DOMAINS
 from livefold.folding import digest, fold_all
 from livefold.moderation import fold as moderation
-from livefold.sessions import generate
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.consumer import Record

@@ -4,12 +4,15 @@ acknowledges it (a 202), through restarts of any part of the stack."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 import time
 import uuid
 from typing import Any
 
 import httpx
+import websockets
 
 from gateway.auth.backend import load_signing_keys, signing_key_path
 from gateway.auth.tokens import issue_access_token
@@ -116,3 +119,55 @@ class Workload:
         while not check():
             assert time.monotonic() < deadline, "the stream was not folded in time"
             time.sleep(0.1)
+
+
+class ChatWatcher:
+    """An anonymous viewer's socket on the stream's chat: on any disconnect it connects again
+    (to the gateway restarted) and resumes from the last cursor it got, as clients do."""
+
+    def __init__(self, url: str, stream_id: str):
+        self.url = url.replace("http", "ws", 1) + "/ws"
+        self.stream_id = stream_id
+        self.seen: dict[str, str] = {}  # message id -> text, of the messages shown
+        self.cursor: str | None = None
+        self.reconnects = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._watch()), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    async def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                async with websockets.connect(self.url, compression=None) as socket:
+                    await self._follow(socket)
+            except (OSError, TimeoutError, websockets.ConnectionClosed, websockets.InvalidStatus):
+                self.reconnects += 1
+                await asyncio.sleep(0.3)
+
+    async def _follow(self, socket: Any) -> None:
+        await socket.recv()  # welcome
+        frame: dict[str, Any] = {"op": "subscribe", "stream": self.stream_id, "channels": ["chat"]}
+        if self.cursor is not None:
+            frame["cursors"] = {"chat": self.cursor}
+        await socket.send(json.dumps(frame))
+        while not self._stop.is_set():
+            try:
+                got = json.loads(await asyncio.wait_for(socket.recv(), 1.0))
+            except TimeoutError:
+                continue
+            if got.get("type") not in ("snapshot", "batch") or got.get("channel") != "chat":
+                continue
+            for notice in got["notices"]:
+                if notice["kind"] == "message":
+                    self.seen[notice["value"]["message_id"]] = notice["value"]["text"]
+            if got["type"] == "snapshot":  # the view's recent messages fill what was missed
+                for update in got["updates"]:
+                    for message in update["value"].get("recent", ()):
+                        self.seen[message["message_id"]] = message["text"]
+            self.cursor = got["cursor"]

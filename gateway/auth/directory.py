@@ -86,8 +86,8 @@ class AccountDirectory:
             if event is not None and event.type in accounts.HANDLES:
                 changed = accounts.key_of(event)
                 state, _ = accounts.fold(self._states.get(changed), event)
+                self._refresh_readable(state, event)  # (may raise: then a new account is not kept)
                 self._states[changed] = state
-                self._refresh_readable(state, event)
             self._positions[partition] = offset + 1
             self._changed.notify_all()
         if changed is not None:

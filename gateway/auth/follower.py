@@ -10,6 +10,7 @@ import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
+from gateway import metrics
 from gateway.auth.directory import AccountDirectory
 from livefold.data_keys import KeyStoreUnavailable
 from livefold.settings import Settings
@@ -116,11 +117,18 @@ class AccountsFollower:
                 self.directory.apply(None if record is None else record.event, partition, offset)
                 return
             except (KeyStoreUnavailable, DecodeError) as error:
-                # Retriable: the registry or the key store is down. Folding on without the
-                # record (or calling its profile erased) would be wrong; wait and retry.
+                # Retriable (EventReader raises only those DecodeErrors): the registry or the
+                # key store is down. Folding on without the record (or calling its profile
+                # erased) would be wrong; wait and retry.
                 log.warning("accounts record %s/%s not folded yet: %s", partition, offset, error)
-            except Exception:
-                log.exception("accounts record %s/%s failed to fold; retrying", partition, offset)
+            except Exception as error:
+                # Poison: the record itself cannot be folded, and would fail the same way on
+                # every retry while every later account change waited behind it.
+                log.exception("accounts record %s/%s cannot be folded", partition, offset)
+                self._reader.dead_letter(message, f"the accounts fold failed: {error!r}")
+                metrics.poison_records.labels("accounts").inc()
+                self.directory.apply(None, partition, offset)
+                return
             time.sleep(RETRY_SECONDS)
 
 
