@@ -3,6 +3,7 @@ event is appended twice, or when ClickHouse goes away for a while."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
@@ -137,10 +138,9 @@ def test_events_sunk_while_the_registry_is_down_arrive_once_it_is_back(
 ) -> None:
     # Kafka and ClickHouse of the shared stack, a registry instance of this test's own that it
     # stops: the new sink has met none of the events' schema ids yet, so it must ask.
-    settings = stack.model_copy(
-        update={"registry_port": scratch.registry_port, "data_dir": scratch.data_dir}
-    )
-    server = registry.service(settings)
+    settings = stack.model_copy(update={"registry_port": scratch.registry_port})
+    own = scratch.data_dir / "registry"
+    server = dataclasses.replace(registry.service(settings), name="registry-own", workdir=own)
     schemas = RunningService(server, log_to(scratch.data_dir / "logs")(server))
     schemas.start()
     group = f"analytics-test-{uuid.uuid4().hex[:6]}"

@@ -18,7 +18,7 @@ from streams.codec import Codec
 from streams.producer import EventProducer
 from tests.auth_client import register
 from tests.fold_workers import dead_letters
-from tests.gateways import gateway
+from tests.gateways import gateway, metrics_of
 
 METRIC = 'livefold_gateway_poison_records_total{reader="accounts"}'
 
@@ -43,8 +43,7 @@ def test_a_poison_accounts_record_is_dead_lettered_and_accounts_go_on(stack: Set
         with httpx.Client(timeout=60) as http:
             account = register(http, running.url)  # waits until every partition is folded
             assert account["user_id"] != user_id
-            metrics = http.get(f"{running.url}/metrics").text
-        assert f"{METRIC} 1.0" in metrics
+        assert f"{METRIC} 1.0" in metrics_of(running)
         (headers,) = dead_letters(stack, user_id)
         assert headers["livefold.source.topic"] == event_topic("accounts")
         assert headers["livefold.reason"].startswith("the accounts fold failed: AttributeError(")

@@ -22,7 +22,7 @@ from agents.folds import source_topics
 from agents.inspect import caught_up, live_states
 from agents.replay import replay
 from infra.stack import ephemeral_settings
-from livefold.analytics_store import connect
+from livefold.analytics_store import clickhouse_client
 from livefold.folding import digest
 from livefold.settings import Settings
 from streams.catalog import catalog
@@ -183,7 +183,7 @@ def read_log(settings: Settings) -> tuple[Counter[str], set[str]]:
 
 def clickhouse_events(settings: Settings) -> tuple[int, int]:
     """Rows of the events table, and distinct event ids among them."""
-    client = connect(settings.clickhouse)
+    client = clickhouse_client(settings, in_database=False)
     try:
         table = f"{settings.clickhouse_database}.events"
         rows, ids = client.query(f"SELECT count(), uniqExact(event_id) FROM {table}").result_rows[0]
