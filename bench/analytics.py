@@ -4,7 +4,7 @@
 - `analytics_sink`: rows per second the sink process writes while catching up on that log;
 - `analytics_latency`: from an event produced to its row in ClickHouse (goal: < 2 s).
 
-The log is generated (`livefold.sessions`, 16 streams) and produced once; a later benchmark of
+The log is generated (`bench.sessions`, 16 streams) and produced once; a later benchmark of
 the same run finds it there. Each sink runs in a fresh database and consumer group.
 """
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from agents.driver import fold_batch
 from agents.state_records import StateRecords, chunk_bytes
+from bench.sessions import generate
 from livefold.domains import DOMAINS
 from livefold.folding import SEEN, dumps
-from livefold.sessions import generate
 from livefold.settings import Settings
 from streams.consumer import Record
 

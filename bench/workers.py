@@ -1,6 +1,6 @@
 """Fold worker benchmarks, each with a worker process of its own consumer group:
 
-- `fold_worker_throughput`: a realistic session (`livefold.sessions`, moderation deciding the
+- `fold_worker_throughput`: a realistic session (`bench.sessions`, moderation deciding the
   verdicts) is produced first; then one worker starts and folds it all. Events/s from the
   worker's readiness until its last changelog write, once its group has committed the end of
   every event topic (lag zero; commits lag up to a second behind), and events per CPU-second
