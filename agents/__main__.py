@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None, domains: Mapping[str, Domain] = DOMAINS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per schema looked up
     settings = Settings()
+    if (refused := settings.deployment_error("fold worker")) is not None:
+        sys.exit(refused)
     try:
         configure_moderation(settings)
         app, worker = build(settings, args.web_port, args.ready_file, domains)

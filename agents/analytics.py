@@ -275,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = Settings()
+    if (refused := settings.deployment_error("analytics")) is not None:
+        sys.exit(refused)
     try:
         sink = AnalyticsSink(
             settings, group=args.group, client_id=args.client_id, live_file=args.live_file

@@ -4,6 +4,7 @@ media port; ICE host candidates are only `media_ice_addresses`."""
 from __future__ import annotations
 
 import logging
+import sys
 
 import uvicorn
 
@@ -17,6 +18,8 @@ def main() -> None:
     for chatty in ("aioice", "aiortc", "httpx"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = Settings()
+    if (refused := settings.deployment_error("media")) is not None:
+        sys.exit(refused)
     use_host_addresses(settings.media_ice_addresses)
     logging.getLogger("livefold.media").info(
         "media on http://%s:%d (ICE on %s)",

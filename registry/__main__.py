@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
+    if (refused := settings.deployment_error("registry")) is not None:
+        sys.exit(refused)
     writer = (settings.registry_username, settings.secret("registry_password"))
     # The brokers are --kafka; how to log in to them comes from the LIVEFOLD_KAFKA_* settings.
     connection = {**settings.kafka_config(), "bootstrap.servers": args.kafka}

@@ -91,6 +91,10 @@ def test_a_public_deployment_refuses_local_only_settings_by_name(
     for program, command in (
         ("gateway", [sys.executable, "-m", "gateway"]),
         ("livefold", [sys.executable, "-m", "livefold", "run"]),
+        ("fold worker", [sys.executable, "-m", "agents", "worker"]),
+        ("analytics", [sys.executable, "-m", "agents.analytics"]),
+        ("registry", [sys.executable, "-m", "registry", "--kafka", stack.kafka_bootstrap]),
+        ("media", [sys.executable, "-m", "media"]),
     ):
         result = subprocess.run(
             command, env=environment, capture_output=True, text=True, timeout=120
