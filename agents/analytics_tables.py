@@ -227,6 +227,20 @@ DERIVED: dict[str, tuple[str, str]] = {
         FROM {events} WHERE event_type IN
             ('livefold.accounts.RoleGranted', 'livefold.accounts.RoleRevoked')""",
     ),
+    "fold_refusals": (
+        """(
+            stream_id String, occurred_at DateTime64(3, 'UTC'), offset UInt64, event_id String,
+            refused_event_id String, refused_type LowCardinality(String),
+            fold LowCardinality(String), actor_id String, reason String
+        ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(occurred_at)
+        ORDER BY (stream_id, occurred_at, event_id)""",
+        """SELECT stream_id, occurred_at, offset, event_id,
+            JSONExtractString(payload, 'refused_event_id') AS refused_event_id,
+            JSONExtractString(payload, 'refused_type') AS refused_type,
+            JSONExtractString(payload, 'fold') AS fold, actor_id,
+            JSONExtractString(payload, 'reason') AS reason
+        FROM {events} WHERE event_type = 'livefold.folds.EventRefused'""",
+    ),
     "engagement_per_minute": (
         """(
             stream_id String, minute DateTime('UTC'),
@@ -300,6 +314,8 @@ SUMMARIES: dict[str, str] = {
             min(deleted_at) AS deleted_at FROM {table} GROUP BY user_id)""",
     "user_roles": """SELECT count() AS rows, groupBitXor(cityHash64(event_id, role, granted))
         AS fingerprint FROM {table} FINAL""",
+    "fold_refusals": """SELECT count() AS rows, groupBitXor(cityHash64(event_id,
+        refused_event_id, reason)) AS fingerprint FROM {table} FINAL""",
     "engagement_per_minute": """SELECT count() AS minutes, sum(messages) AS messages,
         sum(chatters) AS chatters, sum(reactions) AS reactions, sum(votes) AS votes,
         sum(tips) AS tips, sum(viewers) AS viewers FROM (

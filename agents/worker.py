@@ -49,7 +49,7 @@ from agents.faust_private import Batch, BatchConsumer, BatchTransport, tables_re
 from agents.platform import PlatformModeration
 from agents.publish import Publisher
 from agents.timings import Timings
-from livefold.folding import Output, Rejected
+from livefold.folding import Output, Rejected, refusal_event
 from livefold.moderation.state import PLATFORM
 from streams.catalog import DEADLETTER_TOPIC, catalog
 from streams.codec import DecodeError, EventValidationError
@@ -159,6 +159,11 @@ class FoldWorker:
     ) -> None:
         self.batches += 1
         emitted = [output for output in outputs if isinstance(output, Event)]
+        emitted += [
+            refusal
+            for output in outputs
+            if isinstance(output, Rejected) and (refusal := refusal_event(output)) is not None
+        ]
         sent = self._send(emitted, failures) if emitted or failures else None
         writes = [write for driver in self.drivers for write in driver.take_writes()]
         self.publisher.publish(outputs, self.batches)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,6 +115,32 @@ class ToAuthor(Rejected):
 
 
 Output = Update | Notice | Rejected | Event
+
+EVENT_REFUSED = "livefold.folds.EventRefused"
+_REFUSALS = uuid.UUID("6f1c2b0e-8d1a-4c59-9a57-2d1f0c6e7b31")  # names refusal events' ids
+
+
+def refusal_event(rejected: Rejected) -> Event | None:
+    """The `EventRefused` a worker appends for a refusal (None for what only tells the author,
+    such as a held message): its id derives from the refused event and the fold, so folding
+    the event again appends the same event."""
+    if rejected.value.get("frame", "rejected") != "rejected":
+        return None
+    refused = rejected.event
+    return Event(
+        EVENT_REFUSED,
+        {
+            "event_id": str(uuid.uuid5(_REFUSALS, f"{refused.event_id}/{rejected.channel}")),
+            "stream_id": refused.stream_id,
+            "actor_id": refused.actor_id,
+            "occurred_at": refused.occurred_at_ms,
+            "trace_id": refused.trace_id,
+            "refused_event_id": refused.event_id,
+            "refused_type": refused.type,
+            "fold": rejected.channel,
+            "reason": rejected.reason,
+        },
+    )
 
 
 class Domain(Protocol):

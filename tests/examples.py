@@ -312,6 +312,15 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
         VIEWER,
         {"user_id": VIEWER, "session_id": "ses-42-7", "reason": "signed_out"},
     ),
+    "livefold.folds.EventRefused": (
+        VIEWER,
+        {
+            "refused_event_id": "9b2f7c1e-3d4a-4f6b-8c2d-1e0f9a8b7c6d",
+            "refused_type": "livefold.polls.VoteCast",
+            "fold": "polls",
+            "reason": "poll-3 is closed",
+        },
+    ),
     "livefold.accounts.AccountDeleted": (
         VIEWER,
         {"user_id": VIEWER, "key_id": "dek-42-1", "reason": "user_request"},

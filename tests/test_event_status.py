@@ -1,6 +1,7 @@
 """`GET /api/v1/events/{event_id}`: an HTTP client learns what became of its write after the
 202: applied once the folds took it, rejected with the fold's reason (on any gateway), and
-nobody but its author may ask."""
+nobody but its author may ask. Refusals are also events (`EventRefused`), so analysts find them
+in ClickHouse's `fold_refusals`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import httpx
 import pytest
 from livefold_sdk import Livefold
 
+from livefold.analytics_store import clickhouse_client
 from livefold.settings import Settings
+from tests.analytics_support import Sink
 from tests.gateways import (
     STREAMER,
     VIEWER,
@@ -26,12 +29,17 @@ from tests.gateways import (
 
 @pytest.fixture(scope="module")
 def pair(stack: Settings) -> Iterator[Pair]:
-    with (
-        fold_workers(stack),
-        gateway(stack, "gateway-status-a") as a,
-        gateway(stack, "gateway-status-b") as b,
-    ):
-        yield Pair(a, b, Tokens(stack))
+    sink = Sink(stack)
+    sink.start()
+    try:
+        with (
+            fold_workers(stack),
+            gateway(stack, "gateway-status-a") as a,
+            gateway(stack, "gateway-status-b") as b,
+        ):
+            yield Pair(a, b, Tokens(stack))
+    finally:
+        sink.stop()
 
 
 def status(pair: Pair, running: Running, event_id: str, user: str = VIEWER) -> Any:
@@ -65,6 +73,22 @@ def test_a_write_is_pending_then_applied_and_a_refused_one_rejected_with_the_rea
         assert rejected["event_type"] == "livefold.polls.VoteCast"
         assert "closed" in rejected["reason"]
     assert status(pair, pair.a, vote["event_id"], user="viewer-someone-else") == 404
+    client = clickhouse_client(pair.a.settings)
+    try:
+        rows = eventually(
+            lambda: (
+                client.query(
+                    "SELECT refused_type, fold, actor_id, reason FROM fold_refusals FINAL"
+                    " WHERE refused_event_id = {id:String}",
+                    parameters={"id": vote["event_id"]},
+                ).result_rows
+            )
+        )
+    finally:
+        client.close()
+    ((refused_type, fold, actor, reason),) = rows
+    assert (refused_type, fold, actor) == ("livefold.polls.VoteCast", "polls", VIEWER)
+    assert "closed" in reason
     assert status(pair, pair.b, said["event_id"]) == 404  # applied: known where it was appended
 
 

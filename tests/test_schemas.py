@@ -38,6 +38,7 @@ FAMILIES = {
     "polls": {"PollCreated", "PollOpened", "VoteCast", "PollClosed"},
     "quiz": {"QuizQuestionPosed", "QuizAnswerSubmitted", "QuizAnswerRevealed"},
     "tips": {"TipIntentCreated", "TipCaptured", "TipFailed", "TipRefunded"},
+    "folds": {"EventRefused"},
     "moderation": {
         "MessageFlagged",
         "VerdictIssued",

@@ -314,6 +314,22 @@ class GuestLeftStage(Envelope):
     reason: LeaveReason
 
 
+class EventRefused(Envelope):
+    """A fold refused an event after the gateway accepted it (a late vote, a second quiz answer,
+    a refund above what is left): appended by the fold worker, one per event and fold, so
+    analysts can query refusals. The envelope's stream and actor are the refused event's.
+    """
+
+    # The refused event's id.
+    refused_event_id: str  # uuid
+    # The refused event's type, e.g. livefold.polls.VoteCast.
+    refused_type: str
+    # The fold (state channel) that refused it, e.g. polls.
+    fold: str
+    # Why, as the author hears it.
+    reason: str
+
+
 class ClipCreated(Envelope):
     """Someone cut a clip out of the stream's recording."""
 
@@ -931,6 +947,7 @@ EVENT_TYPES: dict[str, Any] = {
     "livefold.costream.GuestInvited": GuestInvited,
     "livefold.costream.GuestJoinedStage": GuestJoinedStage,
     "livefold.costream.GuestLeftStage": GuestLeftStage,
+    "livefold.folds.EventRefused": EventRefused,
     "livefold.media.ClipCreated": ClipCreated,
     "livefold.media.IngestStarted": IngestStarted,
     "livefold.media.IngestStopped": IngestStopped,
@@ -993,6 +1010,7 @@ AnyEvent = (
     | GuestInvited
     | GuestJoinedStage
     | GuestLeftStage
+    | EventRefused
     | ClipCreated
     | IngestStarted
     | IngestStopped

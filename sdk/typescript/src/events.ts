@@ -292,6 +292,22 @@ export interface GuestLeftStage extends Envelope {
   reason: LeaveReason;
 }
 
+/**
+ * A fold refused an event after the gateway accepted it (a late vote, a second quiz answer, a
+ * refund above what is left): appended by the fold worker, one per event and fold, so analysts can
+ * query refusals. The envelope's stream and actor are the refused event's.
+ */
+export interface EventRefused extends Envelope {
+  /** The refused event's id. */
+  refused_event_id: string;
+  /** The refused event's type, e.g. livefold.polls.VoteCast. */
+  refused_type: string;
+  /** The fold (state channel) that refused it, e.g. polls. */
+  fold: string;
+  /** Why, as the author hears it. */
+  reason: string;
+}
+
 /** Someone cut a clip out of the stream's recording. */
 export interface ClipCreated extends Envelope {
   /** Unique id of the clip. */
@@ -848,6 +864,7 @@ export interface EventMap {
   "livefold.costream.GuestInvited": GuestInvited;
   "livefold.costream.GuestJoinedStage": GuestJoinedStage;
   "livefold.costream.GuestLeftStage": GuestLeftStage;
+  "livefold.folds.EventRefused": EventRefused;
   "livefold.media.ClipCreated": ClipCreated;
   "livefold.media.IngestStarted": IngestStarted;
   "livefold.media.IngestStopped": IngestStopped;
@@ -913,6 +930,7 @@ export const EVENT_NAMES: readonly EventName[] = [
   "livefold.costream.GuestInvited",
   "livefold.costream.GuestJoinedStage",
   "livefold.costream.GuestLeftStage",
+  "livefold.folds.EventRefused",
   "livefold.media.ClipCreated",
   "livefold.media.IngestStarted",
   "livefold.media.IngestStopped",
