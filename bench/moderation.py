@@ -77,6 +77,7 @@ def verdict_throughput(settings: Settings) -> dict[str, Any]:
     verdicts: Counter[str] = Counter()
     clock = time.perf_counter_ns
     gc.collect()
+    cpu_started = time.process_time()
     started = clock()
     for index, event in enumerate(measured):
         before = clock()
@@ -87,6 +88,7 @@ def verdict_throughput(settings: Settings) -> dict[str, Any]:
             outputs[0].body["verdict"] if outputs and isinstance(outputs[0], Event) else "none"
         ] += 1
     elapsed = (clock() - started) / 1e9
+    cpu = time.process_time() - cpu_started
     latencies.sort()
 
     def micros(q: float) -> float:
@@ -97,6 +99,12 @@ def verdict_throughput(settings: Settings) -> dict[str, Any]:
         "streams": STREAMS,
         "users": USERS,
         "verdicts_per_s": round(len(measured) / elapsed),
+        # this process's CPU time: on a machine shared with other work, wall time also counts
+        # the time the process waited for a core (see docs/moderation.md)
+        "verdicts_per_cpu_s": round(len(measured) / cpu),
+        "cpu_us_per_verdict": round(cpu / len(measured) * 1e6, 1),
+        "wall_s": round(elapsed, 3),
+        "cpu_s": round(cpu, 3),
         "latency_us": {
             "p50": micros(0.5),
             "p99": micros(0.99),
@@ -104,7 +112,7 @@ def verdict_throughput(settings: Settings) -> dict[str, Any]:
             "max": micros(1.0),
         },
         "verdicts": dict(verdicts),
-        "goals": {"verdicts_per_s": 20_000, "p99_us": 5_000},
+        "goals": {"verdicts_per_s": 20_000, "verdicts_per_cpu_s": 20_000, "p99_us": 5_000},
     }
 
 

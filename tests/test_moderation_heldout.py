@@ -17,6 +17,10 @@ from livefold.moderation import corpus
 HELDOUT = Path(__file__).parent / "data" / "moderation_heldout.jsonl"
 # The frozen file: changing a line (to make a number look better) fails here first.
 FROZEN_SHA256 = "77d853f3cde32c7c969a37647b2f9350cc0b1c8309f3b9f3e6162be551827618"
+# Every line's verdict, rule and score under default settings, as one digest (a digest, so the
+# lines' own results stay unread): changes that only make moderation faster must leave it as it
+# is. A deliberate change of the rules updates it, saying so in its commit.
+VERDICTS_SHA256 = "0c7aa55596b4ff431ae08f2ff1df82f7b7c9b5e0a982d2f1ea9110a42c5c9a42"
 STOP_FAMILIES = ("threat", "profanity", "insult", "obfuscation", "spam", "unsafe")
 
 
@@ -40,3 +44,9 @@ def test_default_settings_stop_what_must_be_stopped_and_let_chat_through() -> No
         assert right / total >= 0.85, (family, right, total)
     clean = [j for j in judged if j.line["expect"] == "allow"]
     assert sum(map(corpus.stopped, clean)) / len(clean) <= 0.02
+
+
+def test_the_verdict_on_every_held_out_line_is_pinned() -> None:
+    judged = corpus.judge(corpus.load(HELDOUT), corpus.default_setup_events())
+    verdicts = "".join(f"{j.verdict} {j.rule} {j.score}\n" for j in judged)
+    assert hashlib.sha256(verdicts.encode()).hexdigest() == VERDICTS_SHA256

@@ -84,6 +84,21 @@ def test_regex_rules_match_the_casefolded_and_the_leet_folded_text() -> None:
     assert regex_rules(t.plain, " ".join(t.tokens), rules) is None
 
 
+def test_regex_rules_ask_re2_directly_and_agree_with_its_search() -> None:
+    """`rules` asks RE2's compiled pattern itself (a private part of the `re2` package): this
+    fails if that changes or stops agreeing with the package's own `search`."""
+    patterns = [r"free\s+v-?bucks", r"\b\d{3}[-. ]\d{4}\b", r"(h)(a)+", r"\bcafé\b", r"ü+", r"\b"]
+    texts = ["", "FREE VBUCKS", "call 555-1234 now", "hahaha", "un café noir", "üü über", "  "]
+    for pattern in patterns:
+        rule = RegexRule.compile(pattern)
+        any_of = RegexRules.compile([rule])
+        assert any_of is not None
+        for raw in texts:
+            expected = rule.compiled.search(raw) is not None  # type: ignore[attr-defined]
+            assert rule.search(raw) is expected, (pattern, raw)
+            assert (any_of.first_match(raw) is rule) is expected, (pattern, raw)
+
+
 @pytest.mark.parametrize(
     ("pattern", "why"),
     [

@@ -52,6 +52,7 @@ class Judged:
     line: dict[str, Any]
     verdict: str
     rule: str
+    score: float = 0.0
 
     @property
     def family(self) -> str:
@@ -148,7 +149,8 @@ def judge(lines: list[dict[str, Any]], setup: Iterable[Event] | None = None) -> 
         verdicts = [o for o in outputs if isinstance(o, Event) and o.name == "VerdictIssued"]
         verdict = verdicts[0].body if verdicts else {"verdict": "none", "rule": "none"}
         line = by_id[event.body["message_id"]]
-        judged.append(Judged(line, str(verdict["verdict"]), str(verdict["rule"])))
+        score = float(verdict.get("score", 0.0))
+        judged.append(Judged(line, str(verdict["verdict"]), str(verdict["rule"]), score))
     return judged
 
 

@@ -13,6 +13,7 @@ import operator
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from livefold.moderation.letters import LatinTable, to_latin
 
@@ -86,8 +87,10 @@ class Rejected:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class Text:
+class Text(NamedTuple):
+    """A checked message. A named tuple, not a dataclass: one is made per message and a frozen
+    dataclass costs several times as much to build."""
+
     shown: str  # what viewers see
     plain: str  # NFKC, casefolded, invisibles removed; links and mentions are read from it
     tokens: tuple[str, ...]  # folded words, the form rules match against
@@ -166,16 +169,35 @@ def spaced_out(tokens: tuple[str, ...]) -> bool:
 
 
 def squeeze(tokens: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(_SQUEEZE.sub(_FIRST, " ".join(tokens)).split(" ")) if tokens else ()
+    squeezed = _SQUEEZED.get
+    return tuple([squeezed(token) or _squeeze_word(token) for token in tokens])
+
+
+# Chat's words are few and repeat: each is squeezed once (the cache is emptied when it fills).
+_SQUEEZED: dict[str, str] = {}
+_SQUEEZED_MAX = 50_000
+
+
+def _squeeze_word(token: str) -> str:
+    if len(_SQUEEZED) >= _SQUEEZED_MAX:
+        _SQUEEZED.clear()
+    _SQUEEZED[token] = squeezed = _SQUEEZE.sub(_FIRST, token)
+    return squeezed
 
 
 def _shown(raw: str) -> str:
-    text = raw.translate(_WHITESPACE_CONTROLS)
-    if not text.isascii():
-        text = unicodedata.normalize("NFC", text.translate(_DROP))
-        if "\u200c" in text or "\u200d" in text:
-            text = _JOINER_NEXT_TO_WORD.sub("", text)
+    text = raw.translate(_WHITESPACE_CONTROLS) if _has_tab_or_newline(raw) else raw
+    if text.isascii():
+        # controls are refused before this, so a space is ASCII text's only whitespace
+        return (_SPACES.sub(" ", text) if "  " in text else text).strip()
+    text = unicodedata.normalize("NFC", text.translate(_DROP))
+    if "\u200c" in text or "\u200d" in text:
+        text = _JOINER_NEXT_TO_WORD.sub("", text)
     return _SPACES.sub(" ", text).strip()
+
+
+def _has_tab_or_newline(raw: str) -> bool:
+    return "\t" in raw or "\n" in raw or "\r" in raw
 
 
 def _plain(shown: str) -> str:

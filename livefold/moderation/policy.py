@@ -23,6 +23,15 @@ class ChatModes:
     emote_only: bool = False
     subscribers_only: bool = False
 
+    @property
+    def any_on(self) -> bool:
+        return bool(
+            self.slow_seconds
+            or self.followers_only_minutes is not None
+            or self.emote_only
+            or self.subscribers_only
+        )
+
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> ChatModes:
         minutes = body.get("followers_only_minutes")

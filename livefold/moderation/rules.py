@@ -188,10 +188,11 @@ def collapse_spacing(tokens: tuple[str, ...], keep_article: bool = False) -> tup
     return tuple(joined)
 
 
-def spacing_variants(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
+def spacing_variants(text: Text) -> list[tuple[str, ...]]:
     """The words as typed, and as they read with spaced-out letters joined."""
+    tokens = text.tokens
     variants = [tokens]
-    if not spaced_out(tokens):
+    if not text.spaced:
         return variants
     for keep_article in (False, True):
         collapsed = collapse_spacing(tokens, keep_article)
@@ -203,7 +204,7 @@ def spacing_variants(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
 def blocked_term(text: Text, blocked: TermList, allowed: TermList) -> Finding | None:
     if not blocked:
         return None
-    for words in spacing_variants(text.tokens):
+    for words in spacing_variants(text):
         squeezed = text.squeezed if words is text.tokens else squeeze(words)
         hits = blocked.matches(words, squeezed)
         if hits and allowed:
@@ -228,6 +229,20 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.max_mem = 1 << 20
 _RE2_OPTIONS.log_errors = False
 _RE2_OPTIONS.case_sensitive = False
+
+
+# Whether a pattern matches, asked of RE2 itself: the wrapper's `search` also maps byte offsets
+# back to characters and builds a match object, three times the cost of the search for text
+# that matches nothing (nearly every message, twice each). `re2`'s internals are read here and
+# nowhere else; `tests/test_moderation_rules.py` fails if they change.
+_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
+_NO_MATCH = (-1, -1)
+
+
+def _found(compiled: object, text: str) -> bool:
+    encoded = text.encode()
+    spans = compiled._regexp.Match(_UNANCHORED, encoded, 0, len(encoded))  # type: ignore[attr-defined]
+    return bool(spans[0] != _NO_MATCH)
 
 
 class RegexRejected(ValueError):
@@ -259,7 +274,7 @@ class RegexRule:
         return cls(pattern, compiled)
 
     def search(self, text: str) -> bool:
-        return self.compiled.search(text) is not None  # type: ignore[attr-defined]
+        return _found(self.compiled, text)
 
 
 @dataclass(frozen=True)
@@ -278,7 +293,7 @@ class RegexRules:
         return cls(tuple(rules), re2.compile(combined, _RE2_OPTIONS))
 
     def first_match(self, text: str) -> RegexRule | None:
-        if self.any_of.search(text) is None:  # type: ignore[attr-defined]
+        if not _found(self.any_of, text):
             return None
         return next((rule for rule in self.rules if rule.search(text)), None)
 

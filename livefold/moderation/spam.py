@@ -64,10 +64,9 @@ def emote_only(shown: str, emote_names: Iterable[str]) -> bool:
     return not any(word not in names and any(c.isalnum() for c in word) for word in shown.split())
 
 
-def count_emotes(shown: str, emote_names: Iterable[str]) -> int:
-    names = set(emote_names)
-    words = shown.split()
-    count = sum(word in names for word in words) if names else 0
+def count_emotes(shown: str, emote_names: Collection[str]) -> int:
+    names = emote_names if isinstance(emote_names, (set, frozenset)) else set(emote_names)
+    count = sum(word in names for word in shown.split()) if names else 0
     if not shown.isascii():
         count += sum(unicodedata.category(c) == "So" for c in shown)
     return count
@@ -106,11 +105,24 @@ def shape(shown: str, emotes: int, mentions: int, settings: FilterSettings) -> F
         return Finding("spam_mentions", Verdict.BLOCK, 1.0, "@everyone or @here")
     if len(shown) < min(settings.caps_min_letters, _REPEATED_LENGTH):
         return None
-    upper = sum(map(str.isupper, shown))
-    letters = upper + sum(map(str.islower, shown))
+    upper, letters = _cased_letters(shown)
     if letters >= settings.caps_min_letters and upper >= settings.caps_ratio * letters:
         return Finding("spam_caps", Verdict.BLOCK, round(upper / letters, 4))
     return repetition(shown)
+
+
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
+
+
+def _cased_letters(shown: str) -> tuple[int, int]:
+    """(upper case letters, upper and lower case letters); ASCII text counted in C."""
+    if shown.isascii():
+        encoded = shown.encode()
+        upper = len(encoded) - len(encoded.translate(None, _ASCII_UPPER))
+        return upper, upper + len(encoded) - len(encoded.translate(None, _ASCII_LOWER))
+    upper = sum(map(str.isupper, shown))
+    return upper, upper + sum(map(str.islower, shown))
 
 
 # Walls: one word (an emote's name, "lol") again and again, one character or a short unit
@@ -161,7 +173,13 @@ _SCAM = re.compile(
 )
 
 
+# Every shape of _SCAM starts with one of these: text without any of them cannot match.
+_SCAM_WORDS = ("free", "cheap", "link", "check", "visit", "dm", "dot")
+
+
 def scam(plain: str) -> Finding | None:
+    if not any(word in plain for word in _SCAM_WORDS):
+        return None
     found = _SCAM.search(plain)
     return None if found is None else Finding("spam_scam", Verdict.HOLD, 0.9, found.group())
 

@@ -313,7 +313,7 @@ class ThreatPatterns:
         if self.triggers.isdisjoint(text.squeezed) and not text.spaced:
             return 0.0  # no trigger word, and no spaced-out letters that could spell one
         best = 0.0
-        for tokens in spacing_variants(text.tokens):
+        for tokens in spacing_variants(text):
             squeezed = text.squeezed if tokens is text.tokens else squeeze(tokens)
             best = max(best, self._score(text, squeezed))
         return best

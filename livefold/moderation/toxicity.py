@@ -17,6 +17,7 @@ category's score with that category's thresholds at the stream's level for it. T
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -196,7 +197,7 @@ class Lexicon:
         if self._nothing_to_find(text):
             self._last = (text, scores)
             return scores
-        for words in spacing_variants(text.tokens):
+        for words in spacing_variants(text):
             squeezed = text.squeezed if words is text.tokens else squeeze(words)
             for category, score in self._score(text, words, squeezed).items():
                 scores[category] = max(scores.get(category, 0.0), score)
@@ -218,7 +219,7 @@ class Lexicon:
             and "*" not in text.plain
             and self._pairs.isdisjoint(itertools.pairwise(tokens))
             and not any(infix in text.plain for infix in PROFANE_INFIXES)
-            and self._words.isdisjoint(a + b for a, b in itertools.pairwise(tokens))
+            and self._words.isdisjoint(map(operator.add, tokens, tokens[1:]))
         )
 
     def _hits(
