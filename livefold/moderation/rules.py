@@ -77,7 +77,18 @@ _ELONGATED = 3
 
 
 def letter_runs(word: str) -> tuple[int, ...]:
-    return tuple(len(tuple(group)) for _, group in itertools.groupby(word))
+    """How many times each letter repeats in turn ("hello" -> 1, 1, 2, 1); computed once per
+    word per process (chat's words repeat; the cache is emptied when it fills)."""
+    runs = _RUNS.get(word)
+    if runs is None:
+        if len(_RUNS) >= _RUNS_MAX:
+            _RUNS.clear()
+        runs = _RUNS[word] = tuple(len(tuple(group)) for _, group in itertools.groupby(word))
+    return runs
+
+
+_RUNS: dict[str, tuple[int, ...]] = {}
+_RUNS_MAX = 50_000
 
 
 def same_word(text_runs: tuple[int, ...], term_runs: tuple[int, ...]) -> bool:
