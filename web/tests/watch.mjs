@@ -68,6 +68,19 @@ async function signInAndTakePart(page) {
   return { said, voted: (await first.locator(".poll-text").textContent())?.trim() };
 }
 
+// After one visit the app opens without a network: the shell, saying it cannot reach livefold.
+async function offlineShell() {
+  const context = await browser.newContext({ ...DEVICES.phone, colorScheme: "dark", serviceWorkers: "allow" });
+  const page = await context.newPage();
+  await page.goto(`${app}/`);
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+  await context.setOffline(true);
+  await page.reload();
+  await page.locator(".brand").waitFor(WAIT);
+  await page.locator(".banner", { hasText: "Cannot reach livefold" }).waitFor(WAIT);
+  await context.close();
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "chromium",
   args: ["--no-sandbox", "--disable-dev-shm-usage"],
@@ -87,6 +100,7 @@ try {
     if (problems.length) throw new Error(`page errors on ${device}: ${problems.join("; ")}`);
     await context.close();
   }
+  await offlineShell();
 } finally {
   await browser.close();
 }
