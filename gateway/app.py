@@ -35,7 +35,13 @@ from gateway import (
     web_app,
 )
 from gateway.auth import openapi as auth_openapi
-from gateway.auth.backend import LocalVerifier, TokenBackend, Verifier, on_auth_error
+from gateway.auth.backend import (
+    TOKEN_PATH,
+    LocalVerifier,
+    TokenBackend,
+    Verifier,
+    on_auth_error,
+)
 from gateway.errors import ApiError, on_api_error, on_http_error, on_unexpected
 from gateway.limits import BodyLimit
 from gateway.metrics import METRICS_PATH, RequestTimer, metrics_endpoint
@@ -134,7 +140,7 @@ def create_app(
             Middleware(RequestTimer),
             Middleware(
                 AuthenticationMiddleware,
-                backend=TokenBackend(gateway.verifier, frozenset({METRICS_PATH})),
+                backend=TokenBackend(gateway.verifier, frozenset({METRICS_PATH, TOKEN_PATH})),
                 on_error=on_auth_error,
             ),
         ],

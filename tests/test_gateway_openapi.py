@@ -47,6 +47,7 @@ ROUTES_BESIDE_THE_API = {
     ("delete", "/api/v1/accounts/me"),
     ("post", "/api/v1/accounts/{user_id}/roles"),
     ("delete", "/api/v1/accounts/{user_id}/roles/{role}"),
+    ("post", "/api/v1/service-clients"),
 }
 
 

@@ -1,5 +1,6 @@
 """The accounts API: register, read/change/delete one's own account, and (admins) grant and
-revoke roles. Refusals are the gateway's JSON errors (gateway/errors.py): {"error", "reason"},
+revoke roles and register service clients (a service account for a script or bot). Refusals
+are the gateway's JSON errors (gateway/errors.py): {"error", "reason"},
 plus "fields": [{"field", "reason"}] when the body was at fault."""
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 MAX_JSON_BYTES = 16 * 1024
 MAX_USER_ID_CHARS = 200  # what the accounts log takes (an event's key)
 ERASED = None  # how an erased personal field reads
+SERVICE_CLIENTS = "/api/v1/service-clients"
 
 
 def account_view(account: Account) -> dict[str, Any]:
@@ -187,7 +189,27 @@ def account_routes(service: AuthService) -> list[BaseRoute]:
 
         return await handle(request, work)
 
+    async def service_clients(request: Request) -> Response:
+        async def work(request: Request) -> Response:
+            verified = await admin(request)
+            body = await json_body(request)
+            if (
+                not isinstance(body, dict)
+                or set(body) != {"name"}
+                or not isinstance(body["name"], str)
+            ):
+                raise InvalidInput([FieldError("name", "required, the only field, a name")])
+            actor = verified.principal.user_id
+            account, secret = await run_in_threadpool(
+                accounts.register_service_client, body["name"], actor
+            )
+            answer = {**account_view(account), "client_id": account.user_id}
+            return JSONResponse({**answer, "client_secret": secret}, status_code=201)
+
+        return await handle(request, work)
+
     return [
+        Route(SERVICE_CLIENTS, service_clients, methods=["POST"]),
         Route("/api/v1/accounts", register, methods=["POST"]),
         Route("/api/v1/accounts/me", me, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/v1/accounts/{user_id}/roles", roles, methods=["POST"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -136,27 +137,51 @@ class AccountService:
     # ------------------------------------------------------------ accounts
 
     def register(self, registration: Registration) -> Account:
-        if self.directory.holder_of(registration.username) is not None:
-            raise Conflict(f"username {registration.username!r} is taken (or one like it)")
-        user_id = str(uuid.uuid4())
         profile = Profile(registration.username, registration.display_name, registration.email)
         credentials = {"password_hash": hash_password(registration.password)}
+        return self._create(profile, credentials, actor_id=None)
+
+    def register_service_client(self, name: str, actor_id: str) -> tuple[Account, str]:
+        """A service account for a script or bot, and its client secret (shown once: only its
+        hash is kept, sealed like a password). Its user id is its OAuth client id; it has no
+        password, so nobody signs in as it in a browser."""
+        name = normalized_username(name)
+        if (reason := username_problem(name)) is not None:
+            raise InvalidInput([FieldError("name", reason)])
+        secret = secrets.token_urlsafe(32)
+        credentials = {"client_secret_hash": hash_password(secret)}
+        account = self._create(Profile(name, name, ""), credentials, actor_id=actor_id)
+        return account, secret
+
+    def _create(
+        self, profile: Profile, credentials: dict[str, str], actor_id: str | None
+    ) -> Account:
+        if self.directory.holder_of(profile.username) is not None:
+            raise Conflict(f"username {profile.username!r} is taken (or one like it)")
+        user_id = str(uuid.uuid4())
         key_id, key = self._new_key()
         self._append(
             accounts.account_event(
                 accounts.ACCOUNT_CREATED,
                 user_id,
+                actor_id=actor_id,
                 key_id=key_id,
                 encrypted_profile=seal(key, _json(profile.as_dict()), profile_context(user_id)),
                 encrypted_credentials=seal(key, _json(credentials), credentials_context(user_id)),
             )
         )
         self._catch_up()  # other accounts live on other partitions
-        if self.directory.holder_of(registration.username) != user_id:
+        if self.directory.holder_of(profile.username) != user_id:
             # Another gateway registered the name at the same moment, and first.
             self.delete(user_id, actor_id=SYSTEM_ACTOR, reason="other")
-            raise Conflict(f"username {registration.username!r} is taken (or one like it)")
+            raise Conflict(f"username {profile.username!r} is taken (or one like it)")
         return self._account(user_id)
+
+    def client_secret_hash(self, user_id: str) -> str | None:
+        try:
+            return self.directory.client_secret_hash(user_id)
+        except KeyStoreUnavailable as error:
+            raise Unavailable(str(error)) from error
 
     def change_profile(self, user_id: str, changes: dict[str, str]) -> Account:
         account, key_id = self._active(user_id)

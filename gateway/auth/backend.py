@@ -96,6 +96,9 @@ class Caller(BaseUser):
         return self.principal.user_id
 
 
+TOKEN_PATH = "/oauth/token"  # its confidential clients authenticate with HTTP Basic (RFC 6749)
+
+
 def bearer_token(connection: HTTPConnection) -> str | None:
     header = connection.headers.get("authorization")
     if header is None:

@@ -1,5 +1,6 @@
 """The OAuth clients livefold knows: one public client (no secret) shared by the web app and
-the SDKs, which must use PKCE (S256).
+the SDKs, which must use PKCE (S256); and confidential service clients an admin registers for
+scripts and bots (the client credentials grant), one per service account.
 
 Redirect URIs must match a registered one exactly, except that a native app or SDK waiting on
 a loopback address may use any port (RFC 8252, section 7.3): `http://127.0.0.1/callback`
@@ -11,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from gateway.auth.passwords import password_matches
 from livefold.settings import Settings
 
 SCOPES = ("openid", "profile", "email", "offline_access")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
+SERVICE_GRANT_TYPE = "client_credentials"
+SERVICE_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,39 @@ class PublicClient:
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in GRANT_TYPES
+
+
+@dataclass(frozen=True)
+class ServiceClient:
+    """A confidential client: its id is its service account's user id, the subject of the
+    tokens it gets; its secret is checked against the hash the accounts log keeps."""
+
+    client_id: str
+    secret_hash: str | None
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        return ""  # no user signs in: no OpenID Connect scopes
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return password_matches(self.secret_hash, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in SERVICE_AUTH_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == SERVICE_GRANT_TYPE
 
 
 def redirect_uris(settings: Settings) -> tuple[str, ...]:

@@ -217,6 +217,13 @@ class AccountDirectory:
         return None if holder is None else holder[1]
 
     def password_hash(self, user_id: str) -> str | None:
+        return self._credential(user_id, "password_hash")
+
+    def client_secret_hash(self, user_id: str) -> str | None:
+        """The hashed secret of a service account (None for a person's account)."""
+        return self._credential(user_id, "client_secret_hash")
+
+    def _credential(self, user_id: str, name: str) -> str | None:
         with self._changed:
             state = self._states.get(user_id)
             if state is None or state["status"] != "active":
@@ -225,8 +232,8 @@ class AccountDirectory:
         opened = self._open(key_id, sealed, credentials_context(user_id))
         if opened is None:
             return None
-        password_hash = json.loads(opened).get("password_hash")
-        return password_hash if isinstance(password_hash, str) else None
+        value = json.loads(opened).get(name)
+        return value if isinstance(value, str) else None
 
     def session(self, user_id: str, session_id: str) -> Session | None:
         now_ms = int(time.time() * 1000)

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.auth.account_service import Unavailable
+from gateway.auth.backend import TOKEN_PATH
 from gateway.auth.bearer import Unauthorized, error_text
 from gateway.auth.clients import SCOPES
 from gateway.auth.login_page import error_page, login_page
@@ -30,17 +31,21 @@ def discovery_document(issuer: str) -> dict[str, Any]:
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}{AUTHORIZE}",
-        "token_endpoint": f"{issuer}/oauth/token",
+        "token_endpoint": f"{issuer}{TOKEN_PATH}",
         "userinfo_endpoint": f"{issuer}/oauth/userinfo",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "jwks_uri": f"{issuer}/oauth/jwks.json",
         "scopes_supported": list(SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGORITHMS),
-        "token_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint_auth_methods_supported": [
+            "none",
+            "client_secret_basic",
+            "client_secret_post",
+        ],
         "revocation_endpoint_auth_methods_supported": ["none"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
@@ -157,7 +162,7 @@ def oauth_routes(service: AuthService) -> list[BaseRoute]:
         Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
         Route("/oauth/jwks.json", jwks, methods=["GET"]),
         Route(AUTHORIZE, authorize, methods=["GET", "POST"]),
-        Route("/oauth/token", token, methods=["POST"]),
+        Route(TOKEN_PATH, token, methods=["POST"]),
         Route("/oauth/revoke", revoke, methods=["POST"]),
         Route("/oauth/userinfo", userinfo, methods=["GET", "POST"]),
     ]

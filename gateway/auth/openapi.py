@@ -179,7 +179,8 @@ OAUTH_OPERATIONS: Operations = {
     },
     "/oauth/token": {
         "post": {
-            "summary": "Token endpoint: redeem a code (PKCE) or rotate a refresh token",
+            "summary": "Token endpoint: redeem a code (PKCE), rotate a refresh token, or get a "
+            "service client's token (client credentials)",
             "operationId": "post_oauth_token",
             "requestBody": {
                 "required": True,
@@ -212,6 +213,17 @@ OAUTH_OPERATIONS: Operations = {
                                         "scope": PRINTABLE,
                                     },
                                     "required": ["grant_type", "refresh_token", "client_id"],
+                                },
+                                {
+                                    "type": "object",
+                                    "description": "a service client: its id and secret here "
+                                    "or in HTTP Basic authentication",
+                                    "properties": {
+                                        "grant_type": {"enum": ["client_credentials"]},
+                                        "client_id": PRINTABLE,
+                                        "client_secret": PRINTABLE,
+                                    },
+                                    "required": ["grant_type"],
                                 },
                             ]
                         }
@@ -328,6 +340,7 @@ def accounts_operation(
     return operation
 
 
+USERNAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{2,31}$"
 ME = "/api/v1/accounts/me"
 ROLES = "/api/v1/accounts/{user_id}/roles"
 UNAUTHORIZED = {"401": "not signed in, or the token is refused"}
@@ -350,7 +363,7 @@ ACCOUNT_OPERATIONS: Operations = {
                 "properties": {
                     "username": {
                         "type": "string",
-                        "pattern": "^[a-z0-9][a-z0-9_.-]{2,31}$",
+                        "pattern": USERNAME_PATTERN,
                         "description": "compared in lower case (NFKC)",
                     },
                     "password": {"type": "string", "minLength": 8, "maxLength": 1024},
@@ -427,6 +440,33 @@ ACCOUNT_OPERATIONS: Operations = {
             },
             queries=(query("channel_id", "the channel the role was granted for", STRING),),
             path_schemas={"role": {"enum": list(ROLE_NAMES)}},
+        )
+    },
+    "/api/v1/service-clients": {
+        "post": accounts_operation(
+            "post",
+            "/api/v1/service-clients",
+            "Register a service client (admins): a service account for a script or bot, which "
+            "gets tokens with the client_credentials grant; its secret is shown only here",
+            {**JSON_BODY_REFUSALS, **UNAUTHORIZED, "403": "not an admin", "409": "name taken"},
+            success={
+                "201": {
+                    "description": "the service account, its client_id and client_secret",
+                    "content": json_content(
+                        {
+                            "type": "object",
+                            "properties": {"client_id": STRING, "client_secret": STRING},
+                            "required": ["client_id", "client_secret"],
+                        }
+                    ),
+                }
+            },
+            body={
+                "type": "object",
+                "properties": {"name": {"type": "string", "pattern": USERNAME_PATTERN}},
+                "required": ["name"],
+                "additionalProperties": False,
+            },
         )
     },
 }

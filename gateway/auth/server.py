@@ -1,6 +1,7 @@
 """livefold's OAuth 2.0 / OpenID Connect authorization server for local accounts, on authlib:
 the authorization-code grant with PKCE (S256, required), the refresh-token grant with rotation,
-and token revocation (RFC 7009).
+the client-credentials grant for service accounts' confidential clients, and token revocation
+(RFC 7009).
 
 Where things live:
 - authorization codes and refresh tokens are sealed and self-contained (`sealed_tokens`); the
@@ -28,7 +29,7 @@ from joserfc import jwt
 from starlette.responses import Response
 
 from gateway.auth.account_service import AccountService
-from gateway.auth.clients import SCOPES, PublicClient, registered_clients
+from gateway.auth.clients import SCOPES, PublicClient, ServiceClient, registered_clients
 from gateway.auth.directory import Account, AccountDirectory
 from gateway.auth.sealed_tokens import CODE, REFRESH, SealingKey
 from gateway.auth.starlette_oauth import to_response
@@ -227,6 +228,13 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         """Nothing to do: `authenticate_user` spent it in the log."""
 
 
+class ServiceGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    """A script or bot's token, no browser: the client authenticates with its secret and the
+    access token's subject is its service account (no session, no refresh token)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+
+
 class UnsupportedTokenType(OAuth2Error):  # type: ignore[misc]
     """RFC 7009, 2.2.1: an error response of RFC 6749, 5.2, so 400 (authlib's own is a 401)."""
 
@@ -283,12 +291,19 @@ class LivefoldAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_token_generator("default", self.generate_tokens)
         self.register_grant(CodeGrant, [S256CodeChallenge(required=True)])
         self.register_grant(RefreshGrant)
+        self.register_grant(ServiceGrant)
         self.register_endpoint(Revocation)
 
     # ------------------------------------------------------------ what authlib asks for
 
-    def query_client(self, client_id: str) -> PublicClient | None:
-        return self.clients.get(client_id)
+    def query_client(self, client_id: str) -> PublicClient | ServiceClient | None:
+        public = self.clients.get(client_id)
+        if public is not None:
+            return public
+        account = self.directory.account(client_id)
+        if account is None or not account.active:
+            return None
+        return ServiceClient(client_id, self.accounts.client_secret_hash(client_id))
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Nothing to store: the grant recorded the session event before the tokens were made,
@@ -313,30 +328,39 @@ class LivefoldAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def generate_tokens(
         self,
         grant_type: str,
-        client: PublicClient,
-        user: Grantee,
+        client: PublicClient | ServiceClient,
+        user: Grantee | None,
         scope: str | None = None,
         expires_in: int | None = None,
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
-        scope = scope or ""
-        user_id, ttl = user.account.user_id, self.settings.access_token_ttl_seconds
-        roles = frozenset({"viewer"}) | (user.account.global_roles() & ROLES)
-        client_id = client.get_client_id()
+        """`user` None: a service client's own token, for its service account."""
+        scope, client_id = scope or "", client.get_client_id()
+        account = user.account if user is not None else self.active_account(client_id)
+        if account is None:
+            raise InvalidGrantError("the account no longer exists")
+        ttl = self.settings.access_token_ttl_seconds
+        roles = frozenset({"viewer"}) | (account.global_roles() & ROLES)
+        extra: dict[str, Any] = {"client_id": client_id, "scope": scope}
+        if user is not None:
+            extra["sid"] = user.session_id
         token: dict[str, Any] = {
             "token_type": "Bearer",
             "access_token": issue_access_token(
                 self.keys,
-                user_id=user_id,
+                user_id=account.user_id,
                 roles=roles,
                 issuer=self.settings.gateway_url,
                 audience=self.settings.auth_audience,
                 ttl_seconds=ttl,
-                extra_claims={"sid": user.session_id, "client_id": client_id, "scope": scope},
+                extra_claims=extra,
             ),
             "expires_in": ttl,
             "scope": scope,
         }
+        if user is None:
+            return token
+        user_id = account.user_id
         if include_refresh_token:
             claims = {
                 "sub": user_id,
@@ -347,7 +371,7 @@ class LivefoldAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 "auth_time": user.auth_time,
             }
             token["refresh_token"] = self.sealing.seal(REFRESH, claims, user.expires_at)
-        if "openid" in scope.split():
+        if "openid" in scope.split() and isinstance(client, PublicClient):
             token["id_token"] = self.id_token(user, client, token["access_token"])
         return token
 
