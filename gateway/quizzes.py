@@ -1,5 +1,9 @@
 """Quizzes: a moderator poses timed questions and reveals answers; viewers answer once per
-question; a leaderboard per quiz (a quiz is the series of questions sharing a quiz id)."""
+question; a leaderboard per quiz (a quiz is the series of questions sharing a quiz id).
+
+A quiz starts with its first question at `POST .../quizzes`, which generates the quiz id as a
+poll's is; posing a first question under a client-chosen id is deprecated (still accepted).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,14 @@ from gateway.reads import Read, ready_gateway, stream_view
 from gateway.writes import Who, Write, principal_of
 
 WRITES = [
+    Write(
+        "POST",
+        "/streams/{stream_id}/quizzes",
+        "livefold.quiz.QuizQuestionPosed",
+        "Start a quiz with its first question (quiz_id and question_id come back)",
+        Who.MODERATOR,
+        generated=("quiz_id", "question_id"),
+    ),
     Write(
         "POST",
         "/streams/{stream_id}/quizzes/{quiz_id}/questions",
@@ -41,21 +53,12 @@ WRITES = [
 
 
 async def list_quiz_views(request: Request) -> Response:
-    """The stream's quiz questions and leaderboards (players' own ranks left out)."""
+    """The stream's quiz questions and leaderboards, as views (players' own ranks left out)."""
     gateway = ready_gateway(request)
     stream_id = request.path_params["stream_id"]
     stream_view(gateway, stream_id)
-    views = gateway.store.channel("quiz", stream_id)
-    items = (
-        []
-        if views is None
-        else [
-            {"key": key, "value": entry.value}
-            for key, entry in views.updates.items()
-            if "/u/" not in key
-        ]
-    )
-    return JSONResponse({"items": items})
+    views = gateway.store.views("quiz", stream_id, f"{stream_id}/")
+    return JSONResponse({"items": [view for view in views if view.get("kind") != "rank"]})
 
 
 async def leaderboard(request: Request) -> Response:

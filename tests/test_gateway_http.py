@@ -265,6 +265,34 @@ def test_chat_history_pages_back_and_authors_or_moderators_delete(api: Api) -> N
     assert sent[0] not in [m["message_id"] for m in shown["items"]]
 
 
+def test_a_quiz_gets_a_generated_id_and_lists_as_views_like_polls(api: Api) -> None:
+    stream_id = new_stream(api)
+    base = f"/streams/{stream_id}"
+    question = {"question": "2+2?", "options": [{"option_id": "x", "text": "4"},
+                {"option_id": "y", "text": "5"}], "correct_option": "x", "points": 10,
+                "time_limit_seconds": 30}  # fmt: skip
+    started = api.call("POST", f"{base}/quizzes", STREAMER, json=question)
+    assert started.status_code == 202, started.text
+    quiz_id, question_id = started.json()["quiz_id"], started.json()["question_id"]
+    assert quiz_id and question_id
+    (listed,) = eventually(lambda: api.call("GET", f"{base}/quizzes").json()["items"])
+    assert listed["kind"] == "question" and listed["correct_option"] is None
+    assert (listed["quiz_id"], listed["question_id"]) == (quiz_id, question_id)
+    questions = f"{base}/quizzes/{quiz_id}/questions/{question_id}"
+    answer = api.call("POST", f"{questions}/answers", VIEWER, json={"option_id": "x"})
+    assert answer.status_code == 202
+    reveal = api.call("POST", f"{questions}/reveal", STREAMER, json={"correct_option": "x"})
+    assert reveal.status_code == 202
+
+    def shown() -> list[Any]:
+        items: list[Any] = api.call("GET", f"{base}/quizzes").json()["items"]
+        return items if {item["kind"] for item in items} == {"question", "leaderboard"} else []
+
+    items = eventually(shown)
+    assert all(item["quiz_id"] == quiz_id for item in items)  # players' ranks stay out
+    assert api.call("POST", f"{base}/quizzes", VIEWER, json=question).status_code == 403
+
+
 def test_polls_quizzes_reactions_tips_follows_and_clips_reach_their_state(api: Api) -> None:
     stream_id = new_stream(api)
     base = f"/streams/{stream_id}"

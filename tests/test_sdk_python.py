@@ -201,6 +201,32 @@ def test_chat_sent_over_rest_reaches_the_viewers_subscription(
     run(scenario)
 
 
+def test_a_quiz_started_without_an_id_gets_one_and_lists_as_views(
+    live: LiveGateway, people: People
+) -> None:
+    async def scenario() -> None:
+        async with (
+            AsyncLivefold(live.url, auth=people.streamer.session) as streamer,
+            AsyncLivefold(live.url, auth=people.viewer.session) as viewer,
+        ):
+            stream_id = await new_stream(streamer)
+            started = await streamer.create_quiz(stream_id, "2+2?", ["4", "5"], "1", points=5)
+            quiz_id = started["quiz_id"]
+            assert quiz_id and started["question_id"]
+            deadline = time.monotonic() + 30
+            listed = await viewer.quizzes(stream_id)
+            while not listed["items"] and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                listed = await viewer.quizzes(stream_id)
+            (view,) = listed["items"]
+            assert (view["kind"], view["quiz_id"]) == ("question", quiz_id)
+            assert view["question"] == "2+2?"
+            asked = await streamer.pose_question(stream_id, quiz_id, "3+3?", ["6", "7"], "1")
+            assert asked["question_id"] != started["question_id"]
+
+    run(scenario)
+
+
 def test_a_vote_shows_in_the_tally_live_and_over_rest(live: LiveGateway, people: People) -> None:
     async def scenario() -> None:
         async with (

@@ -243,6 +243,25 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
 
     # ------------------------------------------------------------ quizzes
 
+    def create_quiz(
+        self,
+        stream_id: str,
+        question: str,
+        options: Sequence[str] | Mapping[str, str],
+        correct_option: str,
+        *,
+        points: int = 1,
+        time_limit_seconds: int = 30,
+        idempotency_key: str | None = None,
+    ) -> W:
+        """Start a quiz with its first question (`quiz_id` and `question_id` come back, made
+        by the gateway as a poll's id is); pose the next ones with `pose_question`."""
+        return self._write(
+            "POST", f"/streams/{segment(stream_id)}/quizzes", idempotency_key, question=question,
+            options=choices(options), correct_option=correct_option, points=points,
+            time_limit_seconds=time_limit_seconds,
+        )  # fmt: skip
+
     def pose_question(
         self,
         stream_id: str,
@@ -255,7 +274,9 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
         time_limit_seconds: int = 30,
         idempotency_key: str | None = None,
     ) -> W:
-        """Pose a question (`question_id` comes back); the answer stays hidden until revealed."""
+        """Pose a question of quiz `quiz_id` (`question_id` comes back); the answer stays hidden
+        until revealed. Deprecated for a new quiz: a quiz id of your own choosing still works
+        for now, but start a quiz with `create_quiz`, which makes its id."""
         path = f"/streams/{segment(stream_id)}/quizzes/{segment(quiz_id)}/questions"
         return self._write(
             "POST", path, idempotency_key, question=question, options=choices(options),
@@ -293,6 +314,8 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
         return self._write("POST", path, idempotency_key, correct_option=correct_option)
 
     def quizzes(self, stream_id: str) -> R:
+        """The stream's quiz questions and leaderboards, as views (each with its `kind`,
+        `quiz_id`...), as `polls` lists polls."""
         return self._json(Call("GET", f"/streams/{segment(stream_id)}/quizzes"))
 
     def leaderboard(self, stream_id: str, quiz_id: str) -> R:

@@ -75,6 +75,12 @@ export function choices(options: Options): { option_id: string; text: string }[]
   return pairs.map(([optionId, text]) => ({ option_id: String(optionId), text: String(text) }));
 }
 
+export type QuizQuestion = { question: string; options: Options; correct_option: string; points?: number; time_limit_seconds?: number };
+
+function questionBody(question: QuizQuestion): Json {
+  return { points: 1, time_limit_seconds: 30, ...question, options: choices(question.options) };
+}
+
 const stream = (id: string) => `/streams/${segment(id)}`;
 
 export class LivefoldClient extends ModerationCalls {
@@ -232,15 +238,27 @@ export class LivefoldClient extends ModerationCalls {
 
   // ------------------------------------------------------------ quizzes
 
+  /** Start a quiz with its first question: `quiz_id` and `question_id` come back, made by the
+   * gateway as a poll's id is. Pose the next ones with `poseQuestion`. */
+  createQuiz(
+    streamId: string,
+    question: QuizQuestion,
+    options?: WriteOptions,
+  ): Promise<Accepted & { quiz_id: string; question_id: string }> {
+    const path = `${stream(streamId)}/quizzes`;
+    return this.write("POST", path, questionBody(question), options) as Promise<Accepted & { quiz_id: string; question_id: string }>;
+  }
+
+  /** Pose a question of quiz `quizId`. Deprecated for a new quiz: a quiz id of your own
+   * choosing still works for now, but start a quiz with `createQuiz`, which makes its id. */
   poseQuestion(
     streamId: string,
     quizId: string,
-    question: { question: string; options: Options; correct_option: string; points?: number; time_limit_seconds?: number },
+    question: QuizQuestion,
     options?: WriteOptions,
   ): Promise<Accepted & { question_id: string }> {
-    const body = { points: 1, time_limit_seconds: 30, ...question, options: choices(question.options) };
     const path = `${stream(streamId)}/quizzes/${segment(quizId)}/questions`;
-    return this.write("POST", path, body, options) as Promise<Accepted & { question_id: string }>;
+    return this.write("POST", path, questionBody(question), options) as Promise<Accepted & { question_id: string }>;
   }
 
   answerQuiz(streamId: string, quizId: string, questionId: string, optionId: string, options?: WriteOptions): Promise<Accepted> {
@@ -253,7 +271,9 @@ export class LivefoldClient extends ModerationCalls {
     return this.write("POST", path, { correct_option: correctOption }, options);
   }
 
-  quizzes(streamId: string): Promise<Json> {
+  /** The stream's quiz questions and leaderboards, as views (each with its `kind`, `quiz_id`...),
+   * as `polls` lists polls. */
+  quizzes(streamId: string): Promise<{ items: Json[] }> {
     return this.read(`${stream(streamId)}/quizzes`);
   }
 

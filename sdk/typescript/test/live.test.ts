@@ -170,6 +170,21 @@ test("a vote shows in the tally live and over REST", async () => {
   live.close();
 });
 
+test("a quiz started without an id gets one and lists as views", async () => {
+  const host = new LivefoldClient(url, { auth: streamer });
+  const guest = new LivefoldClient(url, { auth: viewer });
+  const streamId = await newStream(host);
+  const started = await host.createQuiz(streamId, { question: "2+2?", options: ["4", "5"], correct_option: "1" });
+  assert.ok(started.quiz_id && started.question_id);
+  let items: Record<string, unknown>[] = [];
+  const deadline = Date.now() + 30_000;
+  while (items.length === 0 && Date.now() < deadline) {
+    items = (await guest.quizzes(streamId)).items;
+    if (items.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.deepEqual(items.map((v) => [v.kind, v.quiz_id, v.question]), [["question", started.quiz_id, "2+2?"]]);
+});
+
 test("after a network cut the subscription resumes with exactly what it missed", async () => {
   const gateway = new URL(url);
   const relay = new TcpRelay(gateway.hostname, Number(gateway.port));
