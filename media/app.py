@@ -139,14 +139,25 @@ async def whep_stop(request: Request) -> Response:
     return Response(status_code=200)
 
 
-async def health(request: Request) -> Response:
+async def live(request: Request) -> Response:
+    """Liveness: 200 while the loop answers and the directory follows the log; 503 says why."""
     runtime: MediaRuntime = request.app.state.runtime
+    failure = runtime.directory.failure
+    if failure is not None:
+        return JSONResponse({"live": False, "failure": repr(failure)}, 503)
+    return JSONResponse({"live": True}, 200)
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: 200 once the directory read the log to where it ended at start, while live."""
+    runtime: MediaRuntime = request.app.state.runtime
+    is_ready = runtime.ready and runtime.directory.failure is None
     body = {
-        "ready": runtime.ready,
+        "ready": is_ready,
         "publishers": len(runtime.publishers),
         "viewers": len(runtime.watchers),
     }
-    return JSONResponse(body, 200 if runtime.ready else 503)
+    return JSONResponse(body, 200 if is_ready else 503)
 
 
 async def on_refusal(request: Request, error: Exception) -> Response:
@@ -173,7 +184,9 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/health", health),
+            Route("/health", ready),  # the readiness probe's first address, as the gateway's
+            Route("/health/ready", ready),
+            Route("/health/live", live),
             Route("/whip/{stream_id}", whip, methods=["POST"]),
             Route("/whip/{stream_id}/{session_id}", whip_stop, methods=["DELETE"]),
             Route("/whep/{stream_id}", whep, methods=["POST"]),

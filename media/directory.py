@@ -47,6 +47,11 @@ class LogDirectory:
     def ready(self) -> bool:
         return self._read_up_to(self._start_ends)
 
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the directory stopped following the log (None while it follows)."""
+        return self._follower.failure
+
     async def admit(self, stream_id: str, presented: str | None) -> StreamEntry:
         """The stream `presented` may publish to, or the refusal (livefold.stream_keys)."""
         try:

@@ -35,7 +35,10 @@ class MediaService(Service):
         return {**self.settings.environment(), "PYTHONPATH": root}
 
     def is_ready(self) -> bool:
-        return httpx.get(f"{local_url(self.settings)}/health", timeout=2.0).status_code == 200
+        return httpx.get(f"{local_url(self.settings)}/health/ready", timeout=2.0).status_code == 200
+
+    def is_live(self) -> bool:
+        return httpx.get(f"{local_url(self.settings)}/health/live", timeout=2.0).status_code == 200
 
     def exit_error(self, returncode: int) -> InfraError:
         return InfraError(

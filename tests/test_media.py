@@ -232,3 +232,16 @@ async def test_bad_offers_and_keys_get_clear_refusals(
     )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] in ("*", "https://studio.example")
+
+
+def test_a_working_media_process_is_live_and_ready_as_probes_read_it(
+    services: tuple[Running, str, Tokens],
+) -> None:
+    """`/health/live` for the supervisor's and Kubernetes' liveness probe (the directory still
+    follows the log), `/health/ready` (and `/health`) for readiness."""
+    _, media, _ = services
+    live = httpx.get(f"{media}/health/live", timeout=5)
+    assert (live.status_code, live.json()) == (200, {"live": True})
+    for path in ("/health/ready", "/health"):
+        ready = httpx.get(f"{media}{path}", timeout=5)
+        assert ready.status_code == 200 and ready.json()["ready"] is True
