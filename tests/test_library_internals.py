@@ -27,8 +27,17 @@ PRIVATE_MODULES = {
     "uvicorn": "gateway.uvicorn_private",
     "aiortc": "media.aiortc_private",
     "aioice": "media.aioice_private",
+    "re2": "livefold.moderation.re2_private",
 }
-PINNED = ("faust-streaming", "mode-streaming", "aiokafka", "uvicorn", "aiortc", "aioice")
+PINNED = (
+    "faust-streaming",
+    "mode-streaming",
+    "aiokafka",
+    "uvicorn",
+    "aiortc",
+    "aioice",
+    "google-re2",
+)
 # What code outside the private modules may import from those libraries: their public API.
 PUBLIC_IMPORTS = {
     "faust",
@@ -38,6 +47,7 @@ PUBLIC_IMPORTS = {
     "aiortc",
     "aiortc.exceptions",  # documented: the errors RTCPeerConnection raises
     "aiortc.mediastreams",  # documented: MediaStreamTrack and MediaStreamError
+    "re2",  # compile, Options, error: its documented API
 }
 # Underscore names that are documented API, not internals.
 DOCUMENTED = {

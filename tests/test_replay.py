@@ -31,6 +31,7 @@ from livefold.domains import DOMAINS
 from livefold.folding import digest, fold_all
 from livefold.moderation import fold as moderation
 from livefold.settings import Settings
+from streams.catalog import catalog
 from streams.codec import Codec
 from streams.consumer import Record
 from streams.events import Event
@@ -108,14 +109,63 @@ def session(stack: Settings) -> Iterator[tuple[str, list[Event], list[Ack]]]:
             sink.stop()
 
 
-@pytest.fixture(scope="module")
-def replayed(stack: Settings, session: Any) -> Iterator[ReplayResult]:
-    result = replay(stack)
-    yield result
-    client = clickhouse_client(stack)
+def log_ends(settings: Settings) -> dict[tuple[str, int], int]:
+    """Every event topic partition's end offset now."""
+    probe = Consumer({**settings.kafka_config(), "group.id": f"ends-{uuid.uuid4().hex}"})
+    try:
+        metadata = probe.list_topics(timeout=10)
+        return {
+            (topic, number): probe.get_watermark_offsets(TopicPartition(topic, number), 10)[1]
+            for topic in catalog().topics()
+            for number in metadata.topics[topic].partitions
+        }
+    finally:
+        probe.close()
+
+
+def live_figures(settings: Settings) -> dict[str, dict[str, int]]:
+    client = clickhouse_client(settings)
+    try:
+        return summary(client, settings.clickhouse_database)
+    finally:
+        client.close()
+
+
+def drop_replayed(settings: Settings, result: ReplayResult) -> None:
+    client = clickhouse_client(settings)
     assert result.clickhouse_prefix is not None
-    drop_schema(client, stack.clickhouse_database, result.clickhouse_prefix)
+    drop_schema(client, settings.clickhouse_database, result.clickhouse_prefix)
     client.close()
+
+
+@pytest.fixture(scope="module")
+def quiet_replay(
+    stack: Settings, session: Any
+) -> Iterator[tuple[ReplayResult, dict[str, dict[str, int]]]]:
+    """The replay and the live sink's figures at one position of the log: the sink's taken once
+    it has written everything, the replay reading to the same ends. Whatever else appends to the
+    shared stack meanwhile (another test's leftovers) moves the ends: then both are taken again,
+    and a log that never holds still fails, naming the topics that grew."""
+    grew: list[tuple[str, int]] = []
+    for _ in range(3):
+        before = log_ends(stack)
+        wait_caught_up(stack, GROUP)
+        live = live_figures(stack)
+        result = replay(stack)
+        after = log_ends(stack)
+        if after == before:
+            break
+        grew = sorted(p for p in after if after[p] != before.get(p))
+        drop_replayed(stack, result)
+    else:
+        pytest.fail(f"the log kept growing while replaying: {grew}")
+    yield result, live
+    drop_replayed(stack, result)
+
+
+@pytest.fixture(scope="module")
+def replayed(quiet_replay: tuple[ReplayResult, dict[str, dict[str, int]]]) -> ReplayResult:
+    return quiet_replay[0]
 
 
 def test_the_session_is_realistic(
@@ -169,13 +219,9 @@ def test_replay_gives_the_states_the_live_workers_hold(
 
 
 def test_replay_rebuilds_the_analytics_tables_the_live_sink_wrote(
-    stack: Settings, replayed: ReplayResult
+    quiet_replay: tuple[ReplayResult, dict[str, dict[str, int]]],
 ) -> None:
-    client = clickhouse_client(stack)
-    try:
-        live = summary(client, stack.clickhouse_database)
-    finally:
-        client.close()
+    replayed, live = quiet_replay
     assert replayed.clickhouse == live
     assert live["events"]["rows"] == live["events"]["event_ids"] < replayed.events  # once each
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 import re2  # type: ignore[import-untyped]
 
 from livefold.moderation.normalize import Text, fold, spaced_out, squeeze
+from livefold.moderation.re2_private import found
 
 
 class Verdict(StrEnum):
@@ -242,20 +243,6 @@ _RE2_OPTIONS.log_errors = False
 _RE2_OPTIONS.case_sensitive = False
 
 
-# Whether a pattern matches, asked of RE2 itself: the wrapper's `search` also maps byte offsets
-# back to characters and builds a match object, three times the cost of the search for text
-# that matches nothing (nearly every message, twice each). `re2`'s internals are read here and
-# nowhere else; `tests/test_moderation_rules.py` fails if they change.
-_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
-_NO_MATCH = (-1, -1)
-
-
-def _found(compiled: object, text: str) -> bool:
-    encoded = text.encode()
-    spans = compiled._regexp.Match(_UNANCHORED, encoded, 0, len(encoded))  # type: ignore[attr-defined]
-    return bool(spans[0] != _NO_MATCH)
-
-
 class RegexRejected(ValueError):
     """A pattern that cannot be a rule, with the reason."""
 
@@ -285,7 +272,7 @@ class RegexRule:
         return cls(pattern, compiled)
 
     def search(self, text: str) -> bool:
-        return _found(self.compiled, text)
+        return found(self.compiled, text)
 
 
 @dataclass(frozen=True)
@@ -304,7 +291,7 @@ class RegexRules:
         return cls(tuple(rules), re2.compile(combined, _RE2_OPTIONS))
 
     def first_match(self, text: str) -> RegexRule | None:
-        if not _found(self.any_of, text):
+        if not found(self.any_of, text):
             return None
         return next((rule for rule in self.rules if rule.search(text)), None)
 
