@@ -25,6 +25,7 @@ from agents.replay import ReplayResult, replay
 from agents.replay_output import publish_state
 from bench.sessions import generate
 from infra.service import running
+from infra.stack import infrastructure
 from livefold import polls
 from livefold.analytics_store import clickhouse_client
 from livefold.domains import DOMAINS
@@ -36,9 +37,10 @@ from streams.codec import Codec
 from streams.consumer import Record
 from streams.events import Event
 from streams.producer import Ack, EventProducer
+from streams.provision import provision
 from streams.state import from_record
 from tests.analytics_support import Sink, wait_caught_up
-from tests.servers import REPO, environment_of, log_to
+from tests.servers import REPO, environment_of, log_to, settings_on_free_ports
 
 Tables = dict[str, dict[str, Any]]
 
@@ -82,6 +84,19 @@ def realistic_session(run: str) -> list[Event]:
             event = Event(event.type, {**event.body, "text": TOXIC})
         events.append(event)
     return relabelled(events, run)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """This module's own stack: replay is compared with what the live worker and sink made of
+    the whole log, so no other test's records, groups or leftovers may be in it. (On the shared
+    stack, after the rest of the suite, the live `events` table lacked ~60 events the log holds
+    while the sink's group had committed past them: still to be explained, see the note of
+    2026-12-07.)"""
+    settings = settings_on_free_ports(tmp_path_factory.mktemp("replay-stack"))
+    with running(infrastructure(settings), output=log_to(settings.data_dir / "logs")):
+        provision(settings)
+        yield settings
 
 
 @pytest.fixture(scope="module")
