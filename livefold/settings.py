@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     media_max_viewers: int = 300  # per process: forwarding holds about 300 at 1 Mbps (one core)
     # An ingest with no video frame for this long has stalled: the stream ends.
     media_ingest_timeout_seconds: float = 10.0
+    # Names this media process in the ingests it logs (default `<host name>:<media_port>`): when
+    # it starts again after a crash, it closes the ingests the log says it held.
+    media_instance: str = ""
 
     @field_validator("data_dir", "cache_dir")
     @classmethod

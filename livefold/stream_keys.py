@@ -7,7 +7,9 @@ A key is 256 random bits, so a fast hash is as safe as a slow one, and it lets a
 the streamer from the key alone.
 
 `Directory` is what the media service folds from the log to admit a publisher: each streamer's
-key hash and each stream's streamer and status (from the stream events it already reads).
+key hash and each stream's streamer and status (from the stream events it already reads), and
+each stream's latest ingest with the media process that held it, so a media process restarted
+after a crash finds the ingests it left open (`left_by`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from livefold.stream import CREATED, ENDED, WENT_LIVE
 from streams.events import Event
 
 STREAM_KEY_ROTATED = "livefold.media.StreamKeyRotated"
-HANDLES = frozenset({STREAM_KEY_ROTATED, CREATED, WENT_LIVE, ENDED})
+INGEST_STARTED = "livefold.media.IngestStarted"
+INGEST_STOPPED = "livefold.media.IngestStopped"
+HANDLES = frozenset({STREAM_KEY_ROTATED, CREATED, WENT_LIVE, ENDED, INGEST_STARTED, INGEST_STOPPED})
 KEY_PREFIX = "lfsk_"  # makes a leaked key recognisable to secret scanners
 
 
@@ -56,12 +60,23 @@ class Finished(Refused):
 class StreamEntry:
     streamer: str
     status: str  # "scheduled" | "live" | "ended"
+    live_at: int | None = None  # when it went live (ms)
+
+
+@dataclass
+class Ingest:
+    """A stream's latest ingest: which media process held it, and whether it is still open."""
+
+    ingest_id: str
+    instance: str | None  # None: logged before ingests named their process
+    open: bool = True
 
 
 @dataclass
 class Directory:
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # user -> (key id, sha256)
     streams: dict[str, StreamEntry] = field(default_factory=dict)
+    ingests: dict[str, Ingest] = field(default_factory=dict)  # stream id -> its latest ingest
 
     def fold(self, event: Event) -> None:
         """Take one event; events of one key arrive in log order, which is all this relies on."""
@@ -74,6 +89,29 @@ class Directory:
             entry = self.streams.get(event.stream_id)
             if entry is not None and entry.status != "ended":
                 entry.status = "live" if event.type == WENT_LIVE else "ended"
+                if event.type == WENT_LIVE:
+                    entry.live_at = event.occurred_at_ms
+        elif event.type == INGEST_STARTED:
+            instance = body.get("media_instance")
+            self.ingests[event.stream_id] = Ingest(str(body["ingest_id"]), instance)
+        elif event.type == INGEST_STOPPED:
+            ingest = self.ingests.get(event.stream_id)
+            if ingest is not None and ingest.ingest_id == body["ingest_id"]:
+                ingest.open = False
+
+    def left_by(self, instance: str) -> list[tuple[str, Ingest, StreamEntry]]:
+        """(stream id, ingest, stream) for each stream whose latest ingest `instance` held and
+        that it left unfinished: the ingest still open, or the stream still live. A media
+        process that starts again after a crash closes these; ingests logged without a process
+        count as its own (one media process per deployment before they were named)."""
+        left = []
+        for stream_id, ingest in self.ingests.items():
+            entry = self.streams.get(stream_id)
+            if entry is None or ingest.instance not in (instance, None):
+                continue
+            if ingest.open or entry.status == "live":
+                left.append((stream_id, ingest, entry))
+        return left
 
     def admit(self, stream_id: str, presented: str | None) -> StreamEntry:
         """The stream a publisher may feed with `presented`, or a refusal saying why (never

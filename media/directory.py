@@ -1,4 +1,4 @@
-"""The media service's view of the log: stream keys and stream lifecycles
+"""The media service's view of the log: stream keys, stream lifecycles and ingests
 (livefold/stream_keys.py), folded from `livefold.media.v1` and `livefold.stream.v1`, read from
 the start and then followed (streams/consumer.py's TopicFollower).
 
@@ -16,7 +16,7 @@ import time
 from confluent_kafka import Message
 
 from livefold.settings import Settings
-from livefold.stream_keys import HANDLES, Directory, NotFound, StreamEntry, WrongKey
+from livefold.stream_keys import HANDLES, Directory, Ingest, NotFound, StreamEntry, WrongKey
 from streams.catalog import event_topic
 from streams.codec import Codec, DecodeError
 from streams.consumer import Positions, TopicFollower
@@ -67,6 +67,10 @@ class LogDirectory:
         with self._lock:
             entry = self._directory.streams.get(stream_id)
             return None if entry is None else entry.status
+
+    def left_by(self, instance: str) -> list[tuple[str, Ingest, StreamEntry]]:
+        with self._lock:
+            return self._directory.left_by(instance)
 
     def _catch_up(self) -> bool:
         """Wait until what the topics hold now has been read; False if it took too long."""

@@ -7,12 +7,18 @@ scheduled, `livefold.stream.WentLive`. When it stops (WHIP DELETE, the connectio
 video for `media_ingest_timeout_seconds`), `IngestStopped` and, for a reported ingest,
 `livefold.stream.Ended` (streamer_ended after a DELETE, ingest_lost otherwise), so the existing
 folds and sockets show the stream live and then ended.
+
+A process killed with live ingests appends nothing. Started again, it reads in the log which
+ingests it held (`media_instance`) and left open: it appends their `IngestStopped` (error), and
+a live stream whose publisher does not come back within `media_ingest_timeout_seconds` ends as
+ingest_lost; one that comes back goes on as the same stream (docs/media.md, "After a crash").
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -20,7 +26,7 @@ from typing import Any
 
 from livefold.settings import Settings
 from livefold.stream import ENDED, WENT_LIVE
-from livefold.stream_keys import StreamEntry
+from livefold.stream_keys import INGEST_STARTED, INGEST_STOPPED, StreamEntry
 from media.directory import LogDirectory
 from media.frames import is_keyframe, picture_size
 from media.peers import Publisher, Watcher, on_closed
@@ -30,8 +36,6 @@ from streams.presence import PresenceLog, anonymous_viewer, device_of
 from streams.producer import EventProducer
 
 log = logging.getLogger(__name__)
-INGEST_STARTED = "livefold.media.IngestStarted"
-INGEST_STOPPED = "livefold.media.IngestStopped"
 VIDEO_CLOCK = 90_000
 REPORT_AFTER_FRAMES = 30
 CONNECT_SECONDS = 30.0  # from the offer to the first frame: ICE and DTLS under load
@@ -50,12 +54,16 @@ class Conflict(RuntimeError):
 class MediaRuntime:
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.instance = settings.media_instance or f"{socket.gethostname()}:{settings.media_port}"
         self.codec = Codec.from_settings(settings)
         self.directory = LogDirectory(settings, self.codec)
         self.producer: EventProducer | None = None
         self.publishers: dict[str, Publisher] = {}  # stream id -> its one publisher
         self.watchers: dict[str, Watcher] = {}  # session id -> viewer session
         self._reported: dict[str, int] = {}  # publisher session id -> when it went live (ms)
+        # Live streams whose ingest a crashed run of this process held -> when they went live.
+        self._resuming: dict[str, int] = {}
+        self._recovered = False
         # Each WHEP session is a viewer, counted by the audience fold like a gateway's sockets.
         self.presence = PresenceLog(self._observed, settings.gateway_presence_heartbeat_seconds)
         self._presence_ids: dict[str, str] = {}  # WHEP session id -> presence session id
@@ -66,6 +74,7 @@ class MediaRuntime:
         self.producer = EventProducer(self.settings, self.codec, **{"linger.ms": 2})
         await asyncio.to_thread(self.directory.start)
         self._spawn(self._beat())
+        self._spawn(self._recover())
 
     async def stop(self) -> None:
         for publisher in list(self.publishers.values()):
@@ -79,7 +88,7 @@ class MediaRuntime:
 
     @property
     def ready(self) -> bool:
-        return self.producer is not None and self.directory.ready
+        return self.producer is not None and self.directory.ready and self._recovered
 
     async def publish(
         self, entry: StreamEntry, stream_id: str, offer: str
@@ -149,16 +158,49 @@ class MediaRuntime:
             if watcher.publisher is publisher:
                 await self.leave(session_id)
         await publisher.close()
-        live_at = self._reported.pop(publisher.session_id, None)
-        if live_at is None:
-            return
         actor = publisher.streamer if why == "ended" else "system"
-        await self._append(
-            INGEST_STOPPED, publisher, actor, ingest_id=publisher.session_id, reason=why
-        )
-        if self.directory.status(publisher.stream_id) != "ended":
+        live_at = self._reported.pop(publisher.session_id, None)
+        if live_at is not None:
+            await self._append(
+                INGEST_STOPPED,
+                publisher.stream_id,
+                actor,
+                ingest_id=publisher.session_id,
+                reason=why,
+            )
+        else:  # never reported; if it was resuming a stream after a crash, that stream ends
+            live_at = self._resuming.pop(publisher.stream_id, None)
+        if live_at is not None:
+            await self._end_stream(publisher.stream_id, actor, end_reason, live_at)
+
+    async def _end_stream(self, stream_id: str, actor: str, reason: str, live_at: int) -> None:
+        if self.directory.status(stream_id) != "ended":
             duration = int(time.time() * 1000) - live_at
-            await self._append(ENDED, publisher, actor, reason=end_reason, duration_ms=duration)
+            await self._append(ENDED, stream_id, actor, reason=reason, duration_ms=duration)
+
+    async def _recover(self) -> None:
+        """Close what a crashed run of this process left in the log (before taking requests):
+        each open ingest stops (error); each live stream ends as ingest_lost unless its
+        publisher comes back within the ingest timeout."""
+        while not self.directory.ready:
+            await asyncio.sleep(0.05)
+        left = self.directory.left_by(self.instance)
+        now = int(time.time() * 1000)
+        for stream_id, _, entry in left:
+            if entry.status == "live":
+                self._resuming[stream_id] = entry.live_at or now
+        self._recovered = True
+        for stream_id, ingest, _ in left:
+            log.warning("ingest %s of %s was left open by a crash", ingest.ingest_id, stream_id)
+            if ingest.open:
+                await self._append(
+                    INGEST_STOPPED, stream_id, "system", ingest_id=ingest.ingest_id, reason="error"
+                )
+        await asyncio.sleep(self.settings.media_ingest_timeout_seconds)
+        for stream_id in list(self._resuming):
+            if stream_id not in self.publishers:
+                live_at = self._resuming.pop(stream_id)
+                await self._end_stream(stream_id, "system", "ingest_lost", live_at)
 
     async def _watch(self, publisher: Publisher) -> None:
         """Report the ingest once media flows; end it when video stalls."""
@@ -193,11 +235,13 @@ class MediaRuntime:
         size = picture_size(codec.name, frames[first][0]) or (1, 1)
         span = frames[-1][1] - frames[first][1]
         fps = (len(frames) - first - 1) * VIDEO_CLOCK / span if span > 0 else 30.0
-        self._reported[publisher.session_id] = int(time.time() * 1000)
+        self._reported[publisher.session_id] = self._resuming.pop(
+            publisher.stream_id, int(time.time() * 1000)
+        )
         audio = publisher.audio_codec
         await self._append(
             INGEST_STARTED,
-            publisher,
+            publisher.stream_id,
             publisher.streamer,
             ingest_id=publisher.session_id,
             protocol="webrtc",
@@ -206,19 +250,20 @@ class MediaRuntime:
             height=size[1],
             fps=round(min(max(fps, 0.001), 240.0), 3),
             audio_codec=None if audio is None else audio.name.lower(),
+            media_instance=self.instance,
         )
         if self.directory.status(publisher.stream_id) == "scheduled":
             await self._append(
-                WENT_LIVE, publisher, publisher.streamer, ingest_id=publisher.session_id
+                WENT_LIVE, publisher.stream_id, publisher.streamer, ingest_id=publisher.session_id
             )
 
-    async def _append(self, event_type: str, publisher: Publisher, actor: str, **body: Any) -> None:
+    async def _append(self, event_type: str, stream_id: str, actor: str, **body: Any) -> None:
         assert self.producer is not None
-        event = new_event(event_type, stream_id=publisher.stream_id, actor_id=actor, **body)
+        event = new_event(event_type, stream_id=stream_id, actor_id=actor, **body)
         try:
             await self.producer.append_async(event)
         except Exception:
-            log.exception("could not append %s for %s", event_type, publisher.stream_id)
+            log.exception("could not append %s for %s", event_type, stream_id)
 
     async def _beat(self) -> None:
         while True:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
-from collections.abc import Iterator
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import av
@@ -17,11 +20,18 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, V
 from infra.service import RunningService, free_port
 from livefold.settings import Settings
 from media.service import local_url, service
+from streams.catalog import event_topic
+from streams.codec import Codec
+from streams.consumer import read_to_end
+from streams.events import Event
+from streams.producer import EventProducer
+from tests.gateways import Running, Tokens
 from tests.servers import log_to
 
 WIDTH, HEIGHT, FPS = 320, 240, 30
 INDEXES, INDEX_STEP = 16, 16  # the index mod 16 as grey, in steps coarse enough for VP8
 SDP = {"Content-Type": "application/sdp"}
+STREAMER = "streamer-mia"
 
 
 class NumberedFrames(VideoStreamTrack):
@@ -119,3 +129,59 @@ def media_process(settings: Settings, **changes: Any) -> Iterator[tuple[Settings
         yield own, local_url(own)
     finally:
         handle.stop()
+
+
+def with_client(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test in its own event loop with an HTTP client (its `http` argument)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        async def body() -> None:
+            async with httpx.AsyncClient(timeout=30.0) as http:
+                await test(*args, http=http, **kwargs)
+
+        asyncio.run(body())
+
+    parameters = [p for p in inspect.signature(test).parameters.values() if p.name != "http"]
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return run
+
+
+def logged(settings: Settings, domain: str, key: str) -> list[Event]:
+    codec = Codec.from_settings(settings)
+    deadletter = EventProducer(settings, codec)
+    try:
+        records = read_to_end(settings, codec, [event_topic(domain)], deadletter)
+        return [record.event for record in records if record.event.stream_id == key]
+    finally:
+        deadletter.close()
+
+
+def eventually_logged(
+    settings: Settings, domain: str, key: str, name: str, count: int = 1
+) -> Event:
+    """The last `name` event once `count` are logged. Blocks: async tests call it in a thread,
+    so their peers keep running meanwhile."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = [event for event in logged(settings, domain, key) if event.name == name]
+        if len(found) >= count:
+            return found[-1]
+        time.sleep(0.5)
+    raise AssertionError(f"no {name} for {key} on livefold.{domain}.v1")
+
+
+async def new_stream(http: httpx.AsyncClient, gateway: Running, tokens: Tokens) -> str:
+    headers = tokens.headers(STREAMER, {"streamer"})
+    body = {"title": "Speedrun", "category": "games"}
+    made = await http.post(f"{gateway.url}/api/v1/streams", json=body, headers=headers)
+    assert made.status_code == 202, made.text
+    return str(made.json()["stream_id"])
+
+
+async def rotated_key(http: httpx.AsyncClient, gateway: Running, tokens: Tokens) -> str:
+    headers = tokens.headers(STREAMER, {"streamer"})
+    answer = await http.post(f"{gateway.url}/api/v1/stream-key", headers=headers)
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    return str(answer.json()["stream_key"])

@@ -5,13 +5,9 @@ and the lifecycle events on Kafka (read with a real consumer)."""
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import itertools
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,15 +15,21 @@ import pytest
 from livefold.settings import Settings
 from livefold.stream_keys import fingerprint
 from media.aioice_private import host_addresses_only
-from streams.catalog import event_topic
-from streams.codec import Codec
-from streams.consumer import read_to_end
-from streams.events import Event
-from streams.producer import EventProducer
 from tests.gateways import Running, Tokens, gateway
-from tests.media_peers import INDEXES, Publisher, Viewer, media_process, painted_index, post_offer
+from tests.media_peers import (
+    INDEXES,
+    STREAMER,
+    Publisher,
+    Viewer,
+    eventually_logged,
+    media_process,
+    new_stream,
+    painted_index,
+    post_offer,
+    rotated_key,
+    with_client,
+)
 
-STREAMER = "streamer-mia"
 STALL_SECONDS = 3.0
 AV1_ONLY_OFFER = """v=0
 o=- 1 1 IN IP4 127.0.0.1
@@ -54,59 +56,6 @@ def services(stack: Settings) -> Iterator[tuple[Running, str, Tokens]]:
         ),
     ):
         yield running, media_url, Tokens(stack)
-
-
-def with_client(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an async test in its own event loop with an HTTP client (its `http` argument)."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        async def body() -> None:
-            async with httpx.AsyncClient(timeout=30.0) as http:
-                await test(*args, http=http, **kwargs)
-
-        asyncio.run(body())
-
-    parameters = [p for p in inspect.signature(test).parameters.values() if p.name != "http"]
-    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    return run
-
-
-def logged(settings: Settings, domain: str, key: str) -> list[Event]:
-    codec = Codec.from_settings(settings)
-    deadletter = EventProducer(settings, codec)
-    try:
-        records = read_to_end(settings, codec, [event_topic(domain)], deadletter)
-        return [record.event for record in records if record.event.stream_id == key]
-    finally:
-        deadletter.close()
-
-
-def eventually_logged(settings: Settings, domain: str, key: str, name: str) -> Event:
-    """Blocks: async tests call it in a thread, so their peers keep running meanwhile."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = [event for event in logged(settings, domain, key) if event.name == name]
-        if found:
-            return found[-1]
-        time.sleep(0.5)
-    raise AssertionError(f"no {name} for {key} on livefold.{domain}.v1")
-
-
-async def new_stream(http: httpx.AsyncClient, gateway: Running, tokens: Tokens) -> str:
-    headers = tokens.headers(STREAMER, {"streamer"})
-    body = {"title": "Speedrun", "category": "games"}
-    made = await http.post(f"{gateway.url}/api/v1/streams", json=body, headers=headers)
-    assert made.status_code == 202, made.text
-    return str(made.json()["stream_id"])
-
-
-async def rotated_key(http: httpx.AsyncClient, gateway: Running, tokens: Tokens) -> str:
-    headers = tokens.headers(STREAMER, {"streamer"})
-    answer = await http.post(f"{gateway.url}/api/v1/stream-key", headers=headers)
-    assert answer.status_code == 201, answer.text
-    assert answer.headers["cache-control"] == "no-store"
-    return str(answer.json()["stream_key"])
 
 
 @with_client

@@ -367,6 +367,9 @@ class IngestStarted(Envelope):
     fps: float
     # Audio codec, e.g. "opus", "aac", if there is audio.
     audio_codec: str | None
+    # The media process holding the ingest (its host and port): after a crash, the restarted process
+    # closes the ingests it held. Null before this field existed.
+    media_instance: str | None
 
 
 # Why the ingest stopped.

@@ -344,6 +344,11 @@ export interface IngestStarted extends Envelope {
   fps: number;
   /** Audio codec, e.g. "opus", "aac", if there is audio. */
   audio_codec: string | null;
+  /**
+   * The media process holding the ingest (its host and port): after a crash, the restarted process
+   * closes the ingests it held. Null before this field existed.
+   */
+  media_instance: string | null;
 }
 
 /** Why the ingest stopped. */
