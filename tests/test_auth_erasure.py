@@ -107,6 +107,31 @@ def test_a_deleted_account_replays_as_deleted_with_its_personal_data_unreadable(
     assert survivor.profile.email == bystander["email"]
 
 
+def test_anyone_reads_a_user_s_public_names_by_id_until_the_account_is_deleted(
+    gateway: AuthGateway, http: httpx.Client
+) -> None:
+    person, other = register(http, gateway.url), register(http, gateway.url)
+    profiles = f"{gateway.url}/api/v1/profiles"
+    ids = f"{person['user_id']},{other['user_id']},nobody-here,{person['user_id']}"
+    read = http.get(profiles, params={"ids": ids})  # no token: chat is readable signed out
+    assert read.status_code == 200, read.text
+    assert read.json()["items"] == [
+        {"user_id": a["user_id"], "username": a["username"], "display_name": a["display_name"]}
+        for a in (person, other)
+    ] + [{"user_id": "nobody-here", "username": None, "display_name": None}]
+    assert person["email"] not in read.text
+
+    issued = tokens(http, gateway.url, person["username"])
+    me = f"{gateway.url}/api/v1/accounts/me"
+    assert http.delete(me, headers=bearer(issued["access_token"])).status_code == 204
+    erased = http.get(profiles, params={"ids": person["user_id"]}).json()["items"]
+    assert erased == [{"user_id": person["user_id"], "username": None, "display_name": None}]
+
+    for bad in ({}, {"ids": ""}, {"ids": ",".join(["u"] * 101)}, {"ids": "x" * 201}):
+        refused = http.get(profiles, params=bad)
+        assert refused.status_code == 422 and refused.json()["fields"][0]["field"] == "ids"
+
+
 def test_a_gateway_booting_after_a_deletion_replays_it_and_the_name_is_free_again(
     gateway: AuthGateway, http: httpx.Client, stack: Settings, data_dir: Path
 ) -> None:

@@ -48,6 +48,7 @@ ROUTES_BESIDE_THE_API = {
     ("post", "/api/v1/accounts/{user_id}/roles"),
     ("delete", "/api/v1/accounts/{user_id}/roles/{role}"),
     ("post", "/api/v1/service-clients"),
+    ("get", "/api/v1/profiles"),
 }
 
 

@@ -34,6 +34,8 @@ MAX_JSON_BYTES = 16 * 1024
 MAX_USER_ID_CHARS = 200  # what the accounts log takes (an event's key)
 ERASED = None  # how an erased personal field reads
 SERVICE_CLIENTS = "/api/v1/service-clients"
+PROFILES = "/api/v1/profiles"
+MAX_PROFILES = 100  # ids per request: a chat screen's authors
 
 
 def account_view(account: Account) -> dict[str, Any]:
@@ -46,6 +48,17 @@ def account_view(account: Account) -> dict[str, Any]:
         "display_name": profile.display_name if profile else ERASED,
         "email": profile.email if profile else ERASED,
         "created_at": account.created_at,
+    }
+
+
+def public_profile(user_id: str, account: Account | None) -> dict[str, Any]:
+    """What anyone may read of an account: the names chat and streams show for a user id
+    (null for an unknown, deleted or erased account)."""
+    profile = account.profile if account is not None and account.active else None
+    return {
+        "user_id": user_id,
+        "username": profile.username if profile else ERASED,
+        "display_name": profile.display_name if profile else ERASED,
     }
 
 
@@ -208,7 +221,22 @@ def account_routes(service: AuthService) -> list[BaseRoute]:
 
         return await handle(request, work)
 
+    async def profiles(request: Request) -> Response:
+        async def work(request: Request) -> Response:
+            wanted = [one for one in request.query_params.get("ids", "").split(",") if one]
+            if not wanted or len(wanted) > MAX_PROFILES:
+                reason = f"1..{MAX_PROFILES} user ids, comma-separated"
+                raise InvalidInput([FieldError("ids", reason)])
+            if any(len(one) > MAX_USER_ID_CHARS for one in wanted):
+                raise InvalidInput([FieldError("ids", f"at most {MAX_USER_ID_CHARS} chars each")])
+            unique = list(dict.fromkeys(wanted))
+            items = [public_profile(one, directory.account(one)) for one in unique]
+            return JSONResponse({"items": items})
+
+        return await handle(request, work)
+
     return [
+        Route(PROFILES, profiles, methods=["GET"]),
         Route(SERVICE_CLIENTS, service_clients, methods=["POST"]),
         Route("/api/v1/accounts", register, methods=["POST"]),
         Route("/api/v1/accounts/me", me, methods=["GET", "PATCH", "DELETE"]),

@@ -442,6 +442,41 @@ ACCOUNT_OPERATIONS: Operations = {
             path_schemas={"role": {"enum": list(ROLE_NAMES)}},
         )
     },
+    "/api/v1/profiles": {
+        "get": accounts_operation(
+            "get",
+            "/api/v1/profiles",
+            "Public names of users by id (what chat and streams show); null once erased",
+            {"422": "no ids, more than 100, or one too long"},
+            success={
+                "200": {
+                    "description": "one item per distinct id, in the order asked",
+                    "content": json_content(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "user_id": STRING,
+                                            "username": {"type": ["string", "null"]},
+                                            "display_name": {"type": ["string", "null"]},
+                                        },
+                                        "required": ["user_id", "username", "display_name"],
+                                    },
+                                }
+                            },
+                            "required": ["items"],
+                        }
+                    ),
+                }
+            },
+            queries=(query("ids", "user ids, comma-separated (1..100)", STRING, required=True),),
+            signed_in=False,
+        )
+    },
     "/api/v1/service-clients": {
         "post": accounts_operation(
             "post",

@@ -57,6 +57,13 @@ export interface PollView {
   [more: string]: unknown;
 }
 
+/** What anyone may read of a user: null names once the account is deleted (or unknown). */
+export interface Profile {
+  user_id: string;
+  username: string | null;
+  display_name: string | null;
+}
+
 export interface WriteOptions {
   /** Your own key, to make a write idempotent across your own retries (default: one per call). */
   idempotencyKey?: string;
@@ -120,6 +127,11 @@ export class LivefoldClient extends ModerationCalls {
 
   me(): Promise<Json> {
     return this.read("/accounts/me");
+  }
+
+  /** Public names of users by id (1..100 ids), to show instead of the ids chat and streams carry. */
+  profiles(userIds: string[]): Promise<{ items: Profile[] }> {
+    return this.read("/profiles", { ids: userIds.join(",") });
   }
 
   // ------------------------------------------------------------ streams
@@ -290,6 +302,13 @@ export class LivefoldClient extends ModerationCalls {
     options?: WriteOptions,
   ): Promise<Accepted & { tip_id: string }> {
     return this.write("POST", `${stream(streamId)}/tips`, tip, options) as Promise<Accepted & { tip_id: string }>;
+  }
+
+  /** Pay a started tip with a test card (the sandbox provider only: `payment.next_action.type`
+   * is "sandbox_pay"); answers once the gateway has the payment's outcome. A declined card
+   * answers `status` "failed" with its `decline_code`. */
+  paySandbox(clientSecret: string, cardNumber: string): Promise<{ reference: string; status: string; decline_code: string | null }> {
+    return this.request({ method: "POST", path: "/payments/sandbox/pay", body: { client_secret: clientSecret, card_number: cardNumber } });
   }
 
   tips(streamId: string): Promise<Json> {

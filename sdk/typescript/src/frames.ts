@@ -12,6 +12,9 @@
 // - rejected: one of your own writes (REST or socket) that a fold refused after the gateway
 //   accepted it, e.g. a vote after the poll closed; every socket signed in as you gets it,
 //   subscribed to the stream or not, and it is not replayed after a reconnect;
+// - held: one of your chat messages that moderation held for a moderator's review (with why);
+//   it shows in chat only if a moderator approves it. A blocked one comes as `rejected` with
+//   the same moderation fields. Both go to the author's sockets only;
 // - reconnected: the connection dropped and is back; snapshots of the resumed subscriptions follow.
 
 import type { Json } from "./client.js";
@@ -67,6 +70,23 @@ export interface Rejected {
   /** e.g. "livefold.polls.VoteCast". */
   event_type: string;
   reason: string;
+  /** A chat message moderation blocked: its id, and the rule and category that decided. */
+  message_id?: string;
+  rule?: string;
+  category?: string;
+}
+
+/** Your chat message, held for review: `reason` says why ("held for review: ..."). */
+export interface Held {
+  type: "held";
+  stream: string;
+  channel: string;
+  event_id: string;
+  event_type: string;
+  message_id: string;
+  rule: string;
+  category: string;
+  reason: string;
 }
 
 export interface Reconnected {
@@ -78,7 +98,7 @@ export interface Reconnected {
   reason: string;
 }
 
-export type Frame = Snapshot | Batch | Refusal | Rejected | Reconnected;
+export type Frame = Snapshot | Batch | Refusal | Rejected | Held | Reconnected;
 
 const list = (value: unknown): Record<string, unknown>[] =>
   Array.isArray(value) ? value.filter((item) => item !== null && typeof item === "object") : [];
@@ -94,8 +114,21 @@ const notices = (value: unknown): Notice[] =>
     value: (item.value ?? {}) as Json,
   }));
 
+const text = (value: unknown): string => (value === undefined || value === null ? "" : String(value));
+
+/** The fields `held` and a blocked message's `rejected` share. */
+function authorFeedback(doc: Record<string, unknown>) {
+  return {
+    stream: text(doc.stream),
+    channel: text(doc.channel),
+    event_id: text(doc.event_id),
+    event_type: text(doc.event_type),
+    reason: text(doc.reason),
+  };
+}
+
 /** A data frame from the gateway's JSON; null for control frames (pong, welcome...). */
-export function parseFrame(doc: Record<string, unknown>): Snapshot | Batch | Refusal | Rejected | null {
+export function parseFrame(doc: Record<string, unknown>): Snapshot | Batch | Refusal | Rejected | Held | null {
   const common = {
     stream: String(doc.stream),
     channel: String(doc.channel),
@@ -108,15 +141,13 @@ export function parseFrame(doc: Record<string, unknown>): Snapshot | Batch | Ref
       return { type: "snapshot", ...common, resumed: doc.resumed === true, complete: doc.complete !== false };
     case "batch":
       return { type: "batch", ...common };
-    case "rejected":
-      return {
-        type: "rejected",
-        stream: String(doc.stream ?? ""),
-        channel: String(doc.channel ?? ""),
-        event_id: String(doc.event_id ?? ""),
-        event_type: String(doc.event_type ?? ""),
-        reason: String(doc.reason ?? ""),
-      };
+    case "rejected": {
+      const rejected: Rejected = { type: "rejected", ...authorFeedback(doc) };
+      for (const name of ["message_id", "rule", "category"] as const) if (typeof doc[name] === "string") rejected[name] = doc[name];
+      return rejected;
+    }
+    case "held":
+      return { type: "held", ...authorFeedback(doc), message_id: text(doc.message_id), rule: text(doc.rule), category: text(doc.category) };
     case "error": {
       const refusal: Refusal = { type: "refusal", op: String(doc.op ?? ""), reason: String(doc.reason ?? "") };
       if (typeof doc.stream === "string") refusal.stream = doc.stream;

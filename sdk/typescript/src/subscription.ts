@@ -169,8 +169,11 @@ export class Subscription implements AsyncIterable<Frame> {
     return answer;
   }
 
-  sendChat(streamId: string, text: string, options: SendOptions & { replyTo?: string } = {}): Promise<Accepted> {
-    const body = options.replyTo === undefined ? { text } : { text, reply_to: options.replyTo };
+  /** A chat message; `replyTo` a message id, `emotes` [{name, positions: [{start, end}]}]. */
+  sendChat(streamId: string, text: string, options: SendOptions & { replyTo?: string; emotes?: Record<string, unknown>[] } = {}): Promise<Accepted> {
+    const body: Record<string, unknown> = { text };
+    if (options.replyTo !== undefined) body.reply_to = options.replyTo;
+    if (options.emotes !== undefined && options.emotes.length > 0) body.emotes = options.emotes;
     return this.send("chat.send", streamId, body, options);
   }
 

@@ -292,6 +292,32 @@ test("writes over the socket are acked, refused with their fields, and a late vo
   mine.close();
 });
 
+test("the author hears why: a held message comes as `held`, a blocked one as `rejected` with its rule", async () => {
+  const host = new LivefoldClient(url, { auth: streamer });
+  const streamId = await newStream(host, "Author feedback");
+  const mine = subscription(url, viewer);
+  await mine.connect();
+  const held = await mine.sendChat(streamId, "you are an idiot");
+  const heard = await nextOf(mine, "held");
+  assert.deepEqual([heard.message_id, heard.event_id, heard.stream], [held.message_id, held.event_id, streamId]);
+  assert.ok(heard.reason.startsWith("held for review"), heard.reason);
+  assert.ok(heard.rule && heard.category, JSON.stringify(heard));
+  const blocked = await mine.sendChat(streamId, "i know where you live");
+  const refused = await nextOf(mine, "rejected");
+  assert.deepEqual([refused.event_id, refused.message_id], [blocked.event_id, blocked.message_id]);
+  assert.ok(refused.reason.startsWith("blocked") && refused.rule, JSON.stringify(refused));
+  mine.close();
+});
+
+test("anyone reads users' public names by id", async () => {
+  const anonymous = new LivefoldClient(url);
+  const { items } = await anonymous.profiles([viewerId, "nobody-here"]);
+  assert.deepEqual(items, [
+    { user_id: viewerId, username: setting("LIVEFOLD_VIEWER_USERNAME"), display_name: "The viewer" },
+    { user_id: "nobody-here", username: null, display_name: null },
+  ]);
+});
+
 test("a socket write whose ack is lost is sent again after the reconnect and makes one message", async () => {
   const gateway = new URL(url);
   const relay = new TcpRelay(gateway.hostname, Number(gateway.port));
