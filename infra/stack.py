@@ -44,7 +44,16 @@ def application(settings: Settings) -> list[Service]:
 def ephemeral_settings(data_dir: Path, **overrides: Any) -> Settings:
     """A private stack on free ports under data_dir (tests, benchmarks), sharing the jar cache."""
     repo = Path(__file__).resolve().parent.parent
-    names = ("kafka", "kafka_controller", "clickhouse", "s3", "registry", "gateway", "media")
+    names = (
+        "kafka",
+        "kafka_controller",
+        "clickhouse",
+        "s3",
+        "registry",
+        "gateway",
+        "media",
+        "rtmp",
+    )
     defaults: dict[str, Any] = {
         f"{name}_port": port for name, port in zip(names, free_ports(len(names)), strict=True)
     }

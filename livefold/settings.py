@@ -188,6 +188,9 @@ class Settings(BaseSettings):
     # Names this media process in the ingests it logs (default `<host name>:<media_port>`): when
     # it starts again after a crash, it closes the ingests the log says it held.
     media_instance: str = ""
+    # RTMP ingest (rtmp://<host>:<rtmp_port>/live/<stream key>) and where recordings go.
+    rtmp_port: int = 1935
+    media_recording_bucket: str = "livefold-recordings"
 
     @field_validator("data_dir", "cache_dir")
     @classmethod

@@ -128,6 +128,29 @@ class Directory:
             raise Finished(f"stream {stream_id!r} has ended; create a new stream to go live")
         return entry
 
+    def admit_key(self, presented: str) -> tuple[str, StreamEntry]:
+        """The stream a key alone may publish to (an RTMP URL names no stream): the newest
+        stream of the key's streamer that has not ended."""
+        digest = sha256(presented)
+        streamer = next(
+            (
+                user
+                for user, (_, hashed) in self.keys.items()
+                if hmac.compare_digest(hashed, digest)
+            ),
+            None,
+        )
+        if not presented or streamer is None:
+            raise WrongKey("not a current stream key")
+        open_streams = [
+            stream_id
+            for stream_id, entry in self.streams.items()
+            if entry.streamer == streamer and entry.status != "ended"
+        ]
+        if not open_streams:
+            raise NotFound("the key's streamer has no stream that has not ended: create one")
+        return open_streams[-1], self.streams[open_streams[-1]]
+
     def key_id_of(self, streamer: str) -> str | None:
         current = self.keys.get(streamer)
         return None if current is None else current[0]

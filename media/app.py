@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from livefold.settings import Settings
 from livefold.stream_keys import Finished, NotFound, StreamEntry, WrongKey, fingerprint
+from media import hls
 from media.peers import OfferError, check_offer
 from media.runtime import Busy, Conflict, MediaRuntime
 
@@ -191,12 +192,16 @@ def create_app(settings: Settings) -> Starlette:
             Route("/whip/{stream_id}/{session_id}", whip_stop, methods=["DELETE"]),
             Route("/whep/{stream_id}", whep, methods=["POST"]),
             Route("/whep/{stream_id}/{session_id}", whep_stop, methods=["DELETE"]),
+            Route("/hls/{stream_id}/{path:path}", hls.live, methods=["GET", "HEAD"]),
+            Route(
+                "/vod/{stream_id}/{ingest_id}/{path:path}", hls.recorded, methods=["GET", "HEAD"]
+            ),
         ],
         middleware=[
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],
-                allow_methods=["POST", "DELETE", "OPTIONS"],
+                allow_methods=["GET", "HEAD", "POST", "DELETE", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type"],
                 expose_headers=["Location"],
                 max_age=600,

@@ -12,6 +12,8 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from confluent_kafka import Message
 
@@ -24,6 +26,7 @@ from streams.consumer import Positions, TopicFollower
 log = logging.getLogger(__name__)
 TOPICS = (event_topic("media"), event_topic("stream"))
 CATCH_UP_SECONDS = 5.0
+Decided = TypeVar("Decided")
 
 
 class LogDirectory:
@@ -54,14 +57,21 @@ class LogDirectory:
 
     async def admit(self, stream_id: str, presented: str | None) -> StreamEntry:
         """The stream `presented` may publish to, or the refusal (livefold.stream_keys)."""
+        return await self._decide(lambda directory: directory.admit(stream_id, presented))
+
+    async def admit_key(self, presented: str) -> tuple[str, StreamEntry]:
+        """The stream a key alone publishes to (RTMP), or the refusal (livefold.stream_keys)."""
+        return await self._decide(lambda directory: directory.admit_key(presented))
+
+    async def _decide(self, decision: Callable[[Directory], Decided]) -> Decided:
         try:
             with self._lock:
-                return self._directory.admit(stream_id, presented)
+                return decision(self._directory)
         except (NotFound, WrongKey):
             if not await asyncio.to_thread(self._catch_up):
                 raise
             with self._lock:
-                return self._directory.admit(stream_id, presented)
+                return decision(self._directory)
 
     def status(self, stream_id: str) -> str | None:
         with self._lock:

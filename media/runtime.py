@@ -20,16 +20,29 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Protocol
 
+from livefold.media import RECORDING_FINISHED
 from livefold.settings import Settings
 from livefold.stream import ENDED, WENT_LIVE
-from livefold.stream_keys import INGEST_STARTED, INGEST_STOPPED, StreamEntry
+from livefold.stream_keys import (
+    INGEST_STARTED,
+    INGEST_STOPPED,
+    Finished,
+    NotFound,
+    StreamEntry,
+    WrongKey,
+    fingerprint,
+)
+from media import rtmp
+from media.broadcast import Broadcasts
 from media.directory import LogDirectory
 from media.frames import is_keyframe, picture_size
+from media.hls import HlsAudience
 from media.peers import Publisher, Watcher, on_closed
+from media.rtmp_ingest import IngestReport, RtmpIngest
 from streams.codec import Codec
 from streams.events import Event, new_event
 from streams.presence import PresenceLog, anonymous_viewer, device_of
@@ -51,6 +64,16 @@ class Conflict(RuntimeError):
     pass
 
 
+class IngestSession(Protocol):
+    """A publishing session through either door: WHIP (`Publisher`) or RTMP (`RtmpIngest`)."""
+
+    session_id: str
+    stream_id: str
+    streamer: str
+
+    async def close(self) -> None: ...
+
+
 class MediaRuntime:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -58,7 +81,7 @@ class MediaRuntime:
         self.codec = Codec.from_settings(settings)
         self.directory = LogDirectory(settings, self.codec)
         self.producer: EventProducer | None = None
-        self.publishers: dict[str, Publisher] = {}  # stream id -> its one publisher
+        self.publishers: dict[str, IngestSession] = {}  # stream id -> its publisher, either door
         self.watchers: dict[str, Watcher] = {}  # session id -> viewer session
         self._reported: dict[str, int] = {}  # publisher session id -> when it went live (ms)
         # Live streams whose ingest a crashed run of this process held -> when they went live.
@@ -68,6 +91,9 @@ class MediaRuntime:
         self.presence = PresenceLog(self._observed, settings.gateway_presence_heartbeat_seconds)
         self._presence_ids: dict[str, str] = {}  # WHEP session id -> presence session id
         self._tasks: set[asyncio.Task[None]] = set()
+        self.broadcasts = Broadcasts(settings)  # the HLS ladders and their recordings
+        self.hls_audience = HlsAudience(self.presence)
+        self.rtmp_server: asyncio.Server | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self.codec.register_all)
@@ -75,8 +101,17 @@ class MediaRuntime:
         await asyncio.to_thread(self.directory.start)
         self._spawn(self._beat())
         self._spawn(self._recover())
+        self._spawn(self.hls_audience.sweep_forever())
+        self.rtmp_server = await rtmp.serve(
+            self.settings.host,
+            self.settings.rtmp_port,
+            self.publish_rtmp,
+            self.settings.media_ingest_timeout_seconds,
+        )
 
     async def stop(self) -> None:
+        if self.rtmp_server is not None:
+            self.rtmp_server.close()
         for publisher in list(self.publishers.values()):
             await self.end(publisher, "error", "error")
         self.presence.leave_all()  # before the producer's close, which delivers what is queued
@@ -90,13 +125,16 @@ class MediaRuntime:
     def ready(self) -> bool:
         return self.producer is not None and self.directory.ready and self._recovered
 
-    async def publish(
-        self, entry: StreamEntry, stream_id: str, offer: str
-    ) -> tuple[Publisher, str]:
+    def _claim(self, stream_id: str) -> None:
         if stream_id in self.publishers:
             raise Conflict(f"stream {stream_id!r} already has a publisher")
         if len(self.publishers) >= self.settings.media_max_publishers:
             raise Busy(f"this media process has {len(self.publishers)} publishers, its most")
+
+    async def publish(
+        self, entry: StreamEntry, stream_id: str, offer: str
+    ) -> tuple[Publisher, str]:
+        self._claim(stream_id)
         publisher = Publisher(stream_id, entry.streamer)
         self.publishers[stream_id] = publisher
         try:
@@ -119,6 +157,10 @@ class MediaRuntime:
         publisher = self.publishers.get(stream_id)
         if publisher is None:
             raise LookupError(f"stream {stream_id!r} is not live here")
+        if not isinstance(publisher, Publisher):
+            raise LookupError(
+                f"stream {stream_id!r} is not WebRTC: watch /hls/{stream_id}/master.m3u8"
+            )
         if len(self.watchers) >= self.settings.media_max_viewers:
             raise Busy(f"this media process has {len(self.watchers)} viewers, its most")
         watcher = Watcher(publisher)
@@ -149,7 +191,7 @@ class MediaRuntime:
         await watcher.close()
         return True
 
-    async def end(self, publisher: Publisher, why: str, end_reason: str) -> None:
+    async def end(self, publisher: IngestSession, why: str, end_reason: str) -> None:
         """Stop a publisher once, its viewers with it, and append what ended."""
         if self.publishers.get(publisher.stream_id) is not publisher:
             return
@@ -172,6 +214,47 @@ class MediaRuntime:
             live_at = self._resuming.pop(publisher.stream_id, None)
         if live_at is not None:
             await self._end_stream(publisher.stream_id, actor, end_reason, live_at)
+        self.hls_audience.sweep(publisher.stream_id)
+        await self._record(publisher)
+
+    async def _record(self, ingest: IngestSession) -> None:
+        """Finish the ingest's ladder and recording; RecordingFinished lists it as a VOD."""
+        recording = await self.broadcasts.finish(ingest.stream_id, ingest.session_id)
+        if recording is not None:
+            await self._append(
+                RECORDING_FINISHED,
+                ingest.stream_id,
+                "system",
+                recording_id=ingest.session_id,
+                bucket=recording.bucket,
+                s3_key=recording.master_key,
+                duration_ms=recording.duration_ms,
+                size_bytes=recording.size_bytes,
+            )
+
+    async def publish_rtmp(
+        self, key: str, client: str, disconnect: Callable[[], None]
+    ) -> RtmpIngest:
+        """The RTMP door: the key alone names the stream (livefold.stream_keys.admit_key)."""
+        try:
+            stream_id, entry = await self.directory.admit_key(key)
+            self._claim(stream_id)
+        except (NotFound, WrongKey, Finished, Conflict, Busy) as refused:
+            seen = f"key fingerprint {fingerprint(key)}" if key else "no key"
+            log.warning("refused an RTMP publisher from %s: %s (%s)", client, refused, seen)
+            code = "BadName" if isinstance(refused, WrongKey) else "Denied"
+            raise rtmp.Refused(str(refused), f"NetStream.Publish.{code}") from None
+
+        async def ended(ingest: RtmpIngest, why: str) -> None:
+            await self.end(ingest, why, "streamer_ended" if why == "ended" else "ingest_lost")
+
+        def flowing(ingest: RtmpIngest, report: IngestReport) -> None:
+            self._spawn(self.report(ingest, "rtmp", report))
+
+        ingest = RtmpIngest(stream_id, entry.streamer, disconnect, self.broadcasts, flowing, ended)
+        self.publishers[stream_id] = ingest
+        log.info("RTMP publisher %s of %s connected from %s", ingest.session_id, stream_id, client)
+        return ingest
 
     async def _end_stream(self, stream_id: str, actor: str, reason: str, live_at: int) -> None:
         if self.directory.status(stream_id) != "ended":
@@ -235,26 +318,36 @@ class MediaRuntime:
         size = picture_size(codec.name, frames[first][0]) or (1, 1)
         span = frames[-1][1] - frames[first][1]
         fps = (len(frames) - first - 1) * VIDEO_CLOCK / span if span > 0 else 30.0
-        self._reported[publisher.session_id] = self._resuming.pop(
-            publisher.stream_id, int(time.time() * 1000)
-        )
         audio = publisher.audio_codec
-        await self._append(
-            INGEST_STARTED,
-            publisher.stream_id,
-            publisher.streamer,
-            ingest_id=publisher.session_id,
-            protocol="webrtc",
+        report = IngestReport(
             codec=codec.name.lower(),
             width=size[0],
             height=size[1],
             fps=round(min(max(fps, 0.001), 240.0), 3),
             audio_codec=None if audio is None else audio.name.lower(),
+        )
+        await self.report(publisher, "webrtc", report)
+
+    async def report(self, ingest: IngestSession, protocol: str, report: IngestReport) -> None:
+        """The ingest's media flow, through either door: IngestStarted, and WentLive for a
+        scheduled stream."""
+        if self.publishers.get(ingest.stream_id) is not ingest:
+            return
+        self._reported[ingest.session_id] = self._resuming.pop(
+            ingest.stream_id, int(time.time() * 1000)
+        )
+        await self._append(
+            INGEST_STARTED,
+            ingest.stream_id,
+            ingest.streamer,
+            ingest_id=ingest.session_id,
+            protocol=protocol,
+            **vars(report),
             media_instance=self.instance,
         )
-        if self.directory.status(publisher.stream_id) == "scheduled":
+        if self.directory.status(ingest.stream_id) == "scheduled":
             await self._append(
-                WENT_LIVE, publisher.stream_id, publisher.streamer, ingest_id=publisher.session_id
+                WENT_LIVE, ingest.stream_id, ingest.streamer, ingest_id=ingest.session_id
             )
 
     async def _append(self, event_type: str, stream_id: str, actor: str, **body: Any) -> None:

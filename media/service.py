@@ -49,13 +49,21 @@ class MediaService(Service):
 
     def urls(self) -> dict[str, str]:
         url = local_url(self.settings)
-        return {"whip": f"{url}/whip/<stream_id>", "whep": f"{url}/whep/<stream_id>"}
+        return {
+            "whip": f"{url}/whip/<stream_id>",
+            "whep": f"{url}/whep/<stream_id>",
+            "rtmp": f"rtmp://{self.settings.host}:{self.settings.rtmp_port}/live/<stream key>",
+            "hls": f"{url}/hls/<stream_id>/master.m3u8",
+        }
 
 
 def service(settings: Settings, name: str = "media") -> MediaService:
     return MediaService(
         name=name,
         workdir=settings.data_dir / name,
-        ports=[Port(settings.media_port, "LIVEFOLD_MEDIA_PORT")],
+        ports=[
+            Port(settings.media_port, "LIVEFOLD_MEDIA_PORT"),
+            Port(settings.rtmp_port, "LIVEFOLD_RTMP_PORT"),
+        ],
         settings=settings,
     )

@@ -121,7 +121,9 @@ def painted_index(frame: av.VideoFrame) -> int:
 
 @contextlib.contextmanager
 def media_process(settings: Settings, **changes: Any) -> Iterator[tuple[Settings, str]]:
-    own = settings.model_copy(update={"media_port": free_port(), **changes})
+    own = settings.model_copy(
+        update={"media_port": free_port(), "rtmp_port": free_port(), **changes}
+    )
     spec = service(own, "media")
     handle = RunningService(spec, log_to(settings.data_dir / "logs")(spec))
     handle.start()

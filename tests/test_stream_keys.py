@@ -78,6 +78,32 @@ def test_an_ended_stream_cannot_be_published_to_again() -> None:
         directory.admit("s1", key)
 
 
+def test_a_key_alone_names_its_streamers_newest_stream_that_has_not_ended() -> None:
+    """RTMP's URL carries only the key: it publishes to the newest open stream of its owner."""
+    (_, old), (_, key), (_, others) = new_key(), new_key(), new_key()
+    directory = folded(
+        [
+            rotation(STREAMER, old),
+            rotation(OTHER, others),
+            created("s1", STREAMER),
+            created("s2", STREAMER),
+            created("o1", OTHER),
+            rotation(STREAMER, key),
+            new_event(ENDED, stream_id="s2", actor_id="system", reason="ingest_lost"),
+        ]
+    )
+    stream_id, entry = directory.admit_key(key)
+    assert (stream_id, entry.streamer) == ("s1", STREAMER)
+    assert directory.admit_key(others)[0] == "o1"
+    for wrong in (old, key + "x", ""):
+        with pytest.raises(WrongKey) as refused:
+            directory.admit_key(wrong)
+        assert not wrong or wrong not in str(refused.value)
+    directory.fold(new_event(ENDED, stream_id="s1", actor_id="system", reason="ingest_lost"))
+    with pytest.raises(NotFound):
+        directory.admit_key(key)
+
+
 def test_keys_are_random_and_only_their_hash_and_a_short_fingerprint_are_kept() -> None:
     key_ids, keys = zip(*(new_key() for _ in range(100)), strict=True)
     assert len(set(keys)) == len(set(key_ids)) == 100

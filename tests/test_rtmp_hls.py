@@ -1,0 +1,166 @@
+"""RTMP ingest, the HLS ladder and recordings through a real media process: ffmpeg (imageio-
+ffmpeg's) publishes a test pattern over RTMP with a key from the gateway, the ladder's playlists
+and segments are fetched over HTTP and decoded by ffmpeg, the recording is read back from S3
+through the media service, and the lifecycle events are read from Kafka."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from livefold.settings import Settings
+from livefold.stream_keys import fingerprint
+from media import ffmpeg
+from media.hls import SEGMENT_CACHE
+from tests.gateways import Running, Tokens, gateway
+from tests.media_peers import STREAMER, eventually_logged, logged, media_process
+
+SECONDS = 8
+STALL_SECONDS = 3.0
+ORIGIN = {"Origin": "https://player.example"}
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(scope="module")
+def services(stack: Settings) -> Iterator[tuple[Running, Settings, str, Tokens]]:
+    with (
+        gateway(stack, "gateway-rtmp") as running,
+        media_process(stack, media_ingest_timeout_seconds=STALL_SECONDS) as (media, media_url),
+    ):
+        yield running, media, media_url, Tokens(stack)
+
+
+def new_stream_and_key(running: Running, tokens: Tokens) -> tuple[str, str, str]:
+    """A stream, its streamer's key before the last rotation, and the current key."""
+    headers = tokens.headers(STREAMER, {"streamer"})
+    made = httpx.post(
+        f"{running.url}/api/v1/streams", json={"title": "Ladder", "category": "games"},
+        headers=headers, timeout=30,
+    )  # fmt: skip
+    assert made.status_code == 202, made.text
+    keys = [
+        httpx.post(f"{running.url}/api/v1/stream-key", headers=headers, timeout=30)
+        for _ in range(2)
+    ]
+    assert all(answer.status_code == 201 for answer in keys)
+    return str(made.json()["stream_id"]), keys[0].json()["stream_key"], keys[1].json()["stream_key"]
+
+
+def push(media: Settings, key: str, seconds: float) -> subprocess.Popen[bytes]:
+    """ffmpeg publishing a 720p30 test pattern and a tone over RTMP, in real time."""
+    source = [
+        "-re", "-f", "lavfi", "-i", "testsrc=size=1280x720:rate=30",
+        "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", str(seconds),
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-f", "flv", f"rtmp://127.0.0.1:{media.rtmp_port}/live/{key}",
+    ]  # fmt: skip
+    return subprocess.Popen(ffmpeg.command(*source), stderr=subprocess.PIPE)
+
+
+def refused(media: Settings, key: str) -> str:
+    """ffmpeg's complaint when the server refuses its publish (it must exit with an error)."""
+    attempt = push(media, key, 2)
+    _, errors = attempt.communicate(timeout=60)
+    assert attempt.returncode != 0, "a refused publisher must not succeed"
+    return errors.decode(errors="replace")
+
+
+def eventually(fetch: str, **headers: str) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while True:
+        answer = httpx.get(fetch, headers=headers, timeout=10)
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)
+
+
+def test_an_rtmp_publisher_goes_live_as_an_hls_ladder_and_is_recorded_to_s3(
+    services: tuple[Running, Settings, str, Tokens], stack: Settings
+) -> None:
+    running, media, url, tokens = services
+    stream_id, old_key, key = new_stream_and_key(running, tokens)
+
+    assert "Server error" in refused(media, old_key)
+    log = (stack.data_dir / "logs" / "media.log").read_text()
+    assert fingerprint(old_key) in log and old_key not in log
+
+    publisher = push(media, key, SECONDS)
+    master = eventually(f"{url}/hls/{stream_id}/master.m3u8", **ORIGIN)
+    assert master.status_code == 200, master.text
+    assert master.headers["cache-control"] == "public, max-age=1"
+    assert master.headers["access-control-allow-origin"] in ("*", ORIGIN["Origin"])
+    variants = [line for line in master.text.splitlines() if line and not line.startswith("#")]
+    assert [variant.split("/")[0] for variant in variants] == ["720p", "480p", "360p", "audio"]
+    assert "RESOLUTION=1280x720" in master.text and "RESOLUTION=640x360" in master.text
+    session = variants[0].split("?session=")[1]
+    assert all(variant.endswith(f"?session={session}") for variant in variants)
+
+    second = refused(media, key)  # while the first one is live
+    assert "Server error" in second
+    assert "already has a publisher" in (stack.data_dir / "logs" / "media.log").read_text()
+
+    playlist = eventually(f"{url}/hls/{stream_id}/{variants[0]}")
+    segments = [line for line in playlist.text.splitlines() if line.endswith(".ts")]
+    assert "#EXT-X-TARGETDURATION:1" in playlist.text and segments
+    segment = httpx.get(f"{url}/hls/{stream_id}/720p/{segments[-1]}", headers=ORIGIN, timeout=10)
+    assert segment.status_code == 200 and segment.headers["cache-control"] == SEGMENT_CACHE
+    assert segment.headers["access-control-allow-origin"] in ("*", ORIGIN["Origin"])
+    live = ffmpeg.probe(f"{url}/hls/{stream_id}/360p/index.m3u8")
+    assert live.video == [(640, 360)] and live.audio_streams == 1
+
+    assert publisher.wait(timeout=120) == 0, publisher.stderr and publisher.stderr.read()
+    started = eventually_logged(stack, "media", stream_id, "IngestStarted")
+    assert started.body["protocol"] == "rtmp" and started.body["codec"] == "h264"
+    assert (started.body["width"], started.body["height"]) == (1280, 720)
+    assert started.body["audio_codec"] == "aac" and 20 <= started.body["fps"] <= 40
+    went_live = eventually_logged(stack, "stream", stream_id, "WentLive")
+    assert went_live.body["ingest_id"] == started.body["ingest_id"]
+    ended = eventually_logged(stack, "stream", stream_id, "Ended")
+    assert ended.body["reason"] == "streamer_ended"
+    stopped = eventually_logged(stack, "media", stream_id, "IngestStopped")
+    assert stopped.body["reason"] == "ended"
+    joined = eventually_logged(stack, "audience", stream_id, "ViewerJoined")
+    left = eventually_logged(stack, "audience", stream_id, "ViewerLeft")
+    assert left.body["session_id"] == joined.body["session_id"]
+
+    recording = eventually_logged(stack, "media", stream_id, "RecordingFinished").body
+    ingest = started.body["ingest_id"]
+    assert (
+        recording["recording_id"] == ingest and recording["bucket"] == media.media_recording_bucket
+    )
+    assert recording["s3_key"] == f"recordings/{stream_id}/{ingest}/master.m3u8"
+    assert abs(recording["duration_ms"] - SECONDS * 1000) <= 1000 and recording["size_bytes"] > 0
+    vod = httpx.get(f"{url}/vod/{stream_id}/{ingest}/720p/index.m3u8", timeout=10)
+    assert vod.status_code == 200 and vod.text.rstrip().endswith("#EXT-X-ENDLIST")
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in vod.text
+    played = ffmpeg.probe(f"{url}/vod/{stream_id}/{ingest}/720p/index.m3u8")
+    assert played.video == [(1280, 720)] and played.audio_streams == 1
+    assert abs(played.duration_seconds - SECONDS) <= 1.0
+    assert httpx.get(f"{url}/hls/{stream_id}/master.m3u8", timeout=10).status_code == 404
+
+
+def test_a_stalled_rtmp_publisher_ends_the_stream_as_lost(
+    services: tuple[Running, Settings, str, Tokens], stack: Settings
+) -> None:
+    running, media, _, tokens = services
+    stream_id, _, key = new_stream_and_key(running, tokens)
+    publisher = push(media, key, 60)
+    try:
+        eventually_logged(stack, "stream", stream_id, "WentLive")
+        publisher.send_signal(signal.SIGSTOP)  # the socket stays open, nothing arrives
+        ended = eventually_logged(stack, "stream", stream_id, "Ended")
+        assert ended.body["reason"] == "ingest_lost" and ended.actor_id == "system"
+        stopped = eventually_logged(stack, "media", stream_id, "IngestStopped")
+        assert stopped.body["reason"] == "disconnected"
+    finally:
+        publisher.kill()
+        publisher.wait()
+    assert eventually_logged(stack, "media", stream_id, "RecordingFinished")
+    assert [event.name for event in logged(stack, "stream", stream_id)].count("Ended") == 1
