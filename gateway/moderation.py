@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.errors import forbidden, not_found
-from gateway.reads import Read, moderator_of, ready_gateway
+from gateway.reads import Read, moderator_of, ready_gateway, stream_view
 from gateway.rights import STAFF
 from gateway.writes import Context, Prepare, Who, Write
 
@@ -199,7 +199,7 @@ async def staff(request: Request) -> Response:
     """The streamer and the moderators of a stream."""
     gateway = ready_gateway(request)
     stream_id = request.path_params["stream_id"]
-    moderator_of(request, gateway, stream_id)
+    stream_view(gateway, stream_id)
     view = gateway.store.view("moderation", f"{stream_id}/{STAFF}") or {}
     return JSONResponse(
         {
@@ -213,5 +213,6 @@ async def staff(request: Request) -> Response:
 READS = [
     Read(MOD + "/queue", review_queue, "The review queue", moderators_only=True),
     Read(MOD + "/log", mod_log, "The mod log", moderators_only=True),
-    Read("/streams/{stream_id}/moderators", staff, "The stream's moderators", moderators_only=True),
+    # Public, as chat shows moderators with a badge.
+    Read("/streams/{stream_id}/moderators", staff, "The stream's moderators"),
 ]

@@ -188,6 +188,9 @@ def test_a_moderator_of_one_stream_cannot_moderate_another(api: Api) -> None:
     assert appointed.status_code == 202
     staff = f"/streams/{mine}/moderators"
     eventually(lambda: MOD in api.call("GET", staff, STREAMER).json()["moderators"])
+    # Who moderates is public, as chat shows it in badges: any viewer, even signed out, reads it.
+    for reader in (VIEWER, None):
+        assert MOD in api.call("GET", staff, reader).json()["moderators"]
     ban = {"user_id": "troll-1", "reason": "spam"}
     assert api.call("POST", f"/streams/{mine}/moderation/bans", MOD, json=ban).status_code == 202
     assert api.call("POST", f"/streams/{theirs}/moderation/bans", MOD, json=ban).status_code == 403
