@@ -17,6 +17,7 @@ from bench import (
     fanout,
     fold_state,
     guarantees,
+    media_hls,
     moderation,
     presence,
     workers,
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     **fanout.BENCHMARKS,
     **fold_state.BENCHMARKS,
     **guarantees.BENCHMARKS,
+    **media_hls.BENCHMARKS,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 
