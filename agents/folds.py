@@ -3,8 +3,8 @@
 Moderation comes first: a chat message reaches the chat state topic only once moderation's
 verdict allows it (`livefold.chat`), and running moderation first lets its verdicts reach chat
 in the same batch. The verdicts are also appended to the moderation topic: that copy is what
-replay folds, and chat ignores it when it comes back (same event id). Moderation reads its
-inputs (several topics) in event-time order within a batch, the order replay uses.
+replay folds, and the worker drops it when it comes back (`agents.worker`). Moderation reads
+its inputs (several topics) in event-time order within a batch, the order replay uses.
 """
 
 from __future__ import annotations

@@ -14,8 +14,10 @@ two kinds of records:
   longer reaches.
 
 A recovered view (`_seen_len` present) gets its window back from the chunks on first use
-(`StateRecords.restored`). States in memory, folds and replay digests are unchanged: the window
-is bookkeeping (`folding.facts` leaves it out), and the ids come back in their order.
+(`StateRecords.restored`). The last view encoded of a recently written key is kept: with the
+window cut back, it is the state as a batch found it, for the driver to go back to when a fold
+raises (`StateRecords.snapshot`). States in memory, folds and replay digests are unchanged: the
+window is bookkeeping (`folding.facts` leaves it out), and the ids come back in their order.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from livefold.folding import SEEN, dumps
+from livefold.folding import SEEN, dumps, loads
 
 log = logging.getLogger(__name__)
 
 CHUNK = 256
+KEPT_VIEWS = 20_000  # the views of this many recently written keys are kept for `snapshot`
 TOTAL = "_seen_total"
 LENGTH = "_seen_len"
 
@@ -58,6 +61,7 @@ class Written:
 class StateRecords:
     chunk: int = CHUNK
     written: dict[str, Written] = field(default_factory=dict)
+    views: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)  # key -> last
 
     def encode(
         self, key: str, state: dict[str, Any]
@@ -91,8 +95,33 @@ class StateRecords:
         if before is not None:
             chunks += [(chunk_key(key, n), None) for n in range(before.first_chunk, first)]
         self.written[key] = Written(total, first, next(reversed(window), None))
-        view = {**state, SEEN: {}, TOTAL: total, LENGTH: kept}
-        return dumps(view), chunks
+        encoded = dumps({**state, SEEN: {}, TOTAL: total, LENGTH: kept})
+        self.views.pop(key, None)  # the newest last, so the oldest go first
+        self.views[key] = (encoded, state)
+        if len(self.views) > KEPT_VIEWS:
+            for oldest in list(islice(self.views, KEPT_VIEWS // 4)):
+                del self.views[oldest]
+        return encoded, chunks
+
+    def snapshot(self, key: str, state: dict[str, Any]) -> Callable[[], Any] | None:
+        """What rebuilds `state` as it is now, if it has not changed since its view was encoded
+        (folds change a state only within a batch, which encodes what it changed), else None.
+        A window only grows in place (`livefold.folding.remember` appends, and trims into a new
+        dict), so it goes back by dropping its newest ids down to its length now."""
+        last = self.views.get(key)
+        if last is None or last[1] is not state:
+            return None
+        encoded, window, length = last[0], state[SEEN], len(state[SEEN])
+
+        def rebuilt() -> Any:
+            restored = loads(encoded)
+            del restored[TOTAL], restored[LENGTH]
+            while len(window) > length:
+                window.popitem()  # the newest entry
+            restored[SEEN] = window
+            return restored
+
+        return rebuilt
 
     def restored(self, key: str, state: Any, chunks: Callable[[str], Any]) -> Any:
         """A state read from the table with its window back, if it came from a view record

@@ -8,7 +8,8 @@ For each batch the transport delivers (`agents.faust_private`):
    verdicts it decides reach chat in the same batch), in memory; an event a fold raises on
    leaves the state as it was and goes to the dead-letter topic with the error
    (`agents.driver.fold_batch`);
-3. send the events the folds emitted (verdicts) and the dead letters to Kafka;
+3. send the events the folds emitted (verdicts) and the dead letters to Kafka, the emitted ones
+   marked as folded already (`FOLDED_HEADER`);
 4. store each changed state in its table's memory and encode it as it is now;
 5. hand the outputs to the publisher (`agents.publish`), which may hold updates up to 100 ms:
    notices do not wait for the verdicts' acks (a notice is shown at once; if the worker dies
@@ -24,6 +25,13 @@ by event id) and publish what the others change. The order matters twice: a stat
 message as judged never reaches the changelog before its verdict is in the log (or a restart
 would never issue it), nor before the updates it implies went out (or a restart would skip
 their events as duplicates and never publish them). Flush timers follow the same steps.
+
+An emitted event comes back to the worker (the folds that take it read its topic). Folding it
+again would change nothing (every fold that took it holds its id) but cost a batch: decoding,
+every state it touches re-encoded for the changelog. So a record marked as folded is dropped
+unfolded, but only when every fold that takes its event holds its id in the dedupe window of its
+state now (`FoldDriver.holds`); otherwise (another worker's, a state recovered from before it)
+it is folded as any event, and the folds' own dedupe keeps it once. Replay ignores the mark.
 
 Timers call each domain's `flush` for the states of the partitions this worker owns.
 """
@@ -60,6 +68,10 @@ from streams.state import StateWriter
 
 log = logging.getLogger(__name__)
 
+# Marks a record the worker appended for an event its folds emitted and applied already.
+FOLDED_HEADER = "livefold.folded"
+FOLDED: list[tuple[str, bytes]] = [(FOLDED_HEADER, b"1")]
+
 
 class FoldWorker:
     def __init__(
@@ -93,6 +105,7 @@ class FoldWorker:
         self.batches = 0  # folded event batches and timer flushes, in order
         self.timings = Timings()
         self.events = 0
+        self.skipped = 0  # records of emitted events dropped as folded already
 
     def install(self) -> None:
         """Wire the worker into the app (before it starts)."""
@@ -201,7 +214,7 @@ class FoldWorker:
                 continue
             partition = partition_of(event.stream_id, self.partitions)
             topic = catalog()[event.type].topic
-            records.append((topic, event.stream_id.encode(), value, partition, None))
+            records.append((topic, event.stream_id.encode(), value, partition, FOLDED))
         return self.sender.send_all(records)
 
     async def _flush_outputs(self) -> None:
@@ -222,8 +235,17 @@ class FoldWorker:
                 event = await self._decoded(message)
                 if event is None:
                     continue
+            if message.headers and self._folded_already(event, message.headers):
+                self.skipped += 1
+                continue
             records.append(Record(event, message.topic, message.partition, message.offset))
         return records
+
+    def _folded_already(self, event: Event, headers: Sequence[tuple[str, bytes]]) -> bool:
+        """The record is one this worker's folds emitted and every fold that takes it holds."""
+        if not any(name == FOLDED_HEADER for name, _ in headers):
+            return False
+        return all(driver.holds(event) for driver in self.routes.get(event.type, ()))
 
     async def _decoded(self, message: Any) -> Event | None:
         delay = 0.1
@@ -287,10 +309,11 @@ class FoldWorker:
 
     async def _log_stats(self) -> None:
         log.info(
-            "folded %d events (%d batches and flushes); %d state records sent, %d held; "
-            "%.1f CPU seconds",
+            "folded %d events (%d batches and flushes; %d emitted ones back, folded already); "
+            "%d state records sent, %d held; %.1f CPU seconds",
             self.events,
             self.batches,
+            self.skipped,
             self.publisher.records_sent,
             len(self.publisher.held),
             time.process_time(),

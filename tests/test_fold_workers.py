@@ -4,6 +4,7 @@ lines only once moderation allowed them."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any, cast
@@ -11,7 +12,9 @@ from typing import Any, cast
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from agents.inspect import live_states
+from agents.app import changelog_topic
+from agents.folds import source_topics
+from agents.inspect import caught_up, live_states
 from livefold.settings import Settings
 from streams.catalog import DEADLETTER_TOPIC, event_topic
 from streams.codec import Codec
@@ -219,6 +222,24 @@ def test_a_blocked_term_never_reaches_chat_while_a_clean_message_does(
     assert all("ZORBLAX" not in str(m.value) for m in states.of("chat", stream))
 
 
+def test_a_verdict_coming_back_from_kafka_is_not_folded_again(
+    folding: Settings, producer: EventProducer, states: StateReader
+) -> None:
+    """The worker appends the verdict it applied; reading it back changes no state, so the
+    message's moderation and chat states reach their changelogs once, not once more for it."""
+    stream = stream_id()
+    message = event("livefold.chat.MessageSent", stream, "ann", message_id="m1", text="hello")
+    producer.append_all([message])
+    states.wait_for(lambda: states.of("chat", stream, "notice"), description="chat line")
+    assert verdicts_of(folding, stream, 1) == {"m1": "allow"}
+    deadline = time.monotonic() + 60
+    while not caught_up(folding, source_topics()):  # the verdict came back and was acked
+        assert time.monotonic() < deadline, "the worker did not get past the verdict"
+        time.sleep(0.2)
+    assert changelog_writes(folding, "moderation", stream) == 1
+    assert changelog_writes(folding, "chat", stream) == 1
+
+
 def test_an_undecodable_record_is_dead_lettered_and_folding_goes_on(
     folding: Settings, producer: EventProducer, states: StateReader
 ) -> None:
@@ -262,6 +283,28 @@ def verdicts_of(settings: Settings, stream: str, count: int) -> dict[str, str]:
             if len(found) >= count:
                 break
         return found
+    finally:
+        consumer.close()
+
+
+def changelog_writes(settings: Settings, table: str, key: str) -> int:
+    """How many records the table's changelog holds for the key (read to its end)."""
+    consumer = _consumer(settings, changelog_topic(settings, table))
+    try:
+        ends = {
+            tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1]
+            for tp in consumer.assignment()
+        }
+        left = {partition for partition, end in ends.items() if end > 0}
+        writes = 0
+        while left:
+            for record in consumer.consume(500, 1.0):
+                if record.error() is not None:
+                    continue
+                writes += record.key() == key.encode()
+                if record.offset() + 1 >= ends[record.partition()]:
+                    left.discard(record.partition())
+        return writes
     finally:
         consumer.close()
 

@@ -83,3 +83,27 @@ def test_a_small_batch_writes_a_small_part_of_a_full_window() -> None:
 
     whole = len(dumps(state))
     assert changelog.bytes_written - before < whole / 20, "the whole window was written again"
+
+
+def test_a_state_changed_since_its_record_was_encoded_goes_back_to_it() -> None:
+    """What a batch goes back to when a fold raises: the state as its last record holds it,
+    window included, even when the window was trimmed into a new dict meanwhile."""
+    records, state = StateRecords(), chat_state()
+    fold_ids(state, DEDUPE_WINDOW + DEDUPE_WINDOW // 4 - 10)
+    records.encode("stream-1", state)
+    as_encoded = json.loads(json.dumps(state))
+    rebuild = records.snapshot("stream-1", state)
+    assert rebuild is not None
+    fold_ids(state, 20)  # past the trim: the window is a new, shorter dict now
+    state["pinned"] = "something"
+    assert len(state[SEEN]) < len(as_encoded[SEEN])
+    rebuilt = rebuild()
+    assert rebuilt == as_encoded
+    assert list(rebuilt[SEEN]) == list(as_encoded[SEEN])
+
+
+def test_a_state_not_encoded_as_it_is_has_no_snapshot_from_its_record() -> None:
+    records, state = StateRecords(), chat_state()
+    assert records.snapshot("stream-1", state) is None
+    records.encode("stream-1", state)
+    assert records.snapshot("stream-1", dict(state)) is None  # another object: not that record
