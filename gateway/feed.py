@@ -22,6 +22,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from gateway import metrics
 from livefold.settings import Settings
 from streams.catalog import STATE_TOPICS, state_topic
 from streams.state import StateMessage, from_record
@@ -104,7 +105,6 @@ class StateFeed:
         self.loop = loop
         self.deliver = deliver
         self.caught_up = asyncio.Event()
-        self.undecodable = 0
         self.failure: str | None = None  # why the feed stopped, if it did on its own
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="state-feed", daemon=True)
@@ -196,7 +196,7 @@ class StateFeed:
         try:
             message = self.sources[topic](value)
         except ValueError as error:
-            self.undecodable += 1
+            metrics.poison_records.labels("state").inc()
             log.warning("feed: skipped %s/%s offset %s: %s", topic, partition, offset, error)
             return None
         return None if message is None else FeedRecord(partition, offset, message, written_ms)

@@ -1,18 +1,22 @@
 """`Idempotency-Key`: a retried request never creates a second event.
 
 The event id is derived from (user, method, path, key), so every gateway process gives a retry
-the same id and the folds, which dedupe by event id, apply it once. Each process also keeps
-its recent answers, so a retry it has seen gets the very same response, and a key reused for a
-different request is refused.
+the same id. Each process keeps its recent answers, so a retry it has seen gets the very same
+response, and a key reused for a different request is refused; a retry of a request still
+under way waits for its outcome (`Answers.attempt`). A gateway that has no answer for the id
+looks for it in the log before appending (gateway/resends.py), so the log holds it once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -63,6 +67,25 @@ class Answers:
         self.kept = kept
         self.ttl = ttl
         self._answers: OrderedDict[str, Answer] = OrderedDict()
+        self._attempts: dict[str, asyncio.Event] = {}  # keyed writes under way, set when done
+
+    @asynccontextmanager
+    async def attempt(self, event_id: str, body_fingerprint: str) -> AsyncIterator[Answer | None]:
+        """One attempt at a time per event id in this process: a retry sent while an earlier
+        attempt is under way (its client gave up waiting) waits for that attempt's outcome,
+        then gets its answer, or makes the next attempt if that one failed."""
+        while (earlier := self._attempts.get(event_id)) is not None:
+            await earlier.wait()
+        answer = self.recall(event_id, body_fingerprint)
+        if answer is not None:
+            yield answer
+            return
+        done = self._attempts[event_id] = asyncio.Event()
+        try:
+            yield None
+        finally:
+            del self._attempts[event_id]
+            done.set()
 
     def recall(self, event_id: str, body_fingerprint: str) -> Answer | None:
         answer = self._answers.get(event_id)

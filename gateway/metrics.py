@@ -28,8 +28,8 @@ PREFIX = "livefold_gateway"
 
 poison_records = Counter(
     f"{PREFIX}_poison_records",
-    "Records a reader of this process could not use, dead-lettered and stepped over (alert on"
-    " any), by reader",
+    "Records a reader of this process could not use and stepped over (alert on any), by reader:"
+    " accounts (also dead-lettered), state (a state record that does not decode or apply)",
     ["reader"],
     registry=REGISTRY,
 )

@@ -171,7 +171,7 @@ class Accepted:
 
 async def perform(write: Write, gateway: Gateway, submission: Submission) -> Accepted:
     """Check, make and append the event; return once Kafka acknowledged it (else ApiError)."""
-    principal, params = submission.principal, submission.params
+    principal = submission.principal
     limited(gateway, submission.connection, principal)
     gateway.require_ready()
     body = await submission.body()
@@ -179,17 +179,26 @@ async def perform(write: Write, gateway: Gateway, submission: Submission) -> Acc
     taken = sorted(write.set_by_gateway & body.keys())
     if taken:
         raise invalid([FieldError(name, "is set by the gateway, not the client") for name in taken])
-    key = submission.key
-    if key is None:
-        event_id = str(uuid.uuid4())
-    else:
-        path = write.route.format_map(params)
-        event_id = idempotency.event_id_for(
-            principal.user_id, write.method, path, idempotency.validated_key(key)
-        )
+    if submission.key is None:
+        return await append_write(write, gateway, submission, str(uuid.uuid4()), body)
+    key = idempotency.validated_key(submission.key)
+    path = write.route.format_map(submission.params)
+    event_id = idempotency.event_id_for(principal.user_id, write.method, path, key)
     mark = idempotency.fingerprint(body)
-    if key is not None and (answer := gateway.answers.recall(event_id, mark)) is not None:
-        return Accepted(answer.body, replay=True)
+    async with gateway.answers.attempt(event_id, mark) as earlier:
+        if earlier is not None:
+            return Accepted(earlier.body, replay=True)
+        accepted = await append_write(write, gateway, submission, event_id, body)
+        gateway.answers.remember(event_id, mark, 202, accepted.body)
+        return accepted
+
+
+async def append_write(
+    write: Write, gateway: Gateway, submission: Submission, event_id: str, body: dict[str, Any]
+) -> Accepted:
+    """The rest of `perform`, once no earlier attempt of a keyed write answered it: rights,
+    the event, its append (a keyed write only if the log does not hold it yet) and the answer."""
+    principal, params = submission.principal, submission.params
     stream_id = event_id if write.new_stream else params["stream_id"]
     if not write.new_stream:
         stream_known(gateway, stream_id)
@@ -214,7 +223,11 @@ async def perform(write: Write, gateway: Gateway, submission: Submission) -> Acc
         **context.payload,
     )
     try:
-        await gateway.append(event)
+        if submission.key is None:
+            await gateway.append(event)
+            logged_before = False
+        else:
+            logged_before = await gateway.append_once(event)
     except EventValidationError as error:
         raise invalid(error.errors, f"not a valid {write.event_type}") from error
     answer_body = {"event_id": event_id, **{name: event_id for name in write.generated}}
@@ -224,9 +237,7 @@ async def perform(write: Write, gateway: Gateway, submission: Submission) -> Acc
     if write.after is not None:
         await write.after(context, event)
     answer_body.update(context.answer)
-    if key is not None:
-        gateway.answers.remember(event_id, mark, 202, answer_body)
-    return Accepted(answer_body, replay=False)
+    return Accepted(answer_body, replay=logged_before)
 
 
 def endpoint(write: Write) -> Callable[[Request], Awaitable[Response]]:

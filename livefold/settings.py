@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # Sockets subscribed to a stream are its viewers: a heartbeat per socket this often (a
     # session ends after twice this without one, e.g. when its gateway dies).
     gateway_presence_heartbeat_seconds: float = Field(default=30.0, ge=0.5, le=1800.0)
+    # A keyed write sent again this long after its first attempt reached the log is still found
+    # there and answered, not appended twice (gateway/resends.py, docs/reliability.md).
+    gateway_resend_window_seconds: float = Field(default=900.0, gt=0)
 
     # Tips are paid through "sandbox" (local, for `make run`: test cards and webhooks signed like
     # Stripe's) or "stripe" (a secret key and the webhook endpoint's signing secret; the API base

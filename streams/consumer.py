@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
+    OFFSET_END,
     Consumer,
     KafkaError,
     KafkaException,
@@ -210,9 +211,10 @@ class TopicFollower:
         self._thread = threading.Thread(target=self._follow, name=name, daemon=True)
         self.failure: BaseException | None = None
 
-    def start(self, timeout: float) -> Positions:
-        """Assign every partition from the start and begin following; returns the end offsets
-        the topics had, which the delivered positions reach once all of it has been read."""
+    def start(self, timeout: float, since_ms: int | None = None) -> Positions:
+        """Assign every partition from the start (or from its first record written at or after
+        `since_ms`, epoch milliseconds) and begin following; returns the end offsets the topics
+        had, which the delivered positions reach once all of it has been read."""
         metadata = retried(lambda: self._probe.list_topics(timeout=10), timeout)
         for topic in self.topics:
             found = metadata.topics.get(topic)
@@ -220,20 +222,37 @@ class TopicFollower:
                 raise KafkaException(f"topic {topic} does not exist")
             self._partitions += [TopicPartition(topic, p) for p in sorted(found.partitions)]
         ends = self.end_offsets(timeout)
-        self._consumer.assign(
-            [TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in self._partitions]
-        )
+        if since_ms is None:
+            starts = {position: OFFSET_BEGINNING for position in ends}
+        else:
+            starts = self._offsets_at(since_ms, self._partitions, timeout)
+        self._consumer.assign([TopicPartition(t, p, starts[(t, p)]) for t, p in ends])
         self._thread.start()
         return ends
 
-    def end_offsets(self, timeout: float = 10.0) -> Positions:
-        """Each partition's current end: what has been appended so far."""
-        ends: Positions = {}
+    def end_offsets(self, timeout: float = 10.0, topic: str | None = None) -> Positions:
+        """Each partition's current end (of `topic`'s partitions only, if given): what has been
+        appended so far, asked of the brokers in one request per broker."""
+        partitions = [tp for tp in self._partitions if topic is None or tp.topic == topic]
+        return self._offsets_at(OFFSET_END, partitions, timeout)
+
+    def _offsets_at(
+        self, timestamp_ms: int, partitions: list[TopicPartition], timeout: float
+    ) -> Positions:
+        """The first offset of each partition written at or after `timestamp_ms`; its end where
+        there is none, and for OFFSET_END (Kafka's "latest" in the same request)."""
+        asked = [TopicPartition(tp.topic, tp.partition, timestamp_ms) for tp in partitions]
         with self._probe_lock:
-            for tp in self._partitions:
-                _, high = retried(partial(self._probe.get_watermark_offsets, tp, 10), timeout)
-                ends[(tp.topic, tp.partition)] = int(high)
-        return ends
+            found = retried(partial(self._probe.offsets_for_times, asked, 10), timeout)
+        offsets: Positions = {}
+        for tp in found:
+            if tp.error is not None:
+                raise KafkaException(tp.error)
+            offsets[(tp.topic, tp.partition)] = int(tp.offset)
+        if timestamp_ms != OFFSET_END and any(offset < 0 for offset in offsets.values()):
+            ends = self._offsets_at(OFFSET_END, partitions, timeout)
+            offsets = {at: ends[at] if offset < 0 else offset for at, offset in offsets.items()}
+        return offsets
 
     def stop(self) -> None:
         self._stopping.set()

@@ -62,10 +62,11 @@ class EventProducer:
         self._poller = threading.Thread(target=self._serve_reports, daemon=True)
         self._poller.start()
 
-    def append(self, event: Event) -> Future[Ack]:
+    def append(self, event: Event, headers: Headers | None = None) -> Future[Ack]:
         """Encode (validation errors raise here, before anything is sent) and produce."""
         value = self.codec.encode(event)
-        return self.append_raw(self.codec.topic_of(event), event.stream_id, value, event.event_id)
+        topic = self.codec.topic_of(event)
+        return self.append_raw(topic, event.stream_id, value, event.event_id, headers)
 
     def append_raw(
         self,
@@ -73,7 +74,7 @@ class EventProducer:
         key: str | bytes | None,
         value: bytes,
         event_id: str = "",
-        headers: list[tuple[str, str | bytes | None]] | None = None,
+        headers: Headers | None = None,
     ) -> Future[Ack]:
         acknowledged: Future[Ack] = Future()
 

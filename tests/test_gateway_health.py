@@ -1,21 +1,29 @@
 """A gateway's health as Kubernetes probes read it: `/health/live` is 200 only while every part
 of the process works (a stopped state feed means fan-out is dead: restart it), `/health/ready`
-(and `/health`) only once the state topics are read, while live."""
+(and `/health`) only once the state topics are read, while live; a state record that cannot
+be applied is stepped over without stopping the feed or losing the records after it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from confluent_kafka import Producer
 from starlette.applications import Starlette
 
 from gateway.app import routes
 from gateway.auth.backend import LocalVerifier
+from gateway.metrics import REGISTRY
+from gateway.rights import RESTRICTIONS, STAFF
 from gateway.runtime import Gateway
 from livefold.settings import Settings
+from streams.catalog import state_topic
 from streams.state import from_record
 from tests.gateways import Running, gateway
 
@@ -59,3 +67,49 @@ def test_a_gateway_whose_state_feed_stopped_is_neither_live_nor_ready(stack: Set
     (failure,) = live.json()["failures"]
     assert failure.startswith("state feed: RuntimeError(")
     assert "livefold.state.nothing-here.v1 does not exist" in failure
+
+
+def test_a_state_record_that_cannot_be_applied_is_skipped_and_the_rest_of_its_batch_applied(
+    stack: Settings,
+) -> None:
+    """A record the folds never write (a restriction's timeout that is not a number) raises
+    while the gateway applies it: it is counted and skipped, and the records after it in the
+    same batch still reach the gateway's state."""
+    poisoned, shown = f"poisoned-{uuid.uuid4().hex}", f"shown-{uuid.uuid4().hex}"
+    bad = {"key": f"{poisoned}/{RESTRICTIONS}", "value": {"timeouts": {"troll": "soon"}}}
+    good = {"key": f"{shown}/{STAFF}", "value": {"moderators": ["mod-after"]}}
+
+    def state_record(stream_id: str, record: dict[str, Any]) -> bytes:
+        body = {"kind": "update", "channel": "moderation", "stream_id": stream_id, "type": None}
+        return json.dumps({**body, **record}).encode()
+
+    async def applied() -> tuple[dict[str, Any] | None, float, list[str]]:
+        runtime = Gateway(stack, LocalVerifier(stack))
+        await runtime.start()
+        try:
+            assert await runtime.wait_ready(60)
+            before = poison_count()
+            # One producer batch on one partition: the feed takes both records in one go.
+            producer = Producer({**stack.kafka_config(), "linger.ms": 200})
+            topic = state_topic("moderation")
+            producer.produce(topic, state_record(poisoned, bad), bad["key"], partition=0)
+            producer.produce(topic, state_record(shown, good), good["key"], partition=0)
+            assert producer.flush(30) == 0
+            deadline = time.monotonic() + 15
+            while (view := runtime.store.view("moderation", good["key"])) is None:
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            return view, poison_count() - before, runtime.failures()
+        finally:
+            await runtime.stop()
+
+    view, poisoned_records, failures = asyncio.run(applied())
+    assert view is not None and view["moderators"] == ["mod-after"]
+    assert poisoned_records == 1
+    assert failures == []
+
+
+def poison_count() -> float:
+    found = REGISTRY.get_sample_value("livefold_gateway_poison_records_total", {"reader": "state"})
+    return found or 0.0
