@@ -57,11 +57,13 @@ _SIZE = re.compile(r"\b(\d{2,5})x(\d{2,5})\b")
 _TIME = re.compile(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)")
 
 
-def probe(source: str, timeout: float = 120.0) -> Probe:
-    """Decode all of `source` (a file, a playlist or a URL) and report its streams and the
-    duration decoded: ValueError if ffmpeg cannot read it."""
+def probe(source: str, seconds: float | None = None, timeout: float = 120.0) -> Probe:
+    """Decode all of `source` (a file, a playlist or a URL), or its first `seconds` (a live
+    playlist), and report its streams and the duration decoded: ValueError if ffmpeg cannot
+    read it."""
+    limit = [] if seconds is None else ["-t", str(seconds)]
     done = subprocess.run(
-        command("-i", source, "-map", "0", "-f", "null", "-", loglevel="info"),
+        command("-i", source, "-map", "0", *limit, "-f", "null", "-", loglevel="info"),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -24,6 +24,7 @@ from aiortc.exceptions import InvalidAccessError, OperationError
 
 from media import aiortc_private
 from media.relay import ForwardedTrack, Stage, Viewer
+from media.whip_feed import WhipFeed
 
 VIDEO_CODECS = ("VP8", "H264")  # VP8 first: cheaper to forward (no Annex B re-splitting)
 AUDIO_CODECS = ("opus", "PCMU", "PCMA")
@@ -107,6 +108,7 @@ class Publisher:
         self._send_pli: Callable[[int], Awaitable[None]] | None = None
         self._video_receiver: object | None = None
         self._requests: set[asyncio.Future[None]] = set()
+        self.ladder: WhipFeed | None = None  # the HLS ladder's input, once live
 
     async def accept(self, offer: str) -> str:
         await take_offer(self.peer, offer)
@@ -132,9 +134,13 @@ class Publisher:
         if len(self.first_frames) < 60:
             self.first_frames.append((frame, timestamp))
         self.stage.on_video(codec.name, frame, timestamp)
+        if self.ladder is not None:
+            self.ladder.on_video(frame, timestamp)
 
     def _on_audio(self, codec: RTCRtpCodecParameters, frame: bytes, timestamp: int) -> None:
         self.stage.on_audio(frame, timestamp)
+        if self.ladder is not None:
+            self.ladder.on_audio(frame, timestamp)
 
     def _request_keyframe(self) -> None:
         receiver = self._video_receiver
@@ -148,6 +154,8 @@ class Publisher:
 
     async def close(self) -> None:
         self.stage.close()
+        if self.ladder is not None:
+            self.ladder.close()
         await self.peer.close()
 
 

@@ -36,7 +36,7 @@ from livefold.stream_keys import (
     WrongKey,
     fingerprint,
 )
-from media import rtmp
+from media import rtmp, whip_feed
 from media.broadcast import Broadcasts
 from media.directory import LogDirectory
 from media.frames import is_keyframe, picture_size
@@ -327,6 +327,8 @@ class MediaRuntime:
             audio_codec=None if audio is None else audio.name.lower(),
         )
         await self.report(publisher, "webrtc", report)
+        if self.publishers.get(publisher.stream_id) is publisher:
+            whip_feed.broadcast(publisher, self.broadcasts, size)
 
     async def report(self, ingest: IngestSession, protocol: str, report: IngestReport) -> None:
         """The ingest's media flow, through either door: IngestStarted, and WentLive for a

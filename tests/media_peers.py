@@ -15,7 +15,13 @@ from typing import Any
 import av
 import httpx
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc import (
+    AudioStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
 
 from infra.service import RunningService, free_port
 from livefold.settings import Settings
@@ -74,10 +80,12 @@ async def post_offer(
 
 
 class Publisher:
-    def __init__(self) -> None:
+    def __init__(self, audio: bool = False) -> None:
         self.track = NumberedFrames()
         self.peer = peer()
         self.peer.addTransceiver(self.track, direction="sendonly")
+        if audio:  # silence, encoded as Opus
+            self.peer.addTransceiver(AudioStreamTrack(), direction="sendonly")
 
     async def offer(self) -> str:
         return await offer_of(self.peer)

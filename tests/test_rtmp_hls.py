@@ -5,6 +5,7 @@ through the media service, and the lifecycle events are read from Kafka."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import time
@@ -18,7 +19,14 @@ from livefold.stream_keys import fingerprint
 from media import ffmpeg
 from media.hls import SEGMENT_CACHE
 from tests.gateways import Running, Tokens, gateway
-from tests.media_peers import STREAMER, eventually_logged, logged, media_process
+from tests.media_peers import (
+    STREAMER,
+    Publisher,
+    eventually_logged,
+    logged,
+    media_process,
+    post_offer,
+)
 
 SECONDS = 8
 STALL_SECONDS = 3.0
@@ -112,7 +120,7 @@ def test_an_rtmp_publisher_goes_live_as_an_hls_ladder_and_is_recorded_to_s3(
     segment = httpx.get(f"{url}/hls/{stream_id}/720p/{segments[-1]}", headers=ORIGIN, timeout=10)
     assert segment.status_code == 200 and segment.headers["cache-control"] == SEGMENT_CACHE
     assert segment.headers["access-control-allow-origin"] in ("*", ORIGIN["Origin"])
-    live = ffmpeg.probe(f"{url}/hls/{stream_id}/360p/index.m3u8")
+    live = ffmpeg.probe(f"{url}/hls/{stream_id}/360p/index.m3u8", seconds=2)
     assert live.video == [(640, 360)] and live.audio_streams == 1
 
     assert publisher.wait(timeout=120) == 0, publisher.stderr and publisher.stderr.read()
@@ -164,3 +172,44 @@ def test_a_stalled_rtmp_publisher_ends_the_stream_as_lost(
         publisher.wait()
     assert eventually_logged(stack, "media", stream_id, "RecordingFinished")
     assert [event.name for event in logged(stack, "stream", stream_id)].count("Ended") == 1
+
+
+def test_a_whip_publisher_is_watched_over_hls_and_recorded_too(
+    services: tuple[Running, Settings, str, Tokens], stack: Settings
+) -> None:
+    """WHIP's encoded frames (VP8 320x240, Opus) are muxed into the ladder without decoding; a
+    source below 360p gets the lowest rung only (4:3 kept: 480x360), and audio."""
+    running, _, url, tokens = services
+    stream_id, _, key = new_stream_and_key(running, tokens)
+
+    async def publish() -> tuple[str, str]:
+        publisher = Publisher(audio=True)
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await post_offer(http, f"{url}/whip/{stream_id}", await publisher.offer(), key)
+            assert answer.status_code == 201, answer.text
+            await publisher.accept(answer.text)
+            master = await asyncio.to_thread(eventually, f"{url}/hls/{stream_id}/master.m3u8")
+            assert master.status_code == 200, master.text
+            await asyncio.sleep(SECONDS)
+            live = await asyncio.to_thread(
+                ffmpeg.probe, f"{url}/hls/{stream_id}/360p/index.m3u8", 2
+            )
+            assert live.video == [(480, 360)] and live.audio_streams == 1
+            location = answer.headers["location"]
+            stopped = await http.delete(
+                f"{url}{location}", headers={"Authorization": f"Bearer {key}"}
+            )
+            assert stopped.status_code == 200
+        await publisher.peer.close()
+        return master.text, location.rsplit("/", 1)[1]
+
+    master, ingest = asyncio.run(publish())
+    assert [line.split("?")[0] for line in master.splitlines() if line and line[0] != "#"] == [
+        "360p/index.m3u8",
+        "audio/index.m3u8",
+    ]
+    recording = eventually_logged(stack, "media", stream_id, "RecordingFinished").body
+    assert recording["recording_id"] == ingest
+    played = ffmpeg.probe(f"{url}/vod/{stream_id}/{ingest}/360p/index.m3u8")
+    assert played.video == [(480, 360)] and played.audio_streams == 1
+    assert abs(played.duration_seconds - recording["duration_ms"] / 1000) <= 1.0
