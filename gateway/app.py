@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from gateway import (
+    analytics,
     chat,
     costream,
     event_status,
@@ -54,7 +55,7 @@ from livefold.settings import Settings
 
 RESOURCES = (
     streams, chat, reactions, polls, quizzes, tips, moderation, follows, costream, media,
-    event_status,
+    event_status, analytics,
 )  # fmt: skip
 WRITES: list[Write] = [write for module in RESOURCES for write in getattr(module, "WRITES", [])]
 READS: list[Read] = [read for module in RESOURCES for read in getattr(module, "READS", [])]

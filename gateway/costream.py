@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.auth.backend import Caller
 from gateway.auth.tokens import Principal
+from gateway.errors import not_found
 from gateway.reads import Read, ready_gateway, stream_view
 from gateway.writes import Context, Who, Write
 from livefold import guests
@@ -26,6 +27,18 @@ GUESTS = "/streams/{stream_id}/guests"
 
 async def as_guest(context: Context) -> None:
     context.payload["guest_id"] = context.principal.user_id
+
+
+async def invited_guest(context: Context) -> None:
+    """The guest of the invitation the streamer names, unless the body names them."""
+    if context.payload.get("guest_id"):
+        return
+    stream_id, invite_id = context.stream_id, context.payload["invite_id"]
+    keyed = f"{guests.prefix(stream_id)}{invite_id}/u/"
+    found = context.gateway.store.views("stream", stream_id, prefix=keyed)
+    if not found:
+        raise not_found(f"invitation {invite_id!r} of stream {stream_id!r}")
+    context.payload["guest_id"] = found[0]["guest_id"]
 
 
 def guest_action(action: str, event: str, summary: str, **fixed: str) -> Write:
@@ -57,10 +70,11 @@ WRITES = [
         "POST",
         GUESTS + "/{invite_id}/remove",
         "livefold.costream.GuestLeftStage",
-        "Remove a guest from the stage (the streamer)",
+        "Remove a guest from the stage (the streamer; guest_id may be left out)",
         Who.OWNER,
         path_fields=("invite_id",),
         fixed={"reason": "kicked"},
+        prepare=invited_guest,
     ),
 ]
 

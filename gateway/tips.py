@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.errors import forbidden, not_found
 from gateway.idempotency import HEADER
-from gateway.reads import Read, ready_gateway, stream_view
+from gateway.reads import CURSOR, LIMIT, Read, page, ready_gateway, stream_view
 from gateway.runtime import Gateway
 from gateway.writes import Context, Who, Write, principal_of
 from livefold.tips import tip_prefix
@@ -86,7 +86,26 @@ async def tip_details(request: Request) -> Response:
     return JSONResponse(record)
 
 
+async def tip_records(request: Request) -> Response:
+    """Every tip of the stream the gateway knows (status, amount, supporter, refunds), the
+    latest started first; for the streamer and admins (the tips feed of the control panel)."""
+    gateway = ready_gateway(request)
+    stream_id = request.path_params["stream_id"]
+    stream_view(gateway, stream_id)
+    if not gateway.rights.owns(principal_of(request), stream_id):
+        raise forbidden(f"only the streamer of {stream_id} or an admin see its tips")
+    records = gateway.store.views("tips", stream_id, prefix=f"{stream_id}/tip/")
+    return JSONResponse(page(records[::-1], request))
+
+
 READS = [
     Read("/streams/{stream_id}/tips", tip_totals, "Tip totals"),
+    Read(
+        "/streams/{stream_id}/tip-records",
+        tip_records,
+        "The stream's tips, latest first (the streamer, admins)",
+        query=(LIMIT, CURSOR),
+        moderators_only=True,
+    ),
     Read("/streams/{stream_id}/tips/{tip_id}", tip_details, "One tip and its refunds"),
 ]

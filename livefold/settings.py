@@ -194,6 +194,9 @@ class Settings(BaseSettings):
     # RTMP ingest (rtmp://<host>:<rtmp_port>/live/<stream key>) and where recordings go.
     rtmp_port: int = 1935
     media_recording_bucket: str = "livefold-recordings"
+    # Where browsers and encoders reach the media service (the control panel shows these
+    # addresses: GET /api/v1/media-endpoints); unset, http://<host>:<media_port>.
+    media_public_url: str | None = None
 
     @field_validator("data_dir", "cache_dir")
     @classmethod
@@ -318,6 +321,10 @@ class Settings(BaseSettings):
     def gateway_url(self) -> str:
         tls = self.gateway_tls_self_signed or self.gateway_tls_cert is not None
         return self.public_url or f"{'https' if tls else 'http'}://{self.host}:{self.gateway_port}"
+
+    @property
+    def media_url(self) -> str:
+        return (self.media_public_url or f"http://{self.host}:{self.media_port}").rstrip("/")
 
     def environment(self) -> dict[str, str]:
         """The LIVEFOLD_* variables that make a child process's Settings() equal these."""

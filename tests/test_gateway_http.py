@@ -423,6 +423,8 @@ def test_guests_are_listed_whole_to_the_stream_staff_and_to_each_guest_their_own
 
     removed = api.call("POST", f"{guests}/{mine}/remove", STREAMER, json={"guest_id": VIEWER})
     assert removed.status_code == 202
+    unknown = api.call("POST", f"{guests}/no-such-invite/remove", STREAMER)
+    assert unknown.status_code == 404, unknown.text
     assert api.call("POST", f"{guests}/{bobs}/leave", bob).status_code == 202
     eventually(lambda: statuses(STREAMER) == {VIEWER: "removed", bob: "left"})
     assert api.call("GET", guests).json()["on_stage"] == []

@@ -6,7 +6,8 @@ const gateway = process.env.LIVEFOLD_GATEWAY_URL ?? "http://127.0.0.1:8000";
 
 export default defineConfig({
   // The SDK imports `ws` only where no WebSocket exists (Node); browsers never load it.
-  build: { target: "es2022", chunkSizeWarningLimit: 120, rolldownOptions: { external: ["ws"] } },
+  // The manifest tells scripts/budget.mjs what a first visit loads and what loads later.
+  build: { target: "es2022", manifest: true, chunkSizeWarningLimit: 120, rolldownOptions: { external: ["ws"] } },
   server: {
     proxy: {
       "/api": gateway,

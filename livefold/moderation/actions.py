@@ -126,6 +126,19 @@ def modlog_update(state: ModerationState) -> Update:
     return Update("modlog", state["stream_id"], value)
 
 
+def rules_update(state: ModerationState) -> Update:
+    """The stream's own rules (key `<stream_id>/rules`), for its moderators' control panel:
+    blocked terms with how they match, allowed terms, filter settings, chat modes."""
+    value = {
+        "stream_id": state["stream_id"],
+        "blocked_terms": dict(sorted(state["blocked_terms"].items())),
+        "allowed_terms": sorted(state["allowed_terms"]),
+        "filters": dict(state["settings"]),
+        "chat_modes": dict(state["modes"]),
+    }
+    return Update(CHANNEL, f"{state['stream_id']}/rules", value)
+
+
 def staff_update(state: ModerationState) -> Update:
     """Who may moderate the stream (key `<stream_id>/staff`): the gateway checks requests and
     subscriptions against it before they reach the log."""
@@ -312,7 +325,7 @@ def _term_blocked(state: ModerationState, platform: ModerationState, event: Even
     state["blocked_terms"][term] = match
     rules_changed(state)
     log(state, event, "block_term", term, detail=match)
-    return [modlog_update(state)]
+    return [modlog_update(state), rules_update(state)]
 
 
 @handles("livefold.moderation.TermUnblocked")
@@ -334,7 +347,7 @@ def _term_allowed(state: ModerationState, platform: ModerationState, event: Even
     state["allowed_terms"][term] = event.occurred_at_ms
     rules_changed(state)
     log(state, event, "allow_term", term)
-    return [modlog_update(state)]
+    return [modlog_update(state), rules_update(state)]
 
 
 @handles("livefold.moderation.TermDisallowed")
@@ -358,7 +371,7 @@ def _drop_term(
         raise Refused(f"term {term!r} is not {listed} here")
     rules_changed(state)
     log(state, event, action, term)
-    return [modlog_update(state)]
+    return [modlog_update(state), rules_update(state)]
 
 
 def set_modes(state: ModerationState, event: Event, modes: dict[str, Any]) -> list[Output]:
@@ -366,7 +379,7 @@ def set_modes(state: ModerationState, event: Event, modes: dict[str, Any]) -> li
     rules_changed(state)
     detail = ", ".join(f"{name}={value}" for name, value in state["modes"].items())
     log(state, event, "chat_modes", state["stream_id"], detail=detail)
-    return [modlog_update(state)]
+    return [modlog_update(state), rules_update(state)]
 
 
 @handles("livefold.moderation.ChatModeChanged")
@@ -388,7 +401,7 @@ def _filter_settings(
     rules_changed(state)
     detail = ", ".join(f"{k}={v}" for k, v in settings_json(change).items())
     log(state, event, "filter_settings", state["stream_id"], detail=detail)
-    return [modlog_update(state)]
+    return [modlog_update(state), rules_update(state)]
 
 
 @handles("livefold.stream.Created")

@@ -49,6 +49,7 @@ export let api = new LivefoldClient(ORIGIN, { auth: session ?? undefined });
 export interface Me {
   userId: string;
   name: string;
+  roles: string[]; // global roles: "streamer", "admin"...
 }
 
 let me: Promise<Me | null> | null = null;
@@ -57,7 +58,11 @@ let me: Promise<Me | null> | null = null;
 export function whoAmI(): Promise<Me | null> {
   if (session === null) return Promise.resolve(null);
   me ??= api.me().then(
-    (account) => ({ userId: String(account.user_id ?? ""), name: String(account.display_name ?? account.username ?? "you") }),
+    (account) => ({
+      userId: String(account.user_id ?? ""),
+      name: String(account.display_name ?? account.username ?? "you"),
+      roles: ((account.roles ?? []) as { role?: string }[]).map((grant) => String(grant.role ?? grant)),
+    }),
     () => null,
   );
   return me;

@@ -2,14 +2,22 @@ import "./styles.css";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { finishSignIn, session, signIn, signOut, whoAmI } from "./live";
+import { Lazy } from "./lazy";
 import { Discover } from "./pages/discover";
 import { Watch } from "./pages/watch";
 import { go, pageOf, usePath } from "./router";
 
+const loadStudio = () => import("./panel/studio").then((module) => module.Studio);
+const loadOverlay = () => import("./overlays/overlay").then((module) => module.Overlay);
+
 function Account() {
   const [name, setName] = useState<string | null>(null);
+  const [streams, setStreams] = useState(false);
   useEffect(() => {
-    void whoAmI().then((me) => setName(me?.name ?? "you"));
+    void whoAmI().then((me) => {
+      setName(me?.name ?? "you");
+      setStreams(me?.roles.some((role) => role === "streamer" || role === "admin") ?? false);
+    });
   }, [session]);
   if (session === null) {
     return (
@@ -21,6 +29,7 @@ function Account() {
   return (
     <div class="account">
       <span class="avatar" aria-hidden="true">{(name ?? "?").slice(0, 1).toUpperCase()}</span>
+      {streams && <a class="button ghost studio-link" href="/studio">Studio</a>}
       <span class="account-name">{name ?? "…"}</span>
       <button class="button ghost" onClick={() => void signOut().then(() => location.reload())}>
         Sign out
@@ -39,6 +48,7 @@ function Callback() {
 
 function App() {
   const page = pageOf(usePath());
+  if (page.name === "overlay") return <Lazy load={loadOverlay} props={{ streamId: page.streamId, kind: page.kind }} />;
   return (
     <>
       <header class="topbar">
@@ -51,6 +61,7 @@ function App() {
       {page.name === "discover" && <Discover />}
       {page.name === "watch" && <Watch key={page.streamId} streamId={page.streamId} />}
       {page.name === "callback" && <Callback />}
+      {page.name === "studio" && <Lazy load={loadStudio} props={{ streamId: page.streamId, tab: page.tab }} />}
       {page.name === "missing" && (
         <main class="notice">
           <p>Nothing here. <a href="/">See who is live</a></p>

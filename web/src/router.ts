@@ -1,15 +1,26 @@
-// Paths as pages: / (discover), /watch/<stream id>, /auth/callback. Links are plain <a href>s
-// caught here, so the back button and opening in a new tab both work.
+// Paths as pages: / (discover), /watch/<stream id>, /auth/callback, /studio[/<stream id>[/<tab>]]
+// (the streamer's control panel), /overlay/<stream id>/<kind> (OBS browser sources). Links are
+// plain <a href>s caught here, so the back button and opening in a new tab both work.
 
 import { useEffect, useState } from "preact/hooks";
 
-export type Page = { name: "discover" } | { name: "watch"; streamId: string } | { name: "callback" } | { name: "missing" };
+export type Page =
+  | { name: "discover" }
+  | { name: "watch"; streamId: string }
+  | { name: "callback" }
+  | { name: "studio"; streamId: string | null; tab: string | null }
+  | { name: "overlay"; streamId: string; kind: string }
+  | { name: "missing" };
 
 export function pageOf(path: string): Page {
   if (path === "/" || path === "") return { name: "discover" };
   if (path === "/auth/callback") return { name: "callback" };
   const watch = /^\/watch\/([^/]+)$/.exec(path);
   if (watch) return { name: "watch", streamId: decodeURIComponent(watch[1]!) };
+  const studio = /^\/studio(?:\/([^/]+)(?:\/([a-z-]+))?)?\/?$/.exec(path);
+  if (studio) return { name: "studio", streamId: studio[1] ? decodeURIComponent(studio[1]) : null, tab: studio[2] ?? null };
+  const overlay = /^\/overlay\/([^/]+)\/([a-z-]+)$/.exec(path);
+  if (overlay) return { name: "overlay", streamId: decodeURIComponent(overlay[1]!), kind: overlay[2]! };
   return { name: "missing" };
 }
 

@@ -342,6 +342,12 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
     def tips(self, stream_id: str) -> R:
         return self._json(Call("GET", f"/streams/{segment(stream_id)}/tips"))
 
+    def analytics(self, stream_id: str, bucket: str = "minute") -> R:
+        """Engagement per `bucket` ("minute" or "hour") from ClickHouse: viewers, chatters,
+        messages, reactions, votes, tips; for the streamer and moderators."""
+        path = f"/streams/{segment(stream_id)}/analytics"
+        return self._json(Call("GET", path, params={"bucket": bucket}))
+
     def follow(self, stream_id: str, *, idempotency_key: str | None = None) -> W:
         return self._write("PUT", f"/streams/{segment(stream_id)}/follow", idempotency_key)
 

@@ -64,6 +64,24 @@ export interface Profile {
   display_name: string | null;
 }
 
+/** A stream's engagement per bucket, from ClickHouse (`analytics`). */
+export interface Analytics {
+  stream_id: string;
+  bucket: "minute" | "hour";
+  bucket_ms: number;
+  points: { at: number; viewers: number; chatters: number; messages: number; reactions: number; votes: number; tips: number }[];
+  totals: Record<string, number>;
+  tips_by_currency: Record<string, number>;
+  as_of: number;
+}
+
+/** Where the media service takes video (WHIP, RTMP) and serves it (WHEP); `{stream_id}` templates. */
+export interface MediaEndpoints {
+  whip: string;
+  whep: string;
+  rtmp: string;
+}
+
 export interface WriteOptions {
   /** Your own key, to make a write idempotent across your own retries (default: one per call). */
   idempotencyKey?: string;
@@ -313,6 +331,73 @@ export class LivefoldClient extends ModerationCalls {
 
   tips(streamId: string): Promise<Json> {
     return this.read(`${stream(streamId)}/tips`);
+  }
+
+  /** The stream's tips, latest started first (the streamer, admins): status, amount, refunds. */
+  tipRecords(streamId: string, query: { limit?: number; cursor?: string } = {}): Promise<Page<Json>> {
+    return this.read(`${stream(streamId)}/tip-records`, query);
+  }
+
+  /** One tip's record (status, refunds): for its supporter, the streamer and admins. */
+  tipRecord(streamId: string, tipId: string): Promise<Json> {
+    return this.read(`${stream(streamId)}/tips/${segment(tipId)}`);
+  }
+
+  /** Refund a captured tip through its provider (the streamer, admins); no amount: all that is left. */
+  refundTip(
+    streamId: string,
+    tipId: string,
+    refund: { amount_minor?: number; reason?: string } = {},
+    options?: WriteOptions,
+  ): Promise<Accepted & { tip_id: string; amount_minor: number; currency: string; provider: string }> {
+    const path = `${stream(streamId)}/tips/${segment(tipId)}/refund`;
+    return this.write("POST", path, refund, options) as Promise<Accepted & { tip_id: string; amount_minor: number; currency: string; provider: string }>;
+  }
+
+  // ------------------------------------------------------------ the streamer's studio
+
+  /** A new stream key for the caller (streamers): shown once; the previous key stops working.
+   * Not retried: a retry would rotate again. */
+  rotateStreamKey(): Promise<{ event_id: string; key_id: string; stream_key: string }> {
+    return this.request({ method: "POST", path: "/stream-key" });
+  }
+
+  mediaEndpoints(): Promise<MediaEndpoints> {
+    return this.read("/media-endpoints");
+  }
+
+  /** Engagement per minute or hour from ClickHouse (the streamer, moderators, admins). */
+  analytics(streamId: string, bucket: "minute" | "hour" = "minute"): Promise<Analytics> {
+    return this.read(`${stream(streamId)}/analytics`, { bucket });
+  }
+
+  /** Who is on stage; the invitations, for the streamer and moderators (a guest: their own). */
+  guests(streamId: string): Promise<Json> {
+    return this.read(`${stream(streamId)}/guests`);
+  }
+
+  /** Invite a user to co-stream (the streamer); `invite_id` comes back. */
+  inviteGuest(streamId: string, guestId: string, expiresAt?: number, options?: WriteOptions): Promise<Accepted & { invite_id: string }> {
+    const body = { guest_id: guestId, expires_at: expiresAt };
+    return this.write("POST", `${stream(streamId)}/guests`, body, options) as Promise<Accepted & { invite_id: string }>;
+  }
+
+  /** The guest's own steps: accept the invitation, join the stage, leave it. */
+  guestStep(streamId: string, inviteId: string, step: "accept" | "join" | "leave", options?: WriteOptions): Promise<Accepted> {
+    return this.write("POST", `${stream(streamId)}/guests/${segment(inviteId)}/${step}`, {}, options);
+  }
+
+  /** Take a guest off the stage (the streamer). */
+  removeGuest(streamId: string, inviteId: string, options?: WriteOptions): Promise<Accepted> {
+    return this.write("POST", `${stream(streamId)}/guests/${segment(inviteId)}/remove`, {}, options);
+  }
+
+  clips(streamId: string, query: { limit?: number; cursor?: string } = {}): Promise<Page<Json>> {
+    return this.read(`${stream(streamId)}/clips`, query);
+  }
+
+  recordings(streamId: string, query: { limit?: number; cursor?: string } = {}): Promise<Page<Json>> {
+    return this.read(`${stream(streamId)}/vods`, query);
   }
 
   follow(streamId: string, options?: WriteOptions): Promise<Accepted> {

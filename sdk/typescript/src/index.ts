@@ -3,7 +3,7 @@
 // are in ./events.js; Node-only helpers (loopback sign-in) in "livefold-sdk/node".
 
 export { type Auth, DEFAULT_CLIENT_ID, DEFAULT_SCOPE, OAuthClient, type OAuthEndpoints, Session, type TokenSource, type Tokens } from "./auth.js";
-export { type Accepted, type ChatHistory, type ChatMessage, type ClientOptions, type EventStatus, type Json, LivefoldClient, type Page, type PollView, type Profile, type WriteOptions } from "./client.js";
+export { type Accepted, type Analytics, type ChatHistory, type ChatMessage, type ClientOptions, type EventStatus, type Json, LivefoldClient, type MediaEndpoints, type Page, type PollView, type Profile, type WriteOptions } from "./client.js";
 export { ApiError, type FieldProblem, LivefoldError, OAuthError, SubscriptionClosed, TransportError } from "./errors.js";
 export * as events from "./events.js";
 export type { Batch, Frame, Held, Notice, Reconnected, Refusal, Rejected, Snapshot, Update } from "./frames.js";
@@ -12,3 +12,4 @@ export { challengeOf, createPkce, type Pkce, randomToken } from "./pkce.js";
 export { type SocketFactory, type SocketLike, Subscription, type SubscriptionOptions, type TokenProvider } from "./subscription.js";
 export { type Call, type RetryPolicy } from "./transport.js";
 export { SOCKET_WRITES, type SendOptions, type SocketWrite } from "./writes.js";
+export { WhipPublisher } from "./whip.js";

@@ -170,6 +170,40 @@ test("a vote shows in the tally live and over REST", async () => {
   live.close();
 });
 
+test("the studio's calls: a stream key, media addresses, a guest invited and removed, media lists, analytics for staff only", async () => {
+  const host = new LivefoldClient(url, { auth: streamer });
+  const guest = new LivefoldClient(url, { auth: viewer });
+  const first = await host.rotateStreamKey();
+  const second = await host.rotateStreamKey();
+  assert.match(second.stream_key, /^lfsk_/);
+  assert.notEqual(second.key_id, first.key_id);
+  await assert.rejects(guest.rotateStreamKey(), (error: unknown) => error instanceof ApiError && error.status === 403);
+  const endpoints = await guest.mediaEndpoints();
+  assert.match(endpoints.whip, /^https?:\/\/.+\/whip\/\{stream_id\}$/);
+  assert.match(endpoints.whep, /\/whep\/\{stream_id\}$/);
+  assert.match(endpoints.rtmp, /^rtmp:\/\/.+\/live$/);
+  const streamId = await newStream(host);
+  const { invite_id } = await host.inviteGuest(streamId, viewerId);
+  const invited = async (status: string) => {
+    for (let tries = 0; tries < 200; tries += 1) {
+      const invites = (await host.guests(streamId)).invites as { invite_id: string; status: string }[];
+      if (invites.some((one) => one.invite_id === invite_id && one.status === status)) return;
+      await sleep(50);
+    }
+    assert.fail(`invitation ${invite_id} never became ${status}`);
+  };
+  await invited("invited");
+  await guest.guestStep(streamId, invite_id, "accept");
+  await guest.guestStep(streamId, invite_id, "join");
+  await invited("live");
+  await host.removeGuest(streamId, invite_id);
+  await invited("removed");
+  assert.deepEqual((await guest.clips(streamId)).items, []);
+  assert.deepEqual((await guest.recordings(streamId)).items, []);
+  await assert.rejects(guest.analytics(streamId), (error: unknown) => error instanceof ApiError && error.status === 403);
+  await assert.rejects(host.analytics(streamId, "fortnight" as "hour"), (error: unknown) => error instanceof ApiError && error.field("bucket") !== undefined);
+});
+
 test("a quiz started without an id gets one and lists as views", async () => {
   const host = new LivefoldClient(url, { auth: streamer });
   const guest = new LivefoldClient(url, { auth: viewer });
