@@ -45,7 +45,7 @@ def listing(kind: str) -> Callable[[Request], Any]:
 
 async def media_endpoints(request: Request) -> Response:
     """Where to publish (WHIP with the stream key as bearer token; RTMP with the key as the
-    last path segment) and where to watch (WHEP): templates with `{stream_id}`."""
+    last path segment) and where to watch (WHEP, HLS): templates with `{stream_id}`."""
     settings = gateway_of(request).settings
     media = settings.media_url
     host = urlsplit(media).hostname or settings.host
@@ -53,6 +53,7 @@ async def media_endpoints(request: Request) -> Response:
         {
             "whip": f"{media}/whip/{{stream_id}}",
             "whep": f"{media}/whep/{{stream_id}}",
+            "hls": f"{media}/hls/{{stream_id}}/master.m3u8",
             "rtmp": f"rtmp://{host}:{settings.rtmp_port}/live",
         }
     )

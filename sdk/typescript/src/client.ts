@@ -75,10 +75,11 @@ export interface Analytics {
   as_of: number;
 }
 
-/** Where the media service takes video (WHIP, RTMP) and serves it (WHEP); `{stream_id}` templates. */
+/** Where the media service takes video (WHIP, RTMP) and serves it (WHEP, HLS); `{stream_id}` templates. */
 export interface MediaEndpoints {
   whip: string;
   whep: string;
+  hls: string;
   rtmp: string;
 }
 

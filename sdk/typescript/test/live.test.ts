@@ -181,6 +181,7 @@ test("the studio's calls: a stream key, media addresses, a guest invited and rem
   const endpoints = await guest.mediaEndpoints();
   assert.match(endpoints.whip, /^https?:\/\/.+\/whip\/\{stream_id\}$/);
   assert.match(endpoints.whep, /\/whep\/\{stream_id\}$/);
+  assert.match(endpoints.hls, /\/hls\/\{stream_id\}\/master\.m3u8$/);
   assert.match(endpoints.rtmp, /^rtmp:\/\/.+\/live$/);
   const streamId = await newStream(host);
   const { invite_id } = await host.inviteGuest(streamId, viewerId);
