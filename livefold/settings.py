@@ -185,7 +185,10 @@ class Settings(BaseSettings):
     # ICE host candidates it offers and binds (aioice would offer every interface's address).
     media_ice_addresses: tuple[str, ...] = ("127.0.0.1",)
     media_max_publishers: int = 20
-    media_max_viewers: int = 300  # per process: forwarding holds about 300 at 1 Mbps (one core)
+    media_max_viewers: int = 300  # per fan-out process: about 300 at 1 Mbps (one core)
+    # WHEP fan-out processes (media/fanout.py), each forwarding on a core of its own; 0: one
+    # per core.
+    media_fanout_processes: int = 0
     # An ingest with no video frame for this long has stalled: the stream ends.
     media_ingest_timeout_seconds: float = 10.0
     # Names this media process in the ingests it logs (default `<host name>:<media_port>`): when

@@ -4,17 +4,25 @@ aioice offers every address of every interface as an ICE host candidate and has 
 choose them. The media service binds only the addresses of its settings
 (`media_ice_addresses`), so a peer never learns, or reaches, any other: `ice.get_host_addresses`
 is replaced, once per process. tests/test_media_internals.py fails if aioice renames it.
+
+The ingest's UDP sockets get a larger receive buffer (`raise_receive_buffer`): aioice keeps
+them in `Connection._protocols`, each a `StunProtocol` with its asyncio `transport`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import socket
 from collections.abc import Callable, Iterator, Sequence
 
-from aioice import ice
+from aioice import Connection, ice
+from aioice.ice import StunProtocol
 
 HOST_ADDRESSES = "get_host_addresses"
-RELIES_ON: dict[type, tuple[str, ...]] = {}
+PROTOCOLS = "_protocols"
+RELIES_ON: dict[type, tuple[str, ...]] = {Connection: (PROTOCOLS,), StunProtocol: ("transport",)}
+log = logging.getLogger(__name__)
 PINNED_SOURCE: dict[str, str] = {
     "aioice.ice.get_host_addresses": (
         "d4a54f9a68c39ff1bed532e76bd148cf1530aeb35b9be32900b53e234b78ae4f"
@@ -44,3 +52,19 @@ def host_addresses_only(addresses: Sequence[str]) -> Iterator[None]:
         yield
     finally:
         setattr(ice, HOST_ADDRESSES, original)
+
+
+def raise_receive_buffer(connection: object, size: int) -> None:
+    """Ask for `size` bytes of receive buffer on each of `connection`'s UDP sockets (Linux caps
+    it at net.core.rmem_max; the size granted is logged when it is less)."""
+    if not isinstance(connection, Connection):
+        raise RuntimeError(f"not an aioice Connection: {connection!r}")
+    protocols: list[StunProtocol] = getattr(connection, PROTOCOLS)
+    for protocol in protocols:
+        sock = protocol.transport.get_extra_info("socket")
+        if sock is None:
+            continue
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        if granted < size:
+            log.debug("ingest socket receive buffer %d bytes (asked %d)", granted, size)

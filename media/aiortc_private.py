@@ -17,7 +17,10 @@ fails naming the attribute when an upgrade moves one:
   codec's `Encoder.pack`, without encoding (public in effect: `MediaPlayer(decode=False)` uses
   it);
 - `RTCRtpTransceiver._codecs`: the codecs negotiated with the publisher;
-- `aiortc.sdp.SessionDescription.parse`: to check an offer before aiortc acts on it.
+- `aiortc.sdp.SessionDescription.parse`: to check an offer before aiortc acts on it, and
+  `aiortc.sdp.candidate_from_sdp` to read a trickled candidate (the same parser aiortc uses);
+- `RTCIceGatherer._connection`: the aioice connection whose sockets receive the ingest (its
+  receive buffer is raised, media/aioice_private.py).
 `RELIES_ON` lists these names and `PINNED_SOURCE` the sha256 of the aiortc code whose behaviour
 they depend on; tests/test_library_internals.py checks both against the installed aiortc.
 """
@@ -28,8 +31,15 @@ import queue
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiortc import RTCRtpCodecParameters, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
-from aiortc.sdp import SessionDescription
+from aiortc import (
+    RTCIceCandidate,
+    RTCIceGatherer,
+    RTCRtpCodecParameters,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 AIORTC_VERSION = "1.16.0"
 DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
@@ -37,12 +47,14 @@ SEND_PLI = "_send_rtcp_pli"
 SEND_KEYFRAME = "_send_keyframe"
 NEXT_ENCODED_FRAME = "_next_encoded_frame"
 CODECS = "_codecs"
+ICE_CONNECTION = "_connection"
 
 RELIES_ON: dict[type, tuple[str, ...]] = {
     RTCRtpReceiver: ("__decoder_queue", SEND_PLI, "getSynchronizationSources"),
     RTCRtpSender: (SEND_KEYFRAME, NEXT_ENCODED_FRAME),
     RTCRtpTransceiver: (CODECS,),
     SessionDescription: ("parse", "media"),
+    RTCIceGatherer: (ICE_CONNECTION,),
 }
 PINNED_SOURCE: dict[str, str] = {
     "aiortc.rtcrtpreceiver.decoder_worker": (
@@ -142,3 +154,21 @@ def offered_media(sdp: str) -> list[tuple[str, str, list[str]]]:
         (media.kind, str(media.direction), [codec.name for codec in media.rtp.codecs])
         for media in parsed.media
     ]
+
+
+def ice_connection(gatherer: RTCIceGatherer) -> object:
+    """The aioice connection behind an ICE gatherer (its sockets exist once it gathered)."""
+    connection = getattr(gatherer, ICE_CONNECTION, None)
+    if connection is None:
+        raise RuntimeError(f"aiortc changed: RTCIceGatherer has no {ICE_CONNECTION}")
+    return connection
+
+
+def parsed_candidate(line: str, mid: str | None, index: int | None) -> RTCIceCandidate:
+    """An `a=candidate:` attribute's value as aiortc's candidate; ValueError if malformed."""
+    try:
+        candidate = candidate_from_sdp(line)
+    except (AssertionError, ValueError, IndexError) as error:
+        raise ValueError(f"malformed candidate {line!r}") from error
+    candidate.sdpMid, candidate.sdpMLineIndex = mid, index
+    return candidate

@@ -5,6 +5,8 @@
   (same key) stops publishing and ends the stream.
 - `POST /whep/{stream_id}`, an SDP offer that receives → 201, the answer, `Location`; `DELETE`
   leaves. Anyone may watch a live stream, as anyone may read it through the gateway.
+- `PATCH` on either location, `application/trickle-ice-sdpfrag` (RFC 8840): more ICE
+  candidates → 204 (412 if `If-Match` names another session, 501 for an ICE restart).
 Errors are `text/plain` reasons: 400 malformed SDP, 401/403 a missing or wrong key (logged with
 the key's fingerprint, never the key), 404 unknown stream or session, 409 a second publisher or
 an ended stream, 413 an oversized offer, 415 not `application/sdp` or unsupported codecs (named),
@@ -28,11 +30,14 @@ from starlette.routing import Route
 from livefold.settings import Settings
 from livefold.stream_keys import Finished, NotFound, StreamEntry, WrongKey, fingerprint
 from media import hls
+from media.directory import Behind
 from media.peers import OfferError, check_offer
-from media.runtime import Busy, Conflict, MediaRuntime
+from media.pool import Busy
+from media.runtime import Conflict, MediaRuntime
 
 log = logging.getLogger(__name__)
 SDP = "application/sdp"
+TRICKLE = "application/trickle-ice-sdpfrag"
 MAX_OFFER_BYTES = 64 * 1024
 
 
@@ -75,6 +80,8 @@ async def admitted(runtime: MediaRuntime, request: Request, stream_id: str) -> S
     key = bearer(request)
     try:
         return await runtime.directory.admit(stream_id, key)
+    except Behind as behind:
+        raise Refusal(503, str(behind), {"Retry-After": "2"}) from None
     except NotFound as refused:
         raise Refusal(404, str(refused)) from None
     except WrongKey as refused:
@@ -90,8 +97,25 @@ async def admitted(runtime: MediaRuntime, request: Request, stream_id: str) -> S
         raise Refusal(409, str(refused)) from None
 
 
-def created(answer: str, location: str) -> Response:
-    return Response(answer, 201, media_type=SDP, headers={"Location": location})
+def created(answer: str, location: str, session_id: str) -> Response:
+    headers = {"Location": location, "ETag": f'"{session_id}"', "Accept-Patch": TRICKLE}
+    return Response(answer, 201, media_type=SDP, headers=headers)
+
+
+async def read_fragment(request: Request, session_id: str) -> str:
+    """A trickle ICE PATCH's body (RFC 9725 section 4.3.1), after its headers are checked."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != TRICKLE:
+        raise Refusal(415, f"send candidates as Content-Type: {TRICKLE}", {"Accept-Patch": TRICKLE})
+    match = request.headers.get("if-match")
+    if match is not None and match.strip() not in ("*", f'"{session_id}"'):
+        raise Refusal(412, "If-Match does not name this session's entity tag")
+    body = await request.body()
+    if len(body) > MAX_OFFER_BYTES:
+        raise Refusal(413, f"a fragment is at most {MAX_OFFER_BYTES} bytes")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refusal(400, "malformed SDP fragment: not UTF-8") from None
 
 
 async def whip(request: Request) -> Response:
@@ -103,7 +127,8 @@ async def whip(request: Request) -> Response:
     check_offer(offer, publishing=True)
     publisher, answer = await runtime.publish(entry, stream_id, offer)
     log.info("publisher %s of %s connected", publisher.session_id, stream_id)
-    return created(answer, f"/whip/{stream_id}/{publisher.session_id}")
+    session_id = publisher.session_id
+    return created(answer, f"/whip/{stream_id}/{session_id}", session_id)
 
 
 async def whip_stop(request: Request) -> Response:
@@ -117,6 +142,19 @@ async def whip_stop(request: Request) -> Response:
     return Response(status_code=200)
 
 
+async def whip_trickle(request: Request) -> Response:
+    """More ICE candidates of a publisher (trickle ICE); 204 once aiortc has them."""
+    runtime = runtime_of(request)
+    stream_id, session_id = request.path_params["stream_id"], request.path_params["session_id"]
+    await admitted(runtime, request, stream_id)
+    fragment = await read_fragment(request, session_id)
+    try:
+        await runtime.trickle(stream_id, session_id, fragment)
+    except LookupError as missing:
+        raise Refusal(404, str(missing.args[0])) from None
+    return Response(status_code=204)
+
+
 async def whep(request: Request) -> Response:
     """Watch: the publisher's encoded media, forwarded as they are."""
     runtime = runtime_of(request)
@@ -124,20 +162,35 @@ async def whep(request: Request) -> Response:
     offer = await read_offer(request)
     check_offer(offer, publishing=False)
     try:
-        watcher, answer = await runtime.watch(stream_id, offer, request.headers.get("user-agent"))
+        session_id, answer = await runtime.watch(
+            stream_id, offer, request.headers.get("user-agent")
+        )
     except LookupError as missing:
         raise Refusal(404, str(missing.args[0])) from None
-    return created(answer, f"/whep/{stream_id}/{watcher.session_id}")
+    return created(answer, f"/whep/{stream_id}/{session_id}", session_id)
 
 
 async def whep_stop(request: Request) -> Response:
     runtime = runtime_of(request)
     session_id = request.path_params["session_id"]
-    watcher = runtime.watchers.get(session_id)
-    if watcher is None or watcher.publisher.stream_id != request.path_params["stream_id"]:
+    if runtime.watchers.get(session_id) != request.path_params["stream_id"]:
         raise Refusal(404, f"no viewing session {session_id!r}")
     await runtime.leave(session_id)
     return Response(status_code=200)
+
+
+async def whep_trickle(request: Request) -> Response:
+    """More ICE candidates of a viewer, handed to its fan-out process; 204 once added."""
+    runtime = runtime_of(request)
+    session_id = request.path_params["session_id"]
+    if runtime.watchers.get(session_id) != request.path_params["stream_id"]:
+        raise Refusal(404, f"no viewing session {session_id!r}")
+    fragment = await read_fragment(request, session_id)
+    try:
+        await runtime.pool.candidates(session_id, fragment)
+    except LookupError as missing:
+        raise Refusal(404, str(missing.args[0])) from None
+    return Response(status_code=204)
 
 
 async def live(request: Request) -> Response:
@@ -157,6 +210,10 @@ async def ready(request: Request) -> Response:
         "ready": is_ready,
         "publishers": len(runtime.publishers),
         "viewers": len(runtime.watchers),
+        "fanout": [
+            {"pid": worker.process.pid, "viewers": len(worker.viewers)}
+            for worker in runtime.pool.alive
+        ],
     }
     return JSONResponse(body, 200 if is_ready else 503)
 
@@ -190,8 +247,10 @@ def create_app(settings: Settings) -> Starlette:
             Route("/health/live", live),
             Route("/whip/{stream_id}", whip, methods=["POST"]),
             Route("/whip/{stream_id}/{session_id}", whip_stop, methods=["DELETE"]),
+            Route("/whip/{stream_id}/{session_id}", whip_trickle, methods=["PATCH"]),
             Route("/whep/{stream_id}", whep, methods=["POST"]),
             Route("/whep/{stream_id}/{session_id}", whep_stop, methods=["DELETE"]),
+            Route("/whep/{stream_id}/{session_id}", whep_trickle, methods=["PATCH"]),
             Route("/hls/{stream_id}/{path:path}", hls.live, methods=["GET", "HEAD"]),
             Route(
                 "/vod/{stream_id}/{ingest_id}/{path:path}", hls.recorded, methods=["GET", "HEAD"]
@@ -201,9 +260,9 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],
-                allow_methods=["GET", "HEAD", "POST", "DELETE", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type"],
-                expose_headers=["Location"],
+                allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "If-Match"],
+                expose_headers=["Location", "ETag", "Accept-Patch"],
                 max_age=600,
             )
         ],

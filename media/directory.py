@@ -2,8 +2,9 @@
 (livefold/stream_keys.py), folded from `livefold.media.v1` and `livefold.stream.v1`, read from
 the start and then followed (streams/consumer.py's TopicFollower).
 
-A refusal is only final once everything appended before the request has been read: a key
-rotated a moment ago, or a stream just created, must not be refused because this process lags.
+A publisher is admitted or refused once everything appended before the request has been read:
+a key rotated a moment ago, or a stream just created, must not be refused because this process
+lags, and a key rotated away must not still work.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TypeVar
 from confluent_kafka import Message
 
 from livefold.settings import Settings
-from livefold.stream_keys import HANDLES, Directory, Ingest, NotFound, StreamEntry, WrongKey
+from livefold.stream_keys import HANDLES, Directory, Ingest, StreamEntry
 from streams.catalog import event_topic
 from streams.codec import Codec, DecodeError
 from streams.consumer import Positions, TopicFollower
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 TOPICS = (event_topic("media"), event_topic("stream"))
 CATCH_UP_SECONDS = 5.0
 Decided = TypeVar("Decided")
+
+
+class Behind(RuntimeError):
+    """The log could not be read up to its end in time: nothing can be decided yet."""
 
 
 class LogDirectory:
@@ -64,14 +69,13 @@ class LogDirectory:
         return await self._decide(lambda directory: directory.admit_key(presented))
 
     async def _decide(self, decision: Callable[[Directory], Decided]) -> Decided:
-        try:
-            with self._lock:
-                return decision(self._directory)
-        except (NotFound, WrongKey):
-            if not await asyncio.to_thread(self._catch_up):
-                raise
-            with self._lock:
-                return decision(self._directory)
+        """Decide as of everything appended before the request: a key rotated away a moment
+        ago must not work, nor a new one fail (publishing is rare; reading the topics' ends
+        costs milliseconds)."""
+        if not await asyncio.to_thread(self._catch_up):
+            raise Behind(f"the media service could not read the log within {CATCH_UP_SECONDS}s")
+        with self._lock:
+            return decision(self._directory)
 
     def status(self, stream_id: str) -> str | None:
         with self._lock:

@@ -9,11 +9,13 @@ video, Opus, PCMU and PCMA audio).
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 
 from aiortc import (
     RTCConfiguration,
+    RTCIceCandidate,
     RTCPeerConnection,
     RTCRtpCodecCapability,
     RTCRtpCodecParameters,
@@ -22,12 +24,14 @@ from aiortc import (
 )
 from aiortc.exceptions import InvalidAccessError, OperationError
 
-from media import aiortc_private
+from media import aioice_private, aiortc_private
 from media.relay import ForwardedTrack, Stage, Viewer
 from media.whip_feed import WhipFeed
 
+Codec = RTCRtpCodecParameters | RTCRtpCodecCapability
 VIDEO_CODECS = ("VP8", "H264")  # VP8 first: cheaper to forward (no Annex B re-splitting)
 AUDIO_CODECS = ("opus", "PCMU", "PCMA")
+INGEST_RECEIVE_BUFFER = 4 * 1024 * 1024
 NOT_CODECS = frozenset({"rtx", "red", "ulpfec", "flexfec-03", "telephone-event", "cn"})
 
 
@@ -128,7 +132,14 @@ class Publisher:
                 aiortc_private.tap_encoded_frames(transceiver.receiver, self._on_audio)
         if self.video_codec is None:
             raise OfferError(415, "no video codec in common (supported: VP8, H264)")
-        return await answer(self.peer)
+        sdp = await answer(self.peer)
+        # Bursts of a keyframe's packets overflowed the default buffer while the loop was busy
+        # fanning out (the notes' RcvbufErrors): ingest loss corrupts every viewer's picture.
+        for transceiver in self.peer.getTransceivers():
+            gatherer = transceiver.receiver.transport.transport.iceGatherer
+            connection = aiortc_private.ice_connection(gatherer)
+            aioice_private.raise_receive_buffer(connection, INGEST_RECEIVE_BUFFER)
+        return sdp
 
     def _on_video(self, codec: RTCRtpCodecParameters, frame: bytes, timestamp: int) -> None:
         if len(self.first_frames) < 60:
@@ -160,11 +171,14 @@ class Publisher:
 
 
 class Watcher:
-    """The WHEP side: one viewer of a publisher's stage, sent the publisher's codecs."""
+    """The WHEP side (in a fan-out process): one viewer of a stage, sent the publisher's codecs
+    (`RTCRtpCodecCapability`-like: mimeType, clockRate, channels, parameters)."""
 
-    def __init__(self, publisher: Publisher):
-        self.session_id = uuid.uuid4().hex
-        self.publisher = publisher
+    def __init__(self, session_id: str, stage: Stage, video: Codec, audio: Codec | None):
+        self.session_id = session_id
+        self.stage = stage
+        self.video_codec = video
+        self.audio_codec = audio
         self.peer = new_peer()
         self.viewer: Viewer | None = None
 
@@ -173,11 +187,7 @@ class Watcher:
         video = ForwardedTrack("video")
         audio: ForwardedTrack | None = None
         for transceiver in self.peer.getTransceivers():
-            codec = (
-                self.publisher.video_codec
-                if transceiver.kind == "video"
-                else self.publisher.audio_codec
-            )
+            codec = self.video_codec if transceiver.kind == "video" else self.audio_codec
             if codec is None:
                 transceiver.direction = "inactive"
                 continue
@@ -190,22 +200,20 @@ class Watcher:
             prefer(transceiver, codec)
             self.peer.addTrack(track)
             if transceiver.kind == "video":
-                aiortc_private.on_keyframe_request(
-                    transceiver.sender, self.publisher.stage.request_keyframe
-                )
+                aiortc_private.on_keyframe_request(transceiver.sender, self.stage.request_keyframe)
         sdp = await answer(self.peer)
         if "m=video" not in sdp or (" VP8/" not in sdp and " H264/" not in sdp):
-            raise OfferError(415, f"the offer cannot receive {self.publisher.video_codec}")
+            raise OfferError(415, f"the offer cannot receive {self.video_codec.mimeType}")
         self.viewer = Viewer(self.session_id, video, audio)
-        self.publisher.stage.add(self.viewer)
+        self.stage.add(self.viewer)
         return sdp
 
     async def close(self) -> None:
-        self.publisher.stage.remove(self.session_id)
+        self.stage.remove(self.session_id)
         await self.peer.close()
 
 
-def prefer(transceiver: RTCRtpTransceiver, codec: RTCRtpCodecParameters) -> None:
+def prefer(transceiver: RTCRtpTransceiver, codec: Codec) -> None:
     """Answer with exactly the publisher's codec (and its fmtp: an H.264 profile must match)."""
     preferred = [
         RTCRtpCodecCapability(
@@ -218,3 +226,38 @@ def prefer(transceiver: RTCRtpTransceiver, codec: RTCRtpCodecParameters) -> None
     if transceiver.kind == "video":  # retransmissions for the viewer's NACKs
         preferred.append(RTCRtpCodecCapability(mimeType="video/rtx", clockRate=90_000))
     transceiver.setCodecPreferences(preferred)
+
+
+async def add_candidates(peer: RTCPeerConnection, fragment: str) -> None:
+    """Trickle ICE (RFC 8840 in a WHIP/WHEP PATCH): the fragment's candidates, each under its
+    `a=mid`, and `a=end-of-candidates`. New ICE credentials would be an ICE restart, which
+    aiortc cannot do: 501."""
+    remote = peer.remoteDescription.sdp if peer.remoteDescription else ""
+    known = set(re.findall(r"^a=ice-ufrag:(\S+)", remote, re.MULTILINE))
+    mid: str | None = None
+    index: int | None = None
+    for raw in fragment.splitlines():
+        line = raw.strip()
+        if line.startswith("m="):
+            index = 0 if index is None else index + 1
+        elif line.startswith("a=mid:"):
+            mid = line[len("a=mid:") :]
+        elif line.startswith("a=ice-ufrag:") and line[len("a=ice-ufrag:") :] not in known:
+            raise OfferError(501, "an ICE restart (new ice-ufrag) is not supported; start again")
+        elif line.startswith("a=candidate:"):
+            if mid is None and index is None:
+                raise OfferError(400, "a candidate before any a=mid or m= line")
+            try:
+                candidate = aiortc_private.parsed_candidate(line[len("a=candidate:") :], mid, index)
+            except ValueError as error:
+                raise OfferError(400, str(error)) from None
+            await add_candidate(peer, candidate)
+        elif line == "a=end-of-candidates":
+            await add_candidate(peer, None)
+
+
+async def add_candidate(peer: RTCPeerConnection, candidate: RTCIceCandidate | None) -> None:
+    try:
+        await peer.addIceCandidate(candidate)
+    except ValueError as refused:  # after end-of-candidates
+        raise OfferError(400, f"cannot add the candidate: {refused}") from None

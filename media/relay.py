@@ -10,6 +10,9 @@ can only start at a keyframe, so:
   until the next keyframe, since the frames in between would decode to silent garbage;
 - a viewer's own PLI/FIR is forwarded upstream through the same rate limit.
 Audio frames are all decodable on their own and go to every viewer as they come.
+
+The ingest process's stage has no viewers of its own: its taps send each frame that passes the
+ingest-loss gate to the fan-out processes (media/fanout.py), whose stages hold the viewers.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from media.frames import is_keyframe
 PLI_INTERVAL = 1.0
 QUEUE_FRAMES = 90  # a viewer this far behind is reset to the next keyframe
 TIME_BASES = {"video": Fraction(1, 90_000), "audio": Fraction(1, 48_000)}
+Tap = Callable[[str, bytes, int], None]  # kind ("video" | "audio"), frame, RTP timestamp
 
 
 class ForwardedTrack(MediaStreamTrack):
@@ -87,6 +91,7 @@ class Stage:
     def __init__(self, stream_id: str, send_pli: Callable[[], None]):
         self.stream_id = stream_id
         self.viewers: dict[str, Viewer] = {}
+        self.taps: list[Tap] = []
         self.holding_all = False
         self.last_frame_at = time.monotonic()
         self.video_frames = 0
@@ -111,6 +116,8 @@ class Stage:
             if not keyframe:
                 return
             self.holding_all = False
+        for tap in self.taps:
+            tap("video", frame, timestamp)
         for viewer in self.viewers.values():
             if viewer.waiting_for_keyframe:
                 if not keyframe:
@@ -123,6 +130,8 @@ class Stage:
                 self.request_keyframe()
 
     def on_audio(self, frame: bytes, timestamp: int) -> None:
+        for tap in self.taps:
+            tap("audio", frame, timestamp)
         for viewer in self.viewers.values():
             if viewer.audio is not None:
                 viewer.audio.offer(frame, timestamp)

@@ -17,9 +17,11 @@ ingest_lost; one that comes back goes on as the same stream (docs/media.md, "Aft
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, Protocol
@@ -38,10 +40,11 @@ from livefold.stream_keys import (
 )
 from media import rtmp, whip_feed
 from media.broadcast import Broadcasts
-from media.directory import LogDirectory
+from media.directory import Behind, LogDirectory
 from media.frames import is_keyframe, picture_size
 from media.hls import HlsAudience
-from media.peers import Publisher, Watcher, on_closed
+from media.peers import Publisher, add_candidates, on_closed
+from media.pool import Busy, FanoutPool, fanout_count
 from media.rtmp_ingest import IngestReport, RtmpIngest
 from streams.codec import Codec
 from streams.events import Event, new_event
@@ -52,12 +55,6 @@ log = logging.getLogger(__name__)
 VIDEO_CLOCK = 90_000
 REPORT_AFTER_FRAMES = 30
 CONNECT_SECONDS = 30.0  # from the offer to the first frame: ICE and DTLS under load
-
-
-class Busy(RuntimeError):
-    """Too many sessions in this process; retry after `retry_after` seconds."""
-
-    retry_after = 5
 
 
 class Conflict(RuntimeError):
@@ -82,7 +79,13 @@ class MediaRuntime:
         self.directory = LogDirectory(settings, self.codec)
         self.producer: EventProducer | None = None
         self.publishers: dict[str, IngestSession] = {}  # stream id -> its publisher, either door
-        self.watchers: dict[str, Watcher] = {}  # session id -> viewer session
+        self.watchers: dict[str, str] = {}  # WHEP session id -> its stream (in a fan-out process)
+        self.pool = FanoutPool(
+            fanout_count(settings.media_fanout_processes),
+            settings.media_max_viewers,
+            self._keyframe_wanted,
+            self.leave,
+        )
         self._reported: dict[str, int] = {}  # publisher session id -> when it went live (ms)
         # Live streams whose ingest a crashed run of this process held -> when they went live.
         self._resuming: dict[str, int] = {}
@@ -99,6 +102,7 @@ class MediaRuntime:
         await asyncio.to_thread(self.codec.register_all)
         self.producer = EventProducer(self.settings, self.codec, **{"linger.ms": 2})
         await asyncio.to_thread(self.directory.start)
+        await self.pool.start()
         self._spawn(self._beat())
         self._spawn(self._recover())
         self._spawn(self.hls_audience.sweep_forever())
@@ -115,6 +119,7 @@ class MediaRuntime:
         for publisher in list(self.publishers.values()):
             await self.end(publisher, "error", "error")
         self.presence.leave_all()  # before the producer's close, which delivers what is queued
+        await self.pool.stop()
         for task in list(self._tasks):
             task.cancel()
         self.directory.stop()
@@ -148,57 +153,75 @@ class MediaRuntime:
             await self.end(publisher, "disconnected", "ingest_lost")
 
         on_closed(publisher.peer, closed)
+        codec_name = publisher.video_codec.name if publisher.video_codec else ""
+
+        def to_fanout(kind: str, frame: bytes, timestamp: int) -> None:
+            self.pool.feed(stream_id, 0, codec_name, kind, frame, timestamp)
+
+        publisher.stage.taps.append(to_fanout)
+        gc.freeze()  # the session's long-lived objects: out of the collector's scans
         self._spawn(self._watch(publisher))
         return publisher, answer
 
+    async def trickle(self, stream_id: str, session_id: str, fragment: str) -> None:
+        """Trickled ICE candidates of a WHIP publisher; LookupError if there is none."""
+        publisher = self.publishers.get(stream_id)
+        if not isinstance(publisher, Publisher) or publisher.session_id != session_id:
+            raise LookupError(f"no WHIP publishing session {session_id!r} on {stream_id!r}")
+        await add_candidates(publisher.peer, fragment)
+
     async def watch(
         self, stream_id: str, offer: str, user_agent: str | None = None
-    ) -> tuple[Watcher, str]:
+    ) -> tuple[str, str]:
+        """(session id, answer): a fan-out process answers the viewer's offer."""
         publisher = self.publishers.get(stream_id)
         if publisher is None:
             raise LookupError(f"stream {stream_id!r} is not live here")
-        if not isinstance(publisher, Publisher):
+        if not isinstance(publisher, Publisher) or publisher.video_codec is None:
             raise LookupError(
                 f"stream {stream_id!r} is not WebRTC: watch /hls/{stream_id}/master.m3u8"
             )
-        if len(self.watchers) >= self.settings.media_max_viewers:
-            raise Busy(f"this media process has {len(self.watchers)} viewers, its most")
-        watcher = Watcher(publisher)
-        self.watchers[watcher.session_id] = watcher
+        session_id = uuid.uuid4().hex
+        self.watchers[session_id] = stream_id
         try:
-            answer = await watcher.accept(offer)
+            answer = await self.pool.watch(
+                session_id, stream_id, offer, publisher.video_codec, publisher.audio_codec
+            )
         except BaseException:
-            await self.leave(watcher.session_id)
+            await self.leave(session_id)
             raise
-
-        async def closed(state: str) -> None:
-            await self.leave(watcher.session_id)
-
-        on_closed(watcher.peer, closed)
+        if self.watchers.get(session_id) != stream_id:  # the publisher ended meanwhile
+            await self.leave(session_id)
+            raise LookupError(f"stream {stream_id!r} is not live here")
         viewer = anonymous_viewer()  # WHEP carries no sign-in: one viewer per session
-        self._presence_ids[watcher.session_id] = self.presence.join(
+        self._presence_ids[session_id] = self.presence.join(
             stream_id, viewer, device_of(user_agent)
         )
-        return watcher, answer
+        return session_id, answer
 
     async def leave(self, session_id: str) -> bool:
-        watcher = self.watchers.pop(session_id, None)
-        if watcher is None:
+        if self.watchers.pop(session_id, None) is None:
             return False
         presence_id = self._presence_ids.pop(session_id, None)
         if presence_id is not None:
             self.presence.leave(presence_id)
-        await watcher.close()
+        await self.pool.leave(session_id)
         return True
+
+    def _keyframe_wanted(self, stream_id: str, slot: int) -> None:
+        publisher = self.publishers.get(stream_id)
+        if isinstance(publisher, Publisher):
+            publisher.stage.request_keyframe()
 
     async def end(self, publisher: IngestSession, why: str, end_reason: str) -> None:
         """Stop a publisher once, its viewers with it, and append what ended."""
         if self.publishers.get(publisher.stream_id) is not publisher:
             return
         del self.publishers[publisher.stream_id]
-        for session_id, watcher in list(self.watchers.items()):
-            if watcher.publisher is publisher:
+        for session_id, watched in list(self.watchers.items()):
+            if watched == publisher.stream_id:
                 await self.leave(session_id)
+        self.pool.end(publisher.stream_id)
         await publisher.close()
         actor = publisher.streamer if why == "ended" else "system"
         live_at = self._reported.pop(publisher.session_id, None)
@@ -239,7 +262,7 @@ class MediaRuntime:
         try:
             stream_id, entry = await self.directory.admit_key(key)
             self._claim(stream_id)
-        except (NotFound, WrongKey, Finished, Conflict, Busy) as refused:
+        except (NotFound, WrongKey, Finished, Conflict, Busy, Behind) as refused:
             seen = f"key fingerprint {fingerprint(key)}" if key else "no key"
             log.warning("refused an RTMP publisher from %s: %s (%s)", client, refused, seen)
             code = "BadName" if isinstance(refused, WrongKey) else "Denied"

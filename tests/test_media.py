@@ -18,10 +18,12 @@ from media.aioice_private import host_addresses_only
 from tests.gateways import Running, Tokens, gateway
 from tests.media_peers import (
     INDEXES,
+    SDP,
     STREAMER,
     Publisher,
     Viewer,
     eventually_logged,
+    logged,
     media_process,
     new_stream,
     painted_index,
@@ -50,7 +52,12 @@ def services(stack: Settings) -> Iterator[tuple[Running, str, Tokens]]:
     with (
         host_addresses_only(["127.0.0.1"]),  # this process's peers, like the media process's
         gateway(stack, "gateway-media") as running,
-        media_process(stack, media_ingest_timeout_seconds=STALL_SECONDS, media_max_viewers=1) as (
+        media_process(
+            stack,
+            media_ingest_timeout_seconds=STALL_SECONDS,
+            media_max_viewers=1,
+            media_fanout_processes=2,
+        ) as (
             _,
             media_url,
         ),
@@ -103,6 +110,14 @@ async def test_a_published_video_reaches_a_viewer_as_decodable_frames_and_the_st
     )
     assert joined.actor_id.startswith("anon-")
 
+    other = Viewer()  # one viewer per fan-out process here: the second goes to the other one
+    watched = await post_offer(http, f"{media}/whep/{stream_id}", await other.offer())
+    assert watched.status_code == 201, watched.text
+    await other.accept(watched.text)
+    assert len(await other.frames(10)) == 10
+    fanout = (await http.get(f"{media}/health/ready")).json()["fanout"]
+    assert [worker["viewers"] for worker in fanout] == [1, 1], fanout
+    assert len({worker["pid"] for worker in fanout}) == 2
     busy = await post_offer(http, f"{media}/whep/{stream_id}", await Viewer().offer())
     assert busy.status_code == 503 and int(busy.headers["retry-after"]) > 0
 
@@ -119,10 +134,13 @@ async def test_a_published_video_reaches_a_viewer_as_decodable_frames_and_the_st
     assert ended.body["reason"] == "streamer_ended" and ended.body["duration_ms"] > 0
     stop = await asyncio.to_thread(eventually_logged, stack, "media", stream_id, "IngestStopped")
     assert stop.body["reason"] == "ended"
-    left = await asyncio.to_thread(eventually_logged, stack, "audience", stream_id, "ViewerLeft")
-    assert left.body["session_id"] == joined.body["session_id"]
+    await asyncio.to_thread(eventually_logged, stack, "audience", stream_id, "ViewerLeft", 2)
+    audience = await asyncio.to_thread(logged, stack, "audience", stream_id)
+    left = {event.body["session_id"] for event in audience if event.name == "ViewerLeft"}
+    assert joined.body["session_id"] in left and len(left) == 2
     await publisher.peer.close()
     await viewer.peer.close()
+    await other.peer.close()
 
 
 @with_client
@@ -194,3 +212,64 @@ def test_a_working_media_process_is_live_and_ready_as_probes_read_it(
     for path in ("/health/ready", "/health"):
         ready = httpx.get(f"{media}{path}", timeout=5)
         assert ready.status_code == 200 and ready.json()["ready"] is True
+
+
+def trickled(offer: str) -> tuple[str, str]:
+    """(the offer without its candidates, an RFC 8840 fragment carrying them)."""
+    lines = offer.splitlines()
+    candidates = [line for line in lines if line.startswith("a=candidate:")]
+    kept = [line for line in lines if not line.startswith(("a=candidate:", "a=end-of-"))]
+    ufrag = next(line for line in lines if line.startswith("a=ice-ufrag:"))
+    pwd = next(line for line in lines if line.startswith("a=ice-pwd:"))
+    fragment = [ufrag, pwd, "m=video 9 UDP/TLS/RTP/SAVPF 0", "a=mid:0", *candidates]
+    return "\r\n".join(kept) + "\r\n", "\r\n".join([*fragment, "a=end-of-candidates"]) + "\r\n"
+
+
+async def patch(http: httpx.AsyncClient, url: str, fragment: str, **headers: str) -> httpx.Response:
+    sent = {"Content-Type": "application/trickle-ice-sdpfrag", **headers}
+    return await http.patch(url, content=fragment, headers=sent)
+
+
+@with_client
+async def test_candidates_trickled_after_the_offer_connect_publisher_and_viewer(
+    services: tuple[Running, str, Tokens], http: httpx.AsyncClient, stack: Settings
+) -> None:
+    """RFC 9725's trickle ICE: offers without candidates, candidates PATCHed afterwards."""
+    running, media, tokens = services
+    stream_id = await new_stream(http, running, tokens)
+    key = await rotated_key(http, running, tokens)
+    auth = {"Authorization": f"Bearer {key}"}
+    publisher = Publisher()
+    offer, fragment = trickled(await publisher.offer())
+    published = await post_offer(http, f"{media}/whip/{stream_id}", offer, key)
+    assert published.status_code == 201, published.text
+    assert published.headers["accept-patch"] == "application/trickle-ice-sdpfrag"
+    resource, etag = f"{media}{published.headers['location']}", published.headers["etag"]
+
+    as_sdp = await http.patch(resource, content=fragment, headers={**auth, **SDP})
+    assert as_sdp.status_code == 415
+    unauthorized = await patch(http, resource, fragment)
+    assert unauthorized.status_code == 401
+    stale = await patch(http, resource, fragment, **auth, **{"If-Match": '"another"'})
+    assert stale.status_code == 412
+    restart = fragment.replace("a=ice-ufrag:", "a=ice-ufrag:new")
+    assert (await patch(http, resource, restart, **auth)).status_code == 501
+    broken = await patch(http, resource, "a=mid:0\r\na=candidate:1 1 udp\r\n", **auth)
+    assert broken.status_code == 400 and "malformed candidate" in broken.text
+    added = await patch(http, resource, fragment, **auth, **{"If-Match": etag})
+    assert added.status_code == 204, added.text
+    await publisher.accept(published.text)
+    await asyncio.to_thread(eventually_logged, stack, "stream", stream_id, "WentLive")
+
+    viewer = Viewer()
+    offer, fragment = trickled(await viewer.offer())
+    watched = await post_offer(http, f"{media}/whep/{stream_id}", offer)
+    assert watched.status_code == 201, watched.text
+    session = f"{media}{watched.headers['location']}"
+    assert (await patch(http, f"{session}x", fragment)).status_code == 404
+    assert (await patch(http, session, fragment)).status_code == 204
+    await viewer.accept(watched.text)
+    assert len(await viewer.frames(10)) == 10
+    await viewer.peer.close()
+    assert (await http.delete(resource, headers=auth)).status_code == 200
+    await publisher.peer.close()

@@ -1,10 +1,14 @@
 """A media process killed with SIGKILL while two streams are live: started again on the same
 address, it closes the ingests it held; the stream whose publisher comes back goes on (a new
-ingest, no second WentLive), the other ends as ingest_lost. Real processes, real aiortc peers."""
+ingest, no second WentLive), the other ends as ingest_lost. A fan-out process killed the same
+way is started again, its viewers counted as gone. Real processes, real aiortc peers."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -17,6 +21,7 @@ from media.service import local_url, service
 from tests.gateways import Running, Tokens, gateway
 from tests.media_peers import (
     Publisher,
+    Viewer,
     eventually_logged,
     logged,
     new_stream,
@@ -34,7 +39,11 @@ pytestmark = pytest.mark.timeout(240)
 @pytest.fixture(scope="module")
 def services(stack: Settings) -> Iterator[tuple[Running, RunningService, Tokens]]:
     own = stack.model_copy(
-        update={"media_port": free_port(), "media_ingest_timeout_seconds": GRACE_SECONDS}
+        update={
+            "media_port": free_port(),
+            "media_ingest_timeout_seconds": GRACE_SECONDS,
+            "media_fanout_processes": 1,
+        }
     )
     spec = service(own, "media-recovery")
     media = RunningService(spec, log_to(stack.data_dir / "logs")(spec))
@@ -80,7 +89,9 @@ async def test_a_killed_media_process_ends_what_it_held_and_a_publisher_can_come
     assert "Ended" not in names(stack, "stream", comes_back)
     assert "Ended" not in names(stack, "stream", stays_away)
 
-    await asyncio.to_thread(media.start)  # the same address, so the same media_instance
+    # The same address, so the same media_instance. Started from this thread: Linux sends the
+    # child its parent-death signal when the thread that started it ends.
+    media.start()
     again = Publisher()
     republished = await post_offer(http, f"{url}/whip/{comes_back}", await again.offer(), key)
     assert republished.status_code == 201, republished.text
@@ -108,3 +119,43 @@ async def test_a_killed_media_process_ends_what_it_held_and_a_publisher_can_come
     assert ended.body["reason"] == "streamer_ended"
     assert ended.body["duration_ms"] >= GRACE_SECONDS * 1000  # from going live the first time
     await again.peer.close()
+
+
+def fanout_pids(url: str) -> list[int]:
+    return [worker["pid"] for worker in httpx.get(f"{url}/health/ready").json()["fanout"]]
+
+
+@with_client
+async def test_a_killed_fanout_process_is_started_again_and_its_viewers_are_counted_gone(
+    services: tuple[Running, RunningService, Tokens], http: httpx.AsyncClient, stack: Settings
+) -> None:
+    running, media, tokens = services
+    url = local_url(media.service.settings)  # type: ignore[attr-defined]
+    stream_id = await new_stream(http, running, tokens)
+    key = await rotated_key(http, running, tokens)
+    publisher = await went_live(http, f"{url}/whip/{stream_id}", key, stack)
+    viewer = Viewer()
+    watched = await post_offer(http, f"{url}/whep/{stream_id}", await viewer.offer())
+    assert watched.status_code == 201, watched.text
+    await viewer.accept(watched.text)
+    assert len(await viewer.frames(5)) == 5
+    joined = await asyncio.to_thread(
+        eventually_logged, stack, "audience", stream_id, "ViewerJoined"
+    )
+
+    [killed] = fanout_pids(url)
+    os.kill(killed, signal.SIGKILL)
+    left = await asyncio.to_thread(eventually_logged, stack, "audience", stream_id, "ViewerLeft")
+    assert left.body["session_id"] == joined.body["session_id"]
+    deadline = time.monotonic() + 30
+    while fanout_pids(url) in ([], [killed]):
+        assert time.monotonic() < deadline, "the fan-out process was not started again"
+        await asyncio.sleep(0.2)
+
+    again = Viewer()
+    watched = await post_offer(http, f"{url}/whep/{stream_id}", await again.offer())
+    assert watched.status_code == 201, watched.text
+    await again.accept(watched.text)
+    assert len(await again.frames(5)) == 5
+    for peer in (viewer.peer, again.peer, publisher.peer):
+        await peer.close()
