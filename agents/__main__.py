@@ -20,12 +20,13 @@ from confluent_kafka.admin import AdminClient
 
 from agents.app import WORKER_PRODUCER, changelog_specs, create_app, register_codecs
 from agents.folds import changelog_tables, configure_moderation, drivers, tables
-from agents.platform import ACCOUNTS, PlatformModeration
+from agents.platform import ACCOUNTS, PlatformFold, PlatformModeration
 from agents.worker import FoldWorker
 from infra.errors import InfraError
 from livefold.data_keys import text_opener
 from livefold.domains import DOMAINS
 from livefold.folding import Domain
+from livefold.moderation import fold as moderation
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.producer import EventProducer
@@ -38,18 +39,20 @@ def build(
     web_port: int | None = None,
     ready_file: Path | None = None,
     domains: Mapping[str, Domain] = DOMAINS,
+    platform_fold: PlatformFold = moderation.fold,
 ) -> tuple[faust.App, FoldWorker]:
     codec = Codec.from_settings(settings)
     event_codec = register_codecs(codec)
     app = create_app(settings, web_port)
-    platform = PlatformModeration(settings, codec, group=f"{app.conf.id}-platform")
+    producer = EventProducer(settings, codec, **WORKER_PRODUCER)
+    platform = PlatformModeration(settings, codec, producer, platform_fold)
     worker = FoldWorker(
         app,
         event_codec,
         drivers(app, settings.topic_partitions, platform, domains, text_opener(settings)),
         platform,
         settings.topic_partitions,
-        EventProducer(settings, codec, **WORKER_PRODUCER),
+        producer,
         StateWriter.registered(codec),
         ready_file,
     )
@@ -81,8 +84,13 @@ def check_topics(settings: Settings, topics: list[str], table_names: list[str]) 
         )
 
 
-def main(argv: list[str] | None = None, domains: Mapping[str, Domain] = DOMAINS) -> int:
-    """`domains`: the folds besides moderation (tests add one of their own)."""
+def main(
+    argv: list[str] | None = None,
+    domains: Mapping[str, Domain] = DOMAINS,
+    platform_fold: PlatformFold = moderation.fold,
+) -> int:
+    """`domains`: the folds besides moderation (tests add one of their own); `platform_fold`:
+    the platform moderation state's (tests give one with a bug)."""
     parser = argparse.ArgumentParser(prog="python -m agents")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("worker", help="run a fold worker")
@@ -97,7 +105,7 @@ def main(argv: list[str] | None = None, domains: Mapping[str, Domain] = DOMAINS)
         sys.exit(refused)
     try:
         configure_moderation(settings)
-        app, worker = build(settings, args.web_port, args.ready_file, domains)
+        app, worker = build(settings, args.web_port, args.ready_file, domains, platform_fold)
         check_topics(settings, sorted(worker.source_topics | {ACCOUNTS}), tables(domains))
     except InfraError as error:
         print(f"livefold fold worker: {error}", file=sys.stderr)

@@ -13,27 +13,22 @@ worker folds for itself (`agents.platform`), folded here the same way, if the lo
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    Message,
-    TopicPartition,
-)
+from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from agents.driver import partition_of
 from agents.folds import TABLES
-from agents.platform import ACCOUNTS, MODERATION, watermarks
+from agents.platform import ACCOUNTS, MODERATION
 from livefold.folding import loads
 from livefold.moderation import fold as moderation
 from livefold.moderation.state import PLATFORM, ModerationState
 from livefold.settings import Settings
 from streams.codec import Codec, DecodeError
+from streams.consumer import TopicFollower, retried
 
 States = dict[str, dict[str, Any]]
 
@@ -94,7 +89,7 @@ def caught_up(settings: Settings, topics: list[str]) -> bool:
         ]
         committed = consumer.committed(partitions, timeout=10)
         for tp in committed:
-            _, high = watermarks(consumer, tp)
+            _, high = retried(partial(consumer.get_watermark_offsets, tp, 10), 30.0)
             if high > 0 and tp.offset < high:
                 return False
         return True
@@ -105,35 +100,17 @@ def caught_up(settings: Settings, topics: list[str]) -> bool:
 def read_raw(settings: Settings, partitions: list[tuple[str, int]]) -> Iterator[Message]:
     """The records of the (topic, partition)s, from offset zero to their end as it was when
     reading began (each partition in order)."""
-    consumer = Consumer(
-        {**_config(settings, f"livefold-inspect-{uuid.uuid4()}"), "enable.partition.eof": True}
+    if not partitions:
+        return
+    wanted = set(partitions)
+    follower = TopicFollower(
+        settings.kafka_config(),
+        sorted({topic for topic, _ in partitions}),
+        None,
+        "livefold-inspect",
+        pick=lambda topic, found: [p for p in found if (topic, p) in wanted],
     )
-    try:
-        unread: dict[tuple[str, int], int] = {}
-        for topic, partition in partitions:
-            low, high = watermarks(consumer, TopicPartition(topic, partition))
-            if high > low:
-                unread[(topic, partition)] = high
-        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in unread])
-        while unread:
-            for message in consumer.consume(1000, 1.0):
-                position = (message.topic() or "", message.partition() or 0)
-                end = unread.get(position)
-                if end is None:
-                    continue
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        del unread[position]  # (compaction may have removed the last offsets)
-                    continue
-                if (message.offset() or 0) >= end:
-                    del unread[position]
-                    continue
-                if (message.offset() or 0) == end - 1:
-                    del unread[position]
-                yield message
-    finally:
-        consumer.close()
+    yield from follower.read_to_end()
 
 
 def _metadata(settings: Settings) -> Any:

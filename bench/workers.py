@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,13 @@ from confluent_kafka import Consumer, TopicPartition
 from agents.app import changelog_topic
 from agents.folds import TABLES, source_topics
 from agents.inspect import caught_up
-from agents.platform import watermarks
 from agents.service import service as fold_worker
 from bench.sessions import generate
 from infra.service import RunningService
 from livefold.settings import Settings
 from streams.catalog import state_topic
 from streams.codec import Codec
+from streams.consumer import retried
 from streams.events import new_event
 from streams.producer import EventProducer
 from streams.provision import provision
@@ -137,7 +138,8 @@ def last_state_written(settings: Settings) -> float:
         for table in TABLES:
             topic = changelog_topic(settings, table)
             for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-                _, high = watermarks(consumer, TopicPartition(topic, partition))
+                tp = TopicPartition(topic, partition)
+                _, high = retried(partial(consumer.get_watermark_offsets, tp, 10), 30.0)
                 if high == 0:
                     continue
                 consumer.assign([TopicPartition(topic, partition, high - 1)])
@@ -237,7 +239,7 @@ def _read_tallies(
     assigned = []
     for partition in partitions:
         tp = TopicPartition(topic, partition)
-        _, tp.offset = watermarks(consumer, tp)
+        _, tp.offset = retried(partial(consumer.get_watermark_offsets, tp, 10), 30.0)
         assigned.append(tp)
     consumer.assign(assigned)
     try:

@@ -32,6 +32,7 @@ from streams.producer import EventProducer
 log = logging.getLogger(__name__)
 
 PARTITION_EOF = KafkaError._PARTITION_EOF
+BATCH = 2000  # records taken at most per wake-up of a follower
 Positions = dict[tuple[str, int], int]  # (topic, partition) -> the next offset to read
 
 
@@ -147,37 +148,12 @@ def read_to_end(
 ) -> Iterator[Record]:
     """Every event now on the topics, from offset zero to each partition's end as it was when
     reading began, without joining a consumer group (nothing is committed)."""
-    consumer = Consumer(
-        consumer_config(settings, "livefold-reader", **{"enable.partition.eof": True})
-    )
-    try:
-        metadata = consumer.list_topics(timeout=10)
-        unfinished: dict[tuple[str, int], int] = {}
-        for topic in topics:
-            for partition in metadata.topics[topic].partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), 10)
-                if high > low:
-                    unfinished[(topic, partition)] = high
-        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in unfinished])
-        reader = EventReader(consumer, codec, deadletter)
-        while unfinished:
-            for message in consumer.consume(500, 1.0):
-                topic, partition, offset = position_of(message)
-                if (topic, partition) not in unfinished:
-                    continue
-                error = message.error()
-                if error is not None and error.code() == PARTITION_EOF:
-                    del unfinished[(topic, partition)]
-                    continue
-                end = unfinished[(topic, partition)]
-                if offset >= end - 1:
-                    del unfinished[(topic, partition)]
-                if offset < end:
-                    record = reader.decode(message)
-                    if record is not None:
-                        yield record
-    finally:
-        consumer.close()
+    follower = TopicFollower(settings.kafka_config(), topics, None, "livefold-reader")
+    reader = EventReader(follower.consumer, codec, deadletter)
+    for message in follower.read_to_end():
+        record = reader.decode(message)
+        if record is not None:
+            yield record
 
 
 class TopicFollower:
@@ -191,17 +167,23 @@ class TopicFollower:
         self,
         connection: Mapping[str, Any],
         topics: Sequence[str],
-        deliver: Callable[[list[Message], Positions], None],
+        deliver: Callable[[list[Message], Positions], None] | None,
         name: str,
+        pick: Callable[[str, list[int]], list[int]] | None = None,
     ):
+        """`deliver`: None for a follower used only to `read_to_end`. `pick(topic,
+        partitions)`: the partitions of a topic to read (default: all)."""
         config = {
             **connection,  # Settings.kafka_config(): the brokers and how to log in
             "group.id": f"{name}-{uuid.uuid4().hex}",  # never joined: partitions are assigned
             "enable.auto.commit": False,
+            "enable.partition.eof": True,
             "fetch.wait.max.ms": 50,
+            "socket.nagle.disable": True,
         }
-        self.topics, self.deliver, self.name = list(topics), deliver, name
+        self.topics, self.deliver, self.name, self.pick = list(topics), deliver, name, pick
         self._consumer = Consumer(config)
+        self.consumer = self._consumer  # for an EventReader that decodes what it reads
         # Watermark queries come from other threads, and a consumer blocks them while its own
         # thread sits in consume(): they get a handle of their own.
         self._probe = Consumer(config)
@@ -215,19 +197,44 @@ class TopicFollower:
         """Assign every partition from the start (or from its first record written at or after
         `since_ms`, epoch milliseconds) and begin following; returns the end offsets the topics
         had, which the delivered positions reach once all of it has been read."""
+        ends = self._assign(timeout, since_ms)
+        self._thread.start()
+        return ends
+
+    def read_to_end(self, timeout: float = 60.0) -> Iterator[Message]:
+        """Instead of following: every record from the start to each partition's end as it was
+        when reading began, read on the calling thread; then the follower is stopped."""
+        try:
+            ends = self._assign(timeout, None)
+            unread = {at for at, end in ends.items() if end > 0}
+            while unread:
+                records, reached, ended = self._next_batch(1.0)
+                for message in records:
+                    topic, partition, offset = position_of(message)
+                    if offset < ends[(topic, partition)]:
+                        yield message
+                # At the end: compaction may have removed a partition's last offsets.
+                unread -= ended | {at for at in unread if reached.get(at, 0) >= ends[at]}
+        finally:
+            self.stop()
+
+    def _assign(self, timeout: float, since_ms: int | None) -> Positions:
         metadata = retried(lambda: self._probe.list_topics(timeout=10), timeout)
+        self._partitions = []
         for topic in self.topics:
             found = metadata.topics.get(topic)
             if found is None or found.error is not None or not found.partitions:
                 raise KafkaException(f"topic {topic} does not exist")
-            self._partitions += [TopicPartition(topic, p) for p in sorted(found.partitions)]
+            partitions = sorted(found.partitions)
+            if self.pick is not None:
+                partitions = self.pick(topic, partitions)
+            self._partitions += [TopicPartition(topic, p) for p in partitions]
         ends = self.end_offsets(timeout)
         if since_ms is None:
             starts = {position: OFFSET_BEGINNING for position in ends}
         else:
             starts = self._offsets_at(since_ms, self._partitions, timeout)
         self._consumer.assign([TopicPartition(t, p, starts[(t, p)]) for t, p in ends])
-        self._thread.start()
         return ends
 
     def end_offsets(self, timeout: float = 10.0, topic: str | None = None) -> Positions:
@@ -266,26 +273,38 @@ class TopicFollower:
         last: Positions = {}
         try:
             while not self._stopping.is_set():
-                records = []
-                for message in self._consumer.consume(500, 0.2):
-                    error = message.error()
-                    if error is None:
-                        records.append(message)
-                    elif not error.retriable() and error.code() >= 0:
-                        raise KafkaException(error)
-                # Positions, not the last offsets seen: they also step over transaction markers.
-                reached = {
-                    (tp.topic, tp.partition): tp.offset
-                    for tp in self._consumer.position(self._partitions)
-                    if tp.offset >= 0
-                }
-                if records or reached != last:
+                records, reached, _ = self._next_batch(0.2)
+                if (records or reached != last) and self.deliver is not None:
                     self.deliver(records, reached)
                     last = reached
         except BaseException as error:
             self.failure = error
             log.exception("%s stopped following %s", self.name, self.topics)
             raise
+
+    def _next_batch(self, wait: float) -> tuple[list[Message], Positions, set[tuple[str, int]]]:
+        """The records there now (waiting up to `wait` for the first: `consume` alone would
+        wait its whole timeout for a full batch), the positions reached after them, and the
+        partitions whose end was met."""
+        first = self._consumer.poll(wait)
+        messages = [] if first is None else [first, *self._consumer.consume(BATCH, 0)]
+        records = []
+        ended: set[tuple[str, int]] = set()
+        for message in messages:
+            error = message.error()
+            if error is None:
+                records.append(message)
+            elif error.code() == PARTITION_EOF:
+                ended.add((message.topic() or "", message.partition() or 0))
+            elif not error.retriable() and error.code() >= 0:
+                raise KafkaException(error)
+        # Positions, not the last offsets seen: they also step over transaction markers.
+        reached = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in self._consumer.position(self._partitions)
+            if tp.offset >= 0
+        }
+        return records, reached, ended
 
 
 T = TypeVar("T")

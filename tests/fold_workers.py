@@ -8,16 +8,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from confluent_kafka import Consumer, TopicPartition
 
-from agents.platform import watermarks
 from agents.service import FoldWorkerService
 from agents.service import service as fold_worker
 from infra.service import RunningService, running
 from livefold.settings import Settings
 from streams.catalog import DEADLETTER_TOPIC, STATE_TOPICS, state_topic
+from streams.consumer import retried
 from streams.events import Event, new_event
 from streams.state import StateMessage, from_record
 from tests.servers import log_to
@@ -86,7 +87,7 @@ class StateReader:
             for topic in self.topics:
                 for partition in metadata.topics[topic].partitions:
                     tp = TopicPartition(topic, partition)
-                    _, tp.offset = watermarks(consumer, tp)
+                    _, tp.offset = retried(partial(consumer.get_watermark_offsets, tp, 10), 30.0)
                     assigned.append(tp)
             consumer.assign(assigned)
             self._ready.set()

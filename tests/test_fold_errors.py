@@ -1,6 +1,7 @@
 """A fold that raises on one event changes nothing: the live worker leaves the state as it was
 before that event, sends the event to the dead-letter topic with the error, and goes on; replay
-meets the same event the same way, so live and replayed states stay equal."""
+meets the same event the same way, so live and replayed states stay equal. The same for the
+platform moderation state each worker folds by itself (agents/platform.py)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ from streams.codec import Codec
 from streams.consumer import Record
 from streams.producer import EventProducer
 from tests import faulty_fold
-from tests.faulty_fold import BOOM, NAME
+from tests.faulty_fold import BOOM, NAME, PLATFORM_BOOM
 from tests.fold_workers import dead_letters, event, group_settings
 from tests.servers import log_to
 
 TEXTS = ["first", BOOM, "last"]
+BOOM_USER = f"{PLATFORM_BOOM}{uuid.uuid4().hex[:10]}"  # its roles make the platform fold raise
 
 
 @dataclass
@@ -45,18 +47,28 @@ class FaultyWorkerService(FoldWorkerService):
 
 
 @pytest.fixture(scope="module")
-def folded(stack: Settings) -> Iterator[tuple[Settings, str, list[str]]]:
-    """A worker with the faulty fold has folded three messages, the second one its bug's."""
+def worker(stack: Settings) -> FaultyWorkerService:
     settings = group_settings(stack, "faulty")
-    worker = FaultyWorkerService(
+    return FaultyWorkerService(
         name="faulty", workdir=settings.data_dir / "faulty", settings=settings
     )
+
+
+@pytest.fixture(scope="module")
+def folded(worker: FaultyWorkerService) -> Iterator[tuple[Settings, str, list[str]]]:
+    """A worker with the faulty folds has folded three messages, the second one its bug's, and
+    two roles granted to a user its platform fold raises on."""
+    settings = worker.settings
     stream = f"s-{uuid.uuid4().hex[:10]}"
     messages = [
         event(
             "livefold.chat.MessageSent", stream, "ann", after=n / 1000, message_id=f"m{n}", text=t
         )
         for n, t in enumerate(TEXTS)
+    ]
+    messages += [
+        event("livefold.accounts.RoleGranted", BOOM_USER, "system", user_id=BOOM_USER, role=role)
+        for role in ("other", "editor")
     ]
     with running([worker], output=log_to(settings.data_dir / "logs")):
         producer = EventProducer(settings, Codec.from_settings(settings))
@@ -70,6 +82,21 @@ def folded(stack: Settings) -> Iterator[tuple[Settings, str, list[str]]]:
             assert time.monotonic() < deadline, "the worker did not fold the messages"
             time.sleep(0.3)
         yield settings, stream, [m.event_id for m in messages]
+
+
+def test_an_event_the_platform_fold_raises_on_is_dead_lettered_and_the_worker_goes_on(
+    folded: tuple[Settings, str, list[str]], worker: FaultyWorkerService
+) -> None:
+    """Before, the first such event stopped the platform reader, and with it the worker."""
+    settings = folded[0]
+    deadline = time.monotonic() + 60
+    while len(letters := dead_letters(settings, BOOM_USER)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert len(letters) == 2  # the second too: the reader went on after the first
+    for headers in letters:
+        assert headers["livefold.source.topic"] == event_topic("accounts")
+        assert "a bug that shows on this one role" in headers["livefold.reason"]
+    assert time.time() - worker.ready_file.stat().st_mtime < 5  # alive, its heartbeat beats
 
 
 def test_the_event_a_fold_raises_on_leaves_its_state_as_before(
