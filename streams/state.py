@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import fastavro
 
-from livefold.folding import Notice, Rejected, Update
+from livefold.folding import Notice, Rejected, Update, dumps
 from streams.catalog import STATE_TOPICS, state_topic
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class StateWriter:
 
     def record(self, output: Update | Notice | Rejected) -> StateRecord:
         body = body_of(output)
-        body["value"] = json.dumps(body["value"], separators=(",", ":"), ensure_ascii=False)
+        body["value"] = dumps(body["value"]).decode()  # compact JSON, as fold states are
         out = io.BytesIO()
         out.write(self.headers[output.channel])
         fastavro.schemaless_writer(out, _PARSED, body)
