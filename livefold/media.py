@@ -1,5 +1,7 @@
 """Clips and recordings (VODs) per stream, as the public listings show them, keyed
-`<stream>/clip/<clip_id>` and `<stream>/vod/<recording_id>`.
+`<stream>/clip/<clip_id>` and `<stream>/vod/<recording_id>`; and the stream's ingest as the media
+service measured it when video started (`<stream>/ingest`: protocol, codec, size, fps; then
+when and why it stopped), the stream health the control panel shows for any encoder.
 
 A recording is listed when it finishes. A clip is listed once moderation allowed it: the
 moderation fold judges its title and its author by chat's rules (`livefold.moderation.
@@ -21,7 +23,11 @@ CHANNEL = "media"
 CLIP_CREATED = "livefold.media.ClipCreated"
 RECORDING_FINISHED = "livefold.media.RecordingFinished"
 CONTENT_JUDGED = "livefold.moderation.ContentJudged"
-HANDLES = frozenset({CLIP_CREATED, RECORDING_FINISHED, CONTENT_JUDGED})
+INGEST_STARTED = "livefold.media.IngestStarted"
+INGEST_STOPPED = "livefold.media.IngestStopped"
+HANDLES = frozenset(
+    {CLIP_CREATED, RECORDING_FINISHED, CONTENT_JUDGED, INGEST_STARTED, INGEST_STOPPED}
+)
 FLUSH_EVERY: float | None = None
 
 WAITING_LIMIT = 10_000  # clips without a verdict, and verdicts without their clip, each
@@ -32,6 +38,7 @@ class MediaState(TypedDict):
     waiting: dict[str, dict[str, Any]]  # clip id -> its listing, until moderation judged it
     verdicts: dict[str, str]  # clip id -> verdict that came before its clip
     listed: int  # clips listed so far
+    ingest: dict[str, Any] | None  # the latest ingest's view
     _seen: dict[str, None]
 
 
@@ -41,7 +48,10 @@ def key_of(event: Event) -> str:
 
 def fold(state: MediaState | None, event: Event) -> tuple[MediaState, list[Output]]:
     if state is None:
-        state = MediaState(stream_id=event.stream_id, waiting={}, verdicts={}, listed=0, _seen={})
+        state = MediaState(
+            stream_id=event.stream_id, waiting={}, verdicts={}, listed=0, ingest=None, _seen={}
+        )
+    state.setdefault("ingest", None)  # states stored before ingests were folded
     return state, apply(state, event, _HANDLERS, CHANNEL, state["stream_id"])
 
 
@@ -94,8 +104,39 @@ def _judged(state: MediaState, clip_id: str, clip: dict[str, Any], verdict: str)
     return [Update(CHANNEL, f"{state['stream_id']}/clip/{clip_id}", clip)]
 
 
+def _on_ingest_started(state: MediaState, event: Event) -> list[Output]:
+    body = event.body
+    ingest = {
+        "stream_id": state["stream_id"],
+        "ingest_id": body["ingest_id"],
+        "status": "live",
+        "protocol": body.get("protocol") or "other",
+        "codec": body["codec"],
+        "width": body["width"],
+        "height": body["height"],
+        "fps": body["fps"],
+        "audio_codec": body.get("audio_codec"),
+        "started_at": event.occurred_at_ms,
+        "stopped_at": None,
+        "stop_reason": None,
+    }
+    state["ingest"] = ingest
+    return [Update(CHANNEL, f"{state['stream_id']}/ingest", dict(ingest))]
+
+
+def _on_ingest_stopped(state: MediaState, event: Event) -> list[Output]:
+    ingest = state["ingest"]
+    if ingest is None or ingest["ingest_id"] != event.body["ingest_id"]:
+        return []  # an ingest that never reported video (or an older one)
+    ingest.update(status="stopped", stopped_at=event.occurred_at_ms)
+    ingest["stop_reason"] = event.body.get("reason") or "other"
+    return [Update(CHANNEL, f"{state['stream_id']}/ingest", dict(ingest))]
+
+
 _HANDLERS = {
     CLIP_CREATED: _on_clip,
+    INGEST_STARTED: _on_ingest_started,
+    INGEST_STOPPED: _on_ingest_stopped,
     RECORDING_FINISHED: _on_recording,
     CONTENT_JUDGED: _on_judged,
 }

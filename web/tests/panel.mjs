@@ -62,6 +62,7 @@ async function goLive(page) {
   await page.getByRole("button", { name: "Go live with camera" }).click();
   await page.locator('[data-testid="stream-status"]', { hasText: /^live$/ }).waitFor({ timeout: 40_000 });
   await page.locator('[data-testid="health"].good').waitFor(WAIT);
+  await page.locator('[data-testid="ingest"]', { hasText: "WHIP" }).waitFor(WAIT); // the media service's own measure
   await page.waitForTimeout(1500); // a second sample: the bitrate
   await shoot(page, "panel-golive-desktop");
 }
@@ -78,7 +79,7 @@ async function overlay(context, kind, config = "") {
 async function shootOverlay(page, name) {
   const background = await page.evaluate(() => [getComputedStyle(document.documentElement).backgroundColor, getComputedStyle(document.body).backgroundColor]);
   if (background.some((colour) => colour !== "rgba(0, 0, 0, 0)")) throw new Error(`overlay ${name} is not transparent: ${background}`);
-  await page.addStyleTag({ content: "html.overlay-page { background: linear-gradient(135deg, #1f2937, #0f172a 55%, #312e81) !important; }" });
+  await page.addStyleTag({ content: "html.overlay-page.overlay-page { background: linear-gradient(135deg, #1f2937, #0f172a 55%, #312e81) !important; }" });
   await page.screenshot({ path: join(shots, `${name}.png`) });
 }
 

@@ -165,7 +165,7 @@ function Poll({ streamId }: { streamId: string }) {
           </li>
         ))}
       </ul>
-      <p class="ov-small">{Number(poll.voters ?? 0)} votes</p>
+      <p class="ov-small">{Number(poll.voters ?? 0)} {Number(poll.voters) === 1 ? "vote" : "votes"}</p>
     </section>
   );
 }

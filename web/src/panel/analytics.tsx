@@ -123,7 +123,7 @@ export function Analytics({ streamId }: TabProps) {
         <>
           <div class="charts">{CHARTS.map(([series, title, hue]) => <Chart figures={figures} series={series} title={title} hue={hue} />)}</div>
           <p class="muted small">
-            {count(figures.totals.chatters ?? 0)} chatters · {count(figures.totals.votes ?? 0)} votes · as of {new Date(figures.as_of).toLocaleTimeString()}
+            {count(figures.totals.chatters ?? 0)} {figures.totals.chatters === 1 ? "chatter" : "chatters"} · {count(figures.totals.votes ?? 0)} {figures.totals.votes === 1 ? "vote" : "votes"} · as of {new Date(figures.as_of).toLocaleTimeString()}
           </p>
         </>
       )}

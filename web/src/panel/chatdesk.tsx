@@ -51,7 +51,7 @@ function Review({ streamId, queue }: { streamId: string; queue: Json[] }) {
   const act = useAction();
   return (
     <section class="pane review" aria-label="Review queue">
-      <h2>Review queue <span class="pill">{queue.length}</span></h2>
+      <h2>Review queue {queue.length > 0 && <span class="pill">{queue.length}</span>}</h2>
       <p class="muted small">Held by moderation or flagged by viewers: approve to show it in chat, reject to drop it.</p>
       {queue.length === 0 ? <p class="muted empty">Nothing to review.</p> : (
         <ul class="queue">

@@ -57,7 +57,7 @@ export function Guests({ streamId, views }: TabProps) {
           {[...invites].reverse().map((invite) => (
             <li class="record" data-invite={String(invite.invite_id)} data-guest={String(invite.guest_id)}>
               <div class="record-head">
-                <b>{handle(String(invite.guest_id))}</b>
+                <b class="grow">{handle(String(invite.guest_id))}</b>
                 <span class={`badge status-${String(invite.status)}`}>{String(invite.status)}</span>
                 {OPEN.has(String(invite.status)) && (
                   <button class="button small" onClick={() => void act.run(() => api.removeGuest(streamId, String(invite.invite_id)), "Removed from the stage.")}>

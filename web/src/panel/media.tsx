@@ -11,7 +11,7 @@ function Item({ item, kind }: { item: Json; kind: "vod" | "clip" }) {
   return (
     <li class="record" data-media={kind}>
       <div class="record-head">
-        <b>{String(item.title ?? (kind === "vod" ? "Recording" : "Clip"))}</b>
+        <b class="grow">{String(item.title ?? (kind === "vod" ? "Recording" : "Clip"))}</b>
         {length > 0 && <span class="badge">{duration(length)}</span>}
       </div>
       <p class="muted small">

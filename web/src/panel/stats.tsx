@@ -2,6 +2,7 @@
 // the health of a broadcast from this browser (its WebRTC sender's own statistics: bitrate,
 // frame rate, frames dropped, packets lost).
 
+import type { Json } from "livefold-sdk";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { count } from "../format";
 import type { StudioViews } from "./state";
@@ -26,6 +27,23 @@ function useReactionRate(total: number): number {
   return rate;
 }
 
+/** The ingest as the media service measured it (any encoder: this browser, OBS over RTMP...). */
+function Ingest({ ingest }: { ingest: Json | undefined }) {
+  if (!ingest) return <p class="muted small">No video yet: go live from this browser or start your encoder.</p>;
+  const live = ingest.status === "live";
+  const since = new Date(Number(live ? ingest.started_at : ingest.stopped_at)).toLocaleTimeString();
+  return (
+    <div class={`health ${live ? "good" : "poor"}`} aria-label="Ingest" data-testid="ingest">
+      <span class="health-dot" aria-hidden="true" />
+      <span><b>{String(ingest.protocol) === "webrtc" ? "WHIP" : String(ingest.protocol).toUpperCase()}</b></span>
+      <span>{String(ingest.codec)}{ingest.audio_codec ? ` + ${String(ingest.audio_codec)}` : ""}</span>
+      <span><b>{Number(ingest.width)}×{Number(ingest.height)}</b></span>
+      <span><b>{Math.round(Number(ingest.fps))}</b> fps</span>
+      <span>{live ? `since ${since}` : `stopped ${since} (${String(ingest.stop_reason)})`}</span>
+    </div>
+  );
+}
+
 export function LiveStats({ views }: { views: StudioViews }) {
   const stream = views.stream;
   const reactionRate = useReactionRate(Number(stream?.reactions_total ?? 0));
@@ -48,6 +66,7 @@ export function LiveStats({ views }: { views: StudioViews }) {
           </div>
         ))}
       </dl>
+      <Ingest ingest={views.media[`${String(stream?.stream_id ?? "")}/ingest`]} />
     </section>
   );
 }

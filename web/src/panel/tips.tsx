@@ -62,7 +62,7 @@ export function Tips({ streamId, views }: TabProps) {
               <li class="record" data-tip={String(tip.tip_id)}>
                 <div class="record-head">
                   <b>{money(Number(tip.amount_minor), String(tip.currency))}</b>
-                  <span>{handle(String(tip.supporter))}</span>
+                  <span class="grow">{handle(String(tip.supporter))}</span>
                   <span class={`badge status-${String(tip.status)}`}>{String(tip.status).replace("_", " ")}</span>
                 </div>
                 {Number(tip.refunded_minor ?? 0) > 0 && <p class="muted small">refunded {money(Number(tip.refunded_minor), String(tip.currency))}</p>}
