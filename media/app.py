@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from livefold.settings import Settings
 from livefold.stream_keys import Finished, NotFound, StreamEntry, WrongKey, fingerprint
-from media import hls
+from media import hls, rtmp_door
 from media.directory import Behind
 from media.peers import OfferError, check_offer
 from media.pool import Busy
@@ -235,9 +235,11 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        rtmp_server = await rtmp_door.serve(runtime)
         try:
             yield
         finally:
+            rtmp_server.close()
             await runtime.stop()
 
     app = Starlette(

@@ -11,7 +11,7 @@ import shutil
 from livefold.settings import Settings
 from livefold.storage import object_store
 from media.ladder import Ladder
-from media.recording import Recorder, Recording, recording_prefix
+from media.recording import Recorder, Recording, recording_prefix, salvage
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,12 @@ class Broadcast:
         the live folder."""
         await asyncio.gather(self.started, return_exceptions=True)
         code = await self.ladder.finish()
-        if code not in (0, None):
-            log.warning("ladder of %s exited with %s (see its ffmpeg.log)", self.stream_id, code)
+        if code == 0 or not self.ladder.written:
+            self.ladder.log.unlink(missing_ok=True)
+        else:
+            log.warning(
+                "ladder of %s exited with %s (see %s)", self.stream_id, code, self.ladder.log
+            )
         try:
             recording: Recording | None = await self.recorder.finish()
         except Exception:
@@ -65,8 +69,7 @@ class Broadcasts:
         source_height: int | None,
     ) -> Broadcast:
         """Start transcoding an ingest, whose input (in `input_format`) is then written."""
-        folder = self.root / stream_id
-        shutil.rmtree(folder, ignore_errors=True)  # a previous ingest's leftovers
+        folder = self.root / stream_id / ingest_id
         ladder = Ladder(folder, input_format, has_audio, source_height)
         prefix = recording_prefix(stream_id, ingest_id)
         recorder = Recorder(self.store, self.bucket, prefix, folder, ladder.renditions)
@@ -80,3 +83,15 @@ class Broadcasts:
             return None
         del self.live[stream_id]
         return await broadcast.finish()
+
+    async def salvage(self, stream_id: str, ingest_id: str) -> Recording | None:
+        """Finish the recording of an ingest that a killed run of this process left open."""
+        folder = self.root / stream_id / ingest_id
+        prefix = recording_prefix(stream_id, ingest_id)
+        try:
+            recording = await salvage(self.store, self.bucket, prefix, folder)
+        except Exception:
+            log.exception("recording %s could not be salvaged", prefix)
+            return None
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        return recording

@@ -110,6 +110,8 @@ class Ladder:
         self.preset = preset
         self.process: asyncio.subprocess.Process | None = None
         self._early: list[bytes] | None = []  # written before ffmpeg started
+        self.written = 0  # bytes of input
+        self.log = output.parent / f"{output.name}.ffmpeg.log"
 
     async def start(self) -> None:
         for name in self.renditions:
@@ -118,21 +120,23 @@ class Ladder:
         self.process = await ffmpeg.start(
             *arguments(source, self.output, self.rungs, self.has_audio, self.preset),
             stdin=asyncio.subprocess.PIPE,
-            log=self.output.parent / f"{self.output.name}.ffmpeg.log",
+            log=self.log,
         )
         early, self._early = self._early or [], None
         for data in early:
             self.write(data)
 
     def write(self, data: bytes) -> None:
+        self.written += len(data)
         process = self.process
         if self._early is not None:
             self._early.append(data)
         elif process is not None and process.stdin is not None and not process.stdin.is_closing():
             process.stdin.write(data)
 
-    async def finish(self, timeout: float = 15.0) -> int | None:
-        """Close ffmpeg's input and wait for it to write its last segments; its exit code."""
+    async def finish(self, timeout: float = 120.0) -> int | None:
+        """Close ffmpeg's input and wait for it to write its last segments (on a loaded machine
+        it may be many seconds behind); its exit code."""
         process = self.process
         if process is None:
             return None

@@ -6,7 +6,11 @@ once, so a crash of the media process loses at most the segment being written. T
 is deleted once uploaded and out of the live playlist's window (ffmpeg keeps none: the
 recorder owns the files). At the end, each rendition's VOD playlist (`#EXT-X-PLAYLIST-TYPE:
 VOD`, every segment, `#EXT-X-ENDLIST`) and the master playlist are stored next to the
-segments (docs/media.md, "Recordings in S3").
+segments (docs/media.md, "Recordings in S3"). The master playlist is stored as soon as
+ffmpeg writes it.
+
+`salvage` finishes a recording whose media process was killed: from what S3 holds, plus the
+segments the live folder still has (and their lengths), if the process runs on the same host.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 from minio import Minio
 from minio.error import MinioException
 
-from media.ladder import MASTER, PLAYLIST
+from media.ladder import MASTER, PLAYLIST, SEGMENT_SECONDS
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2
@@ -97,6 +101,7 @@ class Recorder:
         self.renditions = [_Rendition(name) for name in names]
         self.size_bytes = 0
         self._task: asyncio.Task[None] | None = None
+        self._master_stored = False
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._follow())
@@ -135,6 +140,10 @@ class Recorder:
             await asyncio.sleep(POLL_SECONDS)
 
     async def _upload_new(self) -> None:
+        master = self.directory / MASTER
+        if not self._master_stored and master.exists():
+            await self._put(MASTER, master.read_bytes(), M3U8)
+            self._master_stored = True
         for rendition in self.renditions:
             folder = self.directory / rendition.name
             try:
@@ -143,8 +152,12 @@ class Recorder:
                 continue
             for segment in listed:
                 if segment.sequence in rendition.uploaded:
+                    rendition.uploaded[segment.sequence].duration = segment.duration
                     continue
-                data = (folder / segment.uri).read_bytes()
+                try:
+                    data = (folder / segment.uri).read_bytes()
+                except FileNotFoundError:  # salvaging: ffmpeg died before writing it
+                    continue
                 await self._put(f"{rendition.name}/{segment.uri}", data, TS)
                 rendition.uploaded[segment.sequence] = segment
                 self.size_bytes += len(data)
@@ -162,3 +175,36 @@ class Recorder:
         await asyncio.to_thread(
             self.store.put_object, self.bucket, key, io.BytesIO(data), len(data), content_type
         )
+
+
+async def salvage(store: Minio, bucket: str, prefix: str, directory: Path) -> Recording | None:
+    """Finish the recording at `prefix` that a killed media process left: every segment in S3
+    or still in the live folder, a segment's length from the live playlists where they still
+    list it, else the ladder's segment length. None if no segment was stored."""
+
+    def stored() -> list[tuple[str, int]]:
+        found = store.list_objects(bucket, f"{prefix}/", recursive=True)
+        return [(str(item.object_name), item.size or 0) for item in found]
+
+    segments: dict[str, dict[int, tuple[Segment, int]]] = {}
+    for name, size in await asyncio.to_thread(stored):
+        rendition_name, _, uri = name[len(prefix) + 1 :].partition("/")
+        if uri.endswith(".ts") and uri[:-3].isdigit():
+            sequence = int(uri[:-3])
+            segments.setdefault(rendition_name, {})[sequence] = (
+                Segment(sequence, uri, SEGMENT_SECONDS),
+                size,
+            )
+    local = {
+        folder.name
+        for folder in (directory.iterdir() if directory.is_dir() else [])
+        if folder.is_dir()
+    }
+    recorder = Recorder(store, bucket, prefix, directory, sorted(set(segments) | local))
+    for rendition in recorder.renditions:
+        for sequence, (segment, size) in segments.get(rendition.name, {}).items():
+            rendition.uploaded[sequence] = segment
+            recorder.size_bytes += size
+    recorder._master_stored = True  # stored when the recording began
+    recording = await recorder.finish()
+    return recording if recording.segments else None

@@ -10,6 +10,7 @@ keyframe; fps is measured from the timestamps.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ class RtmpIngest:
         streamer: str,
         disconnect: Callable[[], None],
         broadcasts: Broadcasts,
-        report: Callable[[RtmpIngest, IngestReport], None],
+        report: Callable[[RtmpIngest, IngestReport], Awaitable[None]],
         ended: Callable[[RtmpIngest, str], Awaitable[None]],
     ):
         self.session_id = uuid.uuid4().hex
@@ -118,6 +119,7 @@ class RtmpIngest:
         self._frame_times: list[int] = []
         self._audio: str | None = None
         self._reported = False
+        self._reporting: asyncio.Future[None] | None = None
         self._broadcast: Broadcast | None = None
 
     def on_metadata(self, metadata: dict[str, Any]) -> None:
@@ -157,7 +159,9 @@ class RtmpIngest:
             span = timestamp - self._keyframe[0]
             if len(self._frame_times) > REPORT_AFTER_FRAMES or span >= REPORT_AFTER_MS:
                 self._reported = True
-                self._report(self, self._ingest_report(span))
+                self._reporting = asyncio.ensure_future(
+                    self._report(self, self._ingest_report(span))
+                )
 
     def _write(self, data: bytes) -> None:
         if self._broadcast is not None:

@@ -22,7 +22,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, Protocol
 
@@ -32,20 +32,17 @@ from livefold.stream import ENDED, WENT_LIVE
 from livefold.stream_keys import (
     INGEST_STARTED,
     INGEST_STOPPED,
-    Finished,
-    NotFound,
     StreamEntry,
-    WrongKey,
-    fingerprint,
 )
-from media import rtmp, whip_feed
+from media import whip_feed
 from media.broadcast import Broadcasts
-from media.directory import Behind, LogDirectory
+from media.directory import LogDirectory
 from media.frames import is_keyframe, picture_size
 from media.hls import HlsAudience
 from media.peers import Publisher, add_candidates, on_closed
 from media.pool import Busy, FanoutPool, fanout_count
-from media.rtmp_ingest import IngestReport, RtmpIngest
+from media.recording import Recording
+from media.rtmp_ingest import IngestReport
 from streams.codec import Codec
 from streams.events import Event, new_event
 from streams.presence import PresenceLog, anonymous_viewer, device_of
@@ -96,7 +93,6 @@ class MediaRuntime:
         self._tasks: set[asyncio.Task[None]] = set()
         self.broadcasts = Broadcasts(settings)  # the HLS ladders and their recordings
         self.hls_audience = HlsAudience(self.presence)
-        self.rtmp_server: asyncio.Server | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self.codec.register_all)
@@ -106,16 +102,8 @@ class MediaRuntime:
         self._spawn(self._beat())
         self._spawn(self._recover())
         self._spawn(self.hls_audience.sweep_forever())
-        self.rtmp_server = await rtmp.serve(
-            self.settings.host,
-            self.settings.rtmp_port,
-            self.publish_rtmp,
-            self.settings.media_ingest_timeout_seconds,
-        )
 
     async def stop(self) -> None:
-        if self.rtmp_server is not None:
-            self.rtmp_server.close()
         for publisher in list(self.publishers.values()):
             await self.end(publisher, "error", "error")
         self.presence.leave_all()  # before the producer's close, which delivers what is queued
@@ -130,7 +118,8 @@ class MediaRuntime:
     def ready(self) -> bool:
         return self.producer is not None and self.directory.ready and self._recovered
 
-    def _claim(self, stream_id: str) -> None:
+    def claim(self, stream_id: str) -> None:
+        """Refuse a second publisher of a stream, or one more than this process takes."""
         if stream_id in self.publishers:
             raise Conflict(f"stream {stream_id!r} already has a publisher")
         if len(self.publishers) >= self.settings.media_max_publishers:
@@ -139,7 +128,7 @@ class MediaRuntime:
     async def publish(
         self, entry: StreamEntry, stream_id: str, offer: str
     ) -> tuple[Publisher, str]:
-        self._claim(stream_id)
+        self.claim(stream_id)
         publisher = Publisher(stream_id, entry.streamer)
         self.publishers[stream_id] = publisher
         try:
@@ -243,41 +232,25 @@ class MediaRuntime:
     async def _record(self, ingest: IngestSession) -> None:
         """Finish the ingest's ladder and recording; RecordingFinished lists it as a VOD."""
         recording = await self.broadcasts.finish(ingest.stream_id, ingest.session_id)
+        await self._recorded(ingest.stream_id, ingest.session_id, recording)
+
+    async def _salvage(self, stream_id: str, ingest_id: str) -> None:
+        """The recording of an ingest a crashed run left open (media/recording.py, salvage)."""
+        recording = await self.broadcasts.salvage(stream_id, ingest_id)
+        await self._recorded(stream_id, ingest_id, recording)
+
+    async def _recorded(self, stream_id: str, ingest_id: str, recording: Recording | None) -> None:
         if recording is not None:
             await self._append(
                 RECORDING_FINISHED,
-                ingest.stream_id,
+                stream_id,
                 "system",
-                recording_id=ingest.session_id,
+                recording_id=ingest_id,
                 bucket=recording.bucket,
                 s3_key=recording.master_key,
                 duration_ms=recording.duration_ms,
                 size_bytes=recording.size_bytes,
             )
-
-    async def publish_rtmp(
-        self, key: str, client: str, disconnect: Callable[[], None]
-    ) -> RtmpIngest:
-        """The RTMP door: the key alone names the stream (livefold.stream_keys.admit_key)."""
-        try:
-            stream_id, entry = await self.directory.admit_key(key)
-            self._claim(stream_id)
-        except (NotFound, WrongKey, Finished, Conflict, Busy, Behind) as refused:
-            seen = f"key fingerprint {fingerprint(key)}" if key else "no key"
-            log.warning("refused an RTMP publisher from %s: %s (%s)", client, refused, seen)
-            code = "BadName" if isinstance(refused, WrongKey) else "Denied"
-            raise rtmp.Refused(str(refused), f"NetStream.Publish.{code}") from None
-
-        async def ended(ingest: RtmpIngest, why: str) -> None:
-            await self.end(ingest, why, "streamer_ended" if why == "ended" else "ingest_lost")
-
-        def flowing(ingest: RtmpIngest, report: IngestReport) -> None:
-            self._spawn(self.report(ingest, "rtmp", report))
-
-        ingest = RtmpIngest(stream_id, entry.streamer, disconnect, self.broadcasts, flowing, ended)
-        self.publishers[stream_id] = ingest
-        log.info("RTMP publisher %s of %s connected from %s", ingest.session_id, stream_id, client)
-        return ingest
 
     async def _end_stream(self, stream_id: str, actor: str, reason: str, live_at: int) -> None:
         if self.directory.status(stream_id) != "ended":
@@ -302,6 +275,7 @@ class MediaRuntime:
                 await self._append(
                     INGEST_STOPPED, stream_id, "system", ingest_id=ingest.ingest_id, reason="error"
                 )
+                self._spawn(self._salvage(stream_id, ingest.ingest_id))
         await asyncio.sleep(self.settings.media_ingest_timeout_seconds)
         for stream_id in list(self._resuming):
             if stream_id not in self.publishers:

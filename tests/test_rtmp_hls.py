@@ -14,10 +14,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from infra.service import RunningService, free_port
 from livefold.settings import Settings
 from livefold.stream_keys import fingerprint
 from media import ffmpeg
 from media.hls import SEGMENT_CACHE
+from media.recording import listed_segments
+from media.service import local_url, service
 from tests.gateways import Running, Tokens, gateway
 from tests.media_peers import (
     STREAMER,
@@ -27,6 +30,7 @@ from tests.media_peers import (
     media_process,
     post_offer,
 )
+from tests.servers import log_to
 
 SECONDS = 8
 STALL_SECONDS = 3.0
@@ -213,3 +217,40 @@ def test_a_whip_publisher_is_watched_over_hls_and_recorded_too(
     played = ffmpeg.probe(f"{url}/vod/{stream_id}/{ingest}/360p/index.m3u8")
     assert played.video == [(480, 360)] and played.audio_streams == 1
     assert abs(played.duration_seconds - recording["duration_ms"] / 1000) <= 1.0
+
+
+def test_a_killed_media_process_loses_at_most_the_segment_being_written(
+    services: tuple[Running, Settings, str, Tokens], stack: Settings
+) -> None:
+    """SIGKILL (its ffmpeg with it) while an RTMP stream is live: started again, the process
+    finishes the recording from S3 and its live folder; every segment listed before the kill
+    is in it."""
+    running, _, _, tokens = services
+    own = stack.model_copy(update={"media_port": free_port(), "rtmp_port": free_port()})
+    spec = service(own, "media-salvage")
+    media = RunningService(spec, log_to(stack.data_dir / "logs")(spec))
+    media.start()
+    try:
+        stream_id, _, key = new_stream_and_key(running, tokens)
+        publisher = push(own, key, 60)
+        playlist = f"{local_url(own)}/hls/{stream_id}/720p/index.m3u8"
+        listed: list[int] = []
+        while len(listed) < 4 and publisher.poll() is None:
+            answer = eventually(playlist)
+            listed = [segment.sequence for segment in listed_segments(answer.text)]
+            time.sleep(0.2)
+        media.kill()
+        publisher.kill()
+        publisher.wait()
+        ingest = eventually_logged(stack, "media", stream_id, "IngestStarted").body["ingest_id"]
+        media.start()  # the same address, so the same media_instance
+        recording = eventually_logged(stack, "media", stream_id, "RecordingFinished").body
+        assert recording["recording_id"] == ingest
+        vod = httpx.get(f"{local_url(own)}/vod/{stream_id}/{ingest}/720p/index.m3u8", timeout=10)
+        assert vod.status_code == 200 and vod.text.rstrip().endswith("#EXT-X-ENDLIST")
+        kept = [segment.sequence for segment in listed_segments(vod.text)]
+        assert set(range(max(listed) + 1)) <= set(kept), (listed, kept)
+        played = ffmpeg.probe(f"{local_url(own)}/vod/{stream_id}/{ingest}/720p/index.m3u8")
+        assert abs(played.duration_seconds - recording["duration_ms"] / 1000) <= 1.0
+    finally:
+        media.stop()
