@@ -31,7 +31,13 @@ from livefold.moderation.state import PLATFORM, ModerationState, new_state
 from livefold.settings import Settings
 from streams.catalog import DEADLETTER_TOPIC, event_topic
 from streams.codec import Codec, DecodeError
-from streams.consumer import Positions, TopicFollower, deadletter_headers, position_of
+from streams.consumer import (
+    Positions,
+    TopicFollower,
+    deadletter_headers,
+    position_of,
+    read_up_to,
+)
 from streams.events import Event
 from streams.producer import EventProducer
 
@@ -69,7 +75,6 @@ class PlatformModeration:
         self.outputs: queue.SimpleQueue[Output] = queue.SimpleQueue()
         self.dead_letters = 0  # events the fold raised on (logged, and in the dead-letter topic)
         self._state = new_state(PLATFORM)
-        self._ends: Positions = {}
         self._stopping = threading.Event()
         self._follower: TopicFollower | None = None
         self._starter = threading.Thread(
@@ -101,16 +106,15 @@ class PlatformModeration:
                 "livefold-platform-moderation",
                 pick=platform_partitions,
             )
+            self._follower = follower
             try:
-                self._ends = follower.start(timeout=30.0)
+                follower.start(timeout=30.0)
             except KafkaException as error:
                 follower.stop()
                 log.warning("platform moderation: %s; starting again in %.0f s", error, delay)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
                 continue
-            self._follower = follower
-            self._deliver([], {})  # caught up already if the topics are empty
             return
 
     def _deliver(self, messages: list[Message], reached: Positions) -> None:
@@ -119,9 +123,8 @@ class PlatformModeration:
             changed = self._fold(message) or changed
         if changed:
             self.current = loads(dumps(self._state))
-        if not self.caught_up.is_set() and all(
-            reached.get(at, 0) >= end for at, end in self._ends.items()
-        ):
+        ends = None if self._follower is None else self._follower.start_ends
+        if not self.caught_up.is_set() and ends is not None and read_up_to(reached, ends):
             self.caught_up.set()
 
     def _fold(self, message: Message) -> bool:

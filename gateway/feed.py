@@ -1,6 +1,6 @@
-"""The one Kafka consumer of a gateway process: it reads every state topic from its start (the
-topics are compacted, so that is the current state plus recent notices) and then follows them,
-handing batches of records to the event loop.
+"""The state feed of a gateway process: it reads every state topic from its start (the topics
+are compacted, so that is the current state plus recent notices) and then follows them
+(`streams.consumer.TopicFollower`), handing batches of records to the event loop.
 
 Other topics may be read too, each through a function that turns a record into a state
 message (`sources`). It joins no consumer group and commits nothing: each gateway reads
@@ -13,18 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Message
 
 from gateway import metrics
 from livefold.settings import Settings
 from streams.catalog import STATE_TOPICS, state_topic
+from streams.consumer import Positions, TopicFollower, position_of, read_up_to
 from streams.state import StateMessage, from_record
 
 log = logging.getLogger("livefold.gateway.feed")
@@ -44,18 +42,6 @@ Reader = Callable[[bytes], StateMessage | None]  # a record's value as a state m
 
 def state_sources() -> dict[str, Reader]:
     return {state_topic(name): from_record for name in STATE_TOPICS}
-
-
-def watermarks(consumer: Consumer, partition: TopicPartition, patience: float = 30.0) -> Any:
-    """(low, high) offsets; a broker that just started may not lead its partitions yet."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            return consumer.get_watermark_offsets(partition, 10)
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 STATE_TOPIC_NAMES = frozenset(state_topic(name) for name in STATE_TOPICS)
@@ -106,87 +92,58 @@ class StateFeed:
         self.deliver = deliver
         self.caught_up = asyncio.Event()
         self.failure: str | None = None  # why the feed stopped, if it did on its own
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="state-feed", daemon=True)
+        self._stopping = threading.Event()
+        # Until caught up, state records are compacted before they are decoded: a topic
+        # compaction has not reached yet holds many superseded updates per key.
+        self._loading: Compactor | None = Compactor(settings.gateway_ws_resume_limit)
+        self._follower = TopicFollower(
+            settings.kafka_config(), list(self.sources), self._on_batch, "livefold-gateway-feed"
+        )
+        self._starter = threading.Thread(target=self._start, name="state-feed", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        self._starter.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        self._stopping.set()
+        self._starter.join(timeout=10)
+        self._follower.stop()
 
     @property
     def alive(self) -> bool:
-        """False once the thread ended without being asked to: fan-out has stopped."""
-        return self._stop.is_set() or self._thread.is_alive() or not self._thread.ident
+        """False once the feed ended without being asked to: fan-out has stopped."""
+        if self._stopping.is_set():
+            return True
+        if self._follower.failure is not None:
+            self.failure = self.failure or repr(self._follower.failure)
+        return self.failure is None
 
-    def _run(self) -> None:
-        consumer = Consumer(
-            {
-                **self.settings.kafka_config(),
-                "group.id": f"livefold-gateway-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "fetch.wait.max.ms": 50,
-                "socket.nagle.disable": True,
-            }
-        )
+    def _start(self) -> None:
         try:
-            unfinished = self._assign(consumer)
-            # Until caught up, state records are compacted before they are decoded: a topic
-            # compaction has not reached yet holds many superseded updates per key.
-            loading: Compactor | None = Compactor(self.settings.gateway_ws_resume_limit)
-            while not self._stop.is_set():
-                if not unfinished and loading is not None:
-                    self._hand_over(loading.records(self._decode), True)
-                    loading = None
-                first = consumer.poll(0.5)
-                if first is None:
-                    continue
-                # Take what is already there without waiting: one batch per wake-up.
-                records: list[FeedRecord] = []
-                for message in [first, *consumer.consume(2000, 0)]:
-                    error = message.error()
-                    topic, partition = message.topic() or "", message.partition() or 0
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            unfinished.discard((topic, partition))
-                        elif not error.retriable():
-                            log.warning("state feed: %s", error.str())
-                        continue
-                    offset, value = message.offset() or 0, message.value()
-                    if loading is not None and topic in STATE_TOPIC_NAMES:
-                        loading.add(topic, partition, offset, message.key() or b"", value)
-                    elif (
-                        record := self._decode(
-                            topic, partition, offset, value, message.timestamp()[1]
-                        )
-                    ) is not None:
-                        records.append(record)
-                if records:
-                    self._hand_over(records, loading is None)
+            self._follower.start(timeout=30.0)
         except Exception as error:  # reported by /health/live, which a supervisor acts on
             self.failure = repr(error)
-            log.exception("the state feed stopped")
-        finally:
-            consumer.close()
+            log.exception("the state feed did not start")
 
-    def _assign(self, consumer: Consumer) -> set[tuple[str, int]]:
-        topics = list(self.sources)
-        metadata = consumer.list_topics(timeout=30)
-        assignment = []
-        unfinished: set[tuple[str, int]] = set()
-        for topic in topics:
-            if topic not in metadata.topics:
-                raise RuntimeError(f"topic {topic} does not exist; provision the stack")
-            for partition in metadata.topics[topic].partitions:
-                assignment.append(TopicPartition(topic, partition, OFFSET_BEGINNING))
-                low, high = watermarks(consumer, TopicPartition(topic, partition))
-                if high > low:
-                    unfinished.add((topic, partition))
-        consumer.assign(assignment)
-        return unfinished
+    def _on_batch(self, messages: list[Message], reached: Positions) -> None:
+        """On the follower's thread: decode (or, while loading, compact) and hand over."""
+        records: list[FeedRecord] = []
+        loading = self._loading
+        for message in messages:
+            topic, partition, offset = position_of(message)
+            value = message.value()
+            if loading is not None and topic in STATE_TOPIC_NAMES:
+                loading.add(topic, partition, offset, message.key() or b"", value)
+            elif (
+                record := self._decode(topic, partition, offset, value, message.timestamp()[1])
+            ) is not None:
+                records.append(record)
+        if records:
+            self._hand_over(records, loading is None)
+        ends = self._follower.start_ends
+        if loading is not None and ends is not None and read_up_to(reached, ends):
+            self._loading = None
+            self._hand_over(loading.records(self._decode), True)
 
     def _decode(
         self, topic: str, partition: int, offset: int, value: bytes | None, written_ms: int = 0
@@ -207,4 +164,5 @@ class StateFeed:
             if caught_up:
                 self.caught_up.set()
 
-        self.loop.call_soon_threadsafe(deliver)
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(deliver)

@@ -189,6 +189,9 @@ class TopicFollower:
         self._probe = Consumer(config)
         self._probe_lock = threading.Lock()
         self._partitions: list[TopicPartition] = []
+        # The ends `start` read, set before the first delivery: a batch's positions reach them
+        # once what the topics held at start-up has been read.
+        self.start_ends: Positions | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._follow, name=name, daemon=True)
         self.failure: BaseException | None = None
@@ -197,7 +200,7 @@ class TopicFollower:
         """Assign every partition from the start (or from its first record written at or after
         `since_ms`, epoch milliseconds) and begin following; returns the end offsets the topics
         had, which the delivered positions reach once all of it has been read."""
-        ends = self._assign(timeout, since_ms)
+        ends = self.start_ends = self._assign(timeout, since_ms)
         self._thread.start()
         return ends
 
@@ -270,7 +273,7 @@ class TopicFollower:
             self._probe.close()
 
     def _follow(self) -> None:
-        last: Positions = {}
+        last: Positions | None = None  # the first batch is delivered even if empty
         try:
             while not self._stopping.is_set():
                 records, reached, _ = self._next_batch(0.2)
@@ -305,6 +308,11 @@ class TopicFollower:
             if tp.offset >= 0
         }
         return records, reached, ended
+
+
+def read_up_to(reached: Positions, ends: Positions) -> bool:
+    """Whether the positions reached are at or past each partition's end in `ends`."""
+    return all(reached.get(at, 0) >= end for at, end in ends.items())
 
 
 T = TypeVar("T")

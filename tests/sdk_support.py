@@ -88,7 +88,7 @@ def live_gateway(stack: Settings, data_dir: Path, timeout: float = 90.0) -> Iter
 
 def start_patiently(auth: AuthService, patience: float = 30.0) -> None:
     """Start the accounts follower; a broker that just started may not lead its partitions
-    yet (the follower does not wait for that itself, unlike gateway.feed.watermarks)."""
+    yet (a follower retries that only until its timeout)."""
     deadline = time.monotonic() + patience
     while True:
         try:

@@ -65,7 +65,7 @@ def test_a_gateway_whose_state_feed_stopped_is_neither_live_nor_ready(stack: Set
     live, ready = asyncio.run(probe())
     assert live.status_code == 503 and ready.status_code == 503
     (failure,) = live.json()["failures"]
-    assert failure.startswith("state feed: RuntimeError(")
+    assert failure.startswith("state feed: KafkaException(")
     assert "livefold.state.nothing-here.v1 does not exist" in failure
 
 
