@@ -172,9 +172,11 @@ class AnalyticsSink:
             self.live_file.touch()
             self._beaten = now
 
-    def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         taken = [(p.topic, p.partition) for p in partitions]
-        self._retrying("resuming", lambda: self.table.take_over(taken))
+        committed = consumer.committed(partitions, timeout=30)
+        resume_at = {(p.topic, p.partition): p.offset for p in committed}
+        self._retrying("resuming", lambda: self.table.take_over(taken, resume_at))
         log.info("analytics: assigned %d partitions", len(partitions))
 
     def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -5,10 +5,11 @@ them with `EventsTable.insert`, or does both with `write`. What makes a record's
 ClickHouse once, whatever Kafka re-delivers:
 
 - Re-delivered records (a sink that inserted but crashed before committing its offsets, a
-  rebalance) are skipped by position: on taking over a partition the table asks ClickHouse for
-  the highest offset it holds per (topic, partition, day) and skips records at or below it.
-  Rows of one day of one insert form one data part, which ClickHouse writes atomically, so
-  "offset <= highest stored of its day" means "stored".
+  rebalance) are skipped by position: on taking over a partition the table asks ClickHouse
+  which offsets it holds from where reading resumes (the group's committed offset) on, as
+  ranges, and skips exactly those. Not "everything up to the highest offset stored": rows that
+  another writer stored (a sink of another consumer group on the same tables) may stand past
+  records this group has not stored yet, which would then be skipped and lost.
 - The same event appended twice (a client retrying) has a new offset but its old id: the
   table remembers each partition's last `DEDUPE_WINDOW` event ids (the folds' window, so
   analytics and live state agree on what counts), seeded from ClickHouse on take-over.
@@ -21,10 +22,11 @@ partition and the memory per partition is enough.
 
 from __future__ import annotations
 
+import bisect
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from clickhouse_connect.driver import Client
@@ -43,6 +45,12 @@ TOPIC, PARTITION = 8, 9  # where a row holds its record's position
 _EMPTY: list[str] = []
 _COLUMN_TYPES = [kind for _, kind in EVENT_COLUMNS]
 _USER_FIELDS = ("viewer_id", "user_id", "guest_id")
+
+
+def holds(ranges: list[tuple[int, int]], offset: int) -> bool:
+    """Whether one of the ascending (first, last) offset ranges holds `offset`."""
+    at = bisect.bisect_right(ranges, (offset, offset)) - 1
+    return at >= 0 and ranges[at][0] <= offset <= ranges[at][1]
 
 
 def row_of(record: Record) -> Row:
@@ -104,55 +112,69 @@ class EventsTable:
         self.client = client
         self.database = database
         self.table = checked_prefix(prefix) + "events"
-        self.highest: dict[Partition, dict[int, int]] = {}  # day number -> highest offset
+        self.stored: dict[Partition, list[tuple[int, int]]] = {}  # offset ranges, ascending
         self.recent: dict[Partition, dict[str, None]] = {}
         self.skipped_stored = 0
         self.skipped_duplicates = 0
 
-    def take_over(self, partitions: Iterable[Partition]) -> None:
-        """Learn what ClickHouse holds of these partitions (on assignment, before reading)."""
+    def take_over(
+        self, partitions: Iterable[Partition], resume_at: Mapping[Partition, int] | None = None
+    ) -> None:
+        """Learn what ClickHouse holds of these partitions (on assignment, before reading) from
+        where reading resumes on (`resume_at`, by partition; default: offset zero)."""
         wanted = sorted(set(partitions))
+        since = {partition: max(0, (resume_at or {}).get(partition, 0)) for partition in wanted}
         for partition in wanted:
-            self.highest[partition] = {}
+            self.stored[partition] = []
             self.recent[partition] = {}
         if not wanted:
             return
-        stored = self.client.query(
-            f"SELECT topic, partition, intDiv(toUnixTimestamp64Milli(occurred_at), {DAY_MS}),"
-            f" max(offset) FROM {self._name}"
-            " WHERE (topic, partition) IN {wanted:Array(Tuple(String, UInt16))} GROUP BY ALL",
-            parameters={"wanted": wanted},
+        found = self.client.query(
+            f"SELECT topic, partition, offset FROM {self._name}"
+            " WHERE (topic, partition) IN {wanted:Array(Tuple(String, UInt16))}"
+            " AND offset >= {lowest:Int64} ORDER BY topic, partition, offset",
+            parameters={"wanted": wanted, "lowest": min(since.values())},
         )
-        tops: dict[Partition, int] = {}
-        for topic, number, day, offset in stored.result_rows:
-            self.highest[(topic, number)][int(day)] = int(offset)
-            tops[(topic, number)] = max(tops.get((topic, number), 0), int(offset))
-        for (topic, number), top in tops.items():
+        for topic, number, offset in found.result_rows:
+            partition, offset = (str(topic), int(number)), int(offset)
+            if offset < since[partition]:
+                continue
+            ranges = self.stored[partition]
+            if ranges and ranges[-1][1] >= offset - 1:
+                ranges[-1] = (ranges[-1][0], max(ranges[-1][1], offset))
+            else:
+                ranges.append((offset, offset))
+        for partition, ranges in self.stored.items():
+            if partition not in since or not ranges:
+                continue
             recent = self.client.query(
                 f"SELECT event_id FROM {self._name} WHERE topic = {{topic:String}}"
                 " AND partition = {number:UInt16} AND offset > {since:Int64} ORDER BY offset",
-                parameters={"topic": topic, "number": number, "since": top - 2 * DEDUPE_WINDOW},
+                parameters={
+                    "topic": partition[0],
+                    "number": partition[1],
+                    "since": ranges[-1][1] - 2 * DEDUPE_WINDOW,
+                },
             )
-            ids = self.recent[(topic, number)]
+            ids = self.recent[partition]
             for (event_id,) in recent.result_rows:
                 ids[event_id] = None
-            self.recent[(topic, number)] = bounded(ids, DEDUPE_WINDOW)
+            self.recent[partition] = bounded(ids, DEDUPE_WINDOW)
 
     def give_up(self, partitions: Iterable[Partition]) -> None:
         """Forget partitions another driver now owns (on revocation, after the last write)."""
         for partition in partitions:
-            self.highest.pop(partition, None)
+            self.stored.pop(partition, None)
             self.recent.pop(partition, None)
 
     def admit(self, record: Record) -> Row | None:
         """The record's row, or None if it is stored already or repeats a recent event."""
         partition = (record.topic, record.partition)
-        highest = self.highest.get(partition)
-        if highest is None:
+        ranges = self.stored.get(partition)
+        if ranges is None:
             self.take_over([partition])
-            highest = self.highest[partition]
-        day = int(record.event.body["occurred_at"]) // DAY_MS
-        if record.offset <= highest.get(day, -1):
+            ranges = self.stored[partition]
+        if holds(ranges, record.offset):
             self.skipped_stored += 1
             return None
         recent = self.recent[partition]

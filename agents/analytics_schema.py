@@ -5,8 +5,8 @@ Every table name carries a prefix ("" live, e.g. "replay_3_" for a replay), so a
 complete second set next to the live one and the two can be compared.
 
 Exactly-once counting: materialized views fire on every insert, so nothing may reach `events`
-twice. The sink guarantees that before inserting (see `agents.analytics_rows`): rows at or
-below the highest offset already stored are skipped, recent event ids are remembered, and a
+twice. The sink guarantees that before inserting (see `agents.analytics_rows`): records whose
+offsets are stored already are skipped, recent event ids are remembered, and a
 retried insert carries the same deduplication token. `events` and the raw per-domain tables
 are also ReplacingMergeTree keyed by event_id, so `FINAL` gives exact rows even in the one
 corner the sink cannot cover (the server dying inside an insert); see docs/analytics.md.
