@@ -1,5 +1,6 @@
 """Co-streaming: the streamer invites a guest; the guest accepts, joins and leaves the stage;
-the streamer can remove a guest from the stage. The guest actions are the caller's own.
+the streamer can mute or unmute a guest and remove a guest from the stage. The guest actions
+are the caller's own.
 
 The invitations are folded by the stream fold (livefold/guests.py), one state record each. There
 is no list of one user's invitations across streams: co-stream events are partitioned by stream,
@@ -74,6 +75,15 @@ WRITES = [
         Who.OWNER,
         path_fields=("invite_id",),
         fixed={"reason": "kicked"},
+        prepare=invited_guest,
+    ),
+    Write(
+        "POST",
+        GUESTS + "/{invite_id}/mute",
+        "livefold.costream.GuestMuted",
+        "Mute or unmute a guest's audio on stage (the streamer; body {muted})",
+        Who.OWNER,
+        path_fields=("invite_id",),
         prepare=invited_guest,
     ),
 ]

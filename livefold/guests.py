@@ -1,5 +1,6 @@
 """Co-streaming invitations of one stream, folded by `stream` (they are part of the stream's
-state): invited -> accepted -> live -> left, or removed by the streamer until the guest left.
+state): invited -> accepted -> live -> left, or removed by the streamer until the guest left;
+the streamer may mute an open invitation's guest (their audio on stage) and unmute them.
 
 Each invitation is published as its own record, keyed `<stream>/guests/<invite_id>/u/<guest>`:
 over a socket only the guest receives it, and the gateway lists them all to the stream's
@@ -21,7 +22,8 @@ INVITED = "livefold.costream.GuestInvited"
 ACCEPTED = "livefold.costream.GuestAccepted"
 JOINED = "livefold.costream.GuestJoinedStage"
 LEFT = "livefold.costream.GuestLeftStage"
-HANDLES = frozenset({INVITED, ACCEPTED, JOINED, LEFT})
+MUTED = "livefold.costream.GuestMuted"
+HANDLES = frozenset({INVITED, ACCEPTED, JOINED, LEFT, MUTED})
 
 OPEN = frozenset({"invited", "accepted", "live"})
 MAX_OPEN = 20  # open invitations per stream
@@ -36,6 +38,7 @@ class Guest(TypedDict):
     invited_at: int
     expires_at: int | None
     changed_at: int  # when the status last changed (on stage since, when live)
+    muted: bool  # the streamer muted the guest's audio (absent in states stored before mute)
 
 
 def key(stream_id: str, invitation: Guest) -> str:
@@ -56,13 +59,14 @@ def on_stage(invitations: dict[str, Guest]) -> list[dict[str, Any]]:
             "guest_id": guest["guest_id"],
             "invite_id": guest["invite_id"],
             "since": guest["changed_at"],
+            "muted": guest.get("muted", False),
         }
         for guest in live
     ]
 
 
 def record(stream_id: str, invitation: Guest) -> dict[str, Any]:
-    return {"stream_id": stream_id, **invitation}
+    return {"stream_id": stream_id, "muted": False, **invitation}
 
 
 def fold_guest(invitations: dict[str, Guest], event: Event) -> Guest:
@@ -70,6 +74,11 @@ def fold_guest(invitations: dict[str, Guest], event: Event) -> Guest:
     if event.type == INVITED:
         return _invite(invitations, event)
     invitation = _named(invitations, event)
+    if event.type == MUTED:
+        if invitation["status"] not in OPEN:
+            raise Refused(f"invitation {invitation['invite_id']} is over ({invitation['status']})")
+        invitation["muted"] = bool(event.body["muted"])
+        return invitation
     invitation["status"] = _next_status(invitation, event)
     invitation["changed_at"] = event.occurred_at_ms
     return invitation
@@ -100,6 +109,7 @@ def _invite(invitations: dict[str, Guest], event: Event) -> Guest:
         invited_at=event.occurred_at_ms,
         expires_at=expires_at,
         changed_at=event.occurred_at_ms,
+        muted=False,
     )
     invitations[invite_id] = invitation
     _forget_oldest_finished(invitations)

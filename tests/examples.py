@@ -208,6 +208,10 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
         "user-guest-5",
         {"invite_id": "inv-2", "guest_id": "user-guest-5"},
     ),
+    "livefold.costream.GuestMuted": (
+        STREAMER,
+        {"invite_id": "inv-2", "guest_id": "user-guest-5", "muted": True},
+    ),
     "livefold.costream.GuestLeftStage": (
         STREAMER,
         {"invite_id": "inv-2", "guest_id": "user-guest-5", "reason": "kicked"},
@@ -222,6 +226,7 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "height": 1080,
             "fps": 59.94,
             "audio_codec": "opus",
+            "media_instance": "media-1:8900",
         },
     ),
     "livefold.media.IngestStopped": ("system", {"ingest_id": "ingest-5", "reason": "disconnected"}),

@@ -62,9 +62,11 @@ def test_an_invitation_goes_invited_accepted_live_left_and_the_stream_shows_who_
         "invited_at": record["invited_at"],
         "expires_at": None,
         "changed_at": record["invited_at"] + 2000,
+        "muted": False,
     }
     stages = [o.value["on_stage"] for o in outputs if isinstance(o, Update) and o.key == "s1"]
-    assert stages[-2:] == [[{"guest_id": "ann", "invite_id": "i1", "since": to_millis(at(3))}], []]
+    on_stage = {"guest_id": "ann", "invite_id": "i1", "since": to_millis(at(3)), "muted": False}
+    assert stages[-2:] == [[on_stage], []]
 
 
 def test_only_the_invited_guest_acts_on_an_invitation_and_in_order() -> None:
@@ -117,6 +119,23 @@ def test_the_streamer_removes_a_guest_for_good() -> None:
     states, outputs = run(stream, *events)
     assert records(outputs, "i1", "ann")[-1]["status"] == "removed"
     assert reasons(outputs) == ["invitation i1 is removed, not accepted"]
+    assert stream.view(states["s1"])["on_stage"] == []
+
+
+def muted(invite: str, guest: str, t: float, mute: bool = True) -> Event:
+    return event(guests.MUTED, t, actor="host", invite_id=invite, guest_id=guest, muted=mute)
+
+
+def test_the_streamer_mutes_and_unmutes_a_guest_on_an_open_invitation_only() -> None:
+    events = [*on_stage_of("ann"), muted("i1", "ann", 5), muted("i1", "ann", 6, mute=False)]
+    events += [muted("i1", "ann", 7), left("i1", "ann", 9), muted("i1", "ann", 10, mute=False)]
+    events.append(muted("i1", "bob", 11))
+    states, outputs = run(stream, *events)
+    shown = [r["muted"] for r in records(outputs, "i1", "ann")]
+    assert shown == [False, False, False, True, False, True, True]
+    stages = [o.value["on_stage"] for o in outputs if isinstance(o, Update) and o.key == "s1"]
+    assert [stage[0]["muted"] for stage in stages if stage][-3:] == [True, False, True]
+    assert reasons(outputs) == ["invitation i1 is over (left)", "invitation i1 is for ann, not bob"]
     assert stream.view(states["s1"])["on_stage"] == []
 
 

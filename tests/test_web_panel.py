@@ -2,10 +2,10 @@
 browser: web/tests/panel.mjs drives Debian's chromium with a fake camera against a live gateway
 (serving the app), a media service, the fold worker and the analytics sink. The streamer signs
 in, goes live over WHIP from the camera, approves a held message, bans a troll from chat, runs
-a poll and a quiz, invites a guest, reads the analytics charts and ends the stream; overlays
-show a tip alert and reaction rain, with custom CSS sanitised. Everyone else (viewers chatting,
-reacting, tipping, voting) is played here, when the script prints `STEP <name>`. Screenshots of
-every panel screen and each overlay land in docs/screenshots/."""
+a poll and a quiz, invites and mutes a guest, reads the analytics charts and ends the stream;
+overlays show a tip alert and reaction rain, with custom CSS sanitised. Everyone else (viewers
+chatting, reacting, tipping, voting) is played here, when the script prints `STEP <name>`.
+Screenshots of every panel screen and each overlay land in docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -177,7 +177,8 @@ def test_a_streamer_runs_a_live_stream_from_the_panel_and_overlays_show_it(
         tally = streamer.poll(stream_id, done["poll_id"])
         assert (tally["question"], tally["status"], tally["voters"]) == (QUESTION, "closed", 1)
         guests = streamer.request(Call("GET", f"/streams/{stream_id}/guests"))
-        assert [(i["guest_id"], i["status"]) for i in guests["invites"]] == [(guest_id, "invited")]
+        invites = [(i["guest_id"], i["status"], i["muted"]) for i in guests["invites"]]
+        assert invites == [(guest_id, "invited", True)]
         assert eventually(lambda: streamer.stream(stream_id)["status"] == "ended")
         assert done["charts"]["messages"] >= 3 and done["charts"]["viewers"] >= 1
         assert "javascript" not in done["css"]

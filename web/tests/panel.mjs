@@ -181,7 +181,10 @@ try {
   await tab(page, "guests");
   await page.getByRole("textbox", { name: "Guest's user id" }).fill(need("GUEST_ID"));
   await page.getByRole("button", { name: "Invite", exact: true }).click();
-  await page.locator(`.record[data-guest="${need("GUEST_ID")}"] .badge`, { hasText: "invited" }).waitFor(WAIT);
+  const invitation = page.locator(`.record[data-guest="${need("GUEST_ID")}"]`);
+  await invitation.locator(".badge", { hasText: "invited" }).waitFor(WAIT);
+  await invitation.getByRole("button", { name: "Mute" }).click();
+  await invitation.locator(".badge", { hasText: "muted" }).waitFor(WAIT);
   await shoot(page, "panel-guests-desktop");
 
   // Tips: the tip is in the feed and the list.

@@ -314,6 +314,17 @@ class GuestLeftStage(Envelope):
     reason: LeaveReason
 
 
+class GuestMuted(Envelope):
+    """The streamer muted or unmuted a guest (their audio on stage)."""
+
+    # The invitation the guest came in on.
+    invite_id: str
+    # The guest.
+    guest_id: str
+    # true: the streamer muted the guest's audio on stage; false: unmuted.
+    muted: bool
+
+
 class EventRefused(Envelope):
     """A fold refused an event after the gateway accepted it (a late vote, a second quiz answer,
     a refund above what is left): appended by the fold worker, one per event and fold, so
@@ -950,6 +961,7 @@ EVENT_TYPES: dict[str, Any] = {
     "livefold.costream.GuestInvited": GuestInvited,
     "livefold.costream.GuestJoinedStage": GuestJoinedStage,
     "livefold.costream.GuestLeftStage": GuestLeftStage,
+    "livefold.costream.GuestMuted": GuestMuted,
     "livefold.folds.EventRefused": EventRefused,
     "livefold.media.ClipCreated": ClipCreated,
     "livefold.media.IngestStarted": IngestStarted,
@@ -1013,6 +1025,7 @@ AnyEvent = (
     | GuestInvited
     | GuestJoinedStage
     | GuestLeftStage
+    | GuestMuted
     | EventRefused
     | ClipCreated
     | IngestStarted

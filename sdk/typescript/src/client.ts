@@ -388,6 +388,11 @@ export class LivefoldClient extends ModerationCalls {
     return this.write("POST", `${stream(streamId)}/guests/${segment(inviteId)}/${step}`, {}, options);
   }
 
+  /** Mute or unmute a guest's audio on stage (the streamer), while the invitation is open. */
+  muteGuest(streamId: string, inviteId: string, muted = true, options?: WriteOptions): Promise<Accepted> {
+    return this.write("POST", `${stream(streamId)}/guests/${segment(inviteId)}/mute`, { muted }, options);
+  }
+
   /** Take a guest off the stage (the streamer). */
   removeGuest(streamId: string, inviteId: string, options?: WriteOptions): Promise<Accepted> {
     return this.write("POST", `${stream(streamId)}/guests/${segment(inviteId)}/remove`, {}, options);

@@ -292,6 +292,16 @@ export interface GuestLeftStage extends Envelope {
   reason: LeaveReason;
 }
 
+/** The streamer muted or unmuted a guest (their audio on stage). */
+export interface GuestMuted extends Envelope {
+  /** The invitation the guest came in on. */
+  invite_id: string;
+  /** The guest. */
+  guest_id: string;
+  /** true: the streamer muted the guest's audio on stage; false: unmuted. */
+  muted: boolean;
+}
+
 /**
  * A fold refused an event after the gateway accepted it (a late vote, a second quiz answer, a
  * refund above what is left): appended by the fold worker, one per event and fold, so analysts can
@@ -869,6 +879,7 @@ export interface EventMap {
   "livefold.costream.GuestInvited": GuestInvited;
   "livefold.costream.GuestJoinedStage": GuestJoinedStage;
   "livefold.costream.GuestLeftStage": GuestLeftStage;
+  "livefold.costream.GuestMuted": GuestMuted;
   "livefold.folds.EventRefused": EventRefused;
   "livefold.media.ClipCreated": ClipCreated;
   "livefold.media.IngestStarted": IngestStarted;
@@ -935,6 +946,7 @@ export const EVENT_NAMES: readonly EventName[] = [
   "livefold.costream.GuestInvited",
   "livefold.costream.GuestJoinedStage",
   "livefold.costream.GuestLeftStage",
+  "livefold.costream.GuestMuted",
   "livefold.folds.EventRefused",
   "livefold.media.ClipCreated",
   "livefold.media.IngestStarted",

@@ -197,6 +197,13 @@ test("the studio's calls: a stream key, media addresses, a guest invited and rem
   await guest.guestStep(streamId, invite_id, "accept");
   await guest.guestStep(streamId, invite_id, "join");
   await invited("live");
+  await host.muteGuest(streamId, invite_id);
+  for (let tries = 0; tries < 200; tries += 1) {
+    const invites = (await host.guests(streamId)).invites as { invite_id: string; muted: boolean }[];
+    if (invites.some((one) => one.invite_id === invite_id && one.muted)) break;
+    assert.ok(tries < 199, "the guest was never shown muted");
+    await sleep(50);
+  }
   await host.removeGuest(streamId, invite_id);
   await invited("removed");
   assert.deepEqual((await guest.clips(streamId)).items, []);

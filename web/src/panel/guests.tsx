@@ -1,5 +1,5 @@
 // Co-streaming guests: invite a viewer on stage (by user id, or from a chat line's menu), see
-// each invitation's status, take a guest off the stage.
+// each invitation's status, mute or unmute a guest, take a guest off the stage.
 
 import type { Json } from "livefold-sdk";
 import { useEffect, useState } from "preact/hooks";
@@ -59,10 +59,16 @@ export function Guests({ streamId, views }: TabProps) {
               <div class="record-head">
                 <b class="grow">{handle(String(invite.guest_id))}</b>
                 <span class={`badge status-${String(invite.status)}`}>{String(invite.status)}</span>
+                {invite.muted === true && <span class="badge">muted</span>}
                 {OPEN.has(String(invite.status)) && (
-                  <button class="button small" onClick={() => void act.run(() => api.removeGuest(streamId, String(invite.invite_id)), "Removed from the stage.")}>
-                    {invite.status === "live" ? "Remove from stage" : "Withdraw"}
-                  </button>
+                  <>
+                    <button class="button small" onClick={() => void act.run(() => api.muteGuest(streamId, String(invite.invite_id), invite.muted !== true), invite.muted ? "Unmuted." : "Muted.")}>
+                      {invite.muted === true ? "Unmute" : "Mute"}
+                    </button>
+                    <button class="button small" onClick={() => void act.run(() => api.removeGuest(streamId, String(invite.invite_id)), "Removed from the stage.")}>
+                      {invite.status === "live" ? "Remove from stage" : "Withdraw"}
+                    </button>
+                  </>
                 )}
               </div>
             </li>
