@@ -205,16 +205,24 @@ class TopicFollower:
         return ends
 
     def read_to_end(self, timeout: float = 60.0) -> Iterator[Message]:
-        """Instead of following: every record from the start to each partition's end as it was
-        when reading began, read on the calling thread; then the follower is stopped."""
+        """Every record from the start to each partition's end as it was when reading began."""
+        return self.read(timeout, to_end=True)
+
+    def read(
+        self, timeout: float = 60.0, since_ms: int | None = None, to_end: bool = False
+    ) -> Iterator[Message]:
+        """Instead of following on a thread of its own: the records from the start (or from
+        `since_ms`, as `start`) on, read on the calling thread, to each partition's end as it
+        was when reading began (`to_end`) or on and on; the follower stops when the caller
+        does."""
         try:
-            ends = self._assign(timeout, None)
+            ends = self._assign(timeout, since_ms)
             unread = {at for at, end in ends.items() if end > 0}
-            while unread:
+            while unread or not to_end:
                 records, reached, ended = self._next_batch(1.0)
                 for message in records:
                     topic, partition, offset = position_of(message)
-                    if offset < ends[(topic, partition)]:
+                    if not to_end or offset < ends[(topic, partition)]:
                         yield message
                 # At the end: compaction may have removed a partition's last offsets.
                 unread -= ended | {at for at in unread if reached.get(at, 0) >= ends[at]}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -21,11 +22,10 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import fastavro
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
 from livefold.settings import Settings
 from streams.codec import Codec
-from streams.consumer import EventReader, Record, consumer_config, read_to_end
+from streams.consumer import EventReader, Record, TopicFollower, read_to_end
 from streams.events import Event, to_millis
 from streams.producer import EventProducer
 
@@ -103,27 +103,22 @@ class EventLog:
     def tail(
         self, topics: list[str], keep: Filter, *, from_beginning: bool, limit: int | None
     ) -> Iterator[str]:
-        consumer = Consumer(consumer_config(self.settings, f"livefold-tail-{uuid.uuid4()}"))
-        metadata = consumer.list_topics(timeout=10)
-        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
-        consumer.assign(
-            [TopicPartition(t, p, start) for t in topics for p in metadata.topics[t].partitions]
-        )
-        reader = EventReader(consumer, self.codec, self.producer)
+        follower = TopicFollower(self.settings.kafka_config(), topics, None, "livefold-tail")
+        reader = EventReader(follower.consumer, self.codec, self.producer)
+        since = None if from_beginning else int(time.time() * 1000)
         printed = 0
-        try:
-            while limit is None or printed < limit:
-                for record in reader.poll(500, 0.5):
-                    if keep(record.event) and (limit is None or printed < limit):
-                        printed += 1
-                        yield event_line(
-                            record.event,
-                            topic=record.topic,
-                            partition=record.partition,
-                            offset=record.offset,
-                        )
-        finally:
-            consumer.close()
+        if limit is not None and limit <= 0:
+            return
+        for message in follower.read(since_ms=since):
+            record = reader.decode(message)
+            if record is None or not keep(record.event):
+                continue
+            printed += 1
+            yield event_line(
+                record.event, topic=record.topic, partition=record.partition, offset=record.offset
+            )
+            if limit is not None and printed >= limit:
+                return
 
     def export(self, topics: list[str], keep: Filter, out: Path, fmt: str) -> int:
         records = self.read_all(topics, keep)
