@@ -30,6 +30,7 @@ from gateway import (
     quizzes,
     reactions,
     refunds,
+    replay,
     stream_keys,
     streams,
     tips,
@@ -55,7 +56,7 @@ from livefold.settings import Settings
 
 RESOURCES = (
     streams, chat, reactions, polls, quizzes, tips, moderation, follows, costream, media,
-    event_status, analytics,
+    replay, event_status, analytics,
 )  # fmt: skip
 WRITES: list[Write] = [write for module in RESOURCES for write in getattr(module, "WRITES", [])]
 READS: list[Read] = [read for module in RESOURCES for read in getattr(module, "READS", [])]

@@ -6,6 +6,7 @@ with `gateway_of(request)`."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol
 
+from minio import Minio
 from starlette.requests import HTTPConnection
 
 from gateway import metrics
@@ -29,6 +31,7 @@ from gateway.rights import MODERATOR_CHANNELS, PLATFORM, Rights
 from gateway.state import StateStore, as_stored
 from gateway.texts import SealedTexts
 from livefold.settings import Settings
+from livefold.storage import object_store
 from streams.catalog import catalog
 from streams.codec import Codec
 from streams.events import Event
@@ -256,6 +259,11 @@ class Gateway:
         while True:
             await asyncio.sleep(self.presence.tick_seconds)
             self.presence.beat()
+
+    @functools.cached_property
+    def objects(self) -> Minio:
+        """The object store (clips, thumbnails, recordings), for presigned links."""
+        return object_store(self.settings)
 
     @property
     def codec(self) -> Codec:

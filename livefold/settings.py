@@ -197,6 +197,8 @@ class Settings(BaseSettings):
     # RTMP ingest (rtmp://<host>:<rtmp_port>/live/<stream key>) and where recordings go.
     rtmp_port: int = 1935
     media_recording_bucket: str = "livefold-recordings"
+    # How often each live stream's thumbnail is taken again from its newest segment.
+    media_thumbnail_seconds: float = Field(default=30.0, gt=0)
     # Where browsers and encoders reach the media service (the control panel shows these
     # addresses: GET /api/v1/media-endpoints); unset, http://<host>:<media_port>.
     media_public_url: str | None = None

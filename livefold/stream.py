@@ -23,6 +23,7 @@ from typing import Any, TypedDict
 from livefold import audience, guests, tips
 from livefold.folding import Output, Refused, Update, apply, millis
 from livefold.guests import Guest
+from livefold.media import THUMBNAIL_CAPTURED
 from streams.events import Event
 
 CHANNEL = "stream"
@@ -35,6 +36,7 @@ MESSAGE_SENT = "livefold.chat.MessageSent"
 REACTION_SENT = "livefold.reactions.ReactionSent"
 HANDLES = frozenset(
     {CREATED, WENT_LIVE, SETTINGS_CHANGED, ENDED, CHAT_MODE_CHANGED, MESSAGE_SENT, REACTION_SENT}
+    | {THUMBNAIL_CAPTURED}
     | {tips.TIP_INTENT_CREATED, tips.TIP_CAPTURED, tips.TIP_REFUNDED}
     | audience.PRESENCE_EVENTS
     | guests.HANDLES
@@ -53,6 +55,12 @@ class ChatRate(TypedDict):
     total: int
 
 
+class Thumbnail(TypedDict):
+    bucket: str
+    key: str
+    at: int  # when it was captured, epoch ms
+
+
 class StreamState(TypedDict):
     stream_id: str
     status: str  # "unknown" (not created yet) | "scheduled" | "live" | "ended"
@@ -67,6 +75,7 @@ class StreamState(TypedDict):
     chat_modes_at: list[Any]  # [occurred_at, event_id] of the chat modes in force
     created_at: int | None
     live_at: int | None
+    thumbnail: Thumbnail | None
     ended_at: int | None
     end_reason: str | None
     presence: audience.Presence
@@ -100,6 +109,7 @@ def fold(state: StreamState | None, event: Event) -> tuple[StreamState, list[Out
             chat_modes_at=[0, ""],
             created_at=None,
             live_at=None,
+            thumbnail=None,
             ended_at=None,
             end_reason=None,
             presence=audience.new_presence(),
@@ -113,6 +123,7 @@ def fold(state: StreamState | None, event: Event) -> tuple[StreamState, list[Out
             _published={},
         )
     state.setdefault("guests", {})  # states stored before co-streaming was folded
+    state.setdefault("thumbnail", None)  # and before live thumbnails
     return state, apply(state, event, _HANDLERS, CHANNEL, state["stream_id"])
 
 
@@ -134,6 +145,7 @@ def view(state: StreamState, now: int | None = None) -> dict[str, Any]:
         "scheduled_start": state["scheduled_start"],
         "created_at": state["created_at"],
         "live_at": state["live_at"],
+        "thumbnail": None if state["thumbnail"] is None else dict(state["thumbnail"]),
         "ended_at": state["ended_at"],
         "end_reason": state["end_reason"],
         "chat_modes": None if state["chat_modes"] is None else dict(state["chat_modes"]),
@@ -180,6 +192,17 @@ def _on_went_live(state: StreamState, event: Event) -> list[Output]:
     _require(state, "scheduled", "go live")
     state["status"] = "live"
     state["live_at"] = event.occurred_at_ms
+    return _publish(state)
+
+
+def _on_thumbnail(state: StreamState, event: Event) -> list[Output]:
+    """The newest capture wins, by its own time: the media topic alone drives it."""
+    current = state["thumbnail"]
+    if current is not None and current["at"] >= event.occurred_at_ms:
+        return []
+    body = event.body
+    at = event.occurred_at_ms
+    state["thumbnail"] = Thumbnail(bucket=body["bucket"], key=body["s3_key"], at=at)
     return _publish(state)
 
 
@@ -319,6 +342,7 @@ _HANDLERS = {
     CHAT_MODE_CHANGED: _on_chat_modes,
     MESSAGE_SENT: _on_message,
     REACTION_SENT: _on_reaction,
+    THUMBNAIL_CAPTURED: _on_thumbnail,
     tips.TIP_INTENT_CREATED: _on_tip,
     tips.TIP_CAPTURED: _on_tip,
     tips.TIP_REFUNDED: _on_tip,

@@ -86,6 +86,19 @@ class LogDirectory:
         with self._lock:
             return self._directory.left_by(instance)
 
+    def live_recordings(self) -> list[tuple[str, str]]:
+        """(stream id, ingest id) of each live stream whose latest ingest is still open: the
+        recordings being written now."""
+        with self._lock:
+            ingests = list(self._directory.ingests.items())
+            return [
+                (stream_id, ingest.ingest_id)
+                for stream_id, ingest in ingests
+                if ingest.open
+                and self._directory.streams.get(stream_id) is not None
+                and self._directory.streams[stream_id].status == "live"
+            ]
+
     def _catch_up(self) -> bool:
         """Wait until what the topics hold now has been read; False if it took too long."""
         ends = self._follower.end_offsets()

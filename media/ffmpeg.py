@@ -45,6 +45,19 @@ async def start(
             errors.close()  # the child has its own copy
 
 
+def run(*arguments: str, timeout: float = 120.0) -> None:
+    """Run ffmpeg to the end (clips, thumbnails); RuntimeError with its complaint if it fails."""
+    done = subprocess.run(
+        command("-y", *arguments, loglevel="error"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+
+
 @dataclass
 class Probe:
     duration_seconds: float

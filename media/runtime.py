@@ -36,6 +36,7 @@ from livefold.stream_keys import (
 )
 from media import whip_feed
 from media.broadcast import Broadcasts
+from media.clips import ClipCutter
 from media.directory import LogDirectory
 from media.frames import is_keyframe, picture_size
 from media.hls import HlsAudience
@@ -43,6 +44,7 @@ from media.peers import Publisher, add_candidates, on_closed
 from media.pool import Busy, FanoutPool, fanout_count
 from media.recording import Recording
 from media.rtmp_ingest import IngestReport
+from media.thumbnails import Thumbnailer
 from streams.codec import Codec
 from streams.events import Event, new_event
 from streams.presence import PresenceLog, anonymous_viewer, device_of
@@ -93,6 +95,7 @@ class MediaRuntime:
         self._tasks: set[asyncio.Task[None]] = set()
         self.broadcasts = Broadcasts(settings)  # the HLS ladders and their recordings
         self.hls_audience = HlsAudience(self.presence)
+        self.background: list[ClipCutter | Thumbnailer] = []  # threads: clips and thumbnails
 
     async def start(self) -> None:
         await asyncio.to_thread(self.codec.register_all)
@@ -102,6 +105,12 @@ class MediaRuntime:
         self._spawn(self._beat())
         self._spawn(self._recover())
         self._spawn(self.hls_audience.sweep_forever())
+        self.background = [
+            ClipCutter(self.settings, self.codec, self.producer),
+            Thumbnailer(self.settings, self.directory, self.producer),
+        ]
+        for worker in self.background:
+            worker.start()
 
     async def stop(self) -> None:
         for publisher in list(self.publishers.values()):
@@ -111,6 +120,8 @@ class MediaRuntime:
         for task in list(self._tasks):
             task.cancel()
         self.directory.stop()
+        for worker in self.background:
+            await asyncio.to_thread(worker.stop)
         if self.producer is not None:
             await asyncio.to_thread(self.producer.close)
 

@@ -76,9 +76,12 @@ def one_of_options(value: Any, body: Mapping[str, Any]) -> str | None:
     return None if value in option_ids else f"{value!r} is not the option_id of an option"
 
 
+CLIP_MAX_MS = 300_000
+
+
 def after_start(value: Any, body: Mapping[str, Any]) -> str | None:
     length = value - body["start_offset_ms"]
-    return None if 0 < length <= 300_000 else "must be after start_offset_ms, at most 5 minutes"
+    return None if 0 < length <= CLIP_MAX_MS else "must be after start_offset_ms, at most 5 minutes"
 
 
 def is_uuid(value: Any, _: Mapping[str, Any]) -> str | None:
@@ -178,6 +181,13 @@ RULES: dict[str, list[tuple[str, Check]]] = {
         ("end_offset_ms", after_start),
         ("title", chars(1, 140)),
     ],
+    "livefold.media.ClipReady": [
+        ("start_offset_ms", between(0, 2**53)),
+        ("duration_ms", between(1, 600_000)),
+        ("size_bytes", between(1, 2**53)),
+    ],
+    "livefold.media.ClipFailed": [("reason", chars(1, 500))],
+    "livefold.media.ThumbnailCaptured": [("offset_ms", between(0, 2**53))],
 }
 
 

@@ -250,6 +250,32 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "title": "The no-hit phase two",
         },
     ),
+    "livefold.media.ClipReady": (
+        "system",
+        {
+            "clip_id": "clip-8",
+            "recording_id": "rec-5",
+            "bucket": "livefold-clips",
+            "video_key": "clips/stream-1/clip-8.mp4",
+            "thumbnail_key": "clips/stream-1/clip-8.jpg",
+            "start_offset_ms": 3_600_000,
+            "duration_ms": 30_000,
+            "size_bytes": 4_200_000,
+        },
+    ),
+    "livefold.media.ClipFailed": (
+        "system",
+        {"clip_id": "clip-9", "reason": "the recording has no segments in that range"},
+    ),
+    "livefold.media.ThumbnailCaptured": (
+        "system",
+        {
+            "recording_id": "rec-5",
+            "bucket": "livefold-recordings",
+            "s3_key": "recordings/stream-1/rec-5/thumbnails/0000030000.jpg",
+            "offset_ms": 30_000,
+        },
+    ),
     "livefold.media.StreamKeyRotated": (
         STREAMER,
         {

@@ -9,6 +9,7 @@ import base64
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,11 @@ from gateway.auth.backend import load_signing_keys, signing_key_path
 from gateway.auth.tokens import issue_access_token
 from gateway.service import local_url, service
 from infra.service import RunningService, free_port, running
+from livefold.media import RECORDING_FINISHED
 from livefold.settings import Settings
+from streams.codec import Codec
+from streams.events import new_event
+from streams.producer import EventProducer
 from tests.servers import log_to
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -105,6 +110,26 @@ class Pair:
         return str(
             self.post(self.a, f"/streams/{stream_id}/chat", user, {"text": text})["message_id"]
         )
+
+
+def recorded(settings: Settings, stream_id: str, *gateways: str, length_ms: int = 60_000) -> str:
+    """A finished recording of the stream (its id), appended as the media service appends one
+    and listed on the gateways, so clips can be cut from it (none plays: no video exists)."""
+    recording_id = f"ingest-{uuid.uuid4().hex[:8]}"
+    event = new_event(
+        RECORDING_FINISHED, stream_id=stream_id, actor_id="system", recording_id=recording_id,
+        bucket="livefold-recordings", s3_key=f"recordings/{stream_id}/{recording_id}/master.m3u8",
+        duration_ms=length_ms, size_bytes=None,
+    )  # fmt: skip
+    producer = EventProducer(settings, Codec.from_settings(settings))
+    try:
+        producer.append(event).result(30)
+    finally:
+        producer.close()
+    for url in gateways:
+        vods = f"{url}/api/v1/streams/{stream_id}/vods/{recording_id}"
+        eventually(lambda: httpx.get(vods).status_code == 200)  # noqa: B023
+    return recording_id
 
 
 def chat_texts(frame: dict[str, Any]) -> list[str]:

@@ -53,6 +53,7 @@ from tests.gateways import (
     fold_workers,
     gateway,
     next_frame,
+    recorded,
     subscribe,
 )
 
@@ -76,6 +77,7 @@ def logged(settings: Settings, domain: str, stream_id: str) -> list[Event]:
 def test_tip_messages_and_clip_titles_are_erased_with_their_authors_account(pair: Pair) -> None:
     settings = pair.tokens.settings
     stream_id = pair.stream()
+    recorded(settings, stream_id, pair.a.url)
     secret = f"thanks from {uuid.uuid4().hex[:8]}"
     title = f"my best clip {uuid.uuid4().hex[:8]}"
     with httpx.Client(timeout=30.0) as http:

@@ -25,6 +25,7 @@ from tests.gateways import (
     fold_workers,
     gateway,
     metrics_of,
+    recorded,
     subscribe,
 )
 
@@ -354,6 +355,7 @@ def test_polls_quizzes_reactions_tips_follows_and_clips_reach_their_state(api: A
     assert api.call("POST", f"{base}/reactions", VIEWER, json={"kind": "meh"}).status_code == 422
     assert api.call("PUT", f"{base}/follow", VIEWER).status_code == 202
     eventually(lambda: api.call("GET", base).json().get("stream_id"))
+    recorded(api.settings, stream_id, api.url)
     clip = {"start_offset_ms": 1000, "end_offset_ms": 31000, "title": "the dodge"}
     clip_id = api.call("POST", f"{base}/clips", VIEWER, json=clip).json()["clip_id"]
     clips = eventually(lambda: api.call("GET", f"{base}/clips").json()["items"])

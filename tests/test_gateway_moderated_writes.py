@@ -31,6 +31,7 @@ from tests.gateways import (
     fold_workers,
     gateway,
     next_frame,
+    recorded,
     send_frame,
     signed_in,
     subscribe,
@@ -107,6 +108,7 @@ def test_a_tip_message_reaches_viewers_only_once_moderation_allowed_it(pair: Pai
 
 def test_a_clip_is_listed_only_once_its_title_passed_moderation(pair: Pair) -> None:
     stream_id = pair.stream()
+    recorded(pair.tokens.settings, stream_id, pair.b.url)
     block_term(pair, stream_id, "scam")
     time.sleep(1.0)  # folded before the clips
     for title in ("the jump", "free scam link", "the fall"):

@@ -57,6 +57,9 @@ FAMILIES = {
         "RecordingFinished",
         "ClipCreated",
         "StreamKeyRotated",
+        "ClipReady",
+        "ClipFailed",
+        "ThumbnailCaptured",
     },
     "notifications": {"NotificationRequested"},
     "accounts": {

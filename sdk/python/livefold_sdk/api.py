@@ -348,6 +348,70 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
         path = f"/streams/{segment(stream_id)}/analytics"
         return self._json(Call("GET", path, params={"bucket": bucket}))
 
+    # ------------------------------------------------------------ clips, VODs, chat replay
+
+    def create_clip(
+        self,
+        stream_id: str,
+        title: str,
+        *,
+        start_offset_ms: int | None = None,
+        end_offset_ms: int | None = None,
+        recording_id: str | None = None,
+        last_ms: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> W:
+        """Cut a clip: a range in ms of a recording (the newest by default), or the last
+        `last_ms` (5000..60000) of the live stream. `clip_id` comes back; it plays once
+        `clip(clip_id)["status"]` is "ready"."""
+        path = f"/streams/{segment(stream_id)}/clips"
+        return self._write(
+            "POST",
+            path,
+            idempotency_key,
+            title=title,
+            start_offset_ms=start_offset_ms,
+            end_offset_ms=end_offset_ms,
+            recording_id=recording_id,
+            last_ms=last_ms,
+        )
+
+    def clip(self, clip_id: str) -> R:
+        """A clip by id (the shareable address): status, range, `video_url`, `thumbnail_url`."""
+        return self._json(Call("GET", f"/clips/{segment(clip_id)}"))
+
+    def clips(self, stream_id: str, *, cursor: str | None = None, limit: int | None = None) -> R:
+        params = fields(cursor=cursor, limit=limit)
+        return self._json(Call("GET", f"/streams/{segment(stream_id)}/clips", params=params))
+
+    def recordings(
+        self, stream_id: str, *, cursor: str | None = None, limit: int | None = None
+    ) -> R:
+        """Recordings, newest first, each with `duration_ms` and its HLS `playlist_url`."""
+        params = fields(cursor=cursor, limit=limit)
+        return self._json(Call("GET", f"/streams/{segment(stream_id)}/vods", params=params))
+
+    def recording(self, stream_id: str, recording_id: str) -> R:
+        path = f"/streams/{segment(stream_id)}/vods/{segment(recording_id)}"
+        return self._json(Call("GET", path))
+
+    def replay(
+        self,
+        stream_id: str,
+        *,
+        recording_id: str | None = None,
+        from_ms: int | None = None,
+        to_ms: int | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> R:
+        """Chat, reactions and polls of a recording, each with `offset_ms` from its start:
+        {"origin", "items", "next_cursor"}; deleted and blocked messages are left out."""
+        params = fields(
+            recording_id=recording_id, from_ms=from_ms, to_ms=to_ms, cursor=cursor, limit=limit
+        )
+        return self._json(Call("GET", f"/streams/{segment(stream_id)}/replay", params=params))
+
     def follow(self, stream_id: str, *, idempotency_key: str | None = None) -> W:
         return self._write("PUT", f"/streams/{segment(stream_id)}/follow", idempotency_key)
 

@@ -357,6 +357,37 @@ class ClipCreated(Envelope):
     title: str
 
 
+class ClipFailed(Envelope):
+    """The media service could not cut a clip; it will never play."""
+
+    # The clip (as in its ClipCreated).
+    clip_id: str
+    # Why, for the clip's author (1..500 characters).
+    reason: str
+
+
+class ClipReady(Envelope):
+    """The media service cut a clip: its MP4 and thumbnail are in S3 and it can be played."""
+
+    # The clip (as in its ClipCreated).
+    clip_id: str
+    # The recording it was cut from (its ingest id).
+    recording_id: str
+    # S3 bucket holding the clip's objects.
+    bucket: str
+    # S3 key of the MP4 (H.264/AAC, faststart).
+    video_key: str
+    # S3 key of the JPEG thumbnail.
+    thumbnail_key: str
+    # Where the cut begins, ms from the start of the recording: the keyframe at or before the
+    # requested start (>= 0).
+    start_offset_ms: int
+    # Length of the MP4 in milliseconds, as measured (1..600000).
+    duration_ms: int
+    # Size of the MP4 in bytes.
+    size_bytes: int
+
+
 # Ingest protocol (WebRTC is WHIP).
 IngestProtocol = Literal["webrtc", "rtmp", "srt", "other"]
 
@@ -420,6 +451,19 @@ class StreamKeyRotated(Envelope):
     key_id: str
     # Hex SHA-256 of the stream key (a 256-bit random secret, so a fast hash suffices).
     key_sha256: str
+
+
+class ThumbnailCaptured(Envelope):
+    """A new thumbnail of a live stream was taken from its newest recorded segment."""
+
+    # The recording (ingest id) it was taken from.
+    recording_id: str
+    # S3 bucket holding it.
+    bucket: str
+    # S3 key of the JPEG; each capture has its own key.
+    s3_key: str
+    # Where in the recording it was taken, ms from its start (>= 0).
+    offset_ms: int
 
 
 class ChatModeChanged(Envelope):
@@ -964,10 +1008,13 @@ EVENT_TYPES: dict[str, Any] = {
     "livefold.costream.GuestMuted": GuestMuted,
     "livefold.folds.EventRefused": EventRefused,
     "livefold.media.ClipCreated": ClipCreated,
+    "livefold.media.ClipFailed": ClipFailed,
+    "livefold.media.ClipReady": ClipReady,
     "livefold.media.IngestStarted": IngestStarted,
     "livefold.media.IngestStopped": IngestStopped,
     "livefold.media.RecordingFinished": RecordingFinished,
     "livefold.media.StreamKeyRotated": StreamKeyRotated,
+    "livefold.media.ThumbnailCaptured": ThumbnailCaptured,
     "livefold.moderation.ChatModeChanged": ChatModeChanged,
     "livefold.moderation.ContentJudged": ContentJudged,
     "livefold.moderation.FilterSettingsChanged": FilterSettingsChanged,
@@ -1028,10 +1075,13 @@ AnyEvent = (
     | GuestMuted
     | EventRefused
     | ClipCreated
+    | ClipFailed
+    | ClipReady
     | IngestStarted
     | IngestStopped
     | RecordingFinished
     | StreamKeyRotated
+    | ThumbnailCaptured
     | ChatModeChanged
     | ContentJudged
     | FilterSettingsChanged

@@ -19,6 +19,7 @@ export interface Accepted {
   poll_id?: string;
   question_id?: string;
   tip_id?: string;
+  clip_id?: string;
   payment?: unknown;
 }
 
@@ -82,6 +83,49 @@ export interface MediaEndpoints {
   hls: string;
   rtmp: string;
 }
+
+/** A clip: `status` "processing" until the media service cut it, then "ready" or "failed". */
+export interface Clip {
+  clip_id: string;
+  stream_id: string;
+  recording_id: string;
+  title: string | null;
+  start_offset_ms: number;
+  end_offset_ms: number;
+  status: "processing" | "ready" | "failed";
+  duration_ms?: number;
+  reason?: string;
+  url: string;
+  video_url?: string;
+  thumbnail_url?: string;
+  [more: string]: unknown;
+}
+
+/** A recording: its duration and its HLS VOD playlist (relative to the gateway). */
+export interface Vod {
+  recording_id: string;
+  stream_id: string;
+  duration_ms: number;
+  playlist_url: string;
+  [more: string]: unknown;
+}
+
+/** One moment of a chat replay, `offset_ms` after the recording's start. */
+export type ReplayItem = { offset_ms: number; at: number } & (
+  | { type: "message"; message: ChatMessage }
+  | { type: "reaction"; kind: string; count: number }
+  | { type: "poll"; poll: PollView }
+);
+
+export interface Replay extends Page<ReplayItem> {
+  /** The recording's start, epoch ms: `at - origin === offset_ms`. */
+  origin: number;
+}
+
+/** A clip's range: ms into a recording, or the last `last_ms` (5000..60000) of the live stream. */
+export type ClipRange =
+  | { start_offset_ms: number; end_offset_ms: number; recording_id?: string }
+  | { last_ms: number };
 
 export interface WriteOptions {
   /** Your own key, to make a write idempotent across your own retries (default: one per call). */
@@ -398,12 +442,38 @@ export class LivefoldClient extends ModerationCalls {
     return this.write("POST", `${stream(streamId)}/guests/${segment(inviteId)}/remove`, {}, options);
   }
 
-  clips(streamId: string, query: { limit?: number; cursor?: string } = {}): Promise<Page<Json>> {
+  // ------------------------------------------------------------ clips, VODs, chat replay
+
+  /** Cut a clip; it plays once `clip(clip_id).status` is "ready". */
+  createClip(streamId: string, title: string, range: ClipRange, options?: WriteOptions): Promise<Accepted & { clip_id: string }> {
+    const body = { title, ...range };
+    return this.write("POST", `${stream(streamId)}/clips`, body, options) as Promise<Accepted & { clip_id: string }>;
+  }
+
+  /** A clip by id (the shareable address), with its video and thumbnail URLs once ready. */
+  clip(clipId: string): Promise<Clip> {
+    return this.read(`/clips/${segment(clipId)}`);
+  }
+
+  clips(streamId: string, query: { cursor?: string; limit?: number } = {}): Promise<Page<Clip>> {
     return this.read(`${stream(streamId)}/clips`, query);
   }
 
-  recordings(streamId: string, query: { limit?: number; cursor?: string } = {}): Promise<Page<Json>> {
+  /** Finished recordings (VODs), newest first, with `duration_ms` and `playlist_url`. */
+  recordings(streamId: string, query: { cursor?: string; limit?: number } = {}): Promise<Page<Vod>> {
     return this.read(`${stream(streamId)}/vods`, query);
+  }
+
+  recording(streamId: string, recordingId: string): Promise<Vod> {
+    return this.read(`${stream(streamId)}/vods/${segment(recordingId)}`);
+  }
+
+  /** Chat, reactions and polls of a recording at their offsets; page with `next_cursor`. */
+  replay(
+    streamId: string,
+    query: { recording_id?: string; from_ms?: number; to_ms?: number; cursor?: string; limit?: number } = {},
+  ): Promise<Replay> {
+    return this.read(`${stream(streamId)}/replay`, query);
   }
 
   follow(streamId: string, options?: WriteOptions): Promise<Accepted> {

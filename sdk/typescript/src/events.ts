@@ -335,6 +335,37 @@ export interface ClipCreated extends Envelope {
   title: string;
 }
 
+/** The media service could not cut a clip; it will never play. */
+export interface ClipFailed extends Envelope {
+  /** The clip (as in its ClipCreated). */
+  clip_id: string;
+  /** Why, for the clip's author (1..500 characters). */
+  reason: string;
+}
+
+/** The media service cut a clip: its MP4 and thumbnail are in S3 and it can be played. */
+export interface ClipReady extends Envelope {
+  /** The clip (as in its ClipCreated). */
+  clip_id: string;
+  /** The recording it was cut from (its ingest id). */
+  recording_id: string;
+  /** S3 bucket holding the clip's objects. */
+  bucket: string;
+  /** S3 key of the MP4 (H.264/AAC, faststart). */
+  video_key: string;
+  /** S3 key of the JPEG thumbnail. */
+  thumbnail_key: string;
+  /**
+   * Where the cut begins, ms from the start of the recording: the keyframe at or before the
+   * requested start (>= 0).
+   */
+  start_offset_ms: number;
+  /** Length of the MP4 in milliseconds, as measured (1..600000). */
+  duration_ms: number;
+  /** Size of the MP4 in bytes. */
+  size_bytes: number;
+}
+
 /** Ingest protocol (WebRTC is WHIP). */
 export type IngestProtocol = "webrtc" | "rtmp" | "srt" | "other";
 
@@ -395,6 +426,18 @@ export interface StreamKeyRotated extends Envelope {
   key_id: string;
   /** Hex SHA-256 of the stream key (a 256-bit random secret, so a fast hash suffices). */
   key_sha256: string;
+}
+
+/** A new thumbnail of a live stream was taken from its newest recorded segment. */
+export interface ThumbnailCaptured extends Envelope {
+  /** The recording (ingest id) it was taken from. */
+  recording_id: string;
+  /** S3 bucket holding it. */
+  bucket: string;
+  /** S3 key of the JPEG; each capture has its own key. */
+  s3_key: string;
+  /** Where in the recording it was taken, ms from its start (>= 0). */
+  offset_ms: number;
 }
 
 /** The chat restrictions of the stream changed; the record carries the full new set. */
@@ -882,10 +925,13 @@ export interface EventMap {
   "livefold.costream.GuestMuted": GuestMuted;
   "livefold.folds.EventRefused": EventRefused;
   "livefold.media.ClipCreated": ClipCreated;
+  "livefold.media.ClipFailed": ClipFailed;
+  "livefold.media.ClipReady": ClipReady;
   "livefold.media.IngestStarted": IngestStarted;
   "livefold.media.IngestStopped": IngestStopped;
   "livefold.media.RecordingFinished": RecordingFinished;
   "livefold.media.StreamKeyRotated": StreamKeyRotated;
+  "livefold.media.ThumbnailCaptured": ThumbnailCaptured;
   "livefold.moderation.ChatModeChanged": ChatModeChanged;
   "livefold.moderation.ContentJudged": ContentJudged;
   "livefold.moderation.FilterSettingsChanged": FilterSettingsChanged;
@@ -949,10 +995,13 @@ export const EVENT_NAMES: readonly EventName[] = [
   "livefold.costream.GuestMuted",
   "livefold.folds.EventRefused",
   "livefold.media.ClipCreated",
+  "livefold.media.ClipFailed",
+  "livefold.media.ClipReady",
   "livefold.media.IngestStarted",
   "livefold.media.IngestStopped",
   "livefold.media.RecordingFinished",
   "livefold.media.StreamKeyRotated",
+  "livefold.media.ThumbnailCaptured",
   "livefold.moderation.ChatModeChanged",
   "livefold.moderation.ContentJudged",
   "livefold.moderation.FilterSettingsChanged",
