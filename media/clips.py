@@ -162,7 +162,9 @@ class ClipCutter:
         deadline = time.monotonic() + LIVE_WAIT_SECONDS
         while True:
             found = recordings.timeline(self.store, bucket, prefix, recordings.RENDITIONS)
-            if found.finished or found.length_ms >= end or time.monotonic() > deadline:
+            # Only a recording being written gets more segments: the rest is answered at once.
+            done = found.finished or not found.segments or found.length_ms >= end
+            if done or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         if not found.segments:
