@@ -24,6 +24,7 @@ from gateway import (
     follows,
     media,
     moderation,
+    notifications,
     openapi,
     payments,
     polls,
@@ -56,7 +57,7 @@ from livefold.settings import Settings
 
 RESOURCES = (
     streams, chat, reactions, polls, quizzes, tips, moderation, follows, costream, media,
-    replay, event_status, analytics,
+    replay, event_status, analytics, notifications,
 )  # fmt: skip
 WRITES: list[Write] = [write for module in RESOURCES for write in getattr(module, "WRITES", [])]
 READS: list[Read] = [read for module in RESOURCES for read in getattr(module, "READS", [])]

@@ -13,7 +13,8 @@ Keys `<stream>/.../u/<user>` are one user's own view (a quiz player's rank): the
 that user's sockets. A `rejected` record (an event a fold refused after its 202, or
 moderation's word on a chat message: held for review, blocked) goes at once, as a `rejected`
 (or `held`) frame, to every socket signed in as the event's actor, subscribed or not: the
-author learns what became of their write, on whichever gateway they are.
+author learns what became of their write, on whichever gateway they are. A notification
+(gateway/inboxes.py) goes the same way, as a `notification` frame, to each of its recipients.
 """
 
 from __future__ import annotations
@@ -138,6 +139,15 @@ class Hub:
         for subscriber in list(sockets):
             subscriber.send_frame(wire)
         metrics.frames_sent.inc(len(sockets))
+
+    def notify(self, users: list[str], notification: dict[str, Any]) -> None:
+        """A `notification` frame to every socket of these users, subscribed or not."""
+        wire: Wire | None = None
+        for user in users:
+            for subscriber in list(self.signed_in.get(user, ())):
+                wire = wire or Wire({"type": "notification", "notification": notification})
+                subscriber.send_frame(wire)
+                metrics.frames_sent.inc()
 
     # ------------------------------------------------------------ sockets
 

@@ -24,6 +24,8 @@ from gateway.errors import ApiError
 from gateway.feed import FeedRecord, Reader, StateFeed
 from gateway.hub import Hub
 from gateway.idempotency import Answers
+from gateway.inboxes import CHANNEL as NOTIFICATIONS
+from gateway.inboxes import Inboxes
 from gateway.limits import TokenBuckets
 from gateway.outcomes import Outcomes, Position
 from gateway.resends import LoggedWrites, keyed_headers
@@ -93,6 +95,7 @@ class Gateway:
         self._heartbeats: asyncio.Task[None] | None = None
         self._created: dict[str, None] = {}  # streams created here, oldest first
         self.outcomes = Outcomes(settings)
+        self.inboxes = Inboxes()
         # Other threads the process needs, by name (the accounts follower): True while alive.
         self.vitals: dict[str, Callable[[], bool]] = {}
 
@@ -161,6 +164,11 @@ class Gateway:
             if record.written_ms:
                 metrics.state_lag_seconds.observe((now_ms - record.written_ms) / 1000)
             message = record.message
+            if message.channel == NOTIFICATIONS:  # personal: never in the store or subscribed
+                for users, notification in self.inboxes.apply(message):
+                    self.hub.notify(users, notification)
+                channels[message.channel] += 1
+                continue
             try:
                 if message.kind == "rejected":
                     self.outcomes.rejected(message.value)

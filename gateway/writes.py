@@ -74,6 +74,7 @@ class Write:
     prepare: Prepare | None = None  # checks and fields that need the state or the caller
     after: After | None = None  # once Kafka acknowledged (e.g. start a payment)
     new_stream: bool = False  # the event creates the stream: its id is generated too
+    account: bool = False  # the caller's own (keyed by their user id, as account events are)
     socket_name: str | None = None  # also a `send` frame's "write" on /ws (the hot path)
 
     @property
@@ -199,11 +200,14 @@ async def append_write(
     """The rest of `perform`, once no earlier attempt of a keyed write answered it: rights,
     the event, its append (a keyed write only if the log does not hold it yet) and the answer."""
     principal, params = submission.principal, submission.params
-    stream_id = event_id if write.new_stream else params["stream_id"]
-    if not write.new_stream:
-        stream_known(gateway, stream_id)
+    if write.account:
+        stream_id = principal.user_id
+    else:
+        stream_id = event_id if write.new_stream else params["stream_id"]
+        if not write.new_stream:
+            stream_known(gateway, stream_id)
     check_allowed(gateway, write.who, principal, stream_id)
-    if write.event_type not in UNRESTRICTED:
+    if write.event_type not in UNRESTRICTED and not write.account:
         restricted = gateway.rights.restriction(principal, stream_id, int(time.time() * 1000))
         if restricted is not None:
             raise forbidden(restricted)

@@ -41,7 +41,7 @@ from streams.catalog import STATE_TOPICS
 from streams.presence import anonymous_viewer, device_of
 
 PROTOCOL = "livefold.ws_protocol"
-CHANNELS = tuple(STATE_TOPICS)
+CHANNELS = tuple(name for name in STATE_TOPICS if name != "notifications")  # personal
 MAX_SUBSCRIPTIONS = 100
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer our close frame
 

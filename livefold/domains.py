@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livefold import audience, chat, media, polls, quizzes, reactions, stream, tips
+from livefold import audience, chat, media, notifications, polls, quizzes, reactions, stream, tips
 from livefold.folding import Domain
 
 DOMAINS: dict[str, Domain] = {
@@ -14,4 +14,5 @@ DOMAINS: dict[str, Domain] = {
     tips.CHANNEL: tips,
     audience.CHANNEL: audience,
     media.CHANNEL: media,
+    notifications.CHANNEL: notifications,  # last: it follows what the others decided
 }

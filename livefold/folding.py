@@ -1,10 +1,10 @@
 """The contract between livefold's folds and whatever drives them (a Faust agent, replay, a test).
 
 Each domain module (`stream`, `chat`, `polls`, `quizzes`, `reactions`, `tips`, `audience`,
-`media`; all listed in `livefold.domains.DOMAINS`) is a `Domain`: it names its output channel
-(`CHANNEL`), the event types it folds (`HANDLES`), the state each event belongs to (`key_of`,
-always within one stream, so a key's events share a partition), how often a timer should flush
-it (`FLUSH_EVERY`), and two pure functions:
+`media`, `notifications`; all listed in `livefold.domains.DOMAINS`) is a `Domain`: it names its
+output channel (`CHANNEL`), the event types it folds (`HANDLES`), the state each event belongs
+to (`key_of`, always within one stream, so a key's events share a partition), how often a timer
+should flush it (`FLUSH_EVERY`), and two pure functions:
 
 - `fold(state | None, event) -> (state, outputs)`: apply one event. Time comes only from the
   event's `occurred_at`, never the wall clock, so folding the log again rebuilds every state.

@@ -9,7 +9,10 @@ Every process of one install reads the same file, since they share the data dir.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -56,3 +59,37 @@ def install_secret(data_dir: Path, name: str) -> str:
     if not isinstance(secret, str) or not secret:
         raise ValueError(f"{path} holds no secret; remove it to make a new one")
     return secret
+
+
+def vapid_keys(data_dir: Path) -> dict[str, str]:
+    """This install's VAPID key pair for Web Push (RFC 8292), made the first time:
+    `private_pem` (PKCS#8, P-256) and `public_key` (the uncompressed point, base64url, what a
+    browser's `pushManager.subscribe` takes as `applicationServerKey`)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    def generate() -> dict[str, Any]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        point = key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return {"private_pem": pem.decode(), "public_key": base64url(point)}
+
+    loaded = load_or_create_key_file(keys_dir(data_dir) / "vapid.json", generate)
+    return {"private_pem": str(loaded["private_pem"]), "public_key": str(loaded["public_key"])}
+
+
+def webhook_secret(data_dir: Path, webhook_id: str) -> str:
+    """The secret a webhook's deliveries are signed with: derived from the install's secret
+    and the webhook's id, so the log never holds it and every process computes the same."""
+    key = install_secret(data_dir, "webhooks").encode()
+    return hmac.new(key, webhook_id.encode(), hashlib.sha256).hexdigest()
+
+
+def base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

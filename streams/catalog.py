@@ -35,6 +35,7 @@ STATE_TOPICS: dict[str, str] = {
     "media": "clips (once moderation allowed them) and recordings per stream",
     "moderation": "the moderation queue: messages held for a moderator",
     "modlog": "the moderation log: every verdict and action",
+    "notifications": "notifications per stream and who follows it (gateways, never subscribed)",
 }
 
 

@@ -293,6 +293,24 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "payload": {"title": "Blind run, day 3", "streamer": "Ashen"},
         },
     ),
+    "livefold.notifications.PushSubscribed": (
+        VIEWER,
+        {
+            "endpoint": "https://push.example.net/send/abc123",
+            "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1Xbjha"
+            "zAkj7I99e8QcYP7DkM",
+            "auth": "tBHItJI5svbpez7KI4CCXg",
+        },
+    ),
+    "livefold.notifications.PushUnsubscribed": (
+        VIEWER,
+        {"endpoint": "https://push.example.net/send/abc123"},
+    ),
+    "livefold.notifications.WebhookRegistered": (
+        STREAMER,
+        {"webhook_id": "hook-4", "url": "https://bot.example.net/livefold", "kinds": []},
+    ),
+    "livefold.notifications.WebhookRemoved": (STREAMER, {"webhook_id": "hook-4"}),
     "livefold.accounts.AccountCreated": (
         "system",
         {

@@ -61,7 +61,13 @@ FAMILIES = {
         "ClipFailed",
         "ThumbnailCaptured",
     },
-    "notifications": {"NotificationRequested"},
+    "notifications": {
+        "NotificationRequested",
+        "PushSubscribed",
+        "PushUnsubscribed",
+        "WebhookRegistered",
+        "WebhookRemoved",
+    },
     "accounts": {
         "AccountCreated",
         "ProfileChanged",

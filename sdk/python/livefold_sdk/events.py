@@ -716,6 +716,44 @@ class NotificationRequested(Envelope):
     payload: dict[str, str]
 
 
+class PushSubscribed(Envelope):
+    """A user's browser subscribed to Web Push (the PushSubscription it made); stream_id is the
+    user's id.
+    """
+
+    # The push service URL the browser gave (https).
+    endpoint: str
+    # The subscription's P-256 public key, base64url.
+    p256dh: str
+    # The subscription's 16-byte auth secret, base64url.
+    auth: str
+
+
+class PushUnsubscribed(Envelope):
+    """A user dropped a Web Push subscription; stream_id is the user's id."""
+
+    # The push service URL of the subscription.
+    endpoint: str
+
+
+class WebhookRegistered(Envelope):
+    """A user registered a webhook for their notifications; stream_id is the user's id."""
+
+    # Unique id; its signing secret derives from it.
+    webhook_id: str
+    # Where notifications are POSTed (http or https).
+    url: str
+    # The notification kinds sent; empty for every kind.
+    kinds: list[str]
+
+
+class WebhookRemoved(Envelope):
+    """A user removed a webhook; stream_id is the user's id."""
+
+    # The webhook removed.
+    webhook_id: str
+
+
 # Why the poll closed.
 PollCloseReason = Literal[
     "expired",
@@ -1033,6 +1071,10 @@ EVENT_TYPES: dict[str, Any] = {
     "livefold.moderation.UserUnblocked": UserUnblocked,
     "livefold.moderation.VerdictIssued": VerdictIssued,
     "livefold.notifications.NotificationRequested": NotificationRequested,
+    "livefold.notifications.PushSubscribed": PushSubscribed,
+    "livefold.notifications.PushUnsubscribed": PushUnsubscribed,
+    "livefold.notifications.WebhookRegistered": WebhookRegistered,
+    "livefold.notifications.WebhookRemoved": WebhookRemoved,
     "livefold.polls.PollClosed": PollClosed,
     "livefold.polls.PollCreated": PollCreated,
     "livefold.polls.PollOpened": PollOpened,
@@ -1100,6 +1142,10 @@ AnyEvent = (
     | UserUnblocked
     | VerdictIssued
     | NotificationRequested
+    | PushSubscribed
+    | PushUnsubscribed
+    | WebhookRegistered
+    | WebhookRemoved
     | PollClosed
     | PollCreated
     | PollOpened

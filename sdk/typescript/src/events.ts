@@ -660,6 +660,41 @@ export interface NotificationRequested extends Envelope {
   payload: Record<string, string>;
 }
 
+/**
+ * A user's browser subscribed to Web Push (the PushSubscription it made); stream_id is the user's
+ * id.
+ */
+export interface PushSubscribed extends Envelope {
+  /** The push service URL the browser gave (https). */
+  endpoint: string;
+  /** The subscription's P-256 public key, base64url. */
+  p256dh: string;
+  /** The subscription's 16-byte auth secret, base64url. */
+  auth: string;
+}
+
+/** A user dropped a Web Push subscription; stream_id is the user's id. */
+export interface PushUnsubscribed extends Envelope {
+  /** The push service URL of the subscription. */
+  endpoint: string;
+}
+
+/** A user registered a webhook for their notifications; stream_id is the user's id. */
+export interface WebhookRegistered extends Envelope {
+  /** Unique id; its signing secret derives from it. */
+  webhook_id: string;
+  /** Where notifications are POSTed (http or https). */
+  url: string;
+  /** The notification kinds sent; empty for every kind. */
+  kinds: string[];
+}
+
+/** A user removed a webhook; stream_id is the user's id. */
+export interface WebhookRemoved extends Envelope {
+  /** The webhook removed. */
+  webhook_id: string;
+}
+
 /** Why the poll closed. */
 export type PollCloseReason = "expired" | "closed_by_host" | "stream_ended" | "other";
 
@@ -950,6 +985,10 @@ export interface EventMap {
   "livefold.moderation.UserUnblocked": UserUnblocked;
   "livefold.moderation.VerdictIssued": VerdictIssued;
   "livefold.notifications.NotificationRequested": NotificationRequested;
+  "livefold.notifications.PushSubscribed": PushSubscribed;
+  "livefold.notifications.PushUnsubscribed": PushUnsubscribed;
+  "livefold.notifications.WebhookRegistered": WebhookRegistered;
+  "livefold.notifications.WebhookRemoved": WebhookRemoved;
   "livefold.polls.PollClosed": PollClosed;
   "livefold.polls.PollCreated": PollCreated;
   "livefold.polls.PollOpened": PollOpened;
@@ -1020,6 +1059,10 @@ export const EVENT_NAMES: readonly EventName[] = [
   "livefold.moderation.UserUnblocked",
   "livefold.moderation.VerdictIssued",
   "livefold.notifications.NotificationRequested",
+  "livefold.notifications.PushSubscribed",
+  "livefold.notifications.PushUnsubscribed",
+  "livefold.notifications.WebhookRegistered",
+  "livefold.notifications.WebhookRemoved",
   "livefold.polls.PollClosed",
   "livefold.polls.PollCreated",
   "livefold.polls.PollOpened",
