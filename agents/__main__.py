@@ -18,9 +18,16 @@ from pathlib import Path
 import faust
 from confluent_kafka.admin import AdminClient
 
-from agents.app import WORKER_PRODUCER, changelog_specs, create_app, register_codecs
+from agents.app import (
+    WORKER_PRODUCER,
+    changelog_specs,
+    changelog_topic,
+    create_app,
+    register_codecs,
+)
 from agents.folds import changelog_tables, configure_moderation, drivers, tables
 from agents.platform import ACCOUNTS, PlatformFold, PlatformModeration
+from agents.state_records import ChangelogFormat, window_table
 from agents.worker import FoldWorker
 from infra.errors import InfraError
 from livefold.data_keys import text_opener
@@ -46,10 +53,18 @@ def build(
     app = create_app(settings, web_port)
     producer = EventProducer(settings, codec, **WORKER_PRODUCER)
     platform = PlatformModeration(settings, codec, producer, platform_fold)
+    folds = drivers(app, settings.topic_partitions, platform, domains, text_opener(settings))
+    changelog = ChangelogFormat.registered(
+        codec,
+        (changelog_topic(settings, fold.name) for fold in folds),
+        (changelog_topic(settings, window_table(fold.name)) for fold in folds),
+    )
+    for fold in folds:
+        fold.changelog = changelog
     worker = FoldWorker(
         app,
         event_codec,
-        drivers(app, settings.topic_partitions, platform, domains, text_opener(settings)),
+        folds,
         platform,
         settings.topic_partitions,
         producer,

@@ -8,7 +8,10 @@ Codecs, registered with Faust by name:
 - `livefold` (`EVENT_CODEC`): events in the Confluent wire format, through `streams.codec.Codec`,
   the one codec producer, gateway, CLI and workers share. Decoding raises `DecodeError`; the
   worker dead-letters those records (`agents.worker`), so a bad record never stops an agent.
-- `livefold-state`: a fold state as `livefold.folding.dumps` writes it.
+- `livefold-state`, `livefold-window`: a fold state and a dedupe window chunk as their
+  changelog records hold them (`agents.state_records`: Confluent wire format, or the plain
+  JSON of before). Workers write those records themselves (`FoldDriver.take_writes`), with
+  the schema ids registered for each changelog topic; Faust only reads them, to recover.
 - `livefold-key`: a table key, UTF-8.
 
 Topics are never created behind the operator's back: event and state topics come from
@@ -25,13 +28,14 @@ from typing import Any
 import faust
 from faust.serializers import codecs
 
-from livefold import folding
+from agents.state_records import chunk_of, state_of
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.topics import COMPACTED, MAX_STATE_RECORD_BYTES, TopicSpec
 
 EVENT_CODEC = "livefold"
 STATE_CODEC = "livefold-state"
+WINDOW_CODEC = "livefold-window"
 KEY_CODEC = "livefold-key"
 # A worker killed without warning is noticed this fast; its partitions move then.
 SESSION_TIMEOUT = 6.0
@@ -56,10 +60,18 @@ class EventCodec(codecs.Codec):
 
 class StateCodec(codecs.Codec):
     def _dumps(self, state: Any) -> bytes:
-        return folding.dumps(state)
+        raise TypeError("fold states reach their changelog through FoldDriver.take_writes")
 
     def _loads(self, data: bytes) -> Any:
-        return folding.loads(data)
+        return state_of(data)
+
+
+class WindowCodec(codecs.Codec):
+    def _dumps(self, chunk: Any) -> bytes:
+        raise TypeError("window chunks reach their changelog through FoldDriver.take_writes")
+
+    def _loads(self, data: bytes) -> Any:
+        return chunk_of(data)
 
 
 class KeyCodec(codecs.Codec):
@@ -75,6 +87,7 @@ def register_codecs(codec: Codec) -> EventCodec:
     event_codec = EventCodec(codec)
     codecs.register(EVENT_CODEC, event_codec)
     codecs.register(STATE_CODEC, StateCodec())
+    codecs.register(WINDOW_CODEC, WindowCodec())
     codecs.register(KEY_CODEC, KeyCodec())
     return event_codec
 

@@ -43,9 +43,9 @@ from typing import Any
 import faust
 
 from agents.aiokafka_private import murmur2
-from agents.app import KEY_CODEC, STATE_CODEC
+from agents.app import KEY_CODEC, STATE_CODEC, WINDOW_CODEC
 from agents.faust_private import count_table_set, forget_in_memory, store_in_memory
-from agents.state_records import StateRecords, chunk_bytes
+from agents.state_records import ChangelogFormat, StateRecords
 from livefold.folding import SEEN, Domain, Output, Rejected
 from streams.consumer import Record
 from streams.events import Event
@@ -78,11 +78,11 @@ class FoldTable(faust.Table[str, Any]):
 
 
 class WindowTable(FoldTable):
-    """A fold's dedupe windows in chunks (`agents.state_records`), JSON records."""
+    """A fold's dedupe windows in chunks (`agents.state_records`)."""
 
     def __init__(self, app: faust.App, name: str, partitions: int, **kwargs: Any):
         super().__init__(app, name, partitions, **kwargs)
-        self.value_serializer = "json"
+        self.value_serializer = WINDOW_CODEC
 
 
 def event_time_order(records: Iterable[Record]) -> Iterator[Record]:
@@ -199,6 +199,7 @@ class FoldDriver:
         self.handles = domain.HANDLES
         self.in_event_time_order = in_event_time_order
         self.skips = skips
+        self.changelog: ChangelogFormat | None = None  # set once registered (agents.__main__)
         self._touched: dict[str, Any] = {}
 
     @property
@@ -247,19 +248,25 @@ class FoldDriver:
         returned encoded as it is now, for the changelog once the outputs that go with it
         were published (`agents.worker`)."""
         touched, self._touched = self._touched, {}
+        if touched and self.changelog is None:
+            raise RuntimeError(f"the {self.name} fold's changelog format is not registered")
         writes = []
         for key, state in touched.items():
+            assert self.changelog is not None
             store_in_memory(self.table, key, state)
             partition = partition_of(state["stream_id"], self.table.partitions)
             view, chunks = self.records.encode(key, state)
-            writes.append(Write(self.table, key, partition, view))
+            topic = self.table.changelog_topic.get_topic_name()
+            writes.append(Write(topic, key, partition, self.changelog.view(topic, view)))
+            window_topic = self.window.changelog_topic.get_topic_name()
             for chunk, record in chunks:
                 # In memory too, as Faust keeps what its tables' changelogs hold.
                 if record is None:
                     forget_in_memory(self.window, chunk)
                 else:
                     store_in_memory(self.window, chunk, record)
-                writes.append(Write(self.window, chunk, partition, chunk_bytes(record)))
+                value = self.changelog.chunk(window_topic, record)
+                writes.append(Write(window_topic, chunk, partition, value))
         return writes
 
 
@@ -267,11 +274,10 @@ class FoldDriver:
 class Write:
     """A state for a table's changelog, encoded when its batch was folded."""
 
-    table: FoldTable
+    topic: str  # the table's changelog
     key: str
     partition: int
     value: bytes | None  # None deletes the key (a window chunk no longer needed)
 
     def send(self, producer: EventProducer) -> None:
-        topic = self.table.changelog_topic.get_topic_name()
-        producer.send_raw(topic, self.key.encode(), self.value, self.partition)
+        producer.send_raw(self.topic, self.key.encode(), self.value, self.partition)

@@ -23,7 +23,7 @@ from confluent_kafka.admin import AdminClient
 from agents.driver import partition_of
 from agents.folds import TABLES
 from agents.platform import ACCOUNTS, MODERATION
-from livefold.folding import loads
+from agents.state_records import state_of
 from livefold.moderation import fold as moderation
 from livefold.moderation.state import PLATFORM, ModerationState
 from livefold.settings import Settings
@@ -52,7 +52,7 @@ def live_states(
     for message in read_raw(settings, partitions):
         key, value = message.key(), message.value()
         if key is not None and value is not None:
-            states[topics[message.topic() or ""]][key.decode()] = loads(value)
+            states[topics[message.topic() or ""]][key.decode()] = state_of(value)
     platform = platform_state(settings, codec or Codec.from_settings(settings))
     if platform is not None:
         states[moderation.CHANNEL][PLATFORM] = platform

@@ -109,6 +109,10 @@ class Publisher:
             _, action = self.waiting.popleft()
             action()
 
+    def send(self, output: Notice) -> None:
+        """A notice out now, past anything held (what became of a batch, `agents.worker`)."""
+        self._send(self.writer.record(output))
+
     def _send(self, record: StateRecord) -> None:
         self.producer.send_raw(record.topic, record.key.encode(), record.value)
         self.records_sent += 1

@@ -18,18 +18,31 @@ A recovered view (`_seen_len` present) gets its window back from the chunks on f
 window cut back, it is the state as a batch found it, for the driver to go back to when a fold
 raises (`StateRecords.snapshot`). States in memory, folds and replay digests are unchanged: the
 window is bookkeeping (`folding.facts` leaves it out), and the ids come back in their order.
+
+Changelogs are topics like any other, so their records are in Confluent's wire format with a
+schema in the registry (`ChangelogFormat`, registered under `<changelog>-<record name>`): a
+view is a `livefold.state.FoldState` (the state as JSON text, as `folding.dumps` writes it,
+read back with `folding.loads`), a chunk a `livefold.state.DedupeWindowChunk`. Any Confluent
+consumer (`AvroDeserializer`) reads them; records written before this format (plain JSON)
+still read.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import fastavro
 
 from livefold.folding import SEEN, dumps, loads
+
+if TYPE_CHECKING:
+    from streams.codec import Codec
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +166,100 @@ def _appended_since(window: dict[str, None], last_id: str | None) -> int | None:
     return None
 
 
-def chunk_bytes(record: dict[str, Any] | None) -> bytes | None:
-    if record is None:
-        return None
-    return json.dumps(record, separators=(",", ":")).encode()
+FOLD_STATE = "livefold.state.FoldState"
+WINDOW_CHUNK = "livefold.state.DedupeWindowChunk"
+FOLD_STATE_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "FoldState",
+    "namespace": "livefold.state",
+    "doc": "A fold's state in its table's changelog, keyed by the state's key.",
+    "fields": [
+        {
+            "name": "state",
+            "type": "string",
+            "doc": "The state as JSON, its dedupe window left out (agents/state_records.py).",
+        }
+    ],
+}
+WINDOW_CHUNK_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "DedupeWindowChunk",
+    "namespace": "livefold.state",
+    "doc": "Part of a fold state's dedupe window, keyed '<state key>#<chunk number>'.",
+    "fields": [
+        {"name": "stream_id", "type": "string", "doc": "The stream of the state."},
+        {"name": "start", "type": "long", "doc": "How many ids were appended before the first."},
+        {"name": "ids", "type": {"type": "array", "items": "string"}, "doc": "Event ids."},
+    ],
+}
+_CHUNK = fastavro.parse_schema(WINDOW_CHUNK_SCHEMA)
+_MAGIC = 0
+
+
+@dataclass(frozen=True)
+class ChangelogFormat:
+    """The wire-format header (magic byte, schema id) of each changelog topic's records."""
+
+    headers: dict[str, bytes]  # changelog topic -> header
+
+    @classmethod
+    def registered(
+        cls, codec: Codec, views: Iterable[str], windows: Iterable[str]
+    ) -> ChangelogFormat:
+        """Register the record schemas for the views' and windows' changelog topics."""
+        headers = {}
+        for topics, name, schema in (
+            (views, FOLD_STATE, FOLD_STATE_SCHEMA),
+            (windows, WINDOW_CHUNK, WINDOW_CHUNK_SCHEMA),
+        ):
+            for topic in topics:
+                schema_id = codec.register(f"{topic}-{name}", json.dumps(schema))
+                headers[topic] = bytes([_MAGIC]) + schema_id.to_bytes(4, "big")
+        return cls(headers)
+
+    def view(self, topic: str, state_json: bytes) -> bytes:
+        """A `FoldState` record: an Avro string is its length (zigzag varint), then UTF-8."""
+        return self.headers[topic] + _varint(len(state_json) << 1) + state_json
+
+    def chunk(self, topic: str, record: dict[str, Any] | None) -> bytes | None:
+        if record is None:
+            return None
+        out = io.BytesIO()
+        out.write(self.headers[topic])
+        fastavro.schemaless_writer(out, _CHUNK, record)
+        return out.getvalue()
+
+
+def state_of(value: bytes) -> Any:
+    """A fold state from its changelog record (`FoldState`, or the plain JSON of before)."""
+    if value[:1] != bytes([_MAGIC]):
+        return loads(value)
+    length, start = _read_varint(value, 5)
+    return loads(value[start : start + (length >> 1)])
+
+
+def chunk_of(value: bytes) -> Any:
+    """A window chunk from its changelog record (`DedupeWindowChunk`, or plain JSON)."""
+    if value[:1] != bytes([_MAGIC]):
+        return json.loads(value)
+    return fastavro.schemaless_reader(io.BytesIO(value[5:]), _CHUNK, None)
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while number > 0x7F:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+def _read_varint(data: bytes, at: int) -> tuple[int, int]:
+    number = shift = 0
+    while True:
+        byte = data[at]
+        number |= (byte & 0x7F) << shift
+        at += 1
+        if not byte & 0x80:
+            return number, at
+        shift += 7

@@ -15,7 +15,8 @@ For each batch the transport delivers (`agents.faust_private`):
    notices do not wait for the verdicts' acks (a notice is shown at once; if the worker dies
    before the acks, its successor issues the same verdict again);
 6. wait until Kafka has the emitted events, and once none of the batch's updates is held: send
-   the encoded states to the changelogs, then ack the batch's records.
+   the encoded states to the changelogs and what became of each event (`outcomes` state topic,
+   which every gateway follows for `GET /api/v1/events/{id}`), then ack the batch's records.
 
 Faust commits offsets only up to acked records, and flushes the producer first, so a committed
 event's state, emitted events and state records are all in Kafka. A worker killed anywhere in
@@ -57,11 +58,11 @@ from agents.faust_private import Batch, BatchConsumer, BatchTransport, tables_re
 from agents.platform import PlatformModeration
 from agents.publish import Publisher
 from agents.timings import Timings
-from livefold.folding import Output, Rejected, refusal_event
+from livefold.folding import Notice, Output, Rejected, outcome_notices, refusal_event
 from livefold.moderation.state import PLATFORM
 from streams.catalog import DEADLETTER_TOPIC, catalog
 from streams.codec import DecodeError, EventValidationError
-from streams.consumer import Record, deadletter_headers
+from streams.consumer import Record, deadletter_headers, undecodable_record
 from streams.events import Event
 from streams.producer import EventProducer, RawRecord
 from streams.state import StateWriter
@@ -142,7 +143,8 @@ class FoldWorker:
             records = await self._decode(batch.records)
             outputs, failures = self._fold(records)
             self.timings.add("decode_and_fold", time.time() - locked)
-            await self._write(outputs, batch, failures)
+            outcomes = outcome_notices((record.event for record in records), outputs)
+            await self._write(outputs, batch, failures, outcomes)
             self.events += len(records)
 
     def _fold(self, records: list[Record]) -> tuple[list[Output], list[FoldFailure]]:
@@ -169,7 +171,10 @@ class FoldWorker:
         outputs: list[Output],
         batch: Batch | None = None,
         failures: Sequence[FoldFailure] = (),
+        outcomes: Sequence[Notice] = (),
     ) -> None:
+        """`outcomes` go out last, once the batch's outputs did: a gateway told "applied" or
+        "rejected" knows the outputs are in Kafka."""
         self.batches += 1
         emitted = [output for output in outputs if isinstance(output, Event)]
         emitted += [
@@ -188,6 +193,8 @@ class FoldWorker:
         def commit() -> None:
             for write in writes:
                 write.send(self.sender)
+            for outcome in outcomes:
+                self.publisher.send(outcome)
             if batch is not None:
                 consumer = self.app.consumer
                 assert isinstance(consumer, BatchConsumer)
@@ -268,7 +275,8 @@ class FoldWorker:
     async def _dead_letter(self, message: Any, reason: str) -> None:
         log.warning("dead-lettering %s[%d]@%d: %s", *_position(message), reason)
         headers = deadletter_headers(reason, *_position(message))
-        value = message.value if isinstance(message.value, bytes) else b""
+        original = message.value if isinstance(message.value, bytes) else None
+        value = undecodable_record(self.codec.codec, original, reason, *_position(message))
         self.sender.send_raw(DEADLETTER_TOPIC, message.key, value, None, headers)
 
     async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -13,12 +13,14 @@ import time
 from typing import Any
 
 from agents.driver import fold_batch
-from agents.state_records import StateRecords, chunk_bytes
+from agents.state_records import ChangelogFormat, StateRecords
 from bench.sessions import generate
 from livefold.domains import DOMAINS
 from livefold.folding import SEEN, dumps
 from livefold.settings import Settings
 from streams.consumer import Record
+
+FORMAT = ChangelogFormat({"v": b"\x00\x00\x00\x00\x01", "w": b"\x00\x00\x00\x00\x02"})
 
 
 def fold_state_writes(
@@ -44,7 +46,7 @@ def fold_state_writes(
         blobs = [dumps(state) for states in touched.values() for state in states.values()]
         encoded_whole = time.perf_counter()
         parts = [
-            (view, [chunk_bytes(record) for _, record in chunks])
+            (FORMAT.view("v", view), [FORMAT.chunk("w", record) for _, record in chunks])
             for name, states in touched.items()
             for key, state in states.items()
             for view, chunks in [split[name].encode(key, state)]

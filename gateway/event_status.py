@@ -15,7 +15,7 @@ async def event_status(request: Request) -> Response:
     gateway = ready_gateway(request)
     principal = principal_of(request)
     event_id = request.path_params["event_id"]
-    found = await gateway.outcomes.status(event_id)
+    found = gateway.outcomes.status(event_id)
     if found is None or (found.pop("actor_id") != principal.user_id and not principal.is_admin):
         raise not_found(f"event {event_id!r}")
     return JSONResponse(found)

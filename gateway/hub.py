@@ -14,7 +14,7 @@ that user's sockets. A `rejected` record (an event a fold refused after its 202,
 moderation's word on a chat message: held for review, blocked) goes at once, as a `rejected`
 (or `held`) frame, to every socket signed in as the event's actor, subscribed or not: the
 author learns what became of their write, on whichever gateway they are. A notification
-(gateway/inboxes.py) goes the same way, as a `notification` frame, to each of its recipients.
+(streams/inboxes.py) goes the same way, as a `notification` frame, to each of its recipients.
 """
 
 from __future__ import annotations

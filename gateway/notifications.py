@@ -1,4 +1,4 @@
-"""Notifications: the signed-in user's list (gateway/inboxes.py), this install's VAPID public
+"""Notifications: the signed-in user's list (streams/inboxes.py), this install's VAPID public
 key, and where else to deliver them: Web Push subscriptions and signed webhooks (events keyed
 by the user's id, delivered by agents/notify.py). docs/notifications.md."""
 

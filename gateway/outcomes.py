@@ -1,33 +1,28 @@
 """What became of a write after its 202, as `GET /api/v1/events/{event_id}` tells its author
-(gateway/event_status.py).
+(gateway/event_status.py) and `Prefer: wait=...` waits for (gateway/writes.py).
 
-- `rejected` (with the fold's reason): every gateway hears every rejection from the state
-  topics (the same records that become `rejected` frames), so any gateway answers it.
-- `applied`: the fold workers have committed past the event's offset (they commit only once
-  its outputs, a rejection included, are on the state topics) and, to let a rejection written
-  just before that commit reach this gateway's feed, `SETTLE_SECONDS` have passed since.
-- `pending`: appended, not folded yet.
+Any gateway answers: the fold workers publish, once a batch's outputs are in Kafka, what became
+of each of its events on the `outcomes` state topic (`livefold.folding.outcome_notices`), which
+every gateway follows, as it follows the rejections the folds publish (the same records that
+become `rejected` frames, which usually come a little earlier).
 
-Where an event sits in the log is known to the gateway that appended it, so `applied` and
-`pending` come from that gateway (behind a load balancer: sticky sessions, or ask again);
-elsewhere an event not rejected is 404. Only the event's author (or an admin) may ask.
+- `applied` / `rejected` (with the fold's reason): from those records, on every gateway;
+- `pending`: appended by this gateway, not folded yet (another gateway does not know the event
+  until it is folded: 404 there meanwhile).
+
+A gateway knows the outcomes of the events folded since it started, and of recent batches
+before (the topic's notices that compaction left). Only the event's author (or an admin) may
+ask.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient
-
-from livefold.settings import Settings
-
 REMEMBERED = 100_000  # events per kind kept, oldest dropped first
-SETTLE_SECONDS = 1.0
-COMMITS_CACHED_SECONDS = 0.5
+FINAL = ("applied", "rejected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,64 +35,87 @@ class Position:
 
 
 class Outcomes:
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.positions: dict[str, Position] = {}
-        self.rejections: dict[str, dict[str, Any]] = {}
-        self.passed_at: dict[str, float] = {}  # event id -> when its commit was first seen
-        self._commits: dict[tuple[str, int], int] = {}
-        self._commits_at = 0.0
-        self._admin: AdminClient | None = None
+    def __init__(self) -> None:
+        self.positions: dict[str, Position] = {}  # appended here, not folded yet
+        self.finished: dict[str, dict[str, Any]] = {}  # event id -> its outcome
+        self.waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
 
     def appended(self, position: Position, event_id: str) -> None:
-        _remember(self.positions, event_id, position)
+        if event_id not in self.finished:
+            _remember(self.positions, event_id, position)
 
     def rejected(self, value: dict[str, Any]) -> None:
+        """A rejection record of a state topic (not a held message's word to its author)."""
         event_id = value.get("event_id")
         if isinstance(event_id, str) and value.get("frame", "rejected") == "rejected":
-            _remember(self.rejections, event_id, value)
+            self._finish(
+                event_id,
+                "rejected",
+                value.get("event_type"),
+                value.get("actor_id"),
+                value.get("reason"),
+            )
 
-    async def status(self, event_id: str) -> dict[str, Any] | None:
+    def folded(self, value: dict[str, Any]) -> None:
+        """An `outcomes` record: `{"events": [[id, actor, type, status, reason], ...]}`."""
+        for entry in value.get("events") or ():
+            if isinstance(entry, list) and len(entry) == 5 and entry[3] in FINAL:
+                event_id, actor_id, event_type, status, reason = entry
+                self._finish(str(event_id), status, event_type, actor_id, reason)
+
+    def _finish(
+        self, event_id: str, status: str, event_type: Any, actor_id: Any, reason: Any
+    ) -> None:
+        known = self.finished.get(event_id)
+        if known is not None and known["status"] == "rejected":
+            return  # a redelivered copy folds to nothing: the first outcome stands
+        outcome = {
+            "event_id": event_id,
+            "status": status,
+            "event_type": event_type,
+            "reason": reason,
+            "actor_id": actor_id,
+        }
+        _remember(self.finished, event_id, outcome)
+        self.positions.pop(event_id, None)
+        for waiter in self.waiters.pop(event_id, ()):
+            if not waiter.done():
+                waiter.set_result(outcome)
+
+    def status(self, event_id: str) -> dict[str, Any] | None:
         """The event's outcome (with "actor_id" to check who asks), None if unknown here."""
-        rejection = self.rejections.get(event_id)
-        if rejection is not None:
-            return {
-                "event_id": event_id,
-                "status": "rejected",
-                "event_type": rejection.get("event_type"),
-                "reason": rejection.get("reason"),
-                "actor_id": rejection.get("actor_id"),
-            }
+        known = self.finished.get(event_id)
+        if known is not None:
+            return dict(known)
         position = self.positions.get(event_id)
         if position is None:
             return None
-        committed = await self._committed()
-        folded = committed.get((position.topic, position.partition), -1) > position.offset
-        now = time.monotonic()
-        if folded:
-            first = self.passed_at.setdefault(event_id, now)
-            folded = now - first >= SETTLE_SECONDS
         return {
             "event_id": event_id,
-            "status": "applied" if folded else "pending",
+            "status": "pending",
             "event_type": position.event_type,
             "reason": None,
             "actor_id": position.actor_id,
         }
 
-    async def _committed(self) -> dict[tuple[str, int], int]:
-        if time.monotonic() - self._commits_at > COMMITS_CACHED_SECONDS:
-            self._commits = await asyncio.to_thread(self._read_commits)
-            self._commits_at = time.monotonic()
-        return self._commits
-
-    def _read_commits(self) -> dict[tuple[str, int], int]:
-        if self._admin is None:
-            self._admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
-        group = self.settings.fold_group
-        answer = self._admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
-        partitions: list[TopicPartition] = answer[group].result().topic_partitions or []
-        return {(p.topic, p.partition): p.offset for p in partitions}
+    async def wait(self, event_id: str, seconds: float) -> dict[str, Any] | None:
+        """The event's outcome once it is applied or rejected, within `seconds`; else its
+        status then (pending), None if unknown."""
+        known = self.finished.get(event_id)
+        if known is not None:
+            return dict(known)
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.waiters.setdefault(event_id, []).append(waiter)
+        try:
+            return dict(await asyncio.wait_for(asyncio.shield(waiter), seconds))
+        except TimeoutError:
+            return self.status(event_id)
+        finally:
+            waiting = self.waiters.get(event_id)
+            if waiting is not None and waiter in waiting:
+                waiting.remove(waiter)
+                if not waiting:
+                    del self.waiters[event_id]
 
 
 def _remember(entries: dict[str, Any], key: str, value: Any) -> None:

@@ -24,19 +24,20 @@ from gateway.errors import ApiError
 from gateway.feed import FeedRecord, Reader, StateFeed
 from gateway.hub import Hub
 from gateway.idempotency import Answers
-from gateway.inboxes import CHANNEL as NOTIFICATIONS
-from gateway.inboxes import Inboxes
 from gateway.limits import TokenBuckets
 from gateway.outcomes import Outcomes, Position
 from gateway.resends import LoggedWrites, keyed_headers
 from gateway.rights import MODERATOR_CHANNELS, PLATFORM, Rights
 from gateway.state import StateStore, as_stored
 from gateway.texts import SealedTexts
+from livefold.folding import OUTCOMES
 from livefold.settings import Settings
 from livefold.storage import object_store
 from streams.catalog import catalog
 from streams.codec import Codec
 from streams.events import Event
+from streams.inboxes import CHANNEL as NOTIFICATIONS
+from streams.inboxes import Inboxes
 from streams.presence import PresenceLog
 from streams.producer import Ack, AppendError, EventProducer, Headers
 from streams.validation import EventValidationError
@@ -94,7 +95,7 @@ class Gateway:
         self._logged: LoggedWrites | None = None
         self._heartbeats: asyncio.Task[None] | None = None
         self._created: dict[str, None] = {}  # streams created here, oldest first
-        self.outcomes = Outcomes(settings)
+        self.outcomes = Outcomes()
         self.inboxes = Inboxes()
         # Other threads the process needs, by name (the accounts follower): True while alive.
         self.vitals: dict[str, Callable[[], bool]] = {}
@@ -164,6 +165,9 @@ class Gateway:
             if record.written_ms:
                 metrics.state_lag_seconds.observe((now_ms - record.written_ms) / 1000)
             message = record.message
+            if message.channel == OUTCOMES:
+                self.outcomes.folded(message.value)
+                continue
             if message.channel == NOTIFICATIONS:  # personal: never in the store or subscribed
                 for users, notification in self.inboxes.apply(message):
                     self.hub.notify(users, notification)

@@ -256,13 +256,39 @@ def endpoint(write: Write) -> Callable[[Request], Awaitable[Response]]:
             request.headers.get(idempotency.HEADER),
             trace_id_of(request.headers.get("traceparent")),
         )
+        wait = preferred_wait(request.headers.get("prefer"), gateway)
         done = await perform(write, gateway, submission)
-        replayed = {"Idempotent-Replay": "true"} if done.replay else None
-        return JSONResponse(done.body, 202, headers=replayed)
+        headers = {"Idempotent-Replay": "true"} if done.replay else {}
+        if wait is None:
+            return JSONResponse(done.body, 202, headers=headers)
+        outcome = await gateway.outcomes.wait(done.body["event_id"], wait)
+        status = (outcome or {}).get("status", "pending")
+        body = {**done.body, "status": status}
+        if outcome is not None:
+            body.update(event_type=outcome["event_type"], reason=outcome["reason"])
+        headers["Preference-Applied"] = f"wait={wait:g}"
+        return JSONResponse(body, 202 if status == "pending" else 200, headers=headers)
 
     handle.__name__ = write.event_type.rsplit(".", 1)[-1]
     handle.__doc__ = write.summary
     return handle
+
+
+def preferred_wait(prefer: str | None, gateway: Gateway) -> float | None:
+    """Seconds to hold the answer for the write's outcome, from `Prefer: wait=<seconds>`
+    (RFC 7240) or `wait=applied` (the longest the gateway waits); None: answer at once."""
+    longest = gateway.settings.gateway_prefer_wait_max_seconds
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.split(";", 1)[0].strip().partition("=")
+        if name.strip().lower() != "wait":
+            continue
+        value = value.strip().strip('"').lower()
+        if value == "applied":
+            return longest
+        if value.isascii() and value.isdigit():
+            return min(float(value), longest)
+        raise ApiError(400, "bad_prefer", "Prefer: wait takes whole seconds or 'applied'")
+    return None
 
 
 def by_socket_name(writes: list[Write]) -> dict[str, Write]:

@@ -37,11 +37,11 @@ from gateway.runtime import Gateway, gateway_of
 from gateway.socket_tokens import TokenWatch
 from gateway.state import parse_cursor
 from gateway.uvicorn_private import RawSocket
-from streams.catalog import STATE_TOPICS
+from streams.catalog import GATEWAY_ONLY, STATE_TOPICS
 from streams.presence import anonymous_viewer, device_of
 
 PROTOCOL = "livefold.ws_protocol"
-CHANNELS = tuple(name for name in STATE_TOPICS if name != "notifications")  # personal
+CHANNELS = tuple(name for name in STATE_TOPICS if name not in GATEWAY_ONLY)
 MAX_SUBSCRIPTIONS = 100
 CLOSE_GRACE = 5.0  # seconds a closing peer has to answer our close frame
 

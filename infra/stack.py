@@ -28,7 +28,7 @@ def infrastructure(settings: Settings) -> list[Service]:
 def application(settings: Settings) -> list[Service]:
     """livefold's own processes (gateway, Faust workers, media), started once the stack is
     ready."""
-    from agents import analytics
+    from agents import analytics, notify
     from agents import service as folds
     from gateway import service as gateway
     from media import service as media
@@ -36,6 +36,7 @@ def application(settings: Settings) -> list[Service]:
     services: list[Service] = []
     services.append(analytics.service(settings))
     services += folds.services(settings)
+    services.append(notify.service(settings))
     services.append(media.service(settings))
     services.append(gateway.service(settings))  # last: it serves what the workers fold
     return services

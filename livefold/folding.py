@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -143,6 +143,31 @@ def refusal_event(rejected: Rejected) -> Event | None:
             "reason": rejected.reason,
         },
     )
+
+
+OUTCOMES = "outcomes"  # the state channel that says what became of each event folded
+
+
+def outcome_notices(events: Iterable[Event], outputs: Iterable[Output]) -> list[Notice]:
+    """What became of a batch's events, one notice per stream: `{"events": [[event_id,
+    actor_id, event_type, "applied" | "rejected", reason], ...]}`, for every gateway to answer
+    `GET /api/v1/events/{id}` (events of "system" left out: no client asks)."""
+    refused: dict[str, str] = {}
+    for output in outputs:
+        if isinstance(output, Rejected) and output.value.get("frame", "rejected") == "rejected":
+            refused.setdefault(output.event.event_id, output.reason)
+    by_stream: dict[str, dict[str, list[Any]]] = {}
+    for event in events:
+        if event.actor_id == "system":
+            continue
+        reason = refused.get(event.event_id)
+        status = "applied" if reason is None else "rejected"
+        entry = [event.event_id, event.actor_id, event.type, status, reason]
+        by_stream.setdefault(event.stream_id, {})[event.event_id] = entry
+    return [
+        Notice(OUTCOMES, stream_id, "folded", {"events": list(entries.values())})
+        for stream_id, entries in by_stream.items()
+    ]
 
 
 class Domain(Protocol):

@@ -16,7 +16,7 @@ topic alone, a notification is kept with its audience (followers, or one user) r
 to the followers of the moment, the newest `KEPT` are kept in (occurred_at, id) order, and a
 reply's verdict may come before or after its message. Outputs: an `Update` of the stream's
 notifications (key `<stream>`), an `Update` per follow (`<stream>/f/<user>`), and a `Notice`
-per notification, which gateways send to its recipients' sockets (`gateway/inboxes.py`).
+per notification, which gateways send to its recipients' sockets (`streams/inboxes.py`).
 """
 
 from __future__ import annotations

@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     # A keyed write sent again this long after its first attempt reached the log is still found
     # there and answered, not appended twice (gateway/resends.py, docs/reliability.md).
     gateway_resend_window_seconds: float = Field(default=900.0, gt=0)
+    # The longest a write with `Prefer: wait=...` (RFC 7240) is held for its outcome.
+    gateway_prefer_wait_max_seconds: float = Field(default=10.0, ge=0.0, le=60.0)
 
     # Tips are paid through "sandbox" (local, for `make run`: test cards and webhooks signed like
     # Stripe's) or "stripe" (a secret key and the webhook endpoint's signing secret; the API base

@@ -35,8 +35,11 @@ STATE_TOPICS: dict[str, str] = {
     "media": "clips (once moderation allowed them) and recordings per stream",
     "moderation": "the moderation queue: messages held for a moderator",
     "modlog": "the moderation log: every verdict and action",
-    "notifications": "notifications per stream and who follows it (gateways, never subscribed)",
+    "notifications": "notifications per stream and who follows it",
+    "outcomes": "what became of each event folded: applied, or rejected with the reason",
 }
+# State topics the gateways read for themselves; clients never subscribe to them.
+GATEWAY_ONLY = frozenset({"notifications", "outcomes"})
 
 
 def event_topic(domain: str) -> str:

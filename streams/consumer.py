@@ -4,6 +4,8 @@ from offset zero and then keep following them."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import threading
 import time
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+import fastavro
 from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
@@ -124,11 +127,53 @@ class EventReader:
             return Record(event, topic, partition, offset)
 
     def dead_letter(self, message: Message, reason: str) -> None:
-        """Append the record as it is to the dead-letter topic, with why and where from."""
-        headers = deadletter_headers(reason, *position_of(message))
+        """Append the record to the dead-letter topic (`undecodable_record`), with why and
+        where from."""
+        position = position_of(message)
+        value = undecodable_record(self.codec, message.value(), reason, *position)
+        headers = deadletter_headers(reason, *position)
         self.deadletter.append_raw(
-            DEADLETTER_TOPIC, message.key(), message.value() or b"", headers=list(headers)
+            DEADLETTER_TOPIC, message.key(), value, headers=list(headers)
         ).result(30)
+
+
+UNDECODABLE = "livefold.deadletter.UndecodableRecord"
+UNDECODABLE_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "UndecodableRecord",
+    "namespace": "livefold.deadletter",
+    "doc": "A record livefold could not decode as an event, kept as it was with why.",
+    "fields": [
+        {"name": "value", "type": ["null", "bytes"], "doc": "The record's value, untouched."},
+        {"name": "reason", "type": "string", "doc": "Why it could not be decoded."},
+        {"name": "topic", "type": "string", "doc": "Where it was read."},
+        {"name": "partition", "type": "int"},
+        {"name": "offset", "type": "long"},
+    ],
+}
+_UNDECODABLE = fastavro.parse_schema(UNDECODABLE_SCHEMA)
+
+
+def undecodable_record(
+    codec: Codec, value: bytes | None, reason: str, topic: str, partition: int, offset: int
+) -> bytes:
+    """What the dead-letter topic holds for a record that is not a livefold event: a
+    `livefold.deadletter.UndecodableRecord` in Confluent's wire format (the original bytes in
+    `value`), so that any Confluent consumer reads every record of the topic. (An event a fold
+    failed on goes there as the event it is.)"""
+    schema_id = codec.register(f"{DEADLETTER_TOPIC}-{UNDECODABLE}", json.dumps(UNDECODABLE_SCHEMA))
+    out = io.BytesIO()
+    out.write(b"\x00" + schema_id.to_bytes(4, "big"))
+    body = {"value": value, "reason": reason, "topic": topic, "partition": partition}
+    fastavro.schemaless_writer(out, _UNDECODABLE, {**body, "offset": offset})
+    return out.getvalue()
+
+
+def original_of(dead_letter: bytes) -> bytes | None:
+    """The original value of an `undecodable_record`."""
+    record: Any = fastavro.schemaless_reader(io.BytesIO(dead_letter[5:]), _UNDECODABLE, None)
+    value: bytes | None = record["value"]
+    return value
 
 
 def deadletter_headers(

@@ -1,7 +1,8 @@
 """`GET /api/v1/events/{event_id}`: an HTTP client learns what became of its write after the
-202: applied once the folds took it, rejected with the fold's reason (on any gateway), and
-nobody but its author may ask. Refusals are also events (`EventRefused`), so analysts find them
-in ClickHouse's `fold_refusals`."""
+202, on any gateway: applied once the folds took it, rejected with the fold's reason, and
+nobody but its author may ask. With `Prefer: wait` the write's answer waits for that outcome.
+Refusals are also events (`EventRefused`), so analysts find them in ClickHouse's
+`fold_refusals`."""
 
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ def test_a_write_is_pending_then_applied_and_a_refused_one_rejected_with_the_rea
     ((refused_type, fold, actor, reason),) = rows
     assert (refused_type, fold, actor) == ("livefold.polls.VoteCast", "polls", VIEWER)
     assert "closed" in reason
-    assert status(pair, pair.b, said["event_id"]) == 404  # applied: known where it was appended
+    elsewhere = eventually(lambda: (s := status(pair, pair.b, said["event_id"])) != 404 and s)
+    assert elsewhere == applied  # the other gateway knows it applied, from the folds' outcomes
 
 
 def test_the_python_sdk_asks_what_became_of_a_write(pair: Pair) -> None:
@@ -100,3 +102,42 @@ def test_the_python_sdk_asks_what_became_of_a_write(pair: Pair) -> None:
             lambda: (s := client.event_status(accepted["event_id"]))["status"] == "applied" and s
         )
         assert applied["event_type"] == "livefold.chat.MessageSent"
+
+
+def test_a_write_preferring_to_wait_is_answered_with_its_outcome(pair: Pair) -> None:
+    stream_id = pair.stream()
+    headers = {**pair.tokens.headers(VIEWER), "Prefer": "wait=10"}
+    said = httpx.post(
+        f"{pair.b.url}/api/v1/streams/{stream_id}/chat", json={"text": "hi"}, headers=headers
+    )
+    assert said.status_code == 200, said.text
+    assert said.headers["Preference-Applied"] == "wait=10"
+    body = said.json()
+    assert body["status"] == "applied" and body["event_type"] == "livefold.chat.MessageSent"
+    assert body["message_id"] and body["reason"] is None
+
+    poll = {"question": "Now?", "options": [{"option_id": "a", "text": "A"},
+            {"option_id": "b", "text": "B"}], "duration_seconds": 600}  # fmt: skip
+    poll_id = pair.post(pair.a, f"/streams/{stream_id}/polls", STREAMER, poll)["poll_id"]
+    pair.post(pair.a, f"/streams/{stream_id}/polls/{poll_id}/open", STREAMER)
+    vote = f"{pair.b.url}/api/v1/streams/{stream_id}/polls/{poll_id}/votes"
+    refused = httpx.post(
+        vote,
+        json={"option_ids": ["zzz"]},
+        headers={**pair.tokens.headers(VIEWER), "Prefer": "respond-async, wait=applied"},
+    )
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["status"] == "rejected" and "zzz" in refused.json()["reason"]
+    bad = httpx.post(vote, json={"option_ids": ["a"]},
+                     headers={**pair.tokens.headers(VIEWER), "Prefer": "wait=soon"})  # fmt: skip
+    assert bad.status_code == 400 and "wait" in bad.text
+
+
+def test_the_python_sdk_waits_for_a_write_to_be_applied_on_another_gateway(pair: Pair) -> None:
+    stream_id = pair.stream()
+    with Livefold(pair.b.url, auth=pair.tokens.token(VIEWER)) as client:
+        outcome = client.waiting(10).send_chat(stream_id, "waited for")
+        assert outcome["status"] == "applied"
+        assert client.send_chat(stream_id, "not waited for").keys() >= {"event_id"}
+    with Livefold(pair.a.url, auth=pair.tokens.token(VIEWER)) as client:
+        assert client.event_status(outcome["event_id"])["status"] == "applied"

@@ -12,7 +12,7 @@ from agents.folds import source_topics
 from agents.inspect import caught_up, live_states
 from bench.sessions import generate
 from infra.service import RunningService
-from livefold import chat, media, polls, reactions, tips
+from livefold import chat, media, notifications, polls, reactions, tips
 from livefold.domains import DOMAINS
 from livefold.folding import facts, fold_all
 from livefold.settings import Settings
@@ -88,7 +88,7 @@ def test_a_worker_killed_mid_stream_loses_and_double_counts_nothing(stack: Setti
         tip_messages = [e for e in events if e.name == "TipIntentCreated" and e.body["message"]]
         judged = {v.body["subject_id"] for v in verdicts if v.name == "ContentJudged"}
         assert judged == {t.body["tip_id"] for t in tip_messages}
-        for domain in (chat, tips, media):  # the folds that take moderation's verdicts
+        for domain in (chat, tips, media, notifications):  # the folds that take verdicts
             expected[domain.CHANNEL] = fold_all(domain, events + verdicts)[0]
         for name in DOMAINS:
             held = mine(live[name], run)

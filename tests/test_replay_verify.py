@@ -20,10 +20,11 @@ from agents.analytics_schema import drop_schema
 from agents.app import changelog_topic
 from agents.folds import source_topics
 from agents.inspect import read_raw
+from agents.state_records import ChangelogFormat, state_of
 from infra.service import running
 from infra.stack import infrastructure
 from livefold.analytics_store import clickhouse_client
-from livefold.folding import dumps, loads
+from livefold.folding import dumps
 from livefold.settings import Settings
 from streams.codec import Codec
 from streams.producer import EventProducer, producer_config
@@ -121,14 +122,16 @@ def test_a_forged_state_is_listed_with_its_fields_and_exits_1(
 ) -> None:
     settings, run = live
     stream_id = f"{run}-stream1"
-    (state,) = [
-        loads(message.value() or b"")
+    (record,) = [
+        message.value() or b""
         for message in read_raw(settings, changelog_partitions(settings, "stream"))
         if message.key() == stream_id.encode()
     ][-1:]
-    forged = {**state, "title": "forged"}
+    forged = {**state_of(record), "title": "forged"}
+    topic = changelog_topic(settings, "stream")
+    as_written = ChangelogFormat({topic: record[:5]})  # the worker's schema id
     producer = Producer(producer_config(settings))
-    producer.produce(changelog_topic(settings, "stream"), key=stream_id, value=dumps(forged))
+    producer.produce(topic, key=stream_id, value=as_written.view(topic, dumps(forged)))
     assert producer.flush(10) == 0
     code, checked, _ = verify(settings, "verify_forged_")
     assert code == 1

@@ -27,6 +27,7 @@ from livefold_sdk import (
     InvalidRequest,
     Livefold,
     NotFound,
+    Notification,
     OAuth,
     OAuthError,
     Pkce,
@@ -197,6 +198,40 @@ def test_chat_sent_over_rest_reaches_the_viewers_subscription(
                 await asyncio.sleep(0.05)
                 history = await viewer.chat_history(stream_id)
             assert [m["text"] for m in history["items"]] == ["hello from the Python SDK"]
+
+    run(scenario)
+
+
+def test_a_follower_is_told_over_the_socket_and_lists_it_and_registers_push_and_webhooks(
+    live: LiveGateway, people: People
+) -> None:
+    async def scenario() -> None:
+        async with (
+            AsyncLivefold(live.url, auth=people.streamer.session) as streamer,
+            AsyncLivefold(live.url, auth=people.viewer.session) as viewer,
+        ):
+            stream_id = await new_stream(streamer)
+            followed = await viewer.waiting(10).follow(stream_id)
+            assert followed["status"] == "applied"
+            deadline = time.monotonic() + 15
+            while stream_id not in (await viewer.notifications())["following"]:
+                assert time.monotonic() < deadline, "the follow did not reach the gateway"
+                await asyncio.sleep(0.05)
+            async with viewer.subscription() as subscription:
+                await streamer.go_live(stream_id)
+                frame = await next_of(subscription, Notification)
+            told = frame.notification
+            assert (told["kind"], told["stream_id"]) == ("stream_live", stream_id)
+            listed = await viewer.notifications(limit=5)
+            assert listed["notifications"][0]["notification_id"] == told["notification_id"]
+            key = (await viewer.vapid_public_key())["public_key"]
+            pushed = await viewer.register_push_subscription(
+                "https://push.example.net/s/9", key, "c2VjcmV0LWF1dGgtYnl0ZXM"
+            )
+            assert pushed["event_id"]
+            hook = await viewer.register_webhook("https://bot.example.net/h", ["stream_live"])
+            assert len(hook["secret"]) == 64
+            assert (await viewer.remove_webhook(hook["webhook_id"]))["event_id"]
 
     run(scenario)
 

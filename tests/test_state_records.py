@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agents.state_records import CHUNK, StateRecords, chunk_bytes
-from livefold.folding import DEDUPE_WINDOW, SEEN, dumps, loads, remember
+from agents.state_records import CHUNK, ChangelogFormat, StateRecords, chunk_of, state_of
+from livefold.folding import DEDUPE_WINDOW, SEEN, dumps, remember
 from streams.events import new_event
 
 
@@ -22,8 +22,12 @@ def fold_ids(state: dict[str, Any], count: int) -> None:
         state["messages"] += 1
 
 
+FORMAT = ChangelogFormat({"views": b"\x00\x00\x00\x00\x07", "windows": b"\x00\x00\x00\x00\x08"})
+
+
 class Changelog:
-    """What compaction keeps of the records written: the last value per key."""
+    """What compaction keeps of the records written (as the workers frame them): the last
+    value per key."""
 
     def __init__(self) -> None:
         self.view: bytes | None = None
@@ -31,14 +35,14 @@ class Changelog:
         self.bytes_written = 0
 
     def write(self, view: bytes, chunks: list[tuple[str, dict[str, Any] | None]]) -> None:
-        self.view = view
-        self.bytes_written += len(view)
+        self.view = FORMAT.view("views", view)
+        self.bytes_written += len(self.view)
         for key, record in chunks:
-            value = chunk_bytes(record)
+            value = FORMAT.chunk("windows", record)
             if value is None:
                 self.chunks.pop(key, None)
             else:
-                self.chunks[key] = json.loads(value)
+                self.chunks[key] = chunk_of(value)
                 self.bytes_written += len(value)
 
 
@@ -49,7 +53,9 @@ def test_a_recovered_state_gets_back_the_same_window_in_the_same_order() -> None
         changelog.write(*records.encode("stream-1", state))
 
         assert changelog.view is not None
-        recovered = StateRecords().restored("stream-1", loads(changelog.view), changelog.chunks.get)
+        recovered = StateRecords().restored(
+            "stream-1", state_of(changelog.view), changelog.chunks.get
+        )
         assert list(recovered[SEEN]) == list(state[SEEN])
         assert {k: v for k, v in recovered.items() if k != SEEN} == {
             k: v for k, v in state.items() if k != SEEN
@@ -64,11 +70,11 @@ def test_writing_on_after_a_recovery_continues_the_same_chunks() -> None:
     changelog.write(*records.encode("stream-1", state))
     assert changelog.view is not None
     again = StateRecords()  # a new worker
-    state = again.restored("stream-1", loads(changelog.view), changelog.chunks.get)
+    state = again.restored("stream-1", state_of(changelog.view), changelog.chunks.get)
     fold_ids(state, 12000)
     changelog.write(*again.encode("stream-1", state))
 
-    recovered = StateRecords().restored("stream-1", loads(changelog.view), changelog.chunks.get)
+    recovered = StateRecords().restored("stream-1", state_of(changelog.view), changelog.chunks.get)
     assert list(recovered[SEEN]) == list(state[SEEN])
 
 

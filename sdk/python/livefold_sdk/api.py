@@ -237,9 +237,47 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
 
     def event_status(self, event_id: str) -> R:
         """What became of an event you wrote (the `event_id` of its 202): `{"status":
-        "pending" | "applied" | "rejected", "reason", "event_type"}`. Pending and applied are
-        known to the gateway that accepted it; a rejection, to every gateway."""
+        "pending" | "applied" | "rejected", "reason", "event_type"}`, on any gateway (pending:
+        on the one that accepted it). To wait for it instead, write through `waiting()`."""
         return self._json(Call("GET", f"/events/{segment(event_id)}"))
+
+    # ------------------------------------------------------------ notifications
+
+    def notifications(self, *, limit: int | None = None, before: int | None = None) -> R:
+        """Your notifications, newest first (`before`: epoch ms, to page back), and the
+        streams you follow: `{"notifications": [...], "following": [...]}`."""
+        return self._json(Call("GET", "/notifications", params=fields(limit=limit, before=before)))
+
+    def vapid_public_key(self) -> R:
+        """`{"public_key"}`: the applicationServerKey a browser subscribes to Web Push with."""
+        return self._json(Call("GET", "/notifications/vapid-public-key"))
+
+    def register_push_subscription(
+        self, endpoint: str, p256dh: str, auth: str, *, idempotency_key: str | None = None
+    ) -> W:
+        """Deliver your notifications by Web Push to a browser's PushSubscription (its
+        endpoint and keys.p256dh, keys.auth)."""
+        path = "/notifications/push-subscriptions"
+        body = {"endpoint": endpoint, "p256dh": p256dh, "auth": auth}
+        return self._write("POST", path, idempotency_key, **body)
+
+    def unregister_push_subscription(
+        self, endpoint: str, *, idempotency_key: str | None = None
+    ) -> W:
+        path = "/notifications/push-subscriptions"
+        return self._write("DELETE", path, idempotency_key, endpoint=endpoint)
+
+    def register_webhook(
+        self, url: str, kinds: Sequence[str] = (), *, idempotency_key: str | None = None
+    ) -> W:
+        """POST your notifications (of `kinds`; none: every kind) to `url`, signed with the
+        `secret` that comes back (docs/notifications.md: how to check a delivery)."""
+        path = "/notifications/webhooks"
+        return self._write("POST", path, idempotency_key, url=url, kinds=list(kinds))
+
+    def remove_webhook(self, webhook_id: str, *, idempotency_key: str | None = None) -> W:
+        path = f"/notifications/webhooks/{segment(webhook_id)}"
+        return self._write("DELETE", path, idempotency_key)
 
     # ------------------------------------------------------------ quizzes
 

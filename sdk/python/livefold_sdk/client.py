@@ -9,9 +9,11 @@ methods (`livefold_sdk.api.Endpoints`).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Awaitable
 from types import TracebackType
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Self, TypeVar, cast
 
 import httpx
 
@@ -41,9 +43,23 @@ class _HttpClient(Generic[Http]):
         self.retry = retry or RetryPolicy()
         self._owns_http = http is None
         self.http: Http = http or self._new_http(timeout)
+        self.wait: float | None = None
 
     def _new_http(self, timeout: float) -> Http:
         raise NotImplementedError
+
+    def waiting(self, seconds: float = 10.0) -> Self:
+        """This client (same connection, auth and retries) whose writes wait for their outcome:
+        each is sent with `Prefer: wait=<seconds>` and returns `{"event_id", ..., "status":
+        "applied" | "rejected" | "pending", "reason", "event_type"}`, pending only if the folds
+        took longer than `seconds` (the gateway caps the wait; docs/gateway.md)."""
+        view = copy.copy(self)
+        view._owns_http = False
+        view.wait = seconds
+        return view
+
+    def _prepared(self, call: Call) -> Call:
+        return dataclasses.replace(call, wait=self.wait) if call.write else call
 
 
 class Livefold(Endpoints[Accepted, Json], _HttpClient[httpx.Client], Closing):
@@ -58,7 +74,7 @@ class Livefold(Endpoints[Accepted, Json], _HttpClient[httpx.Client], Closing):
 
     def request(self, call: Call) -> Any:
         """Any call the typed methods do not cover, with the same auth, keys and retries."""
-        return send(self.http, self.base_url, self.auth, call, self.retry)
+        return send(self.http, self.base_url, self.auth, self._prepared(call), self.retry)
 
     def close(self) -> None:
         if self._owns_http:
@@ -72,7 +88,7 @@ class AsyncLivefold(
         return httpx.AsyncClient(timeout=timeout)
 
     async def _send(self, call: Call) -> Any:
-        return await asend(self.http, self.base_url, self.auth, call, self.retry)
+        return await asend(self.http, self.base_url, self.auth, self._prepared(call), self.retry)
 
     def _accept(self, call: Call) -> Awaitable[Accepted]:
         return cast(Awaitable[Accepted], self._send(call))

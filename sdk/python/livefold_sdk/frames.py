@@ -77,13 +77,21 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """One of your notifications (docs/notifications.md), as it happened; on every socket you
+    are signed in on, subscribed or not."""
+
+    notification: dict[str, Any]  # notification_id, kind, stream_id, occurred_at, payload, ...
+
+
+@dataclass(frozen=True, slots=True)
 class Reconnected:
     attempts: int  # connection attempts it took
     code: int | None  # the close code that ended the previous connection (None: no close frame)
     reason: str
 
 
-Frame = Snapshot | Batch | Refusal | Rejected | Reconnected
+Frame = Snapshot | Batch | Refusal | Rejected | Notification | Reconnected
 
 
 def _updates(items: Any) -> tuple[Update, ...]:
@@ -97,7 +105,7 @@ def _notices(items: Any) -> tuple[Notice, ...]:
     )
 
 
-def parse(document: dict[str, Any]) -> Snapshot | Batch | Refusal | Rejected | None:
+def parse(document: dict[str, Any]) -> Snapshot | Batch | Refusal | Rejected | Notification | None:
     """A data frame from the gateway's JSON; None for control frames (pong, welcome...)."""
     kind = document.get("type")
     if kind == "snapshot":
@@ -126,6 +134,8 @@ def parse(document: dict[str, Any]) -> Snapshot | Batch | Refusal | Rejected | N
             event_type=str(document.get("event_type") or ""),
             reason=str(document.get("reason") or ""),
         )
+    if kind == "notification":
+        return Notification(dict(document.get("notification") or {}))
     if kind == "error":
         return Refusal(
             op=str(document.get("op") or ""),

@@ -65,6 +65,7 @@ class Call:
     write: bool = False  # an event write: gets an Idempotency-Key, may be retried
     idempotency_key: str | None = None
     raw: bool = False  # `path` is from the root (accounts, OAuth)
+    wait: float | None = None  # a write: `Prefer: wait=<seconds>`, answered with its outcome
 
     @property
     def retry_safe(self) -> bool:
@@ -125,6 +126,8 @@ class Attempt:
             headers["Authorization"] = f"Bearer {token}"
         if call.write:
             headers["Idempotency-Key"] = self.key
+            if call.wait is not None:
+                headers["Prefer"] = f"wait={max(0, round(call.wait))}"
         params = {k: v for k, v in (call.params or {}).items() if v is not None}
         url = base_url.rstrip("/") + ("" if call.raw else API) + call.path
         options: dict[str, Any] = {"headers": headers, "params": params}

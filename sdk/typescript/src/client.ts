@@ -6,6 +6,7 @@
 //   const { stream_id } = await live.createStream({ title: "Speedrun", category: "Games" });
 
 import type { Auth } from "./auth.js";
+import type { Notification } from "./frames.js";
 import { ModerationCalls } from "./moderation.js";
 import { type Call, DEFAULT_RETRY, type RetryPolicy, fields, segment, send } from "./transport.js";
 
@@ -14,6 +15,9 @@ export type Json = Record<string, unknown>;
 /** A write's answer: the event id, and the ids the gateway made. */
 export interface Accepted {
   event_id: string;
+  /** With `WriteOptions.wait`: what became of the write. */
+  status?: "pending" | "applied" | "rejected";
+  reason?: string | null;
   stream_id?: string;
   message_id?: string;
   poll_id?: string;
@@ -130,6 +134,17 @@ export type ClipRange =
 export interface WriteOptions {
   /** Your own key, to make a write idempotent across your own retries (default: one per call). */
   idempotencyKey?: string;
+  /** Wait up to this many seconds for the write's outcome (`Prefer: wait`, RFC 7240): the answer
+   * then also holds `status` ("applied" | "rejected", or "pending" if the folds took longer),
+   * `reason` and `event_type`. The gateway caps the wait (docs/gateway.md). */
+  wait?: number;
+}
+
+/** A write's answer when it waited for its outcome (`WriteOptions.wait`). */
+export interface NotificationList {
+  notifications: Notification[];
+  /** The streams you follow. */
+  following: string[];
 }
 
 export interface ClientOptions {
@@ -173,6 +188,7 @@ export class LivefoldClient extends ModerationCalls {
   protected override write(method: Call["method"], path: string, body: Json, options: WriteOptions = {}): Promise<Accepted> {
     const call: Call = { method, path, body: fields(body), write: true };
     if (options.idempotencyKey !== undefined) call.idempotencyKey = options.idempotencyKey;
+    if (options.wait !== undefined) call.wait = options.wait;
     return this.request<Accepted>(call);
   }
 
@@ -305,10 +321,47 @@ export class LivefoldClient extends ModerationCalls {
 
   // ------------------------------------------------------------ what became of a write
 
-  /** What became of an event you wrote (the `event_id` of its 202). Pending and applied are
-   * known to the gateway that accepted it; a rejection, to every gateway. */
+  /** What became of an event you wrote (the `event_id` of its 202), on any gateway (pending: on
+   * the one that accepted it). To wait for it instead, write with `{ wait: seconds }`. */
   eventStatus(eventId: string): Promise<EventStatus> {
     return this.read(`/events/${segment(eventId)}`);
+  }
+
+  // ------------------------------------------------------------ notifications
+
+  /** Your notifications, newest first (`before`: epoch ms, to page back), and the streams you
+   * follow (docs/notifications.md). */
+  notifications(query: { limit?: number; before?: number } = {}): Promise<NotificationList> {
+    return this.read("/notifications", query);
+  }
+
+  /** The applicationServerKey for `pushManager.subscribe`. */
+  vapidPublicKey(): Promise<{ public_key: string }> {
+    return this.read("/notifications/vapid-public-key");
+  }
+
+  /** Deliver your notifications by Web Push to this PushSubscription (`subscription.toJSON()`). */
+  registerPushSubscription(
+    subscription: { endpoint: string; keys: { p256dh: string; auth: string } },
+    options?: WriteOptions,
+  ): Promise<Accepted> {
+    const { endpoint, keys } = subscription;
+    const body = { endpoint, p256dh: keys.p256dh, auth: keys.auth };
+    return this.write("POST", "/notifications/push-subscriptions", body, options);
+  }
+
+  unregisterPushSubscription(endpoint: string, options?: WriteOptions): Promise<Accepted> {
+    return this.write("DELETE", "/notifications/push-subscriptions", { endpoint }, options);
+  }
+
+  /** POST your notifications (of `kinds`; none: every kind) to `url`, signed with the `secret`
+   * that comes back. */
+  registerWebhook(url: string, kinds: string[] = [], options?: WriteOptions): Promise<Accepted & { webhook_id: string; secret: string }> {
+    return this.write("POST", "/notifications/webhooks", { url, kinds }, options) as Promise<Accepted & { webhook_id: string; secret: string }>;
+  }
+
+  removeWebhook(webhookId: string, options?: WriteOptions): Promise<Accepted> {
+    return this.write("DELETE", `/notifications/webhooks/${segment(webhookId)}`, {}, options);
   }
 
   // ------------------------------------------------------------ quizzes

@@ -89,6 +89,23 @@ export interface Held {
   reason: string;
 }
 
+/** One of your notifications (docs/notifications.md), on every socket you are signed in on. */
+export interface NotificationFrame {
+  type: "notification";
+  notification: Notification;
+}
+
+export interface Notification {
+  notification_id: string;
+  kind: "stream_live" | "stream_starting_soon" | "chat_reply" | "tip_received" | string;
+  stream_id: string;
+  audience: "followers" | "user";
+  recipient_id: string | null;
+  /** Epoch milliseconds. */
+  occurred_at: number;
+  payload: Record<string, string>;
+}
+
 export interface Reconnected {
   type: "reconnected";
   /** Connection attempts it took. */
@@ -98,7 +115,7 @@ export interface Reconnected {
   reason: string;
 }
 
-export type Frame = Snapshot | Batch | Refusal | Rejected | Held | Reconnected;
+export type Frame = Snapshot | Batch | Refusal | Rejected | Held | NotificationFrame | Reconnected;
 
 const list = (value: unknown): Record<string, unknown>[] =>
   Array.isArray(value) ? value.filter((item) => item !== null && typeof item === "object") : [];
@@ -128,7 +145,7 @@ function authorFeedback(doc: Record<string, unknown>) {
 }
 
 /** A data frame from the gateway's JSON; null for control frames (pong, welcome...). */
-export function parseFrame(doc: Record<string, unknown>): Snapshot | Batch | Refusal | Rejected | Held | null {
+export function parseFrame(doc: Record<string, unknown>): Snapshot | Batch | Refusal | Rejected | Held | NotificationFrame | null {
   const common = {
     stream: String(doc.stream),
     channel: String(doc.channel),
@@ -148,6 +165,8 @@ export function parseFrame(doc: Record<string, unknown>): Snapshot | Batch | Ref
     }
     case "held":
       return { type: "held", ...authorFeedback(doc), message_id: text(doc.message_id), rule: text(doc.rule), category: text(doc.category) };
+    case "notification":
+      return { type: "notification", notification: (doc.notification ?? {}) as Notification };
     case "error": {
       const refusal: Refusal = { type: "refusal", op: String(doc.op ?? ""), reason: String(doc.reason ?? "") };
       if (typeof doc.stream === "string") refusal.stream = doc.stream;

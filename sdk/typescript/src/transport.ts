@@ -28,6 +28,8 @@ export interface Call {
   /** An event write: gets an Idempotency-Key and may be retried. */
   write?: boolean;
   idempotencyKey?: string;
+  /** A write: `Prefer: wait=<seconds>`, answered with its outcome. */
+  wait?: number;
 }
 
 /** A path parameter, escaped (ids and terms may hold '/', spaces...). */
@@ -85,6 +87,7 @@ export async function send(baseUrl: string, auth: Auth, call: Call, policy: Retr
     refresh = false;
     if (token !== undefined) headers.Authorization = `Bearer ${token}`;
     if (key !== undefined) headers["Idempotency-Key"] = key;
+    if (call.write && call.wait !== undefined) headers.Prefer = `wait=${Math.max(0, Math.round(call.wait))}`;
     const init: RequestInit = { method: call.method, headers };
     if (call.body !== undefined) {
       headers["Content-Type"] = "application/json";

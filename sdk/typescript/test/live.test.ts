@@ -212,6 +212,35 @@ test("the studio's calls: a stream key, media addresses, a guest invited and rem
   await assert.rejects(host.analytics(streamId, "fortnight" as "hour"), (error: unknown) => error instanceof ApiError && error.field("bucket") !== undefined);
 });
 
+test("a write can wait for its outcome, and a follower hears the stream go live", async () => {
+  const host = new LivefoldClient(url, { auth: streamer });
+  const guest = new LivefoldClient(url, { auth: viewer });
+  const streamId = await newStream(host);
+  const said = await guest.sendChat(streamId, "waiting for it", {}, { wait: 10 });
+  assert.equal(said.status, "applied");
+  const { poll_id } = await host.createPoll(streamId, { question: "Late?", options: ["yes", "no"], duration_seconds: 600 });
+  const refused = await guest.vote(streamId, poll_id, "1", { wait: 10 });
+  assert.equal(refused.status, "rejected"); // never opened
+  assert.match(String(refused.reason), /open/);
+  const followed = await guest.follow(streamId, { wait: 10 });
+  assert.equal(followed.status, "applied");
+  const live = subscription(url, viewer);
+  await live.connect();
+  for (let tries = 0; !(await guest.notifications()).following.includes(streamId); tries += 1) {
+    assert.ok(tries < 200, "the follow did not reach the gateway");
+    await sleep(50);
+  }
+  await host.goLive(streamId);
+  const frame = await nextOf(live, "notification");
+  assert.equal(frame.notification.kind, "stream_live");
+  assert.equal(frame.notification.stream_id, streamId);
+  const listed = await guest.notifications({ limit: 5 });
+  assert.equal(listed.notifications[0]?.notification_id, frame.notification.notification_id);
+  const key = await guest.vapidPublicKey();
+  assert.match(key.public_key, /^[A-Za-z0-9_-]{87}$/);
+  live.close();
+});
+
 test("a quiz started without an id gets one and lists as views", async () => {
   const host = new LivefoldClient(url, { auth: streamer });
   const guest = new LivefoldClient(url, { auth: viewer });

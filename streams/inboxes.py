@@ -1,5 +1,6 @@
 """Each user's notifications, merged across streams from the `notifications` state topic
-(livefold/notifications.py), for `GET /api/v1/notifications` and the `notification` frames.
+(livefold/notifications.py): the gateways' `GET /api/v1/notifications` and `notification`
+frames, and the notifier's recipients (agents/notify.py).
 
 The topic is never subscribed to: a stream's update lists what it notified (each notification
 for its followers, or for one user), a `<stream>/f/<user>` update says whether a user follows
