@@ -237,11 +237,14 @@ async def publish(
     rate: float,
     seconds: float,
     workers: int = 32,
+    keyed: bool = False,
 ) -> dict[str, Any]:
     """Chat messages at `rate` per second for `seconds`, POSTed over `workers` connections
     (worker n sends `headers[n % len(headers)]`; `body_of(text)` is the body); a worker that
-    falls behind its schedule sends as fast as it can (so `rate` high = flat out)."""
+    falls behind its schedule sends as fast as it can (so `rate` high = flat out). `keyed`:
+    each request with an Idempotency-Key of its own (gateway/resends.py checks the log)."""
     accepted = refused = 0
+    run = os.urandom(4).hex()
     started = time.monotonic()
     deadline = started + seconds
 
@@ -251,7 +254,10 @@ async def publish(
         try:
             async for sent in _paced(index, workers, rate, started, deadline):
                 body = json.dumps(body_of(bench_text(f"{index}-{sent}"))).encode()
-                status = await connection.post(path, body, headers[index % len(headers)])
+                sending = headers[index % len(headers)]
+                if keyed:
+                    sending = {**sending, "Idempotency-Key": f"{run}-{index}-{sent}"}
+                status = await connection.post(path, body, sending)
                 if 200 <= status < 300:
                     accepted += 1
                 else:
