@@ -104,6 +104,15 @@ WRITES = [
         Who.ANYONE,
         generated=("clip_id",),
         prepare=clip_range,
+        extra_fields={
+            "last_ms": {
+                "type": "integer",
+                "minimum": LIVE_CLIP_MS[0],
+                "maximum": LIVE_CLIP_MS[1],
+                "description": "the last ms of the live stream, instead of the offsets",
+            }
+        },
+        optional=("start_offset_ms", "end_offset_ms"),
     )
 ]
 

@@ -89,7 +89,9 @@ def body_schema(write: Write) -> dict[str, Any]:
     definition = catalog()[write.event_type].definition
     leave_out = write.set_by_gateway | set(ENVELOPE_FIELDS)
     schema = record(definition["fields"], {}, definition["namespace"], leave_out)
-    schema["required"] = [n for n in schema.get("required", []) if n not in write.defaults]
+    schema["properties"].update(write.extra_fields)
+    optional = set(write.defaults) | set(write.optional)
+    schema["required"] = [n for n in schema.get("required", []) if n not in optional]
     if not schema["required"]:
         del schema["required"]
     return schema

@@ -76,6 +76,10 @@ class Write:
     new_stream: bool = False  # the event creates the stream: its id is generated too
     account: bool = False  # the caller's own (keyed by their user id, as account events are)
     socket_name: str | None = None  # also a `send` frame's "write" on /ws (the hot path)
+    # Body fields that are not the event's, which `prepare` turns into the event's (JSON
+    # schemas, for the documentation), and event fields they make optional.
+    extra_fields: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    optional: tuple[str, ...] = ()
 
     @property
     def route(self) -> str:
