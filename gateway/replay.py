@@ -28,6 +28,7 @@ from gateway.media import ingest_of, vods_of
 from gateway.reads import Param, Read, query_int, ready_gateway, stream_view
 from gateway.runtime import Gateway
 from livefold import chat, polls
+from livefold.folding import Update
 from livefold.reactions import REACTION_SENT
 from streams.events import Event
 from streams.validation import FieldError
@@ -127,7 +128,7 @@ def poll_views(gateway: Gateway, page: list[Event]) -> dict[str, dict[str, Any]]
     for event in history:
         key = polls.key_of(event)
         states[key], outputs = polls.fold(states.get(key), event)
-        if event.event_id in wanted and any(not isinstance(o, Event) for o in outputs):
+        if event.event_id in wanted and any(isinstance(o, Update) for o in outputs):
             views[event.event_id] = polls.view(states[key])
     return views
 

@@ -137,6 +137,18 @@ def test_a_recorded_stream_gives_thumbnails_clips_a_vod_and_its_chat_replay(
             time.sleep(0.7)
         assert api(running, tokens, "POST", f"/streams/{stream_id}/reactions", VIEWER,
                    json={"kind": "fire", "count": 2}).status_code == 202  # fmt: skip
+        polls = f"/streams/{stream_id}/polls"
+        poll = {"question": "Jump again?", "options": [{"option_id": "y", "text": "yes"},
+                {"option_id": "n", "text": "no"}], "duration_seconds": 600}  # fmt: skip
+        poll_id = api(running, tokens, "POST", polls, STREAMER, json=poll).json()["poll_id"]
+        assert api(running, tokens, "POST", f"{polls}/{poll_id}/open", STREAMER).status_code == 202
+        opened = lambda: api(running, tokens, "GET", f"{polls}/{poll_id}").json()  # noqa: E731
+        eventually(lambda: opened().get("status") == "open")
+        vote = {"option_ids": ["y"]}
+        assert (
+            api(running, tokens, "POST", f"{polls}/{poll_id}/votes", VIEWER, json=vote).status_code
+            == 202
+        )
         eventually(lambda: len(api(running, tokens, "GET", chat).json()["items"]) == 3)
         gone = api(running, tokens, "DELETE", f"{chat}/{said['delete me']}", VIEWER)
         assert gone.status_code == 202, gone.text
@@ -211,7 +223,8 @@ def test_a_recorded_stream_gives_thumbnails_clips_a_vod_and_its_chat_replay(
         while pages[-1]["next_cursor"]:
             pages.append(replay_page(cursor=pages[-1]["next_cursor"]))
         found = [item for page in pages for item in page["items"]]
-        return found if any(item["type"] == "reaction" for item in found) else None
+        voted = any(item["type"] == "poll" and item["poll"]["voters"] for item in found)
+        return found if voted and any(item["type"] == "reaction" for item in found) else None
 
     items = eventually(replayed, 60)
     assert replay_page()["origin"] == started_at
@@ -221,6 +234,8 @@ def test_a_recorded_stream_gives_thumbnails_clips_a_vod_and_its_chat_replay(
         assert item["offset_ms"] == at[item["message"]["text"]] - started_at
     (reaction,) = [item for item in items if item["type"] == "reaction"]
     assert (reaction["kind"], reaction["count"]) == ("fire", 2)
+    poll_states = [(i["poll"]["status"], i["poll"]["voters"]) for i in items if i["type"] == "poll"]
+    assert poll_states == [("created", 0), ("open", 0), ("open", 1)], poll_states
     assert [item["offset_ms"] for item in items] == sorted(item["offset_ms"] for item in items)
     later = replay_page(limit=10, from_ms=messages[1]["offset_ms"])["items"]
     assert [i["message"]["text"] for i in later if i["type"] == "message"] == ["what a jump"]
