@@ -11,6 +11,7 @@ is checked at `publish`, before any media is accepted: a refused publisher gets
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import struct
@@ -30,6 +31,7 @@ SET_CHUNK_SIZE, ABORT, ACK, USER_CONTROL, WINDOW_ACK_SIZE, PEER_BANDWIDTH = 1, 2
 AUDIO, VIDEO, DATA_AMF3, COMMAND_AMF3, DATA, COMMAND = 8, 9, 15, 17, 18, 20
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 HANDSHAKE_SECONDS = 10.0  # from accepting the socket to `publish`
+LINGER_SECONDS = 2.0  # after a refusal, for the client to read it
 
 
 class Refused(Exception):
@@ -112,7 +114,10 @@ class Connection:
         except (ProtocolError, amf0.AmfError) as error:
             log.warning("rtmp %s broke the protocol: %s", self.client, error)
         except Refused:
-            pass
+            # The client may still be writing: closing now would reset the connection before
+            # it reads why it was refused. Let it read and leave first.
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                await asyncio.wait_for(self.reader.read(), LINGER_SECONDS)
         finally:
             self.writer.close()
             if self.sink is not None:
@@ -231,6 +236,7 @@ class Connection:
                         f"publish to rtmp://<host>/{APP}/<stream key>, not to app {self.app!r}",
                     ),
                 )
+                await self.writer.drain()
                 raise Refused(f"app {self.app!r}")
             self._command_reply(
                 "_result",
@@ -250,6 +256,7 @@ class Connection:
             await self._publish(str(arguments[1]) if len(arguments) > 1 else "")
         elif name in ("play", "play2"):
             self._on_status("error", "NetStream.Play.Failed", "this server only takes publishers")
+            await self.writer.drain()
             raise Refused("play")
         elif name in ("deleteStream", "closeStream"):
             return self.sink is not None

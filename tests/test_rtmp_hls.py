@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -156,6 +157,28 @@ def test_an_rtmp_publisher_goes_live_as_an_hls_ladder_and_is_recorded_to_s3(
     assert played.video == [(1280, 720)] and played.audio_streams == 1
     assert abs(played.duration_seconds - SECONDS) <= 1.0
     assert httpx.get(f"{url}/hls/{stream_id}/master.m3u8", timeout=10).status_code == 404
+
+
+def test_the_rtmp_port_takes_only_encoders_publishing_to_live(
+    services: tuple[Running, Settings, str, Tokens],
+) -> None:
+    running, media, _, tokens = services
+    with socket.create_connection(("127.0.0.1", media.rtmp_port), timeout=10) as http_client:
+        http_client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".ljust(1537, b" "))
+        assert http_client.recv(100) == b""  # not RTMP version 3: closed at once
+    _, _, key = new_stream_and_key(running, tokens)
+    wrong_app = subprocess.run(
+        ffmpeg.command("-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "1",
+                       "-c:v", "libx264", "-f", "flv",
+                       f"rtmp://127.0.0.1:{media.rtmp_port}/other/{key}"),
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert wrong_app.returncode != 0 and b"live" in wrong_app.stderr
+    playing = subprocess.run(
+        ffmpeg.command("-i", f"rtmp://127.0.0.1:{media.rtmp_port}/live/{key}", "-f", "null", "-"),
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert playing.returncode != 0
 
 
 def test_a_stalled_rtmp_publisher_ends_the_stream_as_lost(
