@@ -13,7 +13,8 @@ rights: when the accounts log ends its session or account, it closes (4401), and
 user's roles or the stream's staff change, it loses the moderator channels it no longer may
 hear (`recheck`, asked by the hub).
 
-A socket subscribed to any channel of a known stream watches it: the gateway's presence log
+A socket subscribed to any channel of a known stream watches it (unless it subscribed with
+`"watching": false`, as OBS overlays do): the gateway's presence log
 (streams/presence.py) appends the viewer's join on the first subscription, heartbeats while it
 lasts, and the leave when the last subscription to the stream ends or the socket closes. The
 viewer is the signed-in user, else an anonymous id of this socket.
@@ -228,6 +229,10 @@ class Connection:
         if not isinstance(cursors, dict):
             self.close(BAD_FRAME, 'bad frame: "cursors" must map channel to cursor')
             return
+        watching = frame.get("watching", True)  # false: an overlay or a bot, not a viewer
+        if not isinstance(watching, bool):
+            self.close(BAD_FRAME, 'bad frame: "watching" must be true or false')
+            return
         for channel in channels:
             if channel in MODERATOR_CHANNELS and (
                 refusal := self._moderators_only(channel, stream_id)
@@ -264,7 +269,8 @@ class Connection:
             self.send(self.gateway.hub.snapshot(channel, stream_id, self.user_id, cursor))
             self.gateway.hub.subscribe(self, channel, stream_id)
             self.topics.add((channel, stream_id))
-            self._watch(stream_id)
+            if watching:
+                self._watch(stream_id)
 
     def _watch(self, stream_id: str) -> None:
         """The socket's first subscription to a known stream starts a viewing session."""

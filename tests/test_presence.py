@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import time
@@ -25,7 +26,15 @@ from livefold.analytics_store import clickhouse_client
 from livefold.settings import Settings
 from streams.presence import PresenceLog, device_of
 from tests.analytics_support import Sink, run, wait_caught_up
-from tests.gateways import PUBLIC_URL, Running, Tokens, connect, next_frame, subscribe
+from tests.gateways import (
+    PUBLIC_URL,
+    Running,
+    Tokens,
+    close_of,
+    connect,
+    next_frame,
+    subscribe,
+)
 from tests.servers import log_to
 
 STREAMER, UNA = "streamer-presence", "viewer-una"
@@ -145,6 +154,40 @@ def test_sockets_are_viewers_live_and_in_clickhouse_and_a_killed_gateways_sessio
     ((now, average_ms),) = run(client, "watching_now", stream_id=stream_id)
     assert now == 0  # the sockets on B closed, those on A timed out
     assert average_ms >= HEARTBEAT * 1000
+
+
+def test_a_socket_subscribed_as_not_watching_is_no_viewer(
+    setup: tuple[Settings, Running, RunningService, Running],
+) -> None:
+    settings, _, _, b = setup  # (gateway A may have been killed by the test before)
+    tokens = Tokens(settings)
+    stream_id = new_stream(tokens, b)
+
+    async def scenario() -> None:
+        async with connect(b) as overlay, connect(b) as watcher, connect(b) as second:
+            for socket in (overlay, watcher, second):
+                await socket.recv()  # welcome
+            await subscribe(watcher, stream_id, ["audience"])
+            await audience_until(watcher, {"viewers": 1, "sessions": 1})
+            frame = {"op": "subscribe", "stream": stream_id, "channels": ["chat", "tips"]}
+            await overlay.send(json.dumps({**frame, "watching": False}))
+            for _ in range(2):
+                await next_frame(overlay, lambda f: f["type"] == "snapshot")
+            await subscribe(second, stream_id, ["chat"])
+            await audience_until(watcher, {"sessions": 2})
+            # Had the overlay joined, its session (appended before the second's) would show by
+            # the next publication (the fold publishes viewers at most once a second).
+            await asyncio.sleep(2.5)
+            view = httpx.get(f"{b.url}/api/v1/streams/{stream_id}").json()
+            assert (view["viewers"], view["peak_viewers"]) == (2, 2)
+            await overlay.send(json.dumps({**frame, "watching": "no"}))
+            closed = await close_of(overlay)
+            assert (closed[0].code, closed[0].reason) == (
+                4400,
+                'bad frame: "watching" must be true or false',
+            )
+
+    asyncio.run(scenario())
 
 
 def test_a_heartbeat_per_session_per_interval_each_on_its_own_schedule() -> None:

@@ -110,8 +110,15 @@ type Listener = (frame: Frame) => void;
 const listeners = new Set<Listener>();
 let socket: Subscription | null = null;
 
+let watching = true;
+
+/** This page is no viewer of what it follows (an OBS overlay): call before following. */
+export function notWatching(): void {
+  watching = false;
+}
+
 function open(): Subscription {
-  const opened = new Subscription(ORIGIN, session === null ? {} : { auth: session });
+  const opened = new Subscription(ORIGIN, session === null ? { watching } : { auth: session, watching });
   void (async () => {
     try {
       for await (const frame of opened) for (const listener of listeners) listener(frame);

@@ -61,6 +61,8 @@ export interface SubscriptionOptions {
   openTimeoutMs?: number;
   /** How to open a socket (default: the native WebSocket, else the `ws` package). */
   socket?: SocketFactory;
+  /** false: this socket's subscriptions are no viewer of the stream (an OBS overlay, a bot). */
+  watching?: boolean;
 }
 
 export function wsUrl(url: string): string {
@@ -92,7 +94,7 @@ export class Subscription implements AsyncIterable<Frame> {
   /** When the socket's token expires (epoch seconds); null when anonymous. */
   expiresAt: number | null = null;
 
-  private readonly options: Required<Omit<SubscriptionOptions, "auth" | "maxAttempts" | "tokenProvider">> & SubscriptionOptions;
+  private readonly options: Required<Omit<SubscriptionOptions, "auth" | "maxAttempts" | "tokenProvider" | "watching">> & SubscriptionOptions;
   private socket: SocketLike | null = null;
   private ready = false;
   private started = false;
@@ -418,6 +420,7 @@ export class Subscription implements AsyncIterable<Frame> {
     const held = this.cursors[streamId] ?? {};
     const cursors = Object.fromEntries(channels.filter((c) => held[c] !== undefined).map((c) => [c, held[c]]));
     if (Object.keys(cursors).length) frame.cursors = cursors;
+    if (this.options.watching === false) frame.watching = false;
     return frame;
   }
 

@@ -7,7 +7,7 @@ import "./overlay.css";
 import type { Frame, Json } from "livefold-sdk";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { handle, hue } from "../format";
-import { follow } from "../live";
+import { follow, notWatching } from "../live";
 import { type Kind, KINDS, type OverlayConfig, decodeConfig } from "./config";
 
 const EMOJI: Record<string, string> = { heart: "❤️", fire: "🔥", laugh: "😂", clap: "👏", wow: "😮", sad: "😢", hype: "🚀" };
@@ -24,6 +24,7 @@ const SAMPLE_POLL: Json = {
   options: [{ option_id: "1", text: "The Watcher", percent: 64 }, { option_id: "2", text: "Ember Queen", percent: 36 }],
 };
 const money = (minor: number, currency: string) => new Intl.NumberFormat(undefined, { style: "currency", currency }).format(minor / 100);
+notWatching(); // an overlay in OBS is no viewer of the stream (this chunk loads before it follows)
 
 function useFrames(streamId: string, channels: string[], onFrame: (frame: Frame & { type: "snapshot" | "batch" }) => void): void {
   const handler = useRef(onFrame);
