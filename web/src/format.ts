@@ -1,18 +1,17 @@
-const compact = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
+import { numbers, t } from "./i18n";
 
-export const count = (n: number): string => compact.format(n);
+/** A user's display name for their id (names.ts asks the gateway; components that show names
+ * call `useNames()` to re-render when they arrive). */
+export { nameOf as handle } from "./names";
+
+export const count = (n: number): string => numbers.format(n);
 
 export function since(epochMs: number | null | undefined, now = Date.now()): string {
   if (!epochMs) return "";
   const minutes = Math.max(0, Math.round((now - epochMs) / 60_000));
-  if (minutes < 1) return "just went live";
-  if (minutes < 60) return `live ${minutes} min`;
-  return `live ${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-}
-
-/** A short, stable name for a user id (chat and streams carry ids, not display names). */
-export function handle(userId: string): string {
-  return userId.length > 18 ? `user-${userId.replaceAll("-", "").slice(0, 6)}` : userId;
+  if (minutes < 1) return t("watch.justLive");
+  if (minutes < 60) return t("watch.liveMinutes", { minutes });
+  return t("watch.liveHours", { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
 }
 
 /** A colour per user, the same everywhere. */
@@ -23,6 +22,6 @@ export function hue(userId: string): number {
 }
 
 /** What an avatar shows: the first letter of a name, nothing for an id. */
-export function initial(userId: string): string {
-  return userId.length > 18 ? "" : userId.slice(0, 1).toUpperCase();
+export function initial(name: string): string {
+  return name.length > 18 || name.startsWith("user-") ? "" : name.slice(0, 1).toUpperCase();
 }

@@ -50,6 +50,7 @@ export interface Me {
   userId: string;
   name: string;
   roles: string[]; // global roles: "streamer", "admin"...
+  username: string | null; // for @mentions
 }
 
 let me: Promise<Me | null> | null = null;
@@ -62,6 +63,7 @@ export function whoAmI(): Promise<Me | null> {
       userId: String(account.user_id ?? ""),
       name: String(account.display_name ?? account.username ?? "you"),
       roles: ((account.roles ?? []) as { role?: string }[]).map((grant) => String(grant.role ?? grant)),
+      username: typeof account.username === "string" ? account.username : null,
     }),
     () => null,
   );

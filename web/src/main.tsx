@@ -1,6 +1,8 @@
 import "./styles.css";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { t } from "./i18n";
+import { LanguagePicker } from "./language";
 import { finishSignIn, session, signIn, signOut, whoAmI } from "./live";
 import { Lazy } from "./lazy";
 import { Discover } from "./pages/discover";
@@ -22,7 +24,7 @@ function Account() {
   if (session === null) {
     return (
       <button class="button primary" onClick={() => void signIn()}>
-        Sign in
+        {t("account.signIn")}
       </button>
     );
   }
@@ -32,7 +34,7 @@ function Account() {
       {streams && <a class="button ghost studio-link" href="/studio">Studio</a>}
       <span class="account-name">{name ?? "…"}</span>
       <button class="button ghost" onClick={() => void signOut().then(() => location.reload())}>
-        Sign out
+        {t("account.signOut")}
       </button>
     </div>
   );
@@ -43,7 +45,7 @@ function Callback() {
   useEffect(() => {
     finishSignIn(new URLSearchParams(location.search)).then((back) => go(back, true), (error) => setProblem(String(error.message ?? error)));
   }, []);
-  return <main class="notice">{problem === null ? <p>Signing you in…</p> : <p role="alert">Sign-in failed: {problem}</p>}</main>;
+  return <main class="notice">{problem === null ? <p>{t("account.signingIn")}</p> : <p role="alert">{t("account.signInFailed", { problem })}</p>}</main>;
 }
 
 function App() {
@@ -52,11 +54,14 @@ function App() {
   return (
     <>
       <header class="topbar">
-        <a href="/" class="brand" aria-label="livefold home">
+        <a href="/" class="brand" aria-label={t("app.home")}>
           <span class="brand-mark" aria-hidden="true" />
           livefold
         </a>
-        <Account />
+        <div class="topbar-end">
+          <LanguagePicker />
+          <Account />
+        </div>
       </header>
       {page.name === "discover" && <Discover />}
       {page.name === "watch" && <Watch key={page.streamId} streamId={page.streamId} />}
@@ -64,7 +69,7 @@ function App() {
       {page.name === "studio" && <Lazy load={loadStudio} props={{ streamId: page.streamId, tab: page.tab }} />}
       {page.name === "missing" && (
         <main class="notice">
-          <p>Nothing here. <a href="/">See who is live</a></p>
+          <p>{t("app.missing")} <a href="/">{t("app.seeLive")}</a></p>
         </main>
       )}
     </>

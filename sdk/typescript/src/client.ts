@@ -427,6 +427,10 @@ export class LivefoldClient extends ModerationCalls {
     return this.request({ method: "POST", path: "/payments/sandbox/pay", body: { client_secret: clientSecret, card_number: cardNumber } });
   }
 
+  mediaEndpoints(): Promise<MediaEndpoints> {
+    return this.read("/media-endpoints");
+  }
+
   tips(streamId: string): Promise<Json> {
     return this.read(`${stream(streamId)}/tips`);
   }
@@ -460,9 +464,6 @@ export class LivefoldClient extends ModerationCalls {
     return this.request({ method: "POST", path: "/stream-key" });
   }
 
-  mediaEndpoints(): Promise<MediaEndpoints> {
-    return this.read("/media-endpoints");
-  }
 
   /** Engagement per minute or hour from ClickHouse (the streamer, moderators, admins). */
   analytics(streamId: string, bucket: "minute" | "hour" = "minute"): Promise<Analytics> {

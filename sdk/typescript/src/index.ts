@@ -13,3 +13,4 @@ export { type SocketFactory, type SocketLike, Subscription, type SubscriptionOpt
 export { type Call, type RetryPolicy } from "./transport.js";
 export { SOCKET_WRITES, type SendOptions, type SocketWrite } from "./writes.js";
 export { WhipPublisher } from "./whip.js";
+export { iceGathered, WhepPlayer } from "./whep.js";

@@ -9,21 +9,7 @@
 //   await whip.stop();
 
 import { apiError } from "./errors.js";
-
-/** Waits until the connection has gathered its ICE candidates (the media service takes no
- * trickle ICE), at most `timeoutMs`. */
-function gathered(peer: RTCPeerConnection, timeoutMs: number): Promise<void> {
-  if (peer.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (peer.iceGatheringState !== "complete") return;
-      peer.removeEventListener("icegatheringstatechange", done);
-      resolve();
-    };
-    peer.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, timeoutMs);
-  });
-}
+import { iceGathered } from "./whep.js";
 
 export class WhipPublisher {
   private constructor(
@@ -40,7 +26,7 @@ export class WhipPublisher {
     try {
       for (const track of media.getTracks()) peer.addTransceiver(track, { direction: "sendonly", streams: [media] });
       await peer.setLocalDescription(await peer.createOffer());
-      await gathered(peer, iceTimeoutMs);
+      await iceGathered(peer, iceTimeoutMs);
       const response = await fetch(endpoint, {
         method: "POST",
         headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${streamKey}` },

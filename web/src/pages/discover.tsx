@@ -1,7 +1,10 @@
 import type { Json } from "livefold-sdk";
 import { useEffect, useState } from "preact/hooks";
 import { count, handle, hue, initial, since } from "../format";
+import { t } from "../i18n";
+import { LanguagePicker } from "../language";
 import { api } from "../live";
+import { useNames } from "../names";
 
 const REFRESH_MS = 10_000;
 
@@ -13,11 +16,11 @@ function StreamCard({ stream }: { stream: Json }) {
   return (
     <a class="card" href={`/watch/${encodeURIComponent(id)}`} data-stream={id}>
       <div class="thumb" style={{ "--hue": hue(id) }}>
-        {live ? <span class="badge live">LIVE</span> : <span class="badge">UPCOMING</span>}
-        {live && <span class="badge viewers">{count(Number(stream.viewers ?? 0))} watching</span>}
+        {live ? <span class="badge live">{t("badge.live")}</span> : <span class="badge">{t("badge.upcoming")}</span>}
+        {live && <span class="badge viewers">{t("discover.watching", { count: count(Number(stream.viewers ?? 0)) })}</span>}
       </div>
       <div class="card-body">
-        <span class="avatar" style={{ "--hue": hue(streamer) }} aria-hidden="true">{initial(streamer)}</span>
+        <span class="avatar" style={{ "--hue": hue(streamer) }} aria-hidden="true">{initial(handle(streamer))}</span>
         <div>
           <h3 class="card-title">{String(stream.title)}</h3>
           <p class="muted">{handle(streamer)} · {String(stream.category)}{live && stream.live_at ? ` · ${since(Number(stream.live_at))}` : ""}</p>
@@ -32,7 +35,7 @@ function Shelf({ title, streams, empty }: { title: string; streams: Json[] | nul
   return (
     <section class="shelf" aria-label={title}>
       <h2>{title}</h2>
-      {streams === null ? <p class="muted">Loading…</p> : streams.length === 0 ? <p class="muted empty">{empty}</p> : (
+      {streams === null ? <p class="muted">{t("discover.loading")}</p> : streams.length === 0 ? <p class="muted empty">{empty}</p> : (
         <div class="grid">{streams.map((stream) => <StreamCard key={String(stream.stream_id)} stream={stream} />)}</div>
       )}
     </section>
@@ -40,6 +43,7 @@ function Shelf({ title, streams, empty }: { title: string; streams: Json[] | nul
 }
 
 export function Discover() {
+  useNames();
   const [live, setLive] = useState<Json[] | null>(null);
   const [upcoming, setUpcoming] = useState<Json[] | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
@@ -57,9 +61,12 @@ export function Discover() {
   }, []);
   return (
     <main class="discover">
-      {problem !== null && <p class="banner" role="alert">Cannot reach livefold: {problem}</p>}
-      <Shelf title="Live now" streams={live} empty="Nobody is live right now." />
-      <Shelf title="Upcoming" streams={upcoming} empty="No streams scheduled." />
+      {problem !== null && <p class="banner" role="alert">{t("app.offline", { problem })}</p>}
+      <Shelf title={t("discover.live")} streams={live} empty={t("discover.nobodyLive")} />
+      <Shelf title={t("discover.upcoming")} streams={upcoming} empty={t("discover.noneScheduled")} />
+      <footer class="footer">
+        <LanguagePicker />
+      </footer>
     </main>
   );
 }

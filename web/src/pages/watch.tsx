@@ -1,33 +1,69 @@
 import type { Frame, Json } from "livefold-sdk";
-import { useEffect, useState } from "preact/hooks";
-import { count, handle, hue, initial, since } from "../format";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { count, hue, initial, since } from "../format";
+import { t } from "../i18n";
 import { api, follow } from "../live";
-import { Chat } from "../watch/chat";
+import { nameOf, useNames } from "../names";
+import { Player } from "../player/player";
+import { FollowButton, ShareButton } from "../watch/actions";
+import { Chat, type Feedback } from "../watch/chat";
 import { PollCard } from "../watch/poll";
-import { Reactions } from "../watch/reactions";
+import { QuizCard } from "../watch/quiz";
+import { Bursts, Reactions } from "../watch/reactions";
+import type { Refused } from "../watch/refused";
+import { TipButton } from "../watch/tip";
 
-const CHANNELS = ["stream", "chat", "reactions", "polls", "audience"];
+const CHANNELS = ["stream", "chat", "reactions", "polls", "quiz", "tips", "audience"];
+const KEPT_MESSAGES = 1000; // the chat list is windowed: this many cost what a screenful does
+const FIRST_SHOWN = 50; // of the snapshot's recent messages; earlier ones load on scrolling up
 
 /** A stream's live views, kept from its channels' snapshots and batches. */
 export interface LiveViews {
   stream: Json | null;
   viewers: number | null;
   messages: Json[]; // the chat, oldest first
+  older: string | null; // the cursor of earlier chat history (null: none)
   pinned: Json | null;
   reactions: Json | null;
   polls: Record<string, Json>;
-  refused: string | null; // the last write the gateway or a fold refused, and why
+  quiz: Record<string, Json>; // questions, leaderboards and your rank, by key
+  tips: Record<string, Json>; // your tips' records, by tip id
+  feedback: Record<string, Feedback>; // your messages moderation held or blocked
+  refused: Record<"chat" | "polls" | "quiz", Refused | null>;
 }
 
+const EMPTY: LiveViews = {
+  stream: null,
+  viewers: null,
+  messages: [],
+  older: null,
+  pinned: null,
+  reactions: null,
+  polls: {},
+  quiz: {},
+  tips: {},
+  feedback: {},
+  refused: { chat: null, polls: null, quiz: null },
+};
+
+const position = (message: Json) => `${Number(message.at)}:${String(message.message_id)}`;
+
 function folded(views: LiveViews, frame: Frame): LiveViews {
-  if (frame.type === "rejected") return { ...views, refused: frame.reason };
+  if (frame.type === "held") return { ...views, feedback: { ...views.feedback, [frame.message_id]: { status: "held", reason: frame.reason } } };
+  if (frame.type === "rejected") {
+    if (frame.message_id) return { ...views, feedback: { ...views.feedback, [frame.message_id]: { status: "blocked", reason: frame.reason } } };
+    const where = frame.channel === "polls" || frame.channel === "quiz" ? frame.channel : "chat";
+    return { ...views, refused: { ...views.refused, [where]: { reason: frame.reason } } };
+  }
   if (frame.type !== "snapshot" && frame.type !== "batch") return views;
   const latest = frame.updates.at(-1)?.value;
   switch (frame.channel) {
     case "chat":
       return chatFolded(views, frame, latest);
-    case "stream":
-      return latest ? { ...views, stream: latest, viewers: Number(latest.viewers ?? views.viewers ?? 0) } : views;
+    case "stream": {
+      const stream = frame.updates.find((update) => update.key === frame.stream || (!update.key.includes("/") && "title" in update.value))?.value;
+      return stream ? { ...views, stream, viewers: Number(stream.viewers ?? views.viewers ?? 0) } : views;
+    }
     case "audience":
       return latest && typeof latest.viewers === "number" ? { ...views, viewers: latest.viewers } : views;
     case "reactions":
@@ -37,16 +73,29 @@ function folded(views: LiveViews, frame: Frame): LiveViews {
       for (const update of frame.updates) if (update.value.poll_id) polls[String(update.value.poll_id)] = update.value;
       return { ...views, polls };
     }
+    case "quiz": {
+      const quiz = { ...views.quiz };
+      for (const update of frame.updates) quiz[update.key] = update.value;
+      return { ...views, quiz };
+    }
+    case "tips": {
+      const tips = { ...views.tips };
+      for (const update of frame.updates) if (update.key.includes("/tip/")) tips[String(update.value.tip_id)] = update.value;
+      return { ...views, tips };
+    }
     default:
       return views;
   }
 }
 
-const KEPT_MESSAGES = 200;
-
 function chatFolded(views: LiveViews, frame: Frame & { type: "snapshot" | "batch" }, latest: Json | undefined): LiveViews {
   let messages = views.messages;
-  if (frame.type === "snapshot" && latest && Array.isArray(latest.messages)) messages = latest.messages as Json[];
+  let older = views.older;
+  if (frame.type === "snapshot" && latest && Array.isArray(latest.messages)) {
+    const recent = latest.messages as Json[];
+    messages = recent.slice(-FIRST_SHOWN);
+    older = recent.length > messages.length ? position(messages[0]!) : null;
+  }
   for (const notice of frame.notices) {
     const id = notice.value.message_id;
     if (notice.kind === "message") {
@@ -56,67 +105,136 @@ function chatFolded(views: LiveViews, frame: Frame & { type: "snapshot" | "batch
     }
   }
   const pinned = latest && "pinned" in latest ? ((latest.pinned as Json | null) ?? null) : views.pinned;
-  return { ...views, messages: messages.slice(-KEPT_MESSAGES), pinned };
+  return { ...views, messages: messages.slice(-KEPT_MESSAGES), older, pinned };
 }
 
-function Player({ stream }: { stream: Json | null }) {
-  const status = String(stream?.status ?? "");
-  const message = status === "ended" ? "This stream has ended" : status === "live" ? "Stream offline" : "Waiting for the stream to start";
+function Icon({ path }: { path: string }) {
   return (
-    <div class="player" role="img" aria-label={message}>
-      <div class="player-idle">
-        <span class="player-icon" aria-hidden="true" />
-        <p>{message}</p>
-        {status === "live" && <p class="muted small">Video is not available yet: chat, reactions and polls are live.</p>}
-      </div>
-      {status === "live" && <span class="badge live player-badge">LIVE</span>}
-    </div>
+    <svg class="icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+      <path d={path} />
+    </svg>
   );
 }
 
+function useFullscreen(target: { current: HTMLElement | null }): [boolean, () => void] {
+  const [on, setOn] = useState(false);
+  useEffect(() => {
+    const changed = () => setOn(document.fullscreenElement === target.current);
+    document.addEventListener("fullscreenchange", changed);
+    return () => document.removeEventListener("fullscreenchange", changed);
+  }, []);
+  const toggle = () => {
+    if (document.fullscreenElement) void document.exitFullscreen();
+    else void target.current?.requestFullscreen?.().catch(() => undefined);
+  };
+  return [on, toggle];
+}
+
 export function Watch({ streamId }: { streamId: string }) {
-  const [views, setViews] = useState<LiveViews>({ stream: null, viewers: null, messages: [], pinned: null, reactions: null, polls: {}, refused: null });
+  useNames();
+  const [views, setViews] = useState<LiveViews>(EMPTY);
   const [missing, setMissing] = useState<string | null>(null);
+  const [moderators, setModerators] = useState<string[]>([]);
+  const [overlayChat, setOverlayChat] = useState(true);
+  const page = useRef<HTMLElement>(null);
+  const [fullscreen, toggleFullscreen] = useFullscreen(page);
+  const loadingOlder = useRef(false);
   useEffect(() => {
     api.stream(streamId).then(
       (stream) => setViews((now) => ({ ...now, stream: now.stream ?? stream, viewers: now.viewers ?? Number(stream.viewers ?? 0) })),
-      (error) => setMissing(error.status === 404 ? "This stream does not exist." : String(error.message ?? error)),
+      (error) => setMissing(error.status === 404 ? t("watch.missing") : String(error.message ?? error)),
     );
+    api.moderators(streamId).then((staff) => setModerators((staff.moderators ?? []) as string[]), () => undefined);
     return follow(streamId, CHANNELS, (frame) => {
-      if ("stream" in frame && frame.stream !== streamId) return;
+      if ("stream" in frame && frame.stream && frame.stream !== streamId) return;
       setViews((now) => folded(now, frame));
     });
   }, [streamId]);
-  if (missing !== null) return <main class="notice"><p role="alert">{missing}</p><p><a href="/">Back to live streams</a></p></main>;
+
+  const loadOlder = useCallback(() => {
+    const cursor = views.older;
+    if (cursor === null || loadingOlder.current) return;
+    loadingOlder.current = true;
+    api.chatHistory(streamId, { cursor, limit: 50 }).then(
+      (page) => {
+        loadingOlder.current = false;
+        setViews((now) => {
+          if (now.older !== cursor) return now;
+          const known = new Set(now.messages.map((message) => message.message_id));
+          const earlier = (page.items as unknown as Json[]).filter((message) => !known.has(message.message_id));
+          return { ...now, messages: [...earlier, ...now.messages].slice(-KEPT_MESSAGES), older: page.next_cursor };
+        });
+      },
+      () => (loadingOlder.current = false),
+    );
+  }, [streamId, views.older]);
+
+  if (missing !== null) return <main class="notice"><p role="alert">{missing}</p><p><a href="/">{t("watch.back")}</a></p></main>;
   const stream = views.stream;
   const streamer = String(stream?.streamer ?? "");
+  const streamerName = nameOf(streamer);
+  const title = String(stream?.title ?? "…");
   const polls = Object.values(views.polls).sort((a, b) => Number(b.opened_at ?? 0) - Number(a.opened_at ?? 0));
   const poll = polls.find((one) => one.status === "open") ?? polls[0];
+  const quiz = Object.values(views.quiz);
   return (
-    <main class="watch">
+    <main class={`watch${fullscreen ? " fullscreen" : ""}${overlayChat ? " overlay-chat" : ""}`} ref={page}>
       <section class="stage">
-        <Player stream={stream} />
+        <Player streamId={streamId} stream={stream}>
+          {views.viewers !== null && stream?.status === "live" && (
+            <span class="badge viewers-badge" aria-hidden="true">👁 {count(views.viewers)}</span>
+          )}
+          <Bursts view={views.reactions} />
+          <Reactions streamId={streamId} view={views.reactions} />
+          <div class="stage-buttons">
+            <button class="player-button chat-toggle" aria-label={t("player.chatOverlay")} aria-pressed={overlayChat} onClick={() => setOverlayChat(!overlayChat)}>
+              <Icon path="M4 5h16v10H8l-4 4z" />
+            </button>
+            <button class="player-button" aria-label={fullscreen ? t("player.exitFullscreen") : t("player.fullscreen")} onClick={toggleFullscreen}>
+              <Icon path={fullscreen ? "M9 4v5H4M15 4v5h5M9 20v-5H4M15 20v-5h5" : "M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5"} />
+            </button>
+          </div>
+        </Player>
         <div class="about">
-          <span class="avatar large" style={{ "--hue": hue(streamer) }} aria-hidden="true">{initial(streamer)}</span>
+          <span class="avatar large" style={{ "--hue": hue(streamer) }} aria-hidden="true">{initial(streamerName)}</span>
           <div class="about-text">
-            <h1>{String(stream?.title ?? "…")}</h1>
+            <h1>{title}</h1>
             <p class="muted">
-              {handle(streamer)} · {String(stream?.category ?? "")}
+              {streamerName} · {String(stream?.category ?? "")}
               {stream?.status === "live" && stream.live_at ? ` · ${since(Number(stream.live_at))}` : ""}
             </p>
           </div>
           {views.viewers !== null && (
-            <p class="viewers" aria-label={`${views.viewers} watching`} data-testid="viewers">
+            <p class="viewers" aria-label={t("watch.watchingLabel", { count: views.viewers })} data-testid="viewers">
               <span class="dot" aria-hidden="true" />
-              {count(views.viewers)} <span class="muted">watching</span>
+              {count(views.viewers)} <span class="muted">{t("watch.watching")}</span>
             </p>
           )}
+          <div class="stream-actions">
+            {streamer && <FollowButton streamId={streamId} streamer={streamer} />}
+            <TipButton streamId={streamId} streamerName={streamerName} records={views.tips} />
+            <ShareButton title={title} />
+          </div>
         </div>
-        <Reactions streamId={streamId} view={views.reactions} />
       </section>
+      {(quiz.length > 0 || poll) && (
+        <div class="cards">
+          {quiz.length > 0 && <QuizCard streamId={streamId} views={quiz} refused={views.refused.quiz} />}
+          {poll && <PollCard streamId={streamId} poll={poll} refused={views.refused.polls} />}
+        </div>
+      )}
       <aside class="side">
-        {poll && <PollCard streamId={streamId} poll={poll} />}
-        <Chat streamId={streamId} messages={views.messages} pinned={views.pinned} refused={views.refused} />
+        <Chat
+          streamId={streamId}
+          messages={views.messages}
+          pinned={views.pinned}
+          streamer={streamer}
+          moderators={moderators}
+          feedback={views.feedback}
+          refused={views.refused.chat}
+          hasOlder={views.older !== null}
+          loadOlder={loadOlder}
+        />
       </aside>
     </main>
   );

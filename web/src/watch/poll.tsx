@@ -1,6 +1,8 @@
 import { ApiError, type Json } from "livefold-sdk";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import { t } from "../i18n";
 import { live, session, signIn } from "../live";
+import type { Refused } from "./refused";
 
 interface Option {
   option_id: string;
@@ -9,12 +11,13 @@ interface Option {
   percent: number;
 }
 
-export function PollCard({ streamId, poll }: { streamId: string; poll: Json }) {
+export function PollCard({ streamId, poll, refused }: { streamId: string; poll: Json; refused: Refused | null }) {
   const pollId = String(poll.poll_id);
   const open = poll.status === "open";
   const options = (poll.options ?? []) as Option[];
   const [chosen, setChosen] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => setProblem(refused?.reason ?? null), [refused]);
   const leader = Math.max(0, ...options.map((option) => option.votes));
   const vote = async (optionId: string) => {
     if (session === null) return void signIn();
@@ -29,8 +32,8 @@ export function PollCard({ streamId, poll }: { streamId: string; poll: Json }) {
   };
   const voters = Number(poll.voters ?? 0);
   return (
-    <section class="poll" aria-label="Poll" data-poll={pollId}>
-      <p class="poll-kind">{open ? "Poll · voting open" : "Poll · final results"}</p>
+    <section class="poll" aria-label={t("poll.label")} data-poll={pollId}>
+      <p class="poll-kind">{open ? t("poll.open") : t("poll.final")}</p>
       <h2 class="poll-question">{String(poll.question)}</h2>
       <ul class="poll-options">
         {options.map((option) => (
@@ -48,7 +51,7 @@ export function PollCard({ streamId, poll }: { streamId: string; poll: Json }) {
           </li>
         ))}
       </ul>
-      <p class="muted small poll-votes">{voters} {voters === 1 ? "vote" : "votes"}</p>
+      <p class="muted small poll-votes">{voters === 1 ? t("poll.vote") : t("poll.votes", { count: voters })}</p>
       {problem !== null && <p class="refused" role="alert">{problem}</p>}
     </section>
   );

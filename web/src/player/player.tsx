@@ -1,0 +1,143 @@
+// The live player: WHEP (WebRTC, about a second behind) when the media service offers the
+// stream, else HLS (hls.js, loaded only then; Safari plays HLS itself) with automatic quality
+// (ABR) and a quality picker. It starts muted, as browsers allow autoplay only so; one tap
+// unmutes. Where the media service is comes from the gateway (`/media-endpoints`).
+
+import { type Json, type MediaEndpoints, WhepPlayer } from "livefold-sdk";
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { t } from "../i18n";
+import { api } from "../live";
+
+let endpoints: Promise<Partial<MediaEndpoints>> | null = null;
+
+function mediaEndpoints(): Promise<Partial<MediaEndpoints>> {
+  endpoints ??= api.mediaEndpoints().catch(() => ((endpoints = null), {}));
+  return endpoints;
+}
+
+export interface Level {
+  index: number;
+  label: string;
+}
+
+interface Playing {
+  stop: () => void;
+  levels: Level[];
+  choose?: (index: number) => void;
+}
+
+async function playWhep(video: HTMLVideoElement, url: string): Promise<Playing> {
+  const player = await WhepPlayer.watch(url);
+  video.srcObject = player.media;
+  return { stop: () => void player.stop(), levels: [] };
+}
+
+async function playHls(video: HTMLVideoElement, url: string, onLevels: (levels: Level[]) => void): Promise<Playing> {
+  if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = url;
+    return { stop: () => video.removeAttribute("src"), levels: [] };
+  }
+  const { default: Hls } = await import("hls.js/light"); // no subtitles, DRM or alternate audio: a live ladder needs none
+  if (!Hls.isSupported()) throw new Error("this browser cannot play HLS");
+  const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
+  hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
+    onLevels(data.levels.map((level, index) => ({ index, label: level.height ? `${level.height}p` : `${Math.round(level.bitrate / 1000)} kb/s` })));
+  });
+  hls.loadSource(url);
+  hls.attachMedia(video);
+  return {
+    stop: () => hls.destroy(),
+    levels: [],
+    choose: (index) => {
+      hls.currentLevel = index; // -1: automatic (ABR)
+    },
+  };
+}
+
+/** `children`: what lies over the picture (reaction bursts, the full-screen button). */
+export function Player({ streamId, stream, children }: { streamId: string; stream: Json | null; children?: ComponentChildren }) {
+  const status = String(stream?.status ?? "");
+  const video = useRef<HTMLVideoElement>(null);
+  const [state, setState] = useState<"idle" | "connecting" | "playing" | "none">("idle");
+  const [muted, setMuted] = useState(true);
+  const [levels, setLevels] = useState<Level[]>([]);
+  const [level, setLevel] = useState(-1);
+  const chooser = useRef<((index: number) => void) | undefined>(undefined);
+
+  useEffect(() => {
+    if (status !== "live" || !video.current) return;
+    const element = video.current;
+    let stopped = false;
+    let playing: Playing | null = null;
+    setState("connecting");
+    void (async () => {
+      const found = await mediaEndpoints();
+      const attempts: (() => Promise<Playing>)[] = [];
+      if (found.whep && "RTCPeerConnection" in window) attempts.push(() => playWhep(element, found.whep!.replace("{stream_id}", encodeURIComponent(streamId))));
+      if (found.hls) attempts.push(() => playHls(element, found.hls!.replace("{stream_id}", encodeURIComponent(streamId)), setLevels));
+      for (const attempt of attempts) {
+        try {
+          playing = await attempt();
+          if (stopped) return playing.stop();
+          chooser.current = playing.choose;
+          element.muted = true;
+          await element.play().catch(() => undefined);
+          return;
+        } catch (error) {
+          console.info("player: trying the next way to watch", error);
+        }
+      }
+      if (!stopped) setState("none");
+    })();
+    const started = () => setState("playing");
+    element.addEventListener("playing", started);
+    return () => {
+      stopped = true;
+      element.removeEventListener("playing", started);
+      playing?.stop();
+      element.srcObject = null;
+      setLevels([]);
+      setState("idle");
+    };
+  }, [streamId, status]);
+
+  const message = status === "ended" ? t("player.ended") : status === "live" ? (state === "connecting" ? t("player.connecting") : t("player.offline")) : t("player.waiting");
+  return (
+    <div class={`player ${state}`}>
+      <video ref={video} class="video" playsInline muted={muted} autoPlay aria-label={t("player.video")} hidden={state !== "playing"} />
+      {state !== "playing" && (
+        <div class="player-idle" role="img" aria-label={message}>
+          <span class={state === "connecting" ? "player-icon spinning" : "player-icon"} aria-hidden="true" />
+          <p>{message}</p>
+          {status === "live" && state === "none" && <p class="muted small">{t("player.noVideo")}</p>}
+        </div>
+      )}
+      {status === "live" && <span class="badge live player-badge">{t("badge.live")}</span>}
+      {children}
+      {state === "playing" && (
+        <div class="player-controls">
+          <button class="player-button" aria-pressed={!muted} onClick={() => setMuted(!muted)}>
+            <span class="emoji" aria-hidden="true">{muted ? "🔇" : "🔊"}</span> {muted ? t("player.unmute") : t("player.mute")}
+          </button>
+          {levels.length > 0 && (
+            <label class="player-button quality">
+              <span class="visually-hidden">{t("player.quality")}</span>
+              <select
+                value={level}
+                onChange={(event) => {
+                  const index = Number(event.currentTarget.value);
+                  setLevel(index);
+                  chooser.current?.(index);
+                }}
+              >
+                <option value={-1}>{t("player.auto")}</option>
+                {levels.map((one) => <option value={one.index}>{one.label}</option>)}
+              </select>
+            </label>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
