@@ -176,10 +176,15 @@ def _position(cursor: str) -> tuple[int, str]:
     return int(at), event_id
 
 
-def recording_start(gateway: Gateway, stream: dict[str, Any], request: Request) -> int:
-    """When the asked recording (the live one, else the newest) started, epoch ms."""
+def recording_span(
+    gateway: Gateway, stream: dict[str, Any], request: Request
+) -> tuple[int, int | None]:
+    """When the asked recording (the live one, else the newest) started, epoch ms, and its
+    length in ms once it is finished."""
     stream_id = str(stream["stream_id"])
-    starts = {str(v["recording_id"]): v.get("started_at") for v in vods_of(gateway, stream_id)}
+    vods = vods_of(gateway, stream_id)
+    starts = {str(vod["recording_id"]): vod.get("started_at") for vod in vods}
+    lengths = {str(vod["recording_id"]): int(vod["duration_ms"]) for vod in vods}
     ingest = ingest_of(gateway, stream_id)
     if ingest:
         starts.setdefault(str(ingest["ingest_id"]), ingest["started_at"])
@@ -191,7 +196,7 @@ def recording_start(gateway: Gateway, stream: dict[str, Any], request: Request) 
         reason = f"stream {stream_id} has no recording: no video reached it"
         raise ApiError(409, "no_media", reason)
     # A recording whose ingest is not in the log counts from the stream's going live.
-    return int(starts[recording_id] or stream["live_at"] or 0)
+    return int(starts[recording_id] or stream["live_at"] or 0), lengths.get(recording_id)
 
 
 async def replay(request: Request) -> Response:
@@ -199,11 +204,12 @@ async def replay(request: Request) -> Response:
     gateway = ready_gateway(request)
     stream_id = request.path_params["stream_id"]
     stream = stream_view(gateway, stream_id)
-    origin = recording_start(gateway, stream, request)
+    origin, length = recording_span(gateway, stream, request)
     start = query_int(request, "from_ms", 0, 0, MAX_SPAN_MS)
     end = query_int(request, "to_ms", MAX_SPAN_MS, 1, MAX_SPAN_MS)
     if end <= start:
         raise invalid([FieldError("to_ms", "must be after from_ms")])
+    end = end if length is None else min(end, length)  # what was said after it, is not in it
     limit = query_int(request, "limit", 100, 1, chat.RECENT_LIMIT)
     cursor = request.query_params.get("cursor")
     answer = await asyncio.to_thread(
