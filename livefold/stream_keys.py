@@ -9,24 +9,32 @@ the streamer from the key alone.
 `Directory` is what the media service folds from the log to admit a publisher: each streamer's
 key hash and each stream's streamer and status (from the stream events it already reads), and
 each stream's latest ingest with the media process that held it, so a media process restarted
-after a crash finds the ingests it left open (`left_by`).
+after a crash finds the ingests it left open (`left_by`), and each stream's co-streaming
+invitations (folded by `livefold.guests`, the stream fold's own rules, mutes included), so a
+guest with an accepted invitation may publish onto the stage (`admit_guest`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
 
+from livefold import guests
 from livefold.folding import Refused
+from livefold.guests import Guest
 from livefold.stream import CREATED, ENDED, WENT_LIVE
 from streams.events import Event
 
 STREAM_KEY_ROTATED = "livefold.media.StreamKeyRotated"
 INGEST_STARTED = "livefold.media.IngestStarted"
 INGEST_STOPPED = "livefold.media.IngestStopped"
-HANDLES = frozenset({STREAM_KEY_ROTATED, CREATED, WENT_LIVE, ENDED, INGEST_STARTED, INGEST_STOPPED})
+HANDLES = frozenset(
+    {STREAM_KEY_ROTATED, CREATED, WENT_LIVE, ENDED, INGEST_STARTED, INGEST_STOPPED} | guests.HANDLES
+)
+STAGE_STATUSES = frozenset({"accepted", "live"})  # may publish onto the stage
 KEY_PREFIX = "lfsk_"  # makes a leaked key recognisable to secret scanners
 
 
@@ -77,6 +85,7 @@ class Directory:
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # user -> (key id, sha256)
     streams: dict[str, StreamEntry] = field(default_factory=dict)
     ingests: dict[str, Ingest] = field(default_factory=dict)  # stream id -> its latest ingest
+    invitations: dict[str, dict[str, Guest]] = field(default_factory=dict)  # stream -> invites
 
     def fold(self, event: Event) -> None:
         """Take one event; events of one key arrive in log order, which is all this relies on."""
@@ -94,6 +103,9 @@ class Directory:
         elif event.type == INGEST_STARTED:
             instance = body.get("media_instance")
             self.ingests[event.stream_id] = Ingest(str(body["ingest_id"]), instance)
+        elif event.type in guests.HANDLES:
+            with contextlib.suppress(Refused):  # the stream fold refuses it the same way
+                guests.fold_guest(self.invitations.setdefault(event.stream_id, {}), event)
         elif event.type == INGEST_STOPPED:
             ingest = self.ingests.get(event.stream_id)
             if ingest is not None and ingest.ingest_id == body["ingest_id"]:
@@ -150,6 +162,28 @@ class Directory:
         if not open_streams:
             raise NotFound("the key's streamer has no stream that has not ended: create one")
         return open_streams[-1], self.streams[open_streams[-1]]
+
+    def admit_guest(self, stream_id: str, user_id: str) -> tuple[StreamEntry, Guest]:
+        """A guest may publish onto a stage it has an accepted invitation to (or is on)."""
+        entry = self.streams.get(stream_id)
+        if entry is None:
+            raise NotFound(f"stream {stream_id!r} does not exist")
+        if entry.status == "ended":
+            raise Finished(f"stream {stream_id!r} has ended")
+        invitation = self.guest(stream_id, user_id)
+        if invitation is None or invitation["status"] not in STAGE_STATUSES:
+            status = "no invitation" if invitation is None else f"invitation {invitation['status']}"
+            raise WrongKey(
+                f"{user_id} has no accepted invitation to stream {stream_id!r} ({status})"
+            )
+        return entry, invitation
+
+    def guest(self, stream_id: str, user_id: str) -> Guest | None:
+        """The user's latest invitation to the stream."""
+        found = [
+            g for g in self.invitations.get(stream_id, {}).values() if g["guest_id"] == user_id
+        ]
+        return found[-1] if found else None
 
     def key_id_of(self, streamer: str) -> str | None:
         current = self.keys.get(streamer)

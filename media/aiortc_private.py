@@ -16,9 +16,16 @@ fails naming the attribute when an upgrade moves one:
 - `RTCRtpSender._next_encoded_frame` packs a track's `av.Packet` (pts in `time_base`) with the
   codec's `Encoder.pack`, without encoding (public in effect: `MediaPlayer(decode=False)` uses
   it);
-- `RTCRtpTransceiver._codecs`: the codecs negotiated with the publisher;
+- `RTCRtpTransceiver._codecs`: the codecs negotiated with the publisher; narrowed on a
+  viewer's (or guest's) transceiver to the one codec forwarded (`answer_only`): an answerer's
+  transceivers are made by `setRemoteDescription`, which fixes `_codecs` before
+  `setCodecPreferences` could apply, and `createAnswer` lists (and the sender uses) `_codecs`;
 - `aiortc.sdp.SessionDescription.parse`: to check an offer before aiortc acts on it, and
   `aiortc.sdp.candidate_from_sdp` to read a trickled candidate (the same parser aiortc uses);
+- `RTCRtpTransceiver._bundled`: aiortc's default (balanced) bundle policy gives the second
+  transceiver of a kind its kind's first transport and flags it bundled before the offer's
+  BUNDLE group is applied, which then moves only unflagged ones onto the group's transport:
+  a viewer's second audio section would never send. `rebundle` moves it;
 - `RTCIceGatherer._connection`: the aioice connection whose sockets receive the ingest (its
   receive buffer is raised, media/aioice_private.py).
 `RELIES_ON` lists these names and `PINNED_SOURCE` the sha256 of the aiortc code whose behaviour
@@ -34,6 +41,7 @@ from typing import Any
 from aiortc import (
     RTCIceCandidate,
     RTCIceGatherer,
+    RTCPeerConnection,
     RTCRtpCodecParameters,
     RTCRtpReceiver,
     RTCRtpSender,
@@ -48,15 +56,19 @@ SEND_KEYFRAME = "_send_keyframe"
 NEXT_ENCODED_FRAME = "_next_encoded_frame"
 CODECS = "_codecs"
 ICE_CONNECTION = "_connection"
+BUNDLED = "_bundled"
 
 RELIES_ON: dict[type, tuple[str, ...]] = {
     RTCRtpReceiver: ("__decoder_queue", SEND_PLI, "getSynchronizationSources"),
     RTCRtpSender: (SEND_KEYFRAME, NEXT_ENCODED_FRAME),
-    RTCRtpTransceiver: (CODECS,),
+    RTCRtpTransceiver: (CODECS, BUNDLED),
     SessionDescription: ("parse", "media"),
     RTCIceGatherer: (ICE_CONNECTION,),
 }
 PINNED_SOURCE: dict[str, str] = {
+    "aiortc.rtcpeerconnection.RTCPeerConnection._RTCPeerConnection__createTransceiver": (
+        "00201d6e03cc00f713d914365a46748e1e6c0b8f8d258d44480459356c898b91"
+    ),
     "aiortc.rtcrtpreceiver.decoder_worker": (
         "d500d4e567d6846c0bd1b501685ec5dd65202563280a01b25e2c014c2273c3eb"
     ),
@@ -172,3 +184,46 @@ def parsed_candidate(line: str, mid: str | None, index: int | None) -> RTCIceCan
         raise ValueError(f"malformed candidate {line!r}") from error
     candidate.sdpMid, candidate.sdpMLineIndex = mid, index
     return candidate
+
+
+def answer_only(transceiver: RTCRtpTransceiver, codec: RTCRtpCodecParameters | Any) -> bool:
+    """Narrow what `transceiver` answers (and sends or expects) to `codec` and its RTX: same
+    MIME type, and for H.264 the same profile-level-id and packetization-mode. False (nothing
+    changed) when the offer did not include it."""
+    negotiated: list[RTCRtpCodecParameters] = getattr(transceiver, CODECS)
+
+    def same(found: RTCRtpCodecParameters) -> bool:
+        if found.mimeType.lower() != codec.mimeType.lower():
+            return False
+        if found.mimeType.lower() != "video/h264":
+            return True
+        return all(
+            str(found.parameters.get(name, "")).lower()
+            == str(codec.parameters.get(name, "")).lower()
+            for name in ("profile-level-id", "packetization-mode")
+        )
+
+    chosen = next((found for found in negotiated if same(found)), None)
+    if chosen is None:
+        return False
+    rtx = [
+        found
+        for found in negotiated
+        if found.mimeType.lower().endswith("/rtx")
+        and found.parameters.get("apt") == chosen.payloadType
+    ]
+    setattr(transceiver, CODECS, [chosen, *rtx])
+    return True
+
+
+def rebundle(peer: RTCPeerConnection) -> None:
+    """After an offer that bundles every section (as WHIP and WHEP clients must): put each
+    transceiver aiortc flagged bundled on the first one's transport, where the media flows."""
+    transceivers = peer.getTransceivers()
+    if not transceivers:
+        return
+    primary = transceivers[0].receiver.transport
+    for transceiver in transceivers[1:]:
+        if getattr(transceiver, BUNDLED) and transceiver.receiver.transport is not primary:
+            transceiver.receiver.setTransport(primary)
+            transceiver.sender.setTransport(primary)

@@ -27,9 +27,19 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from gateway.auth.tokens import AuthError
+from livefold.guests import Guest
 from livefold.settings import Settings
-from livefold.stream_keys import Finished, NotFound, StreamEntry, WrongKey, fingerprint
+from livefold.stream_keys import (
+    KEY_PREFIX,
+    Finished,
+    NotFound,
+    StreamEntry,
+    WrongKey,
+    fingerprint,
+)
 from media import hls, rtmp_door
+from media.costream import StageFull
 from media.directory import Behind
 from media.peers import OfferError, check_offer
 from media.pool import Busy
@@ -118,10 +128,45 @@ async def read_fragment(request: Request, session_id: str) -> str:
         raise Refusal(400, "malformed SDP fragment: not UTF-8") from None
 
 
+async def guest_of(runtime: MediaRuntime, request: Request, stream_id: str) -> tuple[str, Guest]:
+    """A co-streaming guest, from their own access token: (user id, accepted invitation)."""
+    challenge = {"WWW-Authenticate": 'Bearer realm="livefold-whip"'}
+    try:
+        principal = runtime.verifier().verify(bearer(request) or "")
+    except AuthError as refused:
+        raise Refusal(
+            401, f"neither a stream key nor a valid access token: {refused}", challenge
+        ) from None
+    try:
+        _, invitation = await runtime.directory.admit_guest(stream_id, principal.user_id)
+    except Behind as behind:
+        raise Refusal(503, str(behind), {"Retry-After": "2"}) from None
+    except NotFound as refused:
+        raise Refusal(404, str(refused)) from None
+    except WrongKey as refused:
+        log.warning("refused a guest of %s: %s", stream_id, refused)
+        raise Refusal(403, str(refused), challenge) from None
+    except Finished as refused:
+        raise Refusal(409, str(refused)) from None
+    return principal.user_id, invitation
+
+
 async def whip(request: Request) -> Response:
-    """Publish: the offer's media become the stream's."""
+    """Publish: the offer's media become the stream's (a stream key), or a guest's on its
+    stage (the guest's access token, media/costream.py)."""
     runtime = runtime_of(request)
     stream_id = request.path_params["stream_id"]
+    credential = bearer(request)
+    if credential is not None and not credential.startswith(KEY_PREFIX):
+        user_id, invitation = await guest_of(runtime, request, stream_id)
+        offer = await read_offer(request)
+        check_offer(offer, publishing=True)
+        guest, answer = await runtime.publish_guest(
+            stream_id, user_id, invitation["invite_id"], offer
+        )
+        log.info("guest %s joins the stage of %s in slot %d", user_id, stream_id, guest.slot)
+        session_id = guest.publisher.session_id
+        return created(answer, f"/whip/{stream_id}/{session_id}", session_id)
     entry = await admitted(runtime, request, stream_id)
     offer = await read_offer(request)
     check_offer(offer, publishing=True)
@@ -134,12 +179,30 @@ async def whip(request: Request) -> Response:
 async def whip_stop(request: Request) -> Response:
     runtime = runtime_of(request)
     stream_id, session_id = request.path_params["stream_id"], request.path_params["session_id"]
+    guest = runtime.stages.find(stream_id, session_id)
+    if guest is not None:
+        user_id, _ = await guest_of(runtime, request, stream_id)
+        if user_id != guest.user_id:
+            raise Refusal(403, "only the guest ends their own session")
+        await runtime.stages.end(guest, "DELETE")
+        return Response(status_code=200)
     await admitted(runtime, request, stream_id)
     publisher = runtime.publishers.get(stream_id)
     if publisher is None or publisher.session_id != session_id:
         raise Refusal(404, f"no publishing session {session_id!r} on {stream_id!r}")
     await runtime.end(publisher, "ended", "streamer_ended")
     return Response(status_code=200)
+
+
+async def stage_layout(request: Request) -> Response:
+    """Who is in which slot of the stage: the order of a WHEP answer's video and audio."""
+    runtime = runtime_of(request)
+    stream_id = request.path_params["stream_id"]
+    host = runtime.publishers.get(stream_id)
+    if host is None:
+        raise Refusal(404, f"stream {stream_id!r} is not live here")
+    slots = [{"slot": 0, "user_id": host.streamer, "role": "host", "muted": False}]
+    return JSONResponse({"stream_id": stream_id, "slots": slots + runtime.stages.layout(stream_id)})
 
 
 async def whip_trickle(request: Request) -> Response:
@@ -221,7 +284,7 @@ async def ready(request: Request) -> Response:
 async def on_refusal(request: Request, error: Exception) -> Response:
     if isinstance(error, OfferError):
         return PlainTextResponse(str(error), error.status)
-    if isinstance(error, Conflict):
+    if isinstance(error, Conflict | StageFull):
         return PlainTextResponse(str(error), 409)
     if isinstance(error, Busy):
         return PlainTextResponse(str(error), 503, {"Retry-After": str(error.retry_after)})
@@ -251,6 +314,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/whip/{stream_id}/{session_id}", whip_stop, methods=["DELETE"]),
             Route("/whip/{stream_id}/{session_id}", whip_trickle, methods=["PATCH"]),
             Route("/whep/{stream_id}", whep, methods=["POST"]),
+            Route("/whep/{stream_id}/stage", stage_layout, methods=["GET"]),
             Route("/whep/{stream_id}/{session_id}", whep_stop, methods=["DELETE"]),
             Route("/whep/{stream_id}/{session_id}", whep_trickle, methods=["PATCH"]),
             Route("/hls/{stream_id}/{path:path}", hls.live, methods=["GET", "HEAD"]),
@@ -272,6 +336,7 @@ def create_app(settings: Settings) -> Starlette:
             Refusal: on_refusal,
             OfferError: on_refusal,
             Conflict: on_refusal,
+            StageFull: on_refusal,
             Busy: on_refusal,
         },
         lifespan=lifespan,

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from confluent_kafka import Message
 
+from livefold.guests import Guest
 from livefold.settings import Settings
 from livefold.stream_keys import HANDLES, Directory, Ingest, StreamEntry
 from streams.catalog import event_topic
@@ -25,7 +26,7 @@ from streams.codec import Codec, DecodeError
 from streams.consumer import Positions, TopicFollower
 
 log = logging.getLogger(__name__)
-TOPICS = (event_topic("media"), event_topic("stream"))
+TOPICS = (event_topic("media"), event_topic("stream"), event_topic("costream"))
 CATCH_UP_SECONDS = 5.0
 Decided = TypeVar("Decided")
 
@@ -81,6 +82,16 @@ class LogDirectory:
         with self._lock:
             entry = self._directory.streams.get(stream_id)
             return None if entry is None else entry.status
+
+    async def admit_guest(self, stream_id: str, user_id: str) -> tuple[StreamEntry, Guest]:
+        """The stage a guest may publish onto, or the refusal (livefold.stream_keys)."""
+        return await self._decide(lambda directory: directory.admit_guest(stream_id, user_id))
+
+    def guest(self, stream_id: str, user_id: str) -> tuple[Guest | None, bool]:
+        """The user's latest invitation to the stream, and whether the host muted them."""
+        with self._lock:
+            invitation = self._directory.guest(stream_id, user_id)
+            return invitation, bool(invitation and invitation.get("muted", False))
 
     def left_by(self, instance: str) -> list[tuple[str, Ingest, StreamEntry]]:
         with self._lock:

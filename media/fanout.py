@@ -24,7 +24,7 @@ from aiortc import RTCRtpCodecCapability
 
 from livefold.settings import Settings
 from media.aioice_private import use_host_addresses
-from media.peers import OfferError, Watcher, add_candidates, on_closed
+from media.peers import STAGE_SLOTS, OfferError, Watcher, add_candidates, on_closed
 from media.relay import Stage
 from media.wire import Frame, control_message, read_message
 
@@ -41,7 +41,7 @@ class FanoutProcess:
         self.stages: dict[tuple[str, int], Stage] = {}  # (stream, slot) -> its viewers here
         self.codec_names: dict[tuple[str, int], str] = {}
         self.watchers: dict[str, Watcher] = {}
-        self.stage_of: dict[str, tuple[str, int]] = {}  # session -> (stream, slot)
+        self.watched: dict[str, str] = {}  # session -> stream
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self) -> None:
@@ -74,18 +74,21 @@ class FanoutProcess:
         elif op == "candidates":
             await self._candidates(message)
         elif op == "end":
-            for session_id, watcher in list(self.watchers.items()):
-                if watcher.stage.stream_id == message["stream_id"]:
+            for session_id, watched in list(self.watched.items()):
+                if watched == message["stream_id"]:
                     await self._leave(session_id)
 
     async def _watch(self, message: dict[str, Any]) -> None:
-        stream_id, slot, session_id = message["stream_id"], message["slot"], message["session_id"]
+        stream_id, session_id = message["stream_id"], message["session_id"]
         video = codec_of(message["video"])
         assert video is not None
-        stage = self._stage(stream_id, slot, video.name)
-        watcher = Watcher(session_id, stage, video, codec_of(message["audio"]))
+
+        def stage_of(slot: int) -> Stage:
+            return self._stage(stream_id, slot, video.name)
+
+        watcher = Watcher(session_id, stage_of, video, codec_of(message["audio"]))
         self.watchers[session_id] = watcher
-        self.stage_of[session_id] = (stream_id, slot)
+        self.watched[session_id] = stream_id
         try:
             sdp = await watcher.accept(message["offer"])
         except OfferError as refused:
@@ -123,11 +126,13 @@ class FanoutProcess:
         if watcher is None:
             return False
         await watcher.close()
-        key = self.stage_of.pop(session_id)
-        if not watcher.stage.viewers and self.stages.get(key) is watcher.stage:
-            del self.stages[key]
-            del self.codec_names[key]
-            watcher.stage.close()
+        stream_id = self.watched.pop(session_id)
+        for slot in range(STAGE_SLOTS):
+            stage = self.stages.get((stream_id, slot))
+            if stage is not None and not stage.viewers:
+                del self.stages[(stream_id, slot)]
+                del self.codec_names[(stream_id, slot)]
+                stage.close()
         return True
 
     def _stage(self, stream_id: str, slot: int, codec_name: str) -> Stage:

@@ -32,6 +32,7 @@ Codec = RTCRtpCodecParameters | RTCRtpCodecCapability
 VIDEO_CODECS = ("VP8", "H264")  # VP8 first: cheaper to forward (no Annex B re-splitting)
 AUDIO_CODECS = ("opus", "PCMU", "PCMA")
 INGEST_RECEIVE_BUFFER = 4 * 1024 * 1024
+STAGE_SLOTS = 4  # the host and up to 3 guests (media/costream.py)
 NOT_CODECS = frozenset({"rtx", "red", "ulpfec", "flexfec-03", "telephone-event", "cn"})
 
 
@@ -78,6 +79,8 @@ async def take_offer(peer: RTCPeerConnection, offer: str) -> None:
         raise OfferError(
             400, f"cannot answer this offer: {error or type(error).__name__}"
         ) from None
+    if re.search(r"^a=group:BUNDLE ", offer, re.MULTILINE):
+        aiortc_private.rebundle(peer)
 
 
 def new_peer() -> RTCPeerConnection:
@@ -114,10 +117,14 @@ class Publisher:
         self._requests: set[asyncio.Future[None]] = set()
         self.ladder: WhipFeed | None = None  # the HLS ladder's input, once live
 
-    async def accept(self, offer: str) -> str:
+    async def accept(self, offer: str, video_codec: Codec | None = None) -> str:
+        """Answer a publishing offer; `video_codec`: the one codec to take (a guest's must be
+        the host's, since viewers negotiate one codec for every slot)."""
         await take_offer(self.peer, offer)
         for transceiver in self.peer.getTransceivers():
             transceiver.direction = "recvonly"
+            if transceiver.kind == "video" and video_codec is not None:
+                prefer(transceiver, video_codec)
             codecs = aiortc_private.negotiated_codecs(transceiver)
             if transceiver.kind == "video":
                 self.video_codec = codecs[0] if codecs else None
@@ -171,61 +178,63 @@ class Publisher:
 
 
 class Watcher:
-    """The WHEP side (in a fan-out process): one viewer of a stage, sent the publisher's codecs
-    (`RTCRtpCodecCapability`-like: mimeType, clockRate, channels, parameters)."""
+    """The WHEP side (in a fan-out process): one viewer of a stream's stage, sent the host's
+    codecs (`RTCRtpCodecCapability`-like: mimeType, clockRate, channels, parameters). The
+    offer's video sections, in order, receive slot 0 (the host) and slots 1-3 (guests); its
+    audio sections likewise. `stage_of(slot)` is the stage feeding a slot."""
 
-    def __init__(self, session_id: str, stage: Stage, video: Codec, audio: Codec | None):
+    def __init__(
+        self,
+        session_id: str,
+        stage_of: Callable[[int], Stage],
+        video: Codec,
+        audio: Codec | None,
+    ):
         self.session_id = session_id
-        self.stage = stage
+        self.stage_of = stage_of
         self.video_codec = video
         self.audio_codec = audio
         self.peer = new_peer()
-        self.viewer: Viewer | None = None
+        self.stages: list[Stage] = []
 
     async def accept(self, offer: str) -> str:
         await take_offer(self.peer, offer)
-        video = ForwardedTrack("video")
-        audio: ForwardedTrack | None = None
+        videos: list[ForwardedTrack] = []
+        audios: list[ForwardedTrack] = []
         for transceiver in self.peer.getTransceivers():
-            codec = self.video_codec if transceiver.kind == "video" else self.audio_codec
-            if codec is None:
+            kind = transceiver.kind
+            codec = self.video_codec if kind == "video" else self.audio_codec
+            tracks = videos if kind == "video" else audios
+            if codec is None or len(tracks) >= STAGE_SLOTS:
                 transceiver.direction = "inactive"
                 continue
-            track = video if transceiver.kind == "video" else ForwardedTrack("audio")
-            if transceiver.kind == "audio":
-                if audio is not None:
-                    transceiver.direction = "inactive"
-                    continue
-                audio = track
             prefer(transceiver, codec)
+            track = ForwardedTrack(kind)
             self.peer.addTrack(track)
-            if transceiver.kind == "video":
-                aiortc_private.on_keyframe_request(transceiver.sender, self.stage.request_keyframe)
+            if kind == "video":
+                request = self.stage_of(len(tracks)).request_keyframe
+                aiortc_private.on_keyframe_request(transceiver.sender, request)
+            tracks.append(track)
         sdp = await answer(self.peer)
-        if "m=video" not in sdp or (" VP8/" not in sdp and " H264/" not in sdp):
+        if not videos:
             raise OfferError(415, f"the offer cannot receive {self.video_codec.mimeType}")
-        self.viewer = Viewer(self.session_id, video, audio)
-        self.stage.add(self.viewer)
+        for slot, video in enumerate(videos):
+            stage = self.stage_of(slot)
+            stage.add(Viewer(self.session_id, video, audios[slot] if slot < len(audios) else None))
+            self.stages.append(stage)
         return sdp
 
     async def close(self) -> None:
-        self.stage.remove(self.session_id)
+        for stage in self.stages:
+            stage.remove(self.session_id)
         await self.peer.close()
 
 
 def prefer(transceiver: RTCRtpTransceiver, codec: Codec) -> None:
-    """Answer with exactly the publisher's codec (and its fmtp: an H.264 profile must match)."""
-    preferred = [
-        RTCRtpCodecCapability(
-            mimeType=codec.mimeType,
-            clockRate=codec.clockRate,
-            channels=codec.channels,
-            parameters=dict(codec.parameters),
-        )
-    ]
-    if transceiver.kind == "video":  # retransmissions for the viewer's NACKs
-        preferred.append(RTCRtpCodecCapability(mimeType="video/rtx", clockRate=90_000))
-    transceiver.setCodecPreferences(preferred)
+    """Answer with exactly the publisher's codec (an H.264 profile must match), and RTX for
+    the viewer's NACKs; 415 if the offer cannot take it."""
+    if not aiortc_private.answer_only(transceiver, codec):
+        raise OfferError(415, f"the offer cannot take {codec.mimeType} as published")
 
 
 async def add_candidates(peer: RTCPeerConnection, fragment: str) -> None:

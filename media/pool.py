@@ -124,7 +124,6 @@ class FanoutPool:
             "watch",
             session_id=session_id,
             stream_id=stream_id,
-            slot=0,
             offer=offer,
             video=codec_fields(video),
             audio=codec_fields(audio),

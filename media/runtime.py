@@ -26,6 +26,7 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+from gateway.auth.backend import LocalVerifier
 from livefold.media import RECORDING_FINISHED
 from livefold.settings import Settings
 from livefold.stream import ENDED, WENT_LIVE
@@ -37,6 +38,7 @@ from livefold.stream_keys import (
 from media import whip_feed
 from media.broadcast import Broadcasts
 from media.clips import ClipCutter
+from media.costream import GuestSession, Stages
 from media.directory import LogDirectory
 from media.frames import is_keyframe, picture_size
 from media.hls import HlsAudience
@@ -85,6 +87,10 @@ class MediaRuntime:
             self._keyframe_wanted,
             self.leave,
         )
+        self.stages = Stages(
+            self.directory, self.pool, self._append, settings.media_ingest_timeout_seconds
+        )
+        self._verifier: LocalVerifier | None = None
         self._reported: dict[str, int] = {}  # publisher session id -> when it went live (ms)
         # Live streams whose ingest a crashed run of this process held -> when they went live.
         self._resuming: dict[str, int] = {}
@@ -210,8 +216,28 @@ class MediaRuntime:
 
     def _keyframe_wanted(self, stream_id: str, slot: int) -> None:
         publisher = self.publishers.get(stream_id)
-        if isinstance(publisher, Publisher):
+        if slot > 0:
+            self.stages.request_keyframe(stream_id, slot)
+        elif isinstance(publisher, Publisher):
             publisher.stage.request_keyframe()
+
+    async def publish_guest(
+        self, stream_id: str, user_id: str, invite_id: str, offer: str
+    ) -> tuple[GuestSession, str]:
+        """A guest onto the stage of a stream whose host publishes here over WHIP."""
+        host = self.publishers.get(stream_id)
+        if not isinstance(host, Publisher) or stream_id not in self._reported_streams():
+            raise Conflict(f"the host of {stream_id!r} is not live over WHIP here")
+        return await self.stages.publish(host, user_id, invite_id, offer)
+
+    def verifier(self) -> LocalVerifier:
+        """Checks guests' access tokens (livefold's own, signed with the local key)."""
+        if self._verifier is None:
+            self._verifier = LocalVerifier(self.settings)
+        return self._verifier
+
+    def _reported_streams(self) -> set[str]:
+        return {p.stream_id for p in self.publishers.values() if p.session_id in self._reported}
 
     async def end(self, publisher: IngestSession, why: str, end_reason: str) -> None:
         """Stop a publisher once, its viewers with it, and append what ended."""
@@ -221,6 +247,7 @@ class MediaRuntime:
         for session_id, watched in list(self.watchers.items()):
             if watched == publisher.stream_id:
                 await self.leave(session_id)
+        await self.stages.end_stage(publisher.stream_id)
         self.pool.end(publisher.stream_id)
         await publisher.close()
         actor = publisher.streamer if why == "ended" else "system"

@@ -50,7 +50,13 @@ FAMILIES = {
         "ChatModeChanged",
     },
     "audience": {"ViewerJoined", "ViewerLeft", "ViewerHeartbeat", "Followed", "Unfollowed"},
-    "costream": {"GuestInvited", "GuestAccepted", "GuestJoinedStage", "GuestLeftStage"},
+    "costream": {
+        "GuestInvited",
+        "GuestAccepted",
+        "GuestJoinedStage",
+        "GuestLeftStage",
+        "GuestMuted",
+    },
     "media": {
         "IngestStarted",
         "IngestStopped",
