@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHUNK = 256
-KEPT_VIEWS = 20_000  # the views of this many recently written keys are kept for `snapshot`
+KEPT_VIEWS = 5_000  # views of this many recently written keys kept for `snapshot` (memory)
 TOTAL = "_seen_total"
 LENGTH = "_seen_len"
 
