@@ -70,17 +70,20 @@ def folded(worker: FaultyWorkerService) -> Iterator[tuple[Settings, str, list[st
         event("livefold.accounts.RoleGranted", BOOM_USER, "system", user_id=BOOM_USER, role=role)
         for role in ("other", "editor")
     ]
+    topics = source_topics(faulty_fold.domains())
     with running([worker], output=log_to(settings.data_dir / "logs")):
         producer = EventProducer(settings, Codec.from_settings(settings))
         try:
-            producer.append_all(messages)
+            # The first message in a batch of its own: the bug's batch then goes back to the
+            # state as the first batch wrote it (agents.state_records.StateRecords.snapshot).
+            for appended in (messages[:1], messages[1:]):
+                producer.append_all(appended)
+                deadline = time.monotonic() + 90
+                while not caught_up(settings, topics):
+                    assert time.monotonic() < deadline, "the worker did not fold the messages"
+                    time.sleep(0.3)
         finally:
             producer.close()
-        topics = source_topics(faulty_fold.domains())
-        deadline = time.monotonic() + 90
-        while not caught_up(settings, topics):
-            assert time.monotonic() < deadline, "the worker did not fold the messages"
-            time.sleep(0.3)
         yield settings, stream, [m.event_id for m in messages]
 
 
