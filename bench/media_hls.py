@@ -75,7 +75,7 @@ def _stream_with_key(settings: Settings) -> tuple[str, str]:
 def _follow(read: Any, appeared: dict[int, tuple[float, float]], stop: float) -> None:
     """Poll a 720p live playlist (`read()` gives its text or None) every 20 ms; for each
     segment: (when it was first listed, its length)."""
-    while time.time() < stop:
+    while time.time() < stop and len(appeared) < SECONDS:  # every segment, however late
         for segment in listed_segments(read() or ""):
             appeared.setdefault(segment.sequence, (time.time(), segment.duration))
         time.sleep(0.02)
@@ -130,7 +130,7 @@ def rtmp_hls(settings: Settings) -> dict[str, Any]:
         assert publisher.stdout is not None
         publisher.stdout.read(1)
         started = time.time()
-        stop = started + SECONDS + 8
+        stop = started + SECONDS + 90
         ours: dict[int, tuple[float, float]] = {}
         bares: dict[int, tuple[float, float]] = {}
         playlist = f"{local_url(own)}/hls/{stream_id}/720p/index.m3u8"

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 SESSION_TIMEOUT_SECONDS = 15.0  # a player reloads its playlist every segment (1 s)
 MAX_SESSIONS = 50_000
 LIVE_PLAYLIST_CACHE = "public, max-age=1"
+MASTER_CACHE = "private, no-store"  # it gives each player its own session id
+NOT_YET = {"Retry-After": "1", "Cache-Control": "no-store"}
 SEGMENT_CACHE = "public, max-age=31536000, immutable"
 SESSION = re.compile(r"[0-9a-f]{32}")
 SEGMENT = re.compile(r"\d{5,9}\.ts")
@@ -105,12 +107,12 @@ async def live(request: Request) -> Response:
             master = (folder / MASTER).read_text()
         except FileNotFoundError:
             return PlainTextResponse(
-                "the ladder's first segments are not written yet", 404, {"Retry-After": "1"}
+                "the ladder's first segments are not written yet", 404, NOT_YET
             )
         session = _session_of(request) or uuid.uuid4().hex
         runtime.hls_audience.seen(session, stream_id, request.headers.get("user-agent"))
         return Response(
-            with_session(master, session), headers=_cache(LIVE_PLAYLIST_CACHE), media_type=M3U8
+            with_session(master, session), headers=_cache(MASTER_CACHE), media_type=M3U8
         )
     rendition, _, name = path.partition("/")
     if rendition not in broadcast.ladder.renditions or not (
@@ -122,7 +124,7 @@ async def live(request: Request) -> Response:
         try:
             playlist = file.read_text()
         except FileNotFoundError:
-            return PlainTextResponse("not written yet", 404, {"Retry-After": "1"})
+            return PlainTextResponse("not written yet", 404, NOT_YET)
         if (counted := _session_of(request)) is not None:
             runtime.hls_audience.seen(counted, stream_id, request.headers.get("user-agent"))
         return Response(playlist, headers=_cache(LIVE_PLAYLIST_CACHE), media_type=M3U8)

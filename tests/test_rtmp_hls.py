@@ -107,7 +107,7 @@ def test_an_rtmp_publisher_goes_live_as_an_hls_ladder_and_is_recorded_to_s3(
     publisher = push(media, key, SECONDS)
     master = eventually(f"{url}/hls/{stream_id}/master.m3u8", **ORIGIN)
     assert master.status_code == 200, master.text
-    assert master.headers["cache-control"] == "public, max-age=1"
+    assert master.headers["cache-control"] == "private, no-store"  # a session id per player
     assert master.headers["access-control-allow-origin"] in ("*", ORIGIN["Origin"])
     variants = [line for line in master.text.splitlines() if line and not line.startswith("#")]
     assert [variant.split("/")[0] for variant in variants] == ["720p", "480p", "360p", "audio"]
@@ -122,6 +122,7 @@ def test_an_rtmp_publisher_goes_live_as_an_hls_ladder_and_is_recorded_to_s3(
     playlist = eventually(f"{url}/hls/{stream_id}/{variants[0]}")
     segments = [line for line in playlist.text.splitlines() if line.endswith(".ts")]
     assert "#EXT-X-TARGETDURATION:1" in playlist.text and segments
+    assert playlist.headers["cache-control"] == "public, max-age=1"
     segment = httpx.get(f"{url}/hls/{stream_id}/720p/{segments[-1]}", headers=ORIGIN, timeout=10)
     assert segment.status_code == 200 and segment.headers["cache-control"] == SEGMENT_CACHE
     assert segment.headers["access-control-allow-origin"] in ("*", ORIGIN["Origin"])
