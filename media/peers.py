@@ -164,9 +164,10 @@ class Publisher:
         receiver = self._video_receiver
         if self._send_pli is None or receiver is None:
             return
-        sources = receiver.getSynchronizationSources()  # type: ignore[attr-defined]
-        if sources:
-            request = asyncio.ensure_future(self._send_pli(sources[0].source))
+        # Every source the receiver heard: a browser's retransmissions (RTX) come from an SSRC
+        # of their own, and a PLI naming that one is ignored (no keyframe ever came).
+        for source in receiver.getSynchronizationSources():  # type: ignore[attr-defined]
+            request = asyncio.ensure_future(self._send_pli(source.source))
             self._requests.add(request)
             request.add_done_callback(self._requests.discard)
 
