@@ -27,13 +27,15 @@ import httpx
 import pytest
 from livefold_sdk import Call, Livefold, NotFound, OAuth, sign_in
 
+from agents import analytics
 from gateway.web_app import BUILD
-from infra.service import free_port
+from infra.service import RunningService, free_port
 from livefold.settings import Settings
 from media.aioice_private import host_addresses_only
 from tests.gateways import eventually
 from tests.media_peers import Publisher, media_process, post_offer
 from tests.sdk_support import PASSWORD, LiveGateway, live_gateway, make_streamer, person_signing_in
+from tests.servers import log_to
 
 REPO = Path(__file__).resolve().parent.parent
 WEB = REPO / "web"
@@ -47,13 +49,19 @@ HELD_TEXT = "you are an idiot"  # moderation holds insults for review
 def live(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     assert (BUILD / "index.html").is_file(), f"the web app is not built in {BUILD}: run `make web`"
     media_port = free_port()
+    sink = analytics.service(stack)  # the chat replay reads ClickHouse's copy of the log
     with (
         host_addresses_only(["127.0.0.1"]),  # the publisher's ICE, like the media process's
         media_process(stack, media_port=media_port),
         live_gateway(stack.model_copy(update={"media_port": media_port}),
                      tmp_path_factory.mktemp("web-app")) as running,
     ):  # fmt: skip
-        yield running
+        handle = RunningService(sink, log_to(stack.data_dir / "logs")(sink))
+        handle.start()
+        try:
+            yield running
+        finally:
+            handle.stop()
 
 
 def register(url: str, role: str, display_name: str) -> tuple[str, str]:
@@ -165,6 +173,29 @@ def emote(text: str, name: str) -> dict[str, Any]:
     return {"name": name, "positions": [{"start": start, "end": start + len(name)}]}
 
 
+def replayed_texts(client: Livefold, stream_id: str, vod: dict[str, Any]) -> list[str]:
+    texts: list[str] = []
+    cursor = None
+    for _ in range(20):
+        page = client.replay(stream_id, recording_id=vod["recording_id"], cursor=cursor, limit=200)
+        texts += [item["message"]["text"] for item in page["items"] if item["type"] == "message"]
+        if not (cursor := page["next_cursor"]):
+            break
+    return texts
+
+
+def reply_to_the_phone(chatter: Livefold, stream_id: str) -> None:
+    """Reply to the phone viewer's first message as soon as it is in chat."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        items = chatter.chat_history(stream_id, limit=200)["items"]
+        theirs = [m for m in items if str(m["text"]).startswith("Hi from my phone")]
+        if theirs:
+            chatter.send_chat(stream_id, "good luck to you too!", reply_to=theirs[0]["message_id"])
+            return
+        time.sleep(0.3)
+
+
 def fill_chat(people: list[Livefold], stream_id: str, lines: int) -> None:
     """Enough earlier chat that the app shows only the newest and loads the rest on scroll."""
     for index in range(lines):
@@ -236,6 +267,8 @@ def test_a_viewer_watches_chats_reacts_votes_answers_tips_and_follows_on_three_d
             eventually(lambda: streamer.poll(stream_id, poll_id)["voters"] == 1)
             oldest = streamer.chat_history(stream_id, limit=200)["items"][0]["text"]
 
+            replier = threading.Thread(target=reply_to_the_phone, args=(chatter, stream_id))
+            replier.start()  # the phone's viewer hears of it in their notification centre
             done = browser(
                 live, STREAM_ID=stream_id, CHAT_TEXT="PB pace today", POLL_QUESTION=QUESTION,
                 QUIZ_QUESTION=QUIZ, USERNAME=viewer_name, PASSWORD=PASSWORD,
@@ -243,6 +276,21 @@ def test_a_viewer_watches_chats_reacts_votes_answers_tips_and_follows_on_three_d
                 FIRST_MESSAGE=oldest,
             )  # fmt: skip
             assert done["played_seconds"] > 0.5, done
+            replier.join(30)
+        # The publisher left: the stream ends and its recording plays with the chat replayed.
+        vod = eventually(lambda: streamer.recordings(stream_id)["items"], timeout=60)[0]
+        # The replay reads ClickHouse's copy of the log, a few seconds behind it.
+        eventually(
+            lambda: any(
+                "PB pace today" in text for text in replayed_texts(streamer, stream_id, vod)
+            ),
+            timeout=60,
+        )
+        replayed = browser(
+            live, STREAM_ID=stream_id, VOD_URL=f"{live.url}/vod/{stream_id}/{vod['recording_id']}",
+            CHAT_TEXT="PB pace today",
+        )  # fmt: skip
+        assert replayed["vod_played_seconds"] > 0.5 and replayed["vod_replayed_messages"] >= 60
 
         history = [m["text"] for m in streamer.chat_history(stream_id, limit=200)["items"]]
         assert done["said"] in history and done["replied"] in history

@@ -45,3 +45,35 @@ self.addEventListener("fetch", (event) => {
     ),
   );
 });
+
+// Web Push (docs/notifications.md): the message is the notification object as JSON; shown even
+// when no page of the app is open. A tap opens (or focuses) the stream's page.
+const TITLES = {
+  stream_live: (p) => `${p.title || "A stream you follow"} is live`,
+  stream_starting_soon: (p) => `Starting soon: ${p.title || "a stream you follow"}`,
+  chat_reply: () => "Someone replied to your message",
+  tip_received: (p) => `You got a tip${p.amount_minor ? ` of ${(Number(p.amount_minor) / 100).toFixed(2)} ${p.currency || ""}` : ""}`,
+};
+
+self.addEventListener("push", (event) => {
+  let note = {};
+  try {
+    note = event.data ? event.data.json() : {};
+  } catch {
+    note = {};
+  }
+  const title = (TITLES[note.kind] || (() => "livefold"))(note.payload || {});
+  const url = note.stream_id ? `/watch/${encodeURIComponent(note.stream_id)}` : "/";
+  event.waitUntil(self.registration.showNotification(title, { body: "livefold", icon: "/icon.svg", tag: note.notification_id, data: { url } }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = (event.notification.data && event.notification.data.url) || "/";
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((client) => new URL(client.url).pathname === url);
+      return open ? open.focus() : self.clients.openWindow(url);
+    }),
+  );
+});

@@ -145,6 +145,14 @@ export function live(): Subscription {
   return socket;
 }
 
+/** Hear every frame of the shared socket (e.g. `notification` frames, which come to a signed-in
+ * socket whatever it follows); returns what stops it. */
+export function listen(listener: Listener): () => void {
+  listeners.add(listener);
+  live();
+  return () => void listeners.delete(listener);
+}
+
 /** Follow a stream's channels; returns what stops following. */
 export function follow(streamId: string, channels: string[], listener: Listener): () => void {
   listeners.add(listener);

@@ -3,9 +3,11 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { t } from "./i18n";
 import { LanguagePicker } from "./language";
+import { Notifications } from "./notifications";
 import { finishSignIn, session, signIn, signOut, whoAmI } from "./live";
 import { Lazy } from "./lazy";
 import { Discover } from "./pages/discover";
+import { Recording } from "./pages/recording";
 import { Watch } from "./pages/watch";
 import { go, pageOf, usePath } from "./router";
 
@@ -30,6 +32,7 @@ function Account() {
   }
   return (
     <div class="account">
+      <Notifications />
       <span class="avatar" aria-hidden="true">{(name ?? "?").slice(0, 1).toUpperCase()}</span>
       {streams && <a class="button ghost studio-link" href="/studio">Studio</a>}
       <span class="account-name">{name ?? "…"}</span>
@@ -66,6 +69,8 @@ function App() {
       {page.name === "discover" && <Discover />}
       {page.name === "watch" && <Watch key={page.streamId} streamId={page.streamId} />}
       {page.name === "callback" && <Callback />}
+      {page.name === "vod" && <Recording key={page.recordingId} what={{ kind: "vod", streamId: page.streamId, recordingId: page.recordingId }} />}
+      {page.name === "clip" && <Recording key={page.clipId} what={{ kind: "clip", clipId: page.clipId }} />}
       {page.name === "studio" && <Lazy load={loadStudio} props={{ streamId: page.streamId, tab: page.tab }} />}
       {page.name === "missing" && (
         <main class="notice">

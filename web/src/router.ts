@@ -1,5 +1,6 @@
 // Paths as pages: / (discover), /watch/<stream id>, /auth/callback, /studio[/<stream id>[/<tab>]]
-// (the streamer's control panel), /overlay/<stream id>/<kind> (OBS browser sources). Links are
+// (the streamer's control panel), /overlay/<stream id>/<kind> (OBS browser sources), /vod/<stream
+// id>/<recording id> and /clip/<clip id> (played back with the chat replayed). Links are
 // plain <a href>s caught here, so the back button and opening in a new tab both work.
 
 import { useEffect, useState } from "preact/hooks";
@@ -10,6 +11,8 @@ export type Page =
   | { name: "callback" }
   | { name: "studio"; streamId: string | null; tab: string | null }
   | { name: "overlay"; streamId: string; kind: string }
+  | { name: "vod"; streamId: string; recordingId: string }
+  | { name: "clip"; clipId: string }
   | { name: "missing" };
 
 export function pageOf(path: string): Page {
@@ -21,6 +24,10 @@ export function pageOf(path: string): Page {
   if (studio) return { name: "studio", streamId: studio[1] ? decodeURIComponent(studio[1]) : null, tab: studio[2] ?? null };
   const overlay = /^\/overlay\/([^/]+)\/([a-z-]+)$/.exec(path);
   if (overlay) return { name: "overlay", streamId: decodeURIComponent(overlay[1]!), kind: overlay[2]! };
+  const vod = /^\/vod\/([^/]+)\/([^/]+)$/.exec(path);
+  if (vod) return { name: "vod", streamId: decodeURIComponent(vod[1]!), recordingId: decodeURIComponent(vod[2]!) };
+  const clip = /^\/clip\/([^/]+)$/.exec(path);
+  if (clip) return { name: "clip", clipId: decodeURIComponent(clip[1]!) };
   return { name: "missing" };
 }
 

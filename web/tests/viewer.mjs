@@ -94,6 +94,13 @@ async function onThePhone(page) {
   await page.locator(".quiz .quiz-status", { hasText: "Answer sent" }).waitFor(WAIT);
   await say(page, need("HELD_TEXT"));
   await page.locator(".line.outcome.held", { hasText: "Held for review" }).waitFor(WAIT);
+  // Someone replied to the phone's message: the bell counts it, live over the socket.
+  await page.locator(".bell-count").waitFor(WAIT);
+  await page.locator(".bell").click();
+  await page.locator('.notifications li[data-kind="chat_reply"]', { hasText: "Cyrus replied" }).waitFor(WAIT);
+  await settle(page);
+  await shot(page, "notifications-phone");
+  await page.locator(".bell").click();
   await settle(page);
   await shot(page, "watch-phone");
   await page.setViewportSize({ width: 844, height: 390 }); // turned sideways: video, chat over it
@@ -194,11 +201,33 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "chromium",
   args: ["--no-sandbox", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required", "--disable-features=WebRtcHideLocalIpsWithMdns"],
 });
+/** After the stream ended: its recording plays with the chat replayed in step (VOD_URL set). */
+async function recordingReplays(url) {
+  const context = await browser.newContext({ ...DEVICES.desktop, colorScheme: "dark", locale: "en-US" });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => (document.querySelector("video.video")?.currentTime ?? 0) > 0.5, null, WAIT);
+  const played = await page.evaluate(() => document.querySelector("video.video").currentTime);
+  const duration = await page.evaluate(() => document.querySelector("video.video").duration);
+  await page.evaluate(() => (document.querySelector("video.video").currentTime = document.querySelector("video.video").duration - 0.2));
+  await page.locator(".recording .line", { hasText: need("CHAT_TEXT") }).waitFor(WAIT);
+  const replayed = await page.locator(".recording .virtual-row[aria-setsize]").first().getAttribute("aria-setsize");
+  await settle(page);
+  await shot(page, "vod-desktop");
+  await context.close();
+  return { vod_played_seconds: played, vod_duration: duration, vod_replayed_messages: Number(replayed) };
+}
+
 const started = Date.now();
 const done = { played_seconds: Infinity };
+
 const STEPS = { phone: onThePhone, tablet: onTheTablet, desktop: onTheDesktop };
 try {
-  for (const [device, options] of Object.entries(DEVICES)) {
+  if (process.env.VOD_URL) {
+    Object.assign(done, await recordingReplays(process.env.VOD_URL));
+    delete done.played_seconds;
+  }
+  for (const [device, options] of process.env.VOD_URL ? [] : Object.entries(DEVICES)) {
     const context = await browser.newContext({ ...options, colorScheme: "dark", serviceWorkers: "allow", locale: "en-US" });
     const page = await context.newPage();
     const problems = [];
@@ -223,8 +252,10 @@ try {
     if (problems.length) throw new Error(`page errors on ${device}: ${problems.join("; ")}`);
     await context.close();
   }
-  await inGerman();
-  await offlineShell();
+  if (!process.env.VOD_URL) {
+    await inGerman();
+    await offlineShell();
+  }
 } finally {
   await browser.close();
 }

@@ -5,6 +5,7 @@ import { t } from "../i18n";
 import { api, follow } from "../live";
 import { nameOf, useNames } from "../names";
 import { Player } from "../player/player";
+import { PastMedia } from "./recording";
 import { FollowButton, ShareButton } from "../watch/actions";
 import { Chat, type Feedback } from "../watch/chat";
 import { PollCard } from "../watch/poll";
@@ -211,11 +212,12 @@ export function Watch({ streamId }: { streamId: string }) {
             </p>
           )}
           <div class="stream-actions">
-            {streamer && <FollowButton streamId={streamId} streamer={streamer} />}
+            {streamer && <FollowButton streamId={streamId} />}
             <TipButton streamId={streamId} streamerName={streamerName} records={views.tips} />
             <ShareButton title={title} />
           </div>
         </div>
+        {stream?.status === "ended" && <PastMedia streamId={streamId} />}
       </section>
       {(quiz.length > 0 || poll) && (
         <div class="cards">

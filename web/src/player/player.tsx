@@ -33,7 +33,7 @@ async function playWhep(video: HTMLVideoElement, url: string): Promise<Playing> 
   return { stop: () => void player.stop(), levels: [] };
 }
 
-async function playHls(video: HTMLVideoElement, url: string, onLevels: (levels: Level[]) => void): Promise<Playing> {
+export async function playHls(video: HTMLVideoElement, url: string, onLevels: (levels: Level[]) => void): Promise<Playing> {
   if (video.canPlayType("application/vnd.apple.mpegurl")) {
     video.src = url;
     return { stop: () => video.removeAttribute("src"), levels: [] };

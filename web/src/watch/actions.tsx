@@ -1,34 +1,21 @@
-// Follow and share. The gateway has no read of whom you follow yet, so this device remembers
-// what you followed here (a follow made elsewhere shows as not followed until pressed again,
-// which is harmless: following twice is one follow).
+// Follow (whether you follow comes with your notifications: `following`) and share.
 
 import { ApiError } from "livefold-sdk";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { t } from "../i18n";
 import { api, session, signIn } from "../live";
 
-const FOLLOWED = "livefold.followed";
-
-function followed(): Set<string> {
-  try {
-    return new Set(JSON.parse(localStorage.getItem(FOLLOWED) ?? "[]") as string[]);
-  } catch {
-    return new Set();
-  }
-}
-
-export function FollowButton({ streamId, streamer }: { streamId: string; streamer: string }) {
-  const [on, setOn] = useState(() => followed().has(streamer));
+export function FollowButton({ streamId }: { streamId: string }) {
+  const [on, setOn] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
+  useEffect(() => {
+    if (session !== null) api.notifications({ limit: 1 }).then(({ following }) => setOn(following.includes(streamId)), () => undefined);
+  }, [streamId]);
   const toggle = async () => {
     if (session === null) return void signIn();
     try {
       if (on) await api.unfollow(streamId);
       else await api.follow(streamId);
-      const all = followed();
-      if (on) all.delete(streamer);
-      else all.add(streamer);
-      localStorage.setItem(FOLLOWED, JSON.stringify([...all]));
       setOn(!on);
       setProblem(null);
     } catch (error) {

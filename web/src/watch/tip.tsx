@@ -22,7 +22,7 @@ export function TipButton({ streamId, streamerName, records }: { streamId: strin
   const record = "tipId" in step ? records[step.tipId] : undefined;
   useEffect(() => {
     if (step.name === "paying" && record?.status === "captured") setStep({ name: "done", tipId: step.tipId });
-  }, [record?.status]);
+  }, [step.name, record?.status]);
 
   const open = () => {
     if (session === null) return void signIn();
@@ -53,7 +53,7 @@ export function TipButton({ streamId, streamerName, records }: { streamId: strin
       const paid = await api.paySandbox(step.secret, card);
       if (paid.decline_code) return setProblem(t("tip.declined", { reason: paid.decline_code.replaceAll("_", " ") }));
       setProblem(null);
-      setStep(records[step.tipId]?.status === "captured" ? { name: "done", tipId: step.tipId } : { name: "paying", tipId: step.tipId });
+      setStep({ name: "paying", tipId: step.tipId }); // done once its record says captured (maybe already)
     } catch (error) {
       fail(error);
     }
