@@ -23,7 +23,7 @@ from livefold.settings import Settings
 from livefold.stream_keys import HANDLES, Directory, Ingest, StreamEntry
 from streams.catalog import event_topic
 from streams.codec import Codec, DecodeError
-from streams.consumer import Positions, TopicFollower
+from streams.consumer import Positions, TopicFollower, read_up_to
 
 log = logging.getLogger(__name__)
 TOPICS = (event_topic("media"), event_topic("stream"), event_topic("costream"))
@@ -122,8 +122,7 @@ class LogDirectory:
 
     def _read_up_to(self, ends: Positions) -> bool:
         with self._lock:
-            reached = dict(self._reached)
-        return all(reached.get(partition, 0) >= end for partition, end in ends.items())
+            return read_up_to(self._reached, ends)
 
     def _deliver(self, messages: list[Message], reached: Positions) -> None:
         events = []

@@ -273,3 +273,21 @@ async def test_candidates_trickled_after_the_offer_connect_publisher_and_viewer(
     await viewer.peer.close()
     assert (await http.delete(resource, headers=auth)).status_code == 200
     await publisher.peer.close()
+
+
+@with_client
+async def test_a_key_rotated_away_a_moment_ago_is_refused_at_once(
+    services: tuple[Running, str, Tokens], http: httpx.AsyncClient
+) -> None:
+    """Publishing with the previous key right after a rotation's answer: the media process must
+    decide on the log as it is then, not on what its directory happens to have read."""
+    running, media, tokens = services
+    stream_id = await new_stream(http, running, tokens)
+    offer = await Publisher().offer()
+    previous = await rotated_key(http, running, tokens)
+    for _ in range(20):
+        current = await rotated_key(http, running, tokens)
+        refused = await post_offer(http, f"{media}/whip/{stream_id}", offer, previous)
+        assert refused.status_code == 403, refused.text
+        previous = current
+        await asyncio.sleep(0.15)  # under the gateway's writes per user and second
