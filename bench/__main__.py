@@ -18,6 +18,7 @@ from bench import (
     fold_state,
     guarantees,
     media_hls,
+    media_webrtc,
     moderation,
     presence,
     workers,
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     **fold_state.BENCHMARKS,
     **guarantees.BENCHMARKS,
     **media_hls.BENCHMARKS,
+    **media_webrtc.BENCHMARKS,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,0 +1,313 @@
+"""WHIP/WHEP benchmarks (docs/media.md, "Benchmarks"), with real aiortc peers in this process
+and the media service in its own processes:
+
+- `whip_whep_latency`: glass to glass over loopback. A publisher paints its send time (ms, as
+  32 black/white bars) into each 320x240 frame; a viewer decodes the frame and reads the time
+  back. Through the media service (WHIP in, one fan-out process, WHEP out) and, side by side
+  in the same run, two aiortc peers connected directly (the issue's baseline: p50 37 ms).
+- `whep_viewers`: the media service's CPU (ingest process and fan-out processes, from
+  /proc/<pid>/stat) per viewer-second while N viewers watch one 1 Mbps-ish VP8 stream, without
+  re-encoding. Most viewers count the frames aiortc reassembles without decoding them (cheap
+  for the harness); `CHECKED` of them decode every frame and check the painted send times run
+  in order (a frame that does not follow its predecessor counts as corrupt; a stall over 1 s,
+  which the load here causes, as a gap).
+
+This machine has 2 cores shared with about seven other sessions' work: every figure here is
+contended, and the load average is recorded with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+
+from bench.media_hls import _stream_with_key
+from infra.service import RunningService, free_port
+from livefold.settings import Settings
+from media import aiortc_private
+from media.aioice_private import host_addresses_only
+from media.frames import is_keyframe
+from media.service import local_url
+from media.service import service as media_service
+from streams.provision import provision
+
+WIDTH, HEIGHT, FPS, BITS = 320, 240, 30, 32
+LATENCY_SECONDS = 20
+VIEWER_COUNTS = (0, 10, 40)
+WINDOW_SECONDS = 10
+CHECKED = 2
+
+
+class StampedFrames(VideoStreamTrack):
+    """30 fps whose picture is the send time in ms (mod 2^32) as 32 vertical bars."""
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        stamp = int(time.time() * 1000) % 2**BITS
+        bars = np.array([(stamp >> (BITS - 1 - i)) & 1 for i in range(BITS)], np.uint8) * 255
+        picture = np.repeat(np.repeat(bars[None, :], HEIGHT, 0), WIDTH // BITS, 1)
+        frame = av.VideoFrame.from_ndarray(np.stack([picture] * 3, -1), format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+def stamp_of(frame: av.VideoFrame) -> int:
+    grey = frame.to_ndarray(format="gray")[HEIGHT // 4 : 3 * HEIGHT // 4]
+    width = WIDTH // BITS
+    bits = [grey[:, i * width + 2 : (i + 1) * width - 2].mean() > 127 for i in range(BITS)]
+    return sum(1 << (BITS - 1 - i) for i, bit in enumerate(bits) if bit)
+
+
+def latency_ms(frame: av.VideoFrame) -> float:
+    return float((int(time.time() * 1000) - stamp_of(frame)) % 2**BITS)
+
+
+def peer() -> RTCPeerConnection:
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+async def offer(connection: RTCPeerConnection) -> str:
+    await connection.setLocalDescription(await connection.createOffer())
+    return str(connection.localDescription.sdp)
+
+
+async def answered(connection: RTCPeerConnection, answer: str) -> None:
+    await connection.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+
+async def post(http: httpx.AsyncClient, url: str, sdp: str, key: str | None = None) -> str:
+    headers = {"Content-Type": "application/sdp"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    answer = await http.post(url, content=sdp, headers=headers)
+    assert answer.status_code == 201, answer.text
+    return answer.text
+
+
+def recv_peer() -> tuple[RTCPeerConnection, asyncio.Future[Any]]:
+    connection = peer()
+    connection.addTransceiver("video", direction="recvonly")
+    track: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    @connection.on("track")
+    def arrived(found: Any) -> None:
+        if not track.done():
+            track.set_result(found)
+
+    return connection, track
+
+
+async def measure(track: Any, seconds: float) -> list[float]:
+    found: list[float] = []
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        found.append(latency_ms(await track.recv()))
+    return found
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {"frames": len(ordered), "p50_ms": pick(0.5), "p90_ms": pick(0.9), "p99_ms": pick(0.99)}
+
+
+def started_media(settings: Settings, fanout: int) -> tuple[RunningService, str]:
+    provision(settings)
+    own = settings.model_copy(
+        update={
+            "media_port": free_port(),
+            "rtmp_port": free_port(),
+            "media_fanout_processes": fanout,
+        }
+    )
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    handle = RunningService(media_service(own, "media-bench"), (logs / "media.log").open("ab"))
+    handle.start()
+    return handle, local_url(own)
+
+
+def whip_whep_latency(settings: Settings) -> dict[str, Any]:
+    handle, media = started_media(settings, 1)
+    stream_id, key = _stream_with_key(settings)
+
+    async def run() -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=30) as http:
+            publisher = peer()
+            publisher.addTransceiver(StampedFrames(), direction="sendonly")
+            await answered(
+                publisher,
+                await post(http, f"{media}/whip/{stream_id}", await offer(publisher), key),
+            )
+            viewer, relayed = recv_peer()
+            await answered(
+                viewer, await post(http, f"{media}/whep/{stream_id}", await offer(viewer))
+            )
+            # The baseline: the same kind of publisher straight into a viewer.
+            direct_out, (direct_in, direct) = peer(), recv_peer()
+            direct_out.addTransceiver(StampedFrames(), direction="sendonly")
+            await direct_in.setRemoteDescription(
+                RTCSessionDescription(await offer(direct_out), "offer")
+            )
+            await direct_in.setLocalDescription(await direct_in.createAnswer())
+            await answered(direct_out, direct_in.localDescription.sdp)
+            through, straight = await asyncio.gather(
+                asyncio.wait_for(relayed, 30), asyncio.wait_for(direct, 30)
+            )
+            await asyncio.sleep(3)  # past the first keyframe and the jitter buffers' start
+            ours, bare = await asyncio.gather(
+                measure(through, LATENCY_SECONDS), measure(straight, LATENCY_SECONDS)
+            )
+            for connection in (viewer, publisher, direct_in, direct_out):
+                await connection.close()
+        return {"whip_whep_relay": percentiles(ours), "direct_aiortc_peers": percentiles(bare)}
+
+    try:
+        with host_addresses_only(["127.0.0.1"]):
+            results = asyncio.run(run())
+    finally:
+        handle.stop()
+    results["seconds"] = LATENCY_SECONDS
+    results["load_average_1m_at_end"] = round(os.getloadavg()[0], 1)
+    return results
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class CountingViewer:
+    """A WHEP viewer that counts the frames aiortc reassembles, without decoding them, and
+    checks the first is a keyframe and timestamps only grow."""
+
+    def __init__(self) -> None:
+        self.peer = peer()
+        self.frames = 0
+        self.corrupt = 0
+        self.first_not_keyframe = 0
+        self._last = -1
+        transceiver = self.peer.addTransceiver("video", direction="recvonly")
+        aiortc_private.tap_encoded_frames(transceiver.receiver, self._on_frame)
+
+    def _on_frame(self, codec: Any, frame: bytes, timestamp: int) -> None:
+        if self.frames == 0 and not is_keyframe(codec.name, frame):
+            self.first_not_keyframe += 1
+        if timestamp <= self._last:
+            self.corrupt += 1
+        self._last = timestamp
+        self.frames += 1
+
+
+async def checked_frames(track: Any, stop: float, counts: dict[str, int]) -> None:
+    """Decode and read each frame's painted time: one that does not come after the previous
+    (or reads as garbage, over a minute away) is corrupt; a jump over 1 s is a gap (the
+    publisher or the viewer stalled under load), counted apart."""
+    last = None
+    while time.monotonic() < stop:
+        stamp = stamp_of(await track.recv())
+        if last is not None:
+            step = (stamp - last) % 2**BITS
+            if not 0 < step < 60_000:
+                counts["corrupt"] += 1
+            elif step > 1000:
+                counts["gaps"] += 1
+        last = stamp
+        counts["frames"] += 1
+
+
+def whep_viewers(settings: Settings) -> dict[str, Any]:
+    handle, media = started_media(settings, 1)
+    stream_id, key = _stream_with_key(settings)
+    assert handle.process is not None
+    media_pid = handle.process.pid
+
+    async def run() -> list[dict[str, Any]]:
+        rows = []
+        async with httpx.AsyncClient(timeout=60) as http:
+            publisher = peer()
+            publisher.addTransceiver(StampedFrames(), direction="sendonly")
+            await answered(
+                publisher,
+                await post(http, f"{media}/whip/{stream_id}", await offer(publisher), key),
+            )
+            counting: list[CountingViewer] = []
+            checked: list[tuple[RTCPeerConnection, asyncio.Future[Any]]] = []
+            for count in VIEWER_COUNTS:
+                while len(checked) < min(CHECKED, count):
+                    checked.append(recv_peer())
+                    await answered(
+                        checked[-1][0],
+                        await post(http, f"{media}/whep/{stream_id}", await offer(checked[-1][0])),
+                    )
+                while len(counting) + len(checked) < count:
+                    viewer = CountingViewer()
+                    await answered(
+                        viewer.peer,
+                        await post(http, f"{media}/whep/{stream_id}", await offer(viewer.peer)),
+                    )
+                    counting.append(viewer)
+                await asyncio.sleep(3)  # every viewer past its first keyframe
+                ready = (await http.get(f"{media}/health/ready")).json()
+                pids = [media_pid] + [w["pid"] for w in ready["fanout"]]
+                before = {id(v): v.frames for v in counting}
+                corrupt_before = sum(v.corrupt for v in counting)
+                cpu, started = cpu_seconds(pids), time.monotonic()
+                counts = {"frames": 0, "corrupt": 0, "gaps": 0}
+                stop = started + WINDOW_SECONDS
+                tracks = [await track for _, track in checked]
+                await asyncio.gather(
+                    *(checked_frames(track, stop, counts) for track in tracks),
+                    asyncio.sleep(WINDOW_SECONDS),
+                )
+                elapsed, used = time.monotonic() - started, cpu_seconds(pids) - cpu
+                frames = sum(v.frames - before[id(v)] for v in counting) + counts["frames"]
+                counted_corrupt = sum(v.corrupt for v in counting) - corrupt_before
+                per_viewer = count * elapsed
+                rows.append({
+                    "viewers": count,
+                    "server_cpu_percent": round(100 * used / elapsed, 1),
+                    "cpu_ms_per_viewer_second": round(1000 * used / per_viewer, 2) if count else 0,
+                    "viewer_fps_mean": round(frames / per_viewer, 1) if count else None,
+                    "corrupt_frames_decoded": counts["corrupt"],
+                    "timestamps_backwards_undecoded": counted_corrupt,
+                    "first_frame_not_keyframe": sum(v.first_not_keyframe for v in counting),
+                    "gaps_over_1s": counts["gaps"],
+                })  # fmt: skip
+            for connection in [publisher, *(v.peer for v in counting), *(c for c, _ in checked)]:
+                await connection.close()
+        return rows
+
+    try:
+        with host_addresses_only(["127.0.0.1"]):
+            rows = asyncio.run(run())
+    finally:
+        handle.stop()
+    idle = rows[0]["server_cpu_percent"]
+    for row in rows[1:]:
+        row["marginal_cpu_ms_per_viewer_second"] = round(
+            10 * (row["server_cpu_percent"] - idle) / row["viewers"], 2
+        )
+    return {
+        "rows": rows,
+        "window_seconds": WINDOW_SECONDS,
+        "fanout_processes": 1,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 1),
+    }
+
+
+BENCHMARKS = {"whip_whep_latency": whip_whep_latency, "whep_viewers": whep_viewers}
