@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import re2  # type: ignore[import-untyped]
 
 from livefold.moderation import spam
 from livefold.moderation.lexicon import Category
@@ -108,11 +109,23 @@ def test_regex_rules_ask_re2_directly_and_agree_with_its_search() -> None:
         (r"(?=a)b", "not supported"),
         (r"a{1000}{1000}", "not supported"),
         (r"x*", "matches empty text"),
+        (r"\Qabc", "not supported"),
     ],
 )
 def test_unsafe_or_useless_regex_rules_are_refused(pattern: str, why: str) -> None:
     with pytest.raises(RegexRejected, match=why):
         RegexRule.compile(pattern)
+
+
+def test_rules_that_cannot_be_searched_as_one_alternation_are_searched_one_by_one() -> None:
+    # An older log may hold a rule blocked before such rules were refused: a stream's chat
+    # must still be judged, never raise on every message.
+    quoted = RegexRule(r"\Qabc", re2.compile(r"\Qabc"))
+    rules = RegexRules.compile([quoted, RegexRule.compile(r"free\s+v-?bucks")])
+    assert rules is not None
+    assert rules.first_match("say abc") is quoted
+    assert rules.first_match("free vbucks here") is not None
+    assert rules.first_match("hello") is None
 
 
 def test_a_catastrophic_backtracking_pattern_runs_in_linear_time() -> None:

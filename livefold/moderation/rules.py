@@ -262,6 +262,9 @@ class RegexRule:
             )
         try:
             compiled = re2.compile(pattern, _RE2_OPTIONS)
+            # A stream's rules are also searched as one alternation of `(?:rule)`s: a rule must
+            # stay whole in a group (`\Qabc` quotes the group's closing parenthesis).
+            re2.compile(f"(?:{pattern})", _RE2_OPTIONS)
         except re2.error as error:
             message = error.args[0] if error.args else error
             if isinstance(message, bytes):
@@ -281,17 +284,21 @@ class RegexRules:
     (nearly all) costs one search per text, however many rules there are."""
 
     rules: tuple[RegexRule, ...]
-    any_of: object
+    any_of: object | None  # None: the alternation did not compile (memory), rules one by one
 
     @classmethod
     def compile(cls, rules: Sequence[RegexRule]) -> RegexRules | None:
         if not rules:
             return None
         combined = "|".join(f"(?:{rule.pattern})" for rule in rules)
-        return cls(tuple(rules), re2.compile(combined, _RE2_OPTIONS))
+        try:
+            any_of: object | None = re2.compile(combined, _RE2_OPTIONS)
+        except re2.error:
+            any_of = None
+        return cls(tuple(rules), any_of)
 
     def first_match(self, text: str) -> RegexRule | None:
-        if not found(self.any_of, text):
+        if self.any_of is not None and not found(self.any_of, text):
             return None
         return next((rule for rule in self.rules if rule.search(text)), None)
 
