@@ -149,8 +149,13 @@ class StateRecords:
             if record is None:
                 log.warning("dedupe window chunk %s of %s is missing", number, key)
                 continue
-            skip = max(0, total - kept - int(record["start"]))
-            window.update(dict.fromkeys(record["ids"][skip:]))
+            # A chunk may hold ids past `total`: a later batch's, whose view the worker died
+            # before writing (two changelogs); the state does not count them, so neither may
+            # its window, or their events, read again, would be skipped.
+            start = int(record["start"])
+            window.update(
+                dict.fromkeys(record["ids"][max(0, total - kept - start) : max(0, total - start)])
+            )
         state[SEEN] = window
         self.written[key] = Written(total, first, next(reversed(window), None))
         return state
