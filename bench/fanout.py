@@ -303,6 +303,7 @@ def _kafka_stages(
     # message id -> (its text's id, sent, accepted, the chat record's timestamp)
     accepted: dict[str, tuple[str, float, float, float]] = {}
     judged: dict[str, float] = {}
+    verdicts_by_kind: dict[str, int] = {}  # a message held or blocked gets no notice
     noticed: dict[str, float] = {}
     for message in read_raw(settings, partitions):
         written = message.timestamp()[1] / 1000
@@ -320,6 +321,9 @@ def _kafka_stages(
                 at = event.occurred_at_ms / 1000
                 accepted[str(event.body["message_id"])] = (text[1], float(text[2]), at, written)
         elif event.type == "livefold.moderation.VerdictIssued":
+            if str(event.body["message_id"]) not in judged:
+                kind = f"{event.body.get('verdict')}/{event.body.get('rule')}"
+                verdicts_by_kind[kind] = verdicts_by_kind.get(kind, 0) + 1
             judged.setdefault(str(event.body["message_id"]), written)
     stages: dict[str, list[float]] = {
         "send_to_accepted": [],
@@ -343,6 +347,7 @@ def _kafka_stages(
         "probe_saw": len(arrivals),
         "accepted": len(accepted),
         "judged": len(judged),
+        "verdicts": verdicts_by_kind,
         "noticed": len(noticed),
         "matched": len(stages["send_to_accepted"]),
     }
