@@ -6,7 +6,6 @@ be applied is stepped over without stopping the feed or losing the records after
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,9 +21,10 @@ from gateway.auth.backend import LocalVerifier
 from gateway.metrics import REGISTRY
 from gateway.rights import RESTRICTIONS, STAFF
 from gateway.runtime import Gateway
+from livefold.folding import Update
 from livefold.settings import Settings
-from streams.catalog import state_topic
-from streams.state import from_record
+from streams.codec import Codec
+from streams.state import StateWriter, from_record
 from tests.gateways import Running, gateway
 
 
@@ -76,12 +76,16 @@ def test_a_state_record_that_cannot_be_applied_is_skipped_and_the_rest_of_its_ba
     while the gateway applies it: it is counted and skipped, and the records after it in the
     same batch still reach the gateway's state."""
     poisoned, shown = f"poisoned-{uuid.uuid4().hex}", f"shown-{uuid.uuid4().hex}"
-    bad = {"key": f"{poisoned}/{RESTRICTIONS}", "value": {"timeouts": {"troll": "soon"}}}
-    good = {"key": f"{shown}/{STAFF}", "value": {"moderators": ["mod-after"]}}
+    bad: dict[str, Any] = {
+        "key": f"{poisoned}/{RESTRICTIONS}",
+        "value": {"timeouts": {"troll": "soon"}},
+    }
+    good: dict[str, Any] = {"key": f"{shown}/{STAFF}", "value": {"moderators": ["mod-after"]}}
 
-    def state_record(stream_id: str, record: dict[str, Any]) -> bytes:
-        body = {"kind": "update", "channel": "moderation", "stream_id": stream_id, "type": None}
-        return json.dumps({**body, **record}).encode()
+    # Written as the fold worker writes state records (the wire format, the registered schema):
+    # the bad one decodes and only raises when applied.
+    writer = StateWriter.registered(Codec.from_settings(stack))
+    records = [writer.record(Update("moderation", r["key"], r["value"])) for r in (bad, good)]
 
     async def applied() -> tuple[dict[str, Any] | None, float, list[str]]:
         runtime = Gateway(stack, LocalVerifier(stack))
@@ -91,9 +95,8 @@ def test_a_state_record_that_cannot_be_applied_is_skipped_and_the_rest_of_its_ba
             before = poison_count()
             # One producer batch on one partition: the feed takes both records in one go.
             producer = Producer({**stack.kafka_config(), "linger.ms": 200})
-            topic = state_topic("moderation")
-            producer.produce(topic, state_record(poisoned, bad), bad["key"], partition=0)
-            producer.produce(topic, state_record(shown, good), good["key"], partition=0)
+            for record in records:
+                producer.produce(record.topic, record.value, record.key, partition=0)
             assert producer.flush(30) == 0
             deadline = time.monotonic() + 15
             while (view := runtime.store.view("moderation", good["key"])) is None:
