@@ -41,7 +41,7 @@ from livefold.install_secrets import vapid_keys, webhook_secret
 from livefold.settings import Settings
 from streams.catalog import event_topic, state_topic
 from streams.codec import Codec, DecodeError
-from streams.consumer import Positions, TopicFollower
+from streams.consumer import Positions, TopicFollower, read_up_to
 from streams.inboxes import Inboxes
 from streams.state import from_record
 
@@ -151,7 +151,7 @@ class Deliverer:
                 if position[1] >= self.from_offsets.get(position[0], 0):
                     for user in users:
                         self.jobs.put((user, notification, position))
-        if all(reached.get(tp, 0) >= end for tp, end in self.start_ends.items()):
+        if read_up_to(reached, self.start_ends):
             self.ready.set()
 
     def _registration(self, message: Message) -> None:

@@ -22,7 +22,7 @@ from confluent_kafka import Message
 
 from gateway.errors import ApiError
 from livefold.settings import Settings
-from streams.consumer import Positions, TopicFollower, position_of
+from streams.consumer import Positions, TopicFollower, position_of, read_up_to
 from streams.producer import Ack
 
 RESEND_HEADER = "livefold.keyed_event_id"
@@ -57,6 +57,12 @@ class LoggedWrites:
         self._follower.stop()
 
     @property
+    def caught_up(self) -> bool:
+        """Whether the keyed writes the topics held when following began have all been read."""
+        ends = self._follower.start_ends
+        return ends is not None and read_up_to(self._reached, ends)
+
+    @property
     def failure(self) -> BaseException | None:
         return self._follower.failure
 
@@ -66,7 +72,7 @@ class LoggedWrites:
         if (found := self._logged.get(event_id)) is not None:
             return found[0]
         ends = await self._ends_of(topic)
-        if any(self._reached.get(at, 0) < end for at, end in ends.items()):
+        if not read_up_to(self._reached, ends):
             reached: asyncio.Future[None] = self._loop.create_future()
             self._waiting.append((ends, reached))
             try:
@@ -134,7 +140,7 @@ class LoggedWrites:
         for ends, waiter in self._waiting:
             if waiter.done():
                 continue
-            if all(self._reached.get(at, 0) >= end for at, end in ends.items()):
+            if read_up_to(self._reached, ends):
                 waiter.set_result(None)
             else:
                 still.append((ends, waiter))

@@ -82,7 +82,7 @@ class Gateway:
             settings.gateway_user_connects_per_second, replicas=replicas
         )
         self.ip_connects = TokenBuckets(settings.gateway_ip_connects_per_second, replicas=replicas)
-        self.ready = False
+        self.state_loaded = False
         # The tips payment seam: a gateway.tips.PaymentFlow, set by the payments integration.
         self.payments: Any = None
         self.socket_writes: dict[str, Write] = {}  # writes a `send` frame may name, by name
@@ -149,11 +149,14 @@ class Gateway:
     async def wait_ready(self, timeout: float) -> bool:
         if self._feed is None:
             return False
+        deadline = time.monotonic() + timeout
         try:
             await asyncio.wait_for(self._feed.caught_up.wait(), timeout)
         except TimeoutError:
             return False
-        return True
+        while not self.ready and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self.ready
 
     # ------------------------------------------------------------ state in
 
@@ -196,9 +199,15 @@ class Gateway:
         for stream_id in sorted(rights_lost):  # platform admins moderate every stream
             scope = None if stream_id == PLATFORM else stream_id
             self.hub.recheck_subscribers(MODERATOR_CHANNELS, scope)
-        if caught_up and not self.ready:
-            self.ready = True
+        if caught_up and not self.state_loaded:
+            self.state_loaded = True
             log.info("gateway caught up with the state topics (%d records)", self.store.records)
+
+    @property
+    def ready(self) -> bool:
+        """Whether this gateway has loaded the state and read the keyed writes of the resend
+        window, so that it can answer reads and writes at once."""
+        return self.state_loaded and self._logged is not None and self._logged.caught_up
 
     def require_ready(self) -> None:
         if not self.ready:

@@ -234,6 +234,10 @@ class TopicFollower:
         self._probe = Consumer(config)
         self._probe_lock = threading.Lock()
         self._partitions: list[TopicPartition] = []
+        # Where each partition is known read to without a record consumed from it: its start
+        # offset, or its end once met. A consumer's position stays unset until it consumes a
+        # record, so a partition with nothing left to read would never count as read.
+        self._floor: Positions = {}
         # The ends `start` read, set before the first delivery: a batch's positions reach them
         # once what the topics held at start-up has been read.
         self.start_ends: Positions | None = None
@@ -291,6 +295,7 @@ class TopicFollower:
         else:
             starts = self._offsets_at(since_ms, self._partitions, timeout)
         self._consumer.assign([TopicPartition(t, p, starts[(t, p)]) for t, p in ends])
+        self._floor = {at: offset for at, offset in starts.items() if offset >= 0}
         return ends
 
     def end_offsets(self, timeout: float = 10.0, topic: str | None = None) -> Positions:
@@ -351,15 +356,16 @@ class TopicFollower:
             if error is None:
                 records.append(message)
             elif error.code() == PARTITION_EOF:
-                ended.add((message.topic() or "", message.partition() or 0))
+                at = (message.topic() or "", message.partition() or 0)
+                ended.add(at)
+                self._floor[at] = max(self._floor.get(at, 0), message.offset() or 0)
             elif not error.retriable() and error.code() >= 0:
                 raise KafkaException(error)
         # Positions, not the last offsets seen: they also step over transaction markers.
-        reached = {
-            (tp.topic, tp.partition): tp.offset
-            for tp in self._consumer.position(self._partitions)
-            if tp.offset >= 0
-        }
+        reached = dict(self._floor)
+        for tp in self._consumer.position(self._partitions):
+            at = (tp.topic, tp.partition)
+            reached[at] = max(tp.offset, reached.get(at, 0))
         return records, reached, ended
 
 
