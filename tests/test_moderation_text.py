@@ -37,6 +37,12 @@ def test_leetspeak_symbols_fold_inside_words_but_punctuation_survives() -> None:
     assert folded("c*nt *sigh*") == ("c*nt", "sigh")
 
 
+def test_numbers_stay_numbers_while_digits_inside_words_fold() -> None:
+    assert folded("room 455, phone 800-455-1234") == ("room", "455", "phone", "800", "455", "1234")
+    assert folded("a55 5h1t 455h0e 1 kn0w") == ("ass", "shit", "asshoe", "i", "know")
+    assert folded("ｒｏｏｍ ４５５") == ("room", "455")
+
+
 def test_i_and_l_and_their_leet_forms_fold_alike_so_terms_and_text_agree() -> None:
     assert folded("kill k1ll ki!l") == fold("kill") * 3
 

@@ -49,6 +49,8 @@ _SYMBOL_LEET = re.compile(
 _SYMBOLS = {"!": "i", "|": "i", "+": "t", "@": "a", "$": "s"}
 # A word; a "*" inside one is kept ("c*nt"): blocked terms treat it as any one letter.
 _TOKEN = re.compile(r"[^\W_]+(?:\*+[^\W_]+)*")
+_WORD = re.compile(r"[^\W_]+")
+_DIGIT = re.compile(r"\d")
 # Letters drawn with several symbols.
 _DRAWN = re.compile(r"\|_\||\(_\)|\|\\\||/\\|\\/|\|<")
 _DRAWN_LETTERS = {"|_|": "u", "(_)": "u", "|\\|": "n", "/\\": "a", "\\/": "v", "|<": "k"}
@@ -223,4 +225,16 @@ def _leet(plain: str, table: LatinTable = _LOOKALIKES) -> str:
         plain = _DRAWN.sub(lambda m: _DRAWN_LETTERS[m.group()], plain)
     if "!" in plain or "|" in plain or "+" in plain or "@" in plain or "$" in plain:
         plain = _SYMBOL_LEET.sub(lambda m: _SYMBOLS[m.group()], plain)
+    if _DIGIT.search(plain) is None:
+        return _fold(plain, table)
+    # A number is not leetspeak: "room 455" is no "room ass". Words with letters still fold, and
+    # so does a lone digit ("1 kn0w" is "i know").
+    return _WORD.sub(lambda m: _number_or_fold(m.group(), table), plain)
+
+
+def _number_or_fold(word: str, table: LatinTable) -> str:
+    return word if len(word) > 1 and word.isdigit() else _fold(word, table)
+
+
+def _fold(plain: str, table: LatinTable) -> str:
     return to_latin(plain, table) if not plain.isascii() else plain.translate(table)
