@@ -2,7 +2,9 @@
 local push-endpoint receiver (no push service is reachable here) checks as a push service would
 (the VAPID signature of this install's key) and decrypts as the browser would (RFC 8291, with
 the subscription's private key and auth secret); a webhook receiver gets the notification signed
-with its secret, after the first delivery failed and was retried."""
+with its secret, after the first delivery failed and was retried. The kinds no request causes
+directly go the same way: a scheduled stream starting soon (the fold worker's timer decides it)
+reaches its follower's webhook, a tip paid with a sandbox test card its streamer's."""
 
 from __future__ import annotations
 
@@ -27,8 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from agents import notify
 from infra.service import RunningService
 from livefold.settings import Settings
-from tests.gateways import STREAMER, VIEWER, Running, Tokens, eventually, fold_workers, gateway
+from tests.gateways import STREAMER, VIEWER, Running, Tokens, eventually, fold_workers
 from tests.servers import log_to
+from tests.test_payments_refunds import PAY, VISA, own_gateway
 
 
 def b64(data: bytes) -> str:
@@ -72,7 +75,8 @@ class Receiver:
 @pytest.fixture(scope="module")
 def running(stack: Settings) -> Iterator[Running]:
     spec = notify.service(stack)
-    with fold_workers(stack), gateway(stack, "gateway-notify-delivery") as one:
+    # The sandbox's payment webhooks come back to this gateway, so paid tips are captured.
+    with fold_workers(stack), own_gateway(stack, "gateway-notify-delivery") as one:
         handle = RunningService(spec, log_to(stack.data_dir / "logs")(spec))
         handle.start()
         try:
@@ -124,16 +128,67 @@ def test_a_follower_gets_a_web_push_and_a_signed_webhook_when_the_stream_goes_li
         tried, delivered = eventually(lambda: len(hook.requests) >= 2 and hook.requests, 60)
         for sent_headers, sent in (tried, delivered):  # the same delivery, tried again
             assert json.loads(sent) == notification
-            secret = registered["secret"]
-            stamp = sent_headers["livefold-timestamp"]
-            mac = hmac.new(secret.encode(), f"{stamp}.".encode() + sent, hashlib.sha256)
-            assert hmac.compare_digest(sent_headers["livefold-signature"], f"v1={mac.hexdigest()}")
-            assert abs(time.time() - int(stamp)) < 300
+            assert signed_by(registered["secret"], sent_headers, sent)
+            assert abs(time.time() - int(sent_headers["livefold-timestamp"])) < 300
             assert sent_headers["livefold-notification-id"] == notification["notification_id"]
         assert len(hook.requests) == 2  # delivered: not sent a third time
     finally:
         push_service.close()
         hook.close()
+
+
+def signed_by(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    stamp = headers["livefold-timestamp"]
+    mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+    return hmac.compare_digest(headers["livefold-signature"], f"v1={mac.hexdigest()}")
+
+
+def test_a_scheduled_stream_starting_soon_and_a_paid_tip_reach_their_webhooks(
+    stack: Settings, running: Running
+) -> None:
+    tokens = Tokens(stack)
+    follower = "viewer-ivo"
+    followers_hook, streamers_hook = Receiver(), Receiver()
+    try:
+        soon = int((time.time() + 10 * 60) * 1000)  # within the 15 minutes of "starting soon"
+        stream_id = write(running, tokens, "POST", "/streams", STREAMER,
+                          {"title": "Tomorrow's run, today", "category": "Tests",
+                           "scheduled_start": soon})["stream_id"]  # fmt: skip
+        write(running, tokens, "PUT", f"/streams/{stream_id}/follow", follower)
+        theirs = write(running, tokens, "POST", "/notifications/webhooks", follower,
+                       {"url": f"{followers_hook.url}/soon",
+                        "kinds": ["stream_starting_soon"]})  # fmt: skip
+        mine = write(running, tokens, "POST", "/notifications/webhooks", STREAMER,
+                     {"url": f"{streamers_hook.url}/tips", "kinds": ["tip_received"]})  # fmt: skip
+
+        tip = httpx.post(
+            f"{running.url}/api/v1/streams/{stream_id}/tips",
+            json={"amount_minor": 700, "currency": "EUR", "message": "see you soon"},
+            headers=tokens.headers(follower),
+        )
+        assert tip.status_code == 202, tip.text
+        card = {"client_secret": tip.json()["payment"]["client_secret"], "card_number": VISA}
+        paid = httpx.post(f"{running.url}{PAY}", json=card, timeout=30)
+        assert paid.status_code == 200 and paid.json()["status"] == "succeeded", paid.text
+
+        (tip_headers, tip_body), *_ = eventually(lambda: streamers_hook.requests, timeout=60)
+        told = json.loads(tip_body)
+        assert told["kind"] == "tip_received" and told["stream_id"] == stream_id
+        assert (told["audience"], told["recipient_id"]) == ("user", STREAMER)
+        assert told["payload"] == {"tip_id": tip.json()["tip_id"], "from": follower,
+                                   "amount_minor": "700", "currency": "EUR"}  # fmt: skip
+        assert signed_by(mine["secret"], tip_headers, tip_body)
+
+        # The fold worker looks for streams starting soon every 30 s.
+        (soon_headers, soon_body), *_ = eventually(lambda: followers_hook.requests, timeout=90)
+        told = json.loads(soon_body)
+        assert told["kind"] == "stream_starting_soon" and told["stream_id"] == stream_id
+        assert told["payload"] == {"title": "Tomorrow's run, today", "scheduled_start": str(soon)}
+        assert signed_by(theirs["secret"], soon_headers, soon_body)
+        assert soon_headers["livefold-notification-id"] == told["notification_id"]
+    finally:
+        followers_hook.close()
+        streamers_hook.close()
 
 
 def assert_vapid_signed(authorization: str, public_key: str, audience: str) -> None:
