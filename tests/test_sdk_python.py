@@ -24,6 +24,7 @@ from livefold_sdk import (
     AsyncLivefold,
     Batch,
     Forbidden,
+    Held,
     InvalidRequest,
     Livefold,
     NotFound,
@@ -492,6 +493,49 @@ def test_socket_writes_are_acked_refused_with_fields_and_a_late_vote_comes_back_
                 await next_of(watching, Rejected, timeout=1.0)
 
     run(scenario)
+
+
+def test_the_author_hears_why_a_held_message_comes_as_held_a_blocked_one_as_rejected_with_its_rule(
+    live: LiveGateway, people: People
+) -> None:
+    async def scenario() -> None:
+        async with (
+            AsyncLivefold(live.url, auth=people.streamer.session) as streamer,
+            Subscription(live.url, auth=people.viewer.session) as mine,
+        ):
+            stream_id = await new_stream(streamer, "Author feedback")
+            held = await mine.send_chat(stream_id, "you are an idiot")
+            heard = await next_of(mine, Held)
+            assert (heard.message_id, heard.event_id, heard.stream) == (
+                held["message_id"], held["event_id"], stream_id
+            )  # fmt: skip
+            assert heard.reason.startswith("held for review"), heard
+            assert (heard.rule, heard.category, heard.channel) == (
+                "toxicity",
+                "insult",
+                "moderation",
+            )
+            blocked = await mine.send_chat(stream_id, "i know where you live")
+            refused = await next_of(mine, Rejected)
+            assert (refused.event_id, refused.message_id) == (
+                blocked["event_id"], blocked["message_id"]
+            )  # fmt: skip
+            assert refused.reason.startswith("blocked") and refused.rule, refused
+
+    run(scenario)
+
+
+def test_anyone_reads_users_public_names_by_id(live: LiveGateway, people: People) -> None:
+    with Livefold(live.url) as anonymous:
+        items = anonymous.profiles([people.viewer.user_id, "nobody-here"])["items"]
+        assert items == [
+            {"user_id": people.viewer.user_id, "username": people.viewer.username,
+             "display_name": "The viewer"},
+            {"user_id": "nobody-here", "username": None, "display_name": None},
+        ]  # fmt: skip
+        with pytest.raises(InvalidRequest) as invalid:
+            anonymous.profiles([f"user-{n}" for n in range(101)])
+        assert invalid.value.status == 422 and invalid.value.field("ids")
 
 
 def test_a_socket_write_whose_ack_is_lost_is_resent_after_the_reconnect_into_one_message(

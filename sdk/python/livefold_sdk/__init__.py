@@ -45,6 +45,7 @@ from livefold_sdk.errors import (
 from livefold_sdk.frames import (
     Batch,
     Frame,
+    Held,
     Notice,
     Notification,
     Reconnected,
@@ -71,6 +72,7 @@ __all__ = [
     "FieldProblem",
     "Forbidden",
     "Frame",
+    "Held",
     "InvalidRequest",
     "Livefold",
     "LivefoldError",

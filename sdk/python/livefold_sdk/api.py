@@ -58,6 +58,12 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
         """The signed-in account: id, roles, profile."""
         return self._json(Call("GET", "/accounts/me"))
 
+    def profiles(self, user_ids: Sequence[str]) -> R:
+        """Names for user ids (1..100, no sign-in): {"items": [{"user_id", "username",
+        "display_name"}]}, one per distinct id in the order asked; null names for an unknown,
+        deleted or erased account."""
+        return self._json(Call("GET", "/profiles", params={"ids": ",".join(user_ids)}))
+
     # ------------------------------------------------------------ streams
 
     def create_stream(

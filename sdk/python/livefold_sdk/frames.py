@@ -11,7 +11,11 @@
   "auth", no stream: a token for another user).
 - `Rejected`: one of your own writes (over REST or the socket) that a fold refused after the
   gateway accepted it, e.g. a vote that came after the poll closed. Every socket signed in as
-  you gets it, subscribed to the stream or not; it is not replayed after a reconnect.
+  you gets it, subscribed to the stream or not; it is not replayed after a reconnect. A chat
+  message moderation blocked comes back so too, naming the message and the rule that decided.
+- `Held`: one of your chat messages that moderation held for a moderator's review, with why;
+  it shows in chat only if a moderator approves it. Like a blocked one's `Rejected`, only the
+  author's sockets get it.
 - `Reconnected`: the connection dropped and is back; snapshots of the resumed subscriptions
   follow.
 
@@ -74,6 +78,24 @@ class Rejected:
     event_id: str  # the `event_id` the write's answer carried
     event_type: str  # e.g. "livefold.polls.VoteCast"
     reason: str
+    # A chat message moderation blocked: its id, and the rule and category that decided.
+    message_id: str | None = None
+    rule: str | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Your chat message, held for review: `reason` says why ("held for review: ...")."""
+
+    stream: str
+    channel: str
+    event_id: str
+    event_type: str
+    message_id: str
+    rule: str
+    category: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +113,7 @@ class Reconnected:
     reason: str
 
 
-Frame = Snapshot | Batch | Refusal | Rejected | Notification | Reconnected
+Frame = Snapshot | Batch | Refusal | Rejected | Held | Notification | Reconnected
 
 
 def _updates(items: Any) -> tuple[Update, ...]:
@@ -105,7 +127,18 @@ def _notices(items: Any) -> tuple[Notice, ...]:
     )
 
 
-def parse(document: dict[str, Any]) -> Snapshot | Batch | Refusal | Rejected | Notification | None:
+def _text(document: dict[str, Any], name: str) -> str:
+    return str(document.get(name) or "")
+
+
+def _optional(document: dict[str, Any], name: str) -> str | None:
+    value = document.get(name)
+    return value if isinstance(value, str) else None
+
+
+def parse(
+    document: dict[str, Any],
+) -> Snapshot | Batch | Refusal | Rejected | Held | Notification | None:
     """A data frame from the gateway's JSON; None for control frames (pong, welcome...)."""
     kind = document.get("type")
     if kind == "snapshot":
@@ -128,11 +161,25 @@ def parse(document: dict[str, Any]) -> Snapshot | Batch | Refusal | Rejected | N
         )
     if kind == "rejected":
         return Rejected(
-            stream=str(document.get("stream") or ""),
-            channel=str(document.get("channel") or ""),
-            event_id=str(document.get("event_id") or ""),
-            event_type=str(document.get("event_type") or ""),
-            reason=str(document.get("reason") or ""),
+            stream=_text(document, "stream"),
+            channel=_text(document, "channel"),
+            event_id=_text(document, "event_id"),
+            event_type=_text(document, "event_type"),
+            reason=_text(document, "reason"),
+            message_id=_optional(document, "message_id"),
+            rule=_optional(document, "rule"),
+            category=_optional(document, "category"),
+        )
+    if kind == "held":
+        return Held(
+            stream=_text(document, "stream"),
+            channel=_text(document, "channel"),
+            event_id=_text(document, "event_id"),
+            event_type=_text(document, "event_type"),
+            message_id=_text(document, "message_id"),
+            rule=_text(document, "rule"),
+            category=_text(document, "category"),
+            reason=_text(document, "reason"),
         )
     if kind == "notification":
         return Notification(dict(document.get("notification") or {}))
