@@ -45,11 +45,11 @@ import faust
 from agents.aiokafka_private import murmur2
 from agents.app import KEY_CODEC, STATE_CODEC, WINDOW_CODEC
 from agents.faust_private import count_table_set, forget_in_memory, store_in_memory
-from agents.state_records import ChangelogFormat, StateRecords
+from agents.state_records import ChangelogFormat, Stage, StateRecords, staged
 from livefold.folding import SEEN, Domain, Output, Rejected
 from streams.consumer import Record
 from streams.events import Event
-from streams.producer import EventProducer
+from streams.producer import RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -246,27 +246,29 @@ class FoldDriver:
     def take_writes(self) -> list[Write]:
         """Every state changed since the last call, stored in the table's memory now and
         returned encoded as it is now, for the changelog once the outputs that go with it
-        were published (`agents.worker`)."""
+        were published (`agents.worker`), each record with its stage (`agents.changelogs`)."""
         touched, self._touched = self._touched, {}
         if touched and self.changelog is None:
             raise RuntimeError(f"the {self.name} fold's changelog format is not registered")
         writes = []
+        view_topic = self.table.changelog_topic.get_topic_name()
+        window_topic = self.window.changelog_topic.get_topic_name()
         for key, state in touched.items():
             assert self.changelog is not None
             store_in_memory(self.table, key, state)
             partition = partition_of(state["stream_id"], self.table.partitions)
-            view, chunks = self.records.encode(key, state)
-            topic = self.table.changelog_topic.get_topic_name()
-            writes.append(Write(topic, key, partition, self.changelog.view(topic, view)))
-            window_topic = self.window.changelog_topic.get_topic_name()
-            for chunk, record in chunks:
+            for stage, chunk, record in staged(*self.records.encode(key, state)):
+                if chunk is None:
+                    encoded = self.changelog.view(view_topic, record)
+                    writes.append(Write(view_topic, key, partition, encoded, stage))
+                    continue
                 # In memory too, as Faust keeps what its tables' changelogs hold.
                 if record is None:
                     forget_in_memory(self.window, chunk)
                 else:
                     store_in_memory(self.window, chunk, record)
                 value = self.changelog.chunk(window_topic, record)
-                writes.append(Write(window_topic, chunk, partition, value))
+                writes.append(Write(window_topic, chunk, partition, value, stage))
         return writes
 
 
@@ -278,6 +280,7 @@ class Write:
     key: str
     partition: int
     value: bytes | None  # None deletes the key (a window chunk no longer needed)
+    stage: Stage  # when it may be sent (`agents.changelogs`)
 
-    def send(self, producer: EventProducer) -> None:
-        producer.send_raw(self.topic, self.key.encode(), self.value, self.partition)
+    def record(self) -> RawRecord:
+        return self.topic, self.key.encode(), self.value, self.partition, None

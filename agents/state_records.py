@@ -13,10 +13,17 @@ two kinds of records:
   rewrites only the chunks it appended to, and deletes (tombstones) the chunks the window no
   longer reaches.
 
-A recovered view (`_seen_len` present) gets its window back from the chunks on first use
-(`StateRecords.restored`). The last view encoded of a recently written key is kept: with the
-window cut back, it is the state as a batch found it, for the driver to go back to when a fold
-raises (`StateRecords.snapshot`). States in memory, folds and replay digests are unchanged: the
+The two changelogs are written without a transaction, so their records reach Kafka in stages
+(`Stage`, `staged`): a batch's chunks first; its views once Kafka acknowledged those chunks, so a
+durable view never counts ids its window lacks (their events, read again after a crash, would be
+folded twice); the tombstones of chunks the window left once the views are acknowledged, so no
+durable view misses a chunk it reaches. A crash can still leave chunks ahead of their view, so
+a recovered view (`_seen_len` present) gets its window back from the chunks on first use cut
+back to the ids the view counts (`StateRecords.restored`).
+
+The last view encoded of a recently written key is kept: with the window cut back, it is the
+state as a batch found it, for the driver to go back to when a fold raises
+(`StateRecords.snapshot`). States in memory, folds and replay digests are unchanged: the
 window is bookkeeping (`folding.facts` leaves it out), and the ids come back in their order.
 
 Changelogs are topics like any other, so their records are in Confluent's wire format with a
@@ -34,6 +41,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import IntEnum
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +167,25 @@ class StateRecords:
         state[SEEN] = window
         self.written[key] = Written(total, first, next(reversed(window), None))
         return state
+
+
+class Stage(IntEnum):
+    """When a batch's changelog record may be sent: each stage once Kafka acknowledged the one
+    before it (`agents.changelogs`)."""
+
+    CHUNK = 0  # the window chunks the batch appended to
+    VIEW = 1  # the views, which count the ids of those chunks
+    TRIM = 2  # tombstones of the chunks the window no longer reaches
+
+
+def staged(
+    view: bytes, chunks: list[tuple[str, dict[str, Any] | None]]
+) -> list[tuple[Stage, str | None, Any]]:
+    """`encode`'s records with their stage: (stage, chunk key or None for the view, record)."""
+    records: list[tuple[Stage, str | None, Any]] = [(Stage.VIEW, None, view)]
+    for key, record in chunks:
+        records.append((Stage.TRIM if record is None else Stage.CHUNK, key, record))
+    return records
 
 
 def _appended_since(window: dict[str, None], last_id: str | None) -> int | None:

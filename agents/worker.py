@@ -15,8 +15,9 @@ For each batch the transport delivers (`agents.faust_private`):
    notices do not wait for the verdicts' acks (a notice is shown at once; if the worker dies
    before the acks, its successor issues the same verdict again);
 6. wait until Kafka has the emitted events, and once none of the batch's updates is held: send
-   the encoded states to the changelogs and what became of each event (`outcomes` state topic,
-   which every gateway follows for `GET /api/v1/events/{id}`), then ack the batch's records.
+   the encoded states to the changelogs, the views once Kafka has their window chunks
+   (`agents.changelogs`), and then what became of each event (`outcomes` state topic, which
+   every gateway follows for `GET /api/v1/events/{id}`), then ack the batch's records.
 
 Faust commits offsets only up to acked records, and flushes the producer first, so a committed
 event's state, emitted events and state records are all in Kafka. A worker killed anywhere in
@@ -53,6 +54,7 @@ from typing import Any
 import faust
 
 from agents.app import EVENT_CODEC, KEY_CODEC, EventCodec
+from agents.changelogs import ChangelogSender
 from agents.driver import FoldDriver, FoldFailure, partition_of
 from agents.faust_private import Batch, BatchConsumer, BatchTransport, tables_recovered
 from agents.platform import PlatformModeration
@@ -102,6 +104,7 @@ class FoldWorker:
                 self.routes.setdefault(event_type, []).append(driver)
         self.source_topics = frozenset(catalog()[t].topic for t in self.routes)
         self.publisher = Publisher(sender, state_writer)
+        self.changelogs = ChangelogSender(sender)
         self.lock = asyncio.Lock()
         self.batches = 0  # folded event batches and timer flushes, in order
         self.timings = Timings()
@@ -190,9 +193,7 @@ class FoldWorker:
             await asyncio.wrap_future(sent)
             self.timings.add("emitted_acks_after_publish", time.time() - waited)
 
-        def commit() -> None:
-            for write in writes:
-                write.send(self.sender)
+        def done() -> None:
             for outcome in outcomes:
                 self.publisher.send(outcome)
             if batch is not None:
@@ -200,7 +201,7 @@ class FoldWorker:
                 assert isinstance(consumer, BatchConsumer)
                 consumer.ack_all(batch)
 
-        self.publisher.after_published(self.batches, commit)
+        self.publisher.after_published(self.batches, lambda: self.changelogs.send(writes, done))
 
     def _send(self, events: list[Event], failures: Sequence[FoldFailure]) -> Future[None]:
         """Hand the events and dead letters to the producer; done once Kafka has them all."""
@@ -226,8 +227,10 @@ class FoldWorker:
 
     async def _flush_outputs(self) -> None:
         """Before Faust commits offsets: everything the worker sent is in Kafka (Faust flushes
-        only its own producer). The lock keeps batches from adding records meanwhile."""
+        only its own producer), the views of batches whose chunks were still unacknowledged
+        included. The lock keeps batches from adding records meanwhile."""
         async with self.lock:
+            await self.changelogs.settled()
             await asyncio.to_thread(self.sender.flush)
 
     async def _decode(self, fetched: list[Any]) -> list[Record]:
@@ -284,6 +287,7 @@ class FoldWorker:
         to the changelogs (Faust has waited for the batches' acks; this covers the timers)."""
         async with self.lock:
             self.publisher.send_due(everything=True)
+            await self.changelogs.settled()
 
     def owned_partitions(self) -> set[int] | None:
         """The partitions this worker folds now; None while a rebalance or recovery runs."""

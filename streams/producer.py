@@ -18,8 +18,8 @@ from streams.events import Event
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 Headers = Sequence[tuple[str, str | bytes | None]]
-RawRecord = tuple[str, bytes | None, bytes, int | None, Headers | None]  # topic, key, value,
-# partition (None: by the key), headers
+RawRecord = tuple[str, bytes | None, bytes | None, int | None, Headers | None]  # topic, key,
+# value (None: a tombstone), partition (None: by the key), headers
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,21 @@ back whole after a recovery (agents/state_records.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from itertools import combinations
 from typing import Any
 
-from agents.state_records import CHUNK, ChangelogFormat, StateRecords, chunk_of, state_of
+from agents.state_records import (
+    CHUNK,
+    ChangelogFormat,
+    Stage,
+    StateRecords,
+    chunk_of,
+    staged,
+    state_of,
+)
 from livefold.folding import DEDUPE_WINDOW, SEEN, dumps, remember
-from streams.events import new_event
+from streams.events import Event, new_event
 
 
 def chat_state() -> dict[str, Any]:
@@ -130,3 +140,72 @@ def test_a_window_chunk_written_after_the_view_a_worker_died_before_is_cut_back_
     recovered = StateRecords().restored("stream-1", state_of(durable_view), changelog.chunks.get)
     assert recovered["messages"] == 10
     assert list(recovered[SEEN]) == counted
+
+
+def batch_of(count: int) -> list[Event]:
+    return [
+        new_event("livefold.chat.MessageDeleted", stream_id="stream-1", actor_id="user-1")
+        for _ in range(count)
+    ]
+
+
+def fold_events(state: dict[str, Any], events: list[Event]) -> None:
+    """As a fold does: an event whose id the window holds changes nothing."""
+    for event in events:
+        if event.event_id not in state[SEEN]:
+            remember(state, event)
+            state["messages"] += 1
+
+
+Staged = list[tuple[Stage, str | None, Any]]
+
+
+def what_a_crash_leaves(batch: Staged) -> Iterator[tuple[int, Staged]]:
+    """Each set of a batch's records a worker killed while sending them can leave in Kafka, with
+    the stage it was sending (len(Stage): done): the stages before it were acknowledged, any
+    part of it reached Kafka, nothing after it was sent."""
+    for sending in range(len(Stage) + 1):
+        before = [r for r in batch if r[0] < sending]
+        unacknowledged = [r for r in batch if r[0] == sending]
+        for size in range(len(unacknowledged) + 1):
+            for part in combinations(unacknowledged, size):
+                yield sending, before + list(part)
+
+
+def test_no_crash_while_a_batch_is_written_folds_its_events_twice_or_loses_them() -> None:
+    """A batch's view reaching Kafka without the window chunk holding its events' ids would come
+    back counting those events without knowing their ids: read again (their offsets were not
+    committed), they would be folded twice. The stages a batch is sent in (`staged`, sent by
+    `agents.changelogs`) leave no such crash; the stream's window is full, so the batches also
+    delete chunks."""
+    records, changelog, state = StateRecords(), Changelog(), chat_state()
+    fold_ids(state, DEDUPE_WINDOW + DEDUPE_WINDOW // 4 - 100)
+    changelog.write(*records.encode("stream-1", state))  # committed
+    durable = {None: changelog.view, **changelog.chunks}
+    first, second = batch_of(150), batch_of(300)  # folded, not committed: both read again
+    fold_events(state, first)
+    in_flight = [staged(*records.encode("stream-1", state))]
+    fold_events(state, second)
+    in_flight.append(staged(*records.encode("stream-1", state)))
+
+    crashes = 0
+    for sending, left in what_a_crash_leaves(in_flight[0]):
+        for sending_later, later in what_a_crash_leaves(in_flight[1]):
+            if sending_later >= Stage.VIEW and sending < Stage.VIEW:
+                continue  # a batch's views go out after those of the batch before it
+            kept = dict(durable)  # compaction: the last record of each key
+            for _, key, record in left + later:
+                if key is None:
+                    kept[None] = FORMAT.view("views", record)
+                elif record is None:
+                    kept.pop(key, None)
+                else:
+                    kept[key] = record
+            view = kept.pop(None)
+            assert isinstance(view, bytes)
+            recovered = StateRecords().restored("stream-1", state_of(view), kept.get)
+            fold_events(recovered, first + second)
+            assert recovered["messages"] == state["messages"]
+            assert list(recovered[SEEN]) == list(state[SEEN])
+            crashes += 1
+    assert crashes > 100
