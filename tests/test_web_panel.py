@@ -79,14 +79,15 @@ def known(client: Livefold, stream_id: str) -> bool:
 
 
 class Browser:
-    """web/tests/panel.mjs as a subprocess: its `STEP` lines in, JSON answers out."""
+    """A browser script (web/tests/panel.mjs unless told) as a subprocess: its `STEP` lines in,
+    JSON answers out."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], script: str = "tests/panel.mjs"):
         node, chromium = shutil.which("node"), shutil.which("chromium")
         assert node is not None, "node is not on PATH: install Node.js 20 or later"
         assert chromium is not None, "chromium is not on PATH: run `make chromium`"
         self.process = subprocess.Popen(
-            [node, "tests/panel.mjs"], cwd=WEB, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [node, script], cwd=WEB, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "SHOTS": str(SHOTS), "CHROMIUM": chromium, **env},
         )  # fmt: skip

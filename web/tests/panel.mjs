@@ -119,7 +119,7 @@ try {
   const alerts = await overlay(context, "alerts");
   const rain = await overlay(context, "reactions");
   const told = await step("live"); // viewers chat (one held, one troll) and tip
-  await alerts.locator(".ov-alert", { hasText: "tipped" }).waitFor(WAIT);
+  await alerts.locator(".ov-alert", { hasText: "The chatter tipped" }).waitFor(WAIT); // a name, not an id
   await shootOverlay(alerts, "overlay-alerts");
   await step("rain"); // viewers react
   await rain.locator(".ov-drop").nth(4).waitFor(WAIT);

@@ -8,6 +8,7 @@ import type { Frame, Json } from "livefold-sdk";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { handle, hue } from "../format";
 import { follow, notWatching } from "../live";
+import { useNames } from "../names";
 import { type Kind, KINDS, type OverlayConfig, decodeConfig } from "./config";
 
 const EMOJI: Record<string, string> = { heart: "❤️", fire: "🔥", laugh: "😂", clap: "👏", wow: "😮", sad: "😢", hype: "🚀" };
@@ -63,6 +64,7 @@ function chime(): void {
 }
 
 function ChatBox({ streamId }: { streamId: string }) {
+  useNames();
   const [messages, setMessages] = useState<Json[]>([]);
   useFrames(streamId, ["chat"], (frame) => {
     setMessages((now) => {
@@ -87,11 +89,12 @@ function ChatBox({ streamId }: { streamId: string }) {
 
 interface Alert {
   id: string;
-  title: string;
+  title: () => string; // at render: the tipper's name may arrive after the tip
   detail: string | null;
 }
 
 function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig }) {
+  useNames();
   const [queue, setQueue] = useState<Alert[]>([]);
   const followers = useRef<number | null>(null);
   useFrames(streamId, ["tips", "audience"], (frame) => {
@@ -101,7 +104,7 @@ function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig 
         const tip = notice.value;
         fresh.push({
           id: String(tip.tip_id),
-          title: `${handle(String(tip.supporter))} tipped ${money(Number(tip.amount_minor), String(tip.currency))}`,
+          title: () => `${handle(String(tip.supporter))} tipped ${money(Number(tip.amount_minor), String(tip.currency))}`,
           detail: tip.message ? String(tip.message) : null,
         });
       }
@@ -110,7 +113,7 @@ function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig 
       const now = own(frame)?.new_followers;
       if (frame.type === "snapshot") followers.current = typeof now === "number" ? now : 0;
       else if (typeof now === "number") {
-        if (now > (followers.current ?? 0)) fresh.push({ id: `follow-${now}`, title: "New follower!", detail: `${now} followed during this stream` });
+        if (now > (followers.current ?? 0)) fresh.push({ id: `follow-${now}`, title: () => "New follower!", detail: `${now} followed during this stream` });
         followers.current = now;
       }
     }
@@ -119,7 +122,7 @@ function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig 
   const showing = queue[0] ?? null;
   useEffect(() => {
     if (!DEMO) return;
-    const sample = () => setQueue((now) => (now.length ? now : [{ id: `demo-${Date.now()}`, title: "ember_fan tipped €5.00", detail: "for the dragon skip!" }]));
+    const sample = () => setQueue((now) => (now.length ? now : [{ id: `demo-${Date.now()}`, title: () => "ember_fan tipped €5.00", detail: "for the dragon skip!" }]));
     sample();
     const timer = setInterval(sample, ALERT_MS + 2000);
     return () => clearInterval(timer);
@@ -134,7 +137,7 @@ function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig 
   return (
     <div class="ov-alert" role="alert" key={showing.id} data-alert={showing.id}>
       <span class="ov-alert-icon" aria-hidden="true">{showing.id.startsWith("follow-") ? "💜" : "💸"}</span>
-      <p class="ov-alert-title">{showing.title}</p>
+      <p class="ov-alert-title">{showing.title()}</p>
       {showing.detail && <p class="ov-alert-detail">{showing.detail}</p>}
     </div>
   );
