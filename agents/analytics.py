@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -38,7 +37,7 @@ from confluent_kafka.admin import AdminClient
 
 from agents.analytics_rows import PARTITION, TOPIC, EventsTable, Row
 from agents.analytics_schema import ensure_schema
-from infra.service import Service, fresh
+from agents.service import AgentService
 from livefold.analytics_store import clickhouse_client
 from livefold.settings import Settings
 from streams.catalog import catalog
@@ -49,7 +48,6 @@ from streams.producer import EventProducer
 GROUP = "livefold-analytics"
 MAX_ROWS = 20_000
 MAX_DELAY = 0.5  # seconds a consumed event may wait for its insert
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 log = logging.getLogger("livefold.analytics")
 
@@ -230,36 +228,20 @@ def group_members(settings: Settings, group: str = GROUP) -> dict[str, int]:
 
 
 @dataclass
-class AnalyticsService(Service):
-    settings: Settings = field(default_factory=Settings)
+class AnalyticsService(AgentService):
     group: str = GROUP
     client_id: str = field(default_factory=lambda: f"{GROUP}-{uuid.uuid4().hex[:8]}")
-
-    @property
-    def live_file(self) -> Path:
-        return self.workdir.resolve() / "live"
-
-    def prepare(self) -> None:
-        self.live_file.unlink(missing_ok=True)
 
     def command(self) -> list[str]:
         return [
             *(sys.executable, "-m", "agents.analytics"),
             *("--group", self.group, "--client-id", self.client_id),
-            *("--live-file", str(self.live_file)),
+            *("--live-file", str(self.heartbeat_file)),
         ]
-
-    def environment(self) -> dict[str, str]:
-        path = os.environ.get("PYTHONPATH")
-        source = f"{SOURCE_ROOT}{os.pathsep}{path}" if path else str(SOURCE_ROOT)
-        return {**self.settings.environment(), "PYTHONPATH": source}
 
     def is_ready(self) -> bool:
         """Ready once this process holds partitions in the stable group."""
         return group_members(self.settings, self.group).get(self.client_id, 0) > 0
-
-    def is_live(self) -> bool:
-        return fresh(self.live_file)
 
 
 def service(settings: Settings, group: str = GROUP) -> AnalyticsService:

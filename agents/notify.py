@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import queue
 import sys
 import threading
@@ -35,8 +34,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
-from agents.service import SOURCE_ROOT
-from infra.service import Service, fresh
+from agents.service import AgentService
 from livefold.install_secrets import vapid_keys, webhook_secret
 from livefold.settings import Settings
 from streams.catalog import event_topic, state_topic
@@ -237,29 +235,12 @@ class Deliverer:
 
 
 @dataclass
-class NotifyService(Service):
-    settings: Settings = field(default_factory=Settings)
-
-    @property
-    def live_file(self) -> Path:
-        return self.workdir.resolve() / "live"
-
-    def prepare(self) -> None:
-        self.live_file.unlink(missing_ok=True)
-
+class NotifyService(AgentService):
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "agents.notify", "--live-file", str(self.live_file)]
-
-    def environment(self) -> dict[str, str]:
-        path = os.environ.get("PYTHONPATH")
-        source = f"{SOURCE_ROOT}{os.pathsep}{path}" if path else str(SOURCE_ROOT)
-        return {**self.settings.environment(), "PYTHONPATH": source}
+        return [sys.executable, "-m", "agents.notify", "--live-file", str(self.heartbeat_file)]
 
     def is_ready(self) -> bool:
-        return self.live_file.exists()
-
-    def is_live(self) -> bool:
-        return fresh(self.live_file)
+        return self.heartbeat_file.exists()
 
 
 def service(settings: Settings) -> NotifyService:

@@ -1,5 +1,6 @@
-"""The fold workers as services of the local stack: `settings.fold_workers` processes of
-`python -m agents worker`, started after provisioning and before the gateway.
+"""livefold's agents as services of the local stack (`AgentService`), and the fold workers:
+`settings.fold_workers` processes of `python -m agents worker`, started after provisioning and
+before the gateway.
 
 A worker is ready once it wrote its ready file: it joined the group, Faust recovered the
 tables of the partitions it was given, and its platform moderation state caught up. It then
@@ -12,6 +13,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from infra.errors import InfraError
 from infra.service import Service, fresh
@@ -21,30 +23,39 @@ SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
-class FoldWorkerService(Service):
+class AgentService(Service):
+    """A process of `agents`, run from this source tree with the stack's settings, that touches
+    its heartbeat file in its workdir every second while it works."""
+
     settings: Settings = field(default_factory=Settings)
-    ready_timeout: float = 120.0
+    HEARTBEAT: ClassVar[str] = "live"  # the heartbeat file's name
 
     @property
-    def ready_file(self) -> Path:
-        return self.workdir.resolve() / "ready"
+    def heartbeat_file(self) -> Path:
+        return self.workdir.resolve() / self.HEARTBEAT
 
     def prepare(self) -> None:
-        self.ready_file.unlink(missing_ok=True)
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "agents", "worker", "--ready-file", str(self.ready_file)]
+        self.heartbeat_file.unlink(missing_ok=True)  # an earlier run's beat is none of this one's
 
     def environment(self) -> dict[str, str]:
         path = os.environ.get("PYTHONPATH")
         source = f"{SOURCE_ROOT}{os.pathsep}{path}" if path else str(SOURCE_ROOT)
         return {**self.settings.environment(), "PYTHONPATH": source}
 
-    def is_ready(self) -> bool:
-        return self.ready_file.exists()
-
     def is_live(self) -> bool:
-        return fresh(self.ready_file)
+        return fresh(self.heartbeat_file)
+
+
+@dataclass
+class FoldWorkerService(AgentService):
+    ready_timeout: float = 120.0
+    HEARTBEAT: ClassVar[str] = "ready"  # written once ready, then touched
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "agents", "worker", "--ready-file", str(self.heartbeat_file)]
+
+    def is_ready(self) -> bool:
+        return self.heartbeat_file.exists()
 
     def exit_error(self, returncode: int) -> InfraError:
         return InfraError(

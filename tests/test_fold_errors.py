@@ -42,7 +42,7 @@ class FaultyWorkerService(FoldWorkerService):
             "tests.faulty_fold",
             "worker",
             "--ready-file",
-            str(self.ready_file),
+            str(self.heartbeat_file),
         ]
 
 
@@ -99,7 +99,7 @@ def test_an_event_the_platform_fold_raises_on_is_dead_lettered_and_the_worker_go
     for headers in letters:
         assert headers["livefold.source.topic"] == event_topic("accounts")
         assert "a bug that shows on this one role" in headers["livefold.reason"]
-    assert time.time() - worker.ready_file.stat().st_mtime < 5  # alive, its heartbeat beats
+    assert time.time() - worker.heartbeat_file.stat().st_mtime < 5  # alive, its heartbeat beats
 
 
 def test_the_event_a_fold_raises_on_leaves_its_state_as_before(
