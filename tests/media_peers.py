@@ -35,30 +35,41 @@ from tests.gateways import Running, Tokens
 from tests.servers import log_to
 
 WIDTH, HEIGHT, FPS = 320, 240, 30
+VIDEO_CLOCK = 90_000
 INDEXES, INDEX_STEP = 16, 16  # the index mod 16 as grey, in steps coarse enough for VP8
 SDP = {"Content-Type": "application/sdp"}
 STREAMER = "streamer-mia"
 
 
 class NumberedFrames(VideoStreamTrack):
-    """A test pattern at 30 fps whose brightness encodes the frame index; `paused` stops it
-    sending (a stalled encoder)."""
+    """A test pattern at up to 30 fps whose brightness encodes the frame index; `paused` stops
+    it sending (a stalled encoder). Each frame is stamped with the time it was made, as a
+    camera's capture time: a machine too loaded for 30 fps sends fewer frames, not a slower
+    clock (a recording is as long as its timestamps say)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.index = 0
         self.paused = False
+        self._started: float | None = None
+        self._due = 0.0  # when the next frame is made
+        self._pts = -1
 
     async def recv(self) -> av.VideoFrame:
         while self.paused:
             await asyncio.sleep(0.05)
-        await asyncio.sleep(1 / FPS)
+        if self._started is None:
+            self._started = self._due = time.monotonic()
+        await asyncio.sleep(max(0.0, self._due - time.monotonic()))
+        made = time.monotonic()
+        self._due = max(self._due + 1 / FPS, made)  # late: no burst to catch up
         picture = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
         picture[HEIGHT // 2 :, WIDTH // 2 :, :] = (self.index % INDEXES) * INDEX_STEP
         picture[: HEIGHT // 2, : WIDTH // 2, 1] = 255
         frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-        frame.pts = self.index * 3000
-        frame.time_base = fractions.Fraction(1, 90_000)
+        self._pts = max(self._pts + 1, round((made - self._started) * VIDEO_CLOCK))
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         self.index += 1
         return frame
 

@@ -34,6 +34,7 @@ from tests.media_peers import (
 from tests.servers import log_to
 
 SECONDS = 8
+WHIP_SECONDS = 12
 STALL_SECONDS = 3.0
 ORIGIN = {"Origin": "https://player.example"}
 
@@ -202,11 +203,12 @@ def test_a_stalled_rtmp_publisher_ends_the_stream_as_lost(
     assert [event.name for event in logged(stack, "stream", stream_id)].count("Ended") == 1
 
 
-def test_a_whip_publisher_is_watched_over_hls_and_recorded_too(
+def test_a_whip_publisher_is_watched_over_hls_and_recorded_for_as_long_as_it_was_live(
     services: tuple[Running, Settings, str, Tokens], stack: Settings
 ) -> None:
     """WHIP's encoded frames (VP8 320x240, Opus) are muxed into the ladder without decoding; a
-    source below 360p gets the lowest rung only (4:3 kept: 480x360), and audio."""
+    source below 360p gets the lowest rung only (4:3 kept: 480x360), and audio. The recording
+    lasts as long as the stream was live (its frames' timestamps are their capture times)."""
     running, _, url, tokens = services
     stream_id, _, key = new_stream_and_key(running, tokens)
 
@@ -218,7 +220,7 @@ def test_a_whip_publisher_is_watched_over_hls_and_recorded_too(
             await publisher.accept(answer.text)
             master = await asyncio.to_thread(eventually, f"{url}/hls/{stream_id}/master.m3u8")
             assert master.status_code == 200, master.text
-            await asyncio.sleep(SECONDS)
+            await asyncio.sleep(WHIP_SECONDS)
             live = await asyncio.to_thread(
                 ffmpeg.probe, f"{url}/hls/{stream_id}/360p/index.m3u8", 2
             )
@@ -238,6 +240,15 @@ def test_a_whip_publisher_is_watched_over_hls_and_recorded_too(
     ]
     recording = eventually_logged(stack, "media", stream_id, "RecordingFinished").body
     assert recording["recording_id"] == ingest
+    # From going live (IngestStarted) to the DELETE; the recording starts at the keyframe
+    # asked for then, and its segments are 1 s long.
+    live_ms = eventually_logged(stack, "stream", stream_id, "Ended").body["duration_ms"]
+    assert live_ms >= WHIP_SECONDS * 1000
+    assert abs(recording["duration_ms"] - live_ms) <= 750, (recording, live_ms)
+    vod = httpx.get(f"{url}/vod/{stream_id}/{ingest}/360p/index.m3u8", timeout=10)
+    segments = listed_segments(vod.text)
+    assert "#EXT-X-DISCONTINUITY" not in vod.text
+    assert abs(len(segments) - live_ms / 1000) <= 1.5, [s.duration for s in segments]
     played = ffmpeg.probe(f"{url}/vod/{stream_id}/{ingest}/360p/index.m3u8")
     assert played.video == [(480, 360)] and played.audio_streams == 1
     assert abs(played.duration_seconds - recording["duration_ms"] / 1000) <= 1.0
