@@ -8,17 +8,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any, cast
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Message
 
 from agents.service import FoldWorkerService
 from agents.service import service as fold_worker
 from infra.service import RunningService, running
 from livefold.settings import Settings
 from streams.catalog import DEADLETTER_TOPIC, STATE_TOPICS, state_topic
-from streams.consumer import retried
+from streams.consumer import Positions, TopicFollower
 from streams.events import Event, new_event
 from streams.state import StateMessage, from_record
 from tests.servers import log_to
@@ -55,49 +54,22 @@ class StateReader:
     """Every record appended to the state topics after it started, decoded, in a list."""
 
     def __init__(self, settings: Settings, channels: list[str] | None = None):
-        self.settings = settings
-        self.topics = [state_topic(name) for name in channels or list(STATE_TOPICS)]
+        topics = [state_topic(name) for name in channels or list(STATE_TOPICS)]
         self.messages: list[StateMessage] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._follower = TopicFollower(settings.kafka_config(), topics, self._add, "state-reader")
 
     def __enter__(self) -> StateReader:
-        self._thread.start()
-        if not self._ready.wait(30):
-            raise TimeoutError("the state topic reader did not start")
+        self._follower.start(timeout=30.0, since_ms=int(time.time() * 1000))
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
+        self._follower.stop()
 
-    def _run(self) -> None:
-        consumer = Consumer(
-            {
-                **self.settings.kafka_config(),
-                "group.id": f"state-reader-{uuid.uuid4()}",
-                "enable.auto.commit": False,
-            }
-        )
-        try:
-            metadata = consumer.list_topics(timeout=10)
-            assigned = []
-            for topic in self.topics:
-                for partition in metadata.topics[topic].partitions:
-                    tp = TopicPartition(topic, partition)
-                    _, tp.offset = retried(partial(consumer.get_watermark_offsets, tp, 10), 30.0)
-                    assigned.append(tp)
-            consumer.assign(assigned)
-            self._ready.set()
-            while not self._stop.is_set():
-                for message in consumer.consume(500, 0.1):
-                    if message.error() is None and message.value() is not None:
-                        with self._lock:
-                            self.messages.append(from_record(message.value() or b""))
-        finally:
-            consumer.close()
+    def _add(self, records: list[Message], _reached: Positions) -> None:
+        decoded = [from_record(m.value() or b"") for m in records if m.value() is not None]
+        with self._lock:
+            self.messages += decoded
 
     def of(self, channel: str, key: str, kind: str = "update") -> list[StateMessage]:
         with self._lock:
@@ -141,26 +113,10 @@ def relabelled(events: list[Event], run: str) -> list[Event]:
 
 def dead_letters(settings: Settings, stream: str) -> list[dict[str, str]]:
     """The headers (reason, source) of every dead letter about `stream` so far."""
-    consumer = Consumer(
-        {
-            **settings.kafka_config(),
-            "group.id": f"test-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    try:
-        partitions = consumer.list_topics(DEADLETTER_TOPIC, timeout=10).topics[DEADLETTER_TOPIC]
-        consumer.assign([TopicPartition(DEADLETTER_TOPIC, p, 0) for p in partitions.partitions])
-        found: list[dict[str, str]] = []
-        unfinished = set(partitions.partitions)
-        while unfinished:
-            for message in consumer.consume(500, 1.0):
-                if message.error() is not None:
-                    unfinished.discard(message.partition())
-                elif message.key() == stream.encode():
-                    headers = cast(list[tuple[str, bytes]], message.headers() or [])
-                    found.append({name: value.decode() for name, value in headers})
-        return found
-    finally:
-        consumer.close()
+    follower = TopicFollower(settings.kafka_config(), [DEADLETTER_TOPIC], None, "dead-letters")
+    letters = []
+    for message in follower.read_to_end(timeout=30.0):
+        if message.key() == stream.encode():
+            headers = cast(list[tuple[str, bytes]], message.headers() or [])
+            letters.append({name: value.decode() for name, value in headers})
+    return letters
