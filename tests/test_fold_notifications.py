@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from livefold import notifications
 from livefold.folding import Notice, digest, facts
 from streams.events import Event
@@ -51,6 +53,34 @@ def verdict(message_id: str, t: float, decision: str = "allow") -> Event:
     )
 
 
+def tip_intent(t: float, amount_minor: int = 500, key: str = "k1") -> Event:
+    return event(
+        "livefold.tips.TipIntentCreated",
+        t,
+        actor="ann",
+        tip_id="t1",
+        amount_minor=amount_minor,
+        currency="EUR",
+        message=None,
+        idempotency_key=key,
+    )
+
+
+def tip_captured(
+    t: float, amount_minor: int = 500, key: str = "k1", reference: str | None = "pi_1"
+) -> Event:
+    return event(
+        N.TIP_CAPTURED,
+        t,
+        actor="system",
+        tip_id="t1",
+        amount_minor=amount_minor,
+        currency="EUR",
+        provider_reference=reference,
+        idempotency_key=key,
+    )
+
+
 def kinds(outputs: list[object]) -> list[str]:
     return [o.kind for o in outputs if isinstance(o, Notice)]
 
@@ -93,37 +123,8 @@ def test_a_reply_tells_the_replied_to_author_only_once_moderation_allowed_it() -
 
 
 def test_a_tip_captured_tells_the_streamer_with_who_and_how_much() -> None:
-    intent = event(
-        "livefold.tips.TipIntentCreated",
-        1,
-        actor="ann",
-        tip_id="t1",
-        amount_minor=500,
-        currency="EUR",
-        message=None,
-        idempotency_key="k1",
-    )
-    capture = event(
-        N.TIP_CAPTURED,
-        2,
-        actor="system",
-        tip_id="t1",
-        amount_minor=500,
-        currency="EUR",
-        provider_reference="pi_1",
-        idempotency_key="k1",
-    )
-    duplicate = event(
-        N.TIP_CAPTURED,
-        3,
-        actor="system",
-        tip_id="t1",
-        amount_minor=500,
-        currency="EUR",
-        provider_reference="pi_1",
-        idempotency_key="k1",
-    )
-    states, _ = run(N, created(), intent, capture, duplicate)
+    again_captured = tip_captured(3)  # the same capture reported twice: one notification
+    states, _ = run(N, created(), tip_intent(1), tip_captured(2), again_captured)
     (tip,) = states["s1"]["notifications"]
     assert tip["recipient_id"] == "streamer-1" and tip["kind"] == "tip_received"
     assert tip["payload"] == {
@@ -159,28 +160,7 @@ def test_any_interleaving_of_the_topics_gives_the_same_state() -> None:
         ],
         [message("m1", "ann", 1), message("m2", "bob", 2, reply_to="m1")],
         [verdict("m1", 1.1), verdict("m2", 2.1)],
-        [
-            event(
-                "livefold.tips.TipIntentCreated",
-                1,
-                actor="ann",
-                tip_id="t1",
-                amount_minor=5,
-                currency="EUR",
-                message=None,
-                idempotency_key="k",
-            ),
-            event(
-                N.TIP_CAPTURED,
-                2,
-                actor="system",
-                tip_id="t1",
-                amount_minor=5,
-                currency="EUR",
-                provider_reference=None,
-                idempotency_key="k",
-            ),
-        ],
+        [tip_intent(1, 5, "k"), tip_captured(2, 5, "k", reference=None)],
     ]
     digests = set()
     for order in itertools.permutations(range(len(by_topic))):
@@ -190,15 +170,24 @@ def test_any_interleaving_of_the_topics_gives_the_same_state() -> None:
     assert len(digests) == 1
 
 
-def test_a_held_reply_is_told_once_a_moderator_allows_it_whatever_came_first() -> None:
-    events = [
-        message("m1", "ann", 1),
-        message("m2", "bob", 2, reply_to="m1"),
-        verdict("m2", 2.1, "hold"),
-        verdict("m2", 9, "allow"),
-    ]
-    for order in (events, [events[2], events[3], events[0], events[1]]):
-        states, _ = run(N, created(), *order)
-        assert [n["kind"] for n in states["s1"]["notifications"]] == ["chat_reply"]
-    states, _ = run(N, created(), *events[:3])
-    assert states["s1"]["notifications"] == []  # held: not yet
+HELD_REPLY = [
+    message("m1", "ann", 1),
+    message("m2", "bob", 2, reply_to="m1"),
+    verdict("m2", 2.1, "hold"),
+    verdict("m2", 9, "allow"),
+]
+
+
+@pytest.mark.parametrize(
+    "order", [[0, 1, 2, 3], [2, 3, 0, 1]], ids=["messages first", "verdicts first"]
+)
+def test_a_held_reply_is_told_once_a_moderator_allows_it_whatever_came_first(
+    order: list[int],
+) -> None:
+    states, _ = run(N, created(), *(HELD_REPLY[i] for i in order))
+    assert [n["kind"] for n in states["s1"]["notifications"]] == ["chat_reply"]
+
+
+def test_a_held_reply_is_not_told_while_held() -> None:
+    states, _ = run(N, created(), *HELD_REPLY[:3])
+    assert states["s1"]["notifications"] == []
