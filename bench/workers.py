@@ -8,6 +8,13 @@
   core of its own). Then two workers of a new
   group fold the same log (`two_workers`; on 2 shared cores the speedup is bounded by the
   cores the machine has free, so compare events per CPU-second too).
+- `fold_worker_chat`: the fold worker on `gateway_fanout`'s chat alone, isolated: 60,000
+  chat messages in one stream from 4 authors, 1 ms apart in event time, the per-user flood
+  limit lifted as that benchmark lifts it (`bench.gateway.bench_stream`), produced first and
+  then folded by one worker, then by two (the stream's messages are on one partition, so the
+  second worker has nothing to share: it shows the cost of a second worker, not a speedup).
+  Reports events/s and the worker's CPU milliseconds per chat message (each message's verdict,
+  chat notice, changelogs and outcome included).
 - `vote_to_tally_latency`: a worker that caught up with the log; votes produced one at a time
   (each poll gets a vote every 0.4 s, so the 100 ms coalescing never holds one back); the time
   from handing a vote to the producer until the poll's tally including it is on the state topic.
@@ -20,7 +27,7 @@ import statistics
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -59,8 +66,10 @@ def started_worker(settings: Settings, number: int = 1) -> RunningService:
 
 
 def fold_worker_throughput(
-    settings: Settings, streams: int = 40, seconds: int = 600, partitions: int = 12
+    settings: Settings, streams: int = 40, seconds: int | None = None, partitions: int = 12
 ) -> dict[str, Any]:
+    """`LIVEFOLD_BENCH_SESSION_SECONDS` (default 600) shortens the session (and the run)."""
+    seconds = seconds or int(os.environ.get("LIVEFOLD_BENCH_SESSION_SECONDS", "600"))
     # The platform's partition count, not the benchmark stack's 3: two workers split 3
     # partitions 2:1, which caps their speedup at 1.5x whatever the workers do.
     settings = settings.model_copy(update={"topic_partitions": partitions})
@@ -79,6 +88,50 @@ def fold_worker_throughput(
         "two_workers": two,
         "two_workers_speedup": round(two["events_per_s"] / one["events_per_s"], 2),
         "partitions": partitions,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def fold_worker_chat(
+    settings: Settings, messages: int = 60_000, authors: int = 4, partitions: int = 12
+) -> dict[str, Any]:
+    settings = settings.model_copy(update={"topic_partitions": partitions})
+    provision(settings)
+    stream, streamer = f"bench-chat-{uuid.uuid4().hex[:6]}", "bench-streamer"
+    start = datetime.now(UTC) - timedelta(seconds=messages / 1000 + 60)
+    events = [
+        new_event("livefold.stream.Created", stream_id=stream, actor_id=streamer,
+                  occurred_at=start, title="bench", category="games", tags=[]),
+        new_event("livefold.moderation.FilterSettingsChanged", stream_id=stream,
+                  actor_id=streamer, occurred_at=start, rate_limit_messages=1000,
+                  rate_limit_seconds=1),
+    ]  # fmt: skip
+    for number in range(messages):
+        at = start + timedelta(seconds=1, milliseconds=number)
+        events.append(
+            new_event(
+                "livefold.chat.MessageSent",
+                stream_id=stream,
+                actor_id=f"bench-writer-{number % authors}",
+                occurred_at=at,
+                message_id=f"m-{number}",
+                text=f"bench {number} {at.timestamp():.3f}",
+                reply_to=None,
+                emotes=[],
+            )
+        )
+    producer = EventProducer(settings, Codec.from_settings(settings))
+    producer.append_all(events, timeout=600)
+    producer.close()
+    one = _fold_all(settings, len(events), workers=1)
+    two = _fold_all(settings, len(events), workers=2)
+    for row in (one, two):
+        row["worker_cpu_ms_per_message"] = round(row["worker_cpu_seconds"] * 1000 / messages, 3)
+    return {
+        "messages": messages,
+        "authors": authors,
+        **one,
+        "two_workers": two,
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
@@ -262,5 +315,6 @@ def _read_tallies(
 
 BENCHMARKS = {
     "fold_worker_throughput": fold_worker_throughput,
+    "fold_worker_chat": fold_worker_chat,
     "vote_to_tally_latency": vote_to_tally_latency,
 }

@@ -371,3 +371,39 @@ def test_replaying_the_log_reproduces_every_verdict_and_the_state() -> None:
 def test_a_new_state_is_plain_json() -> None:
     state = new_state("s")
     assert loads(dumps(state)) == state
+
+
+def test_indexed_histories_give_the_verdicts_of_reading_each_history_whole() -> None:
+    """`spam.flooding` counts an ordered history by bisection when the index says it does not
+    hold the key; a copy of the session whose indexes say nothing (never ordered, no keys)
+    reads every history whole, and must decide every message alike, including messages sent
+    out of time order (now and then one from the past), repeats and changed windows."""
+    import random
+
+    from livefold.moderation.spam import history_index
+
+    rng = random.Random(17)
+    indexed, whole = Session(), Session()
+    for session in (indexed, whole):
+        session.act(1, "FilterSettingsChanged", rate_limit_messages=6, rate_limit_seconds=4,
+                    duplicate_window_seconds=10)  # fmt: skip
+    at, rules, out_of_order = 2.0, [], 0
+    for n in range(1_500):
+        at += rng.choice([0.05, 0.2, 0.5, 1.0]) if rng.random() < 0.97 else rng.choice([-1.5, 25])
+        if n == 700:
+            for session in (indexed, whole):
+                session.act(at, "FilterSettingsChanged", rate_limit_seconds=20,
+                            duplicate_window_seconds=3)  # fmt: skip
+        user, text = f"u{rng.randrange(4)}", rng.choice(["gg", "hi there", "nice one", "lol"])
+        text = text if rng.random() < 0.3 else f"{text} {n}"
+        blind = {"ordered": False, "keys": {}}
+        whole.facts["_activity_index"] = {u: dict(blind) for u in whole.facts["_activity"]}  # type: ignore[misc]
+        decided, read_whole = indexed.say(at, text, user=user), whole.say(at, text, user=user)
+        assert {**decided, "event_id": ""} == {**read_whole, "event_id": ""}, n
+        rules.append(decided["rule"])
+        for u, history in indexed.facts["_activity"].items():
+            index, exact = indexed.facts["_activity_index"][u], history_index(history)
+            assert index["keys"] == exact["keys"] and exact["ordered"] >= index["ordered"], n
+            out_of_order += not index["ordered"]
+    assert {"clean", "spam_duplicate", "spam_rate"} <= set(rules)
+    assert out_of_order

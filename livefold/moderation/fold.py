@@ -21,6 +21,7 @@ from livefold.moderation.actions import log, modlog_update, queue_update
 from livefold.moderation.explain import AUTOMOD, NOT_LOGGED, to_author
 from livefold.moderation.normalize import Text, check
 from livefold.moderation.rules import Finding, Verdict
+from livefold.moderation.spam import appended, dropped, history_index
 from livefold.moderation.state import (
     EMPTY_PLATFORM,
     MAX_ACTIVE_USERS,
@@ -104,6 +105,9 @@ def fold(
     elif "_activity" not in state:  # a state from before fingerprints held the words
         cast(dict[str, Any], state).pop("activity", None)
         state["_activity"] = {}
+    if "_activity_index" not in state:  # a state from before the histories were indexed
+        activity = state["_activity"]
+        state["_activity_index"] = {user: history_index(activity[user]) for user in activity}
     if platform is None:
         platform = state if state["stream_id"] == PLATFORM else EMPTY_PLATFORM
     given = platform
@@ -332,17 +336,26 @@ def _record_activity(
 ) -> None:
     """Keep each user's recent messages for as long as duplicate, rate and slow-mode checks
     can look back; sweep idle users when there are many."""
-    activity = state["_activity"]
+    activity, indexes = state["_activity"], state["_activity_index"]
     history = activity.setdefault(author, [])
+    index = indexes.get(author)
+    if index is None:
+        index = indexes[author] = history_index(history)
+    appended(index, history, now, key)
     history.append([now, key])
     since = now - lookback
     stale = 0
     while stale < len(history) - 1 and history[stale][0] < since:  # the newest one stays
         stale += 1
     if stale:
+        dropped(index, history[:stale], len(history) - stale)
         del history[:stale]
     if len(activity) > MAX_ACTIVE_USERS and now - state["_swept_at"] >= SWEEP_EVERY_MS:
         state["_swept_at"] = now
         state["_activity"] = {
             user: entries for user, entries in activity.items() if entries[-1][0] >= since
+        }
+        state["_activity_index"] = {
+            user: indexes.get(user) or history_index(entries)
+            for user, entries in state["_activity"].items()
         }

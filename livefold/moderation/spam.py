@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from itertools import pairwise
+from operator import itemgetter
+from typing import Any, TypedDict
 
 from livefold.moderation.policy import ChatModes, FilterSettings
 from livefold.moderation.rules import Finding, Verdict
@@ -72,28 +75,81 @@ def count_emotes(shown: str, emote_names: Collection[str]) -> int:
     return count
 
 
+class HistoryIndex(TypedDict):
+    """What a user's history (`flooding`) holds, kept next to it so a message's check need not
+    read it all: whether its times are in order, and how often each key is in it (never less
+    than it holds)."""
+
+    ordered: bool
+    keys: dict[str, int]
+
+
+_SENT_AT = itemgetter(0)
+
+
 def flooding(
-    user_history: Sequence[Sequence[Any]], key: str, now: int, settings: FilterSettings
+    user_history: Sequence[Sequence[Any]],
+    key: str,
+    now: int,
+    settings: FilterSettings,
+    index: HistoryIndex | None = None,
 ) -> Finding | None:
-    """Duplicates and rate, from the user's recent (not blocked) messages, oldest first."""
+    """Duplicates and rate, from the user's recent (not blocked) messages, oldest first.
+
+    The reading goes back from the newest message to the first older than both windows. With
+    the `index`, a history in time order that does not hold the key is counted by bisection:
+    the same finding, without reading a flooding user's thousands of messages per message."""
     if not user_history:
         return None
     duplicate_since = now - settings.duplicate_window_seconds * 1000
     rate_since = now - settings.rate_limit_seconds * 1000
     oldest_needed = min(duplicate_since, rate_since)
-    recent = 0
-    for at, earlier_key in reversed(user_history):
-        if at < oldest_needed:
-            break
-        if at >= duplicate_since and earlier_key == key:
-            return Finding("spam_duplicate", Verdict.BLOCK, 1.0)
-        if at >= rate_since:
-            recent += 1
+    if index is not None and index["ordered"] and not index["keys"].get(key):
+        recent = len(user_history) - bisect_left(user_history, rate_since, key=_SENT_AT)
+    else:
+        recent = 0
+        for at, earlier_key in reversed(user_history):
+            if at < oldest_needed:
+                break
+            if at >= duplicate_since and earlier_key == key:
+                return Finding("spam_duplicate", Verdict.BLOCK, 1.0)
+            if at >= rate_since:
+                recent += 1
     if recent >= settings.rate_limit_messages:
         return Finding(
             "spam_rate", Verdict.BLOCK, 1.0, f"{recent} messages in {settings.rate_limit_seconds}s"
         )
     return None
+
+
+def history_index(history: Sequence[Sequence[Any]]) -> HistoryIndex:
+    """The index of a history kept without one (a state from before it)."""
+    keys: dict[str, int] = {}
+    for _, key in history:
+        keys[key] = keys.get(key, 0) + 1
+    ordered = all(earlier[0] <= later[0] for earlier, later in pairwise(history))
+    return HistoryIndex(ordered=ordered, keys=keys)
+
+
+def appended(index: HistoryIndex, history: Sequence[Sequence[Any]], now: int, key: str) -> None:
+    """Index a message about to be appended to `history`."""
+    if history and now < history[-1][0]:
+        index["ordered"] = False
+    keys = index["keys"]
+    keys[key] = keys.get(key, 0) + 1
+
+
+def dropped(index: HistoryIndex, oldest: Iterable[Sequence[Any]], left: int) -> None:
+    """Unindex the oldest messages dropped from a history, `left` messages remaining."""
+    keys = index["keys"]
+    for _, key in oldest:
+        count = keys.get(key, 0) - 1
+        if count > 0:
+            keys[key] = count
+        else:
+            keys.pop(key, None)
+    if left <= 1:
+        index["ordered"] = True
 
 
 def shape(shown: str, emotes: int, mentions: int, settings: FilterSettings) -> Finding | None:

@@ -16,6 +16,7 @@ from typing import Any, NotRequired, TypedDict
 
 from livefold.moderation.policy import ChatModes, FilterSettings, SettingsOverride
 from livefold.moderation.rules import RegexRejected, RegexRule, RegexRules, TermList
+from livefold.moderation.spam import HistoryIndex
 
 PLATFORM = "platform"
 ADMIN = "admin"
@@ -48,6 +49,7 @@ class ModerationState(TypedDict):
     # user -> [[sent at, fingerprint of the folded words], ...] of messages not blocked. Not a
     # fact: replay cannot rebuild the fingerprint of a text erased since (its key is gone).
     _activity: dict[str, list[list[Any]]]
+    _activity_index: dict[str, HistoryIndex]  # each user's history indexed (`spam.flooding`)
 
 
 def new_state(stream_id: str) -> ModerationState:
@@ -73,6 +75,7 @@ def new_state(stream_id: str) -> ModerationState:
         _modlog_changed=False,
         _swept_at=0,
         _activity={},
+        _activity_index={},
     )
     rules_changed(state)
     return state

@@ -64,6 +64,7 @@ def decide(
     rules = rules_in_force(state, platform)
     emote_names = _emote_names(body.get("emotes"))
     history: Sequence[Sequence[Any]] = state["_activity"].get(author, ())
+    index = state.get("_activity_index", {}).get(author)
     finding = (
         spam.chat_modes(
             rules.modes,
@@ -75,7 +76,7 @@ def decide(
         )
         if rules.modes.any_on
         else None
-    ) or spam.flooding(history, fingerprint, now, rules.settings)
+    ) or spam.flooding(history, fingerprint, now, rules.settings, index)
     if finding is not None:
         return Decision(finding, checked, fingerprint)
     score, findings = _content(checked, rules, emote_names, classifier or current_scorer())
