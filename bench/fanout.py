@@ -53,6 +53,7 @@ DRAIN_SECONDS = 5.0  # after the last send, what has not arrived by then counts 
 WINDOW_SECONDS = 10.0  # latency per window of send time: a growing backlog shows as growth
 BUSY = 0.9  # machine CPU share above which a row is machine-bound
 GATEWAY_HISTOGRAMS = {
+    "keyed_write_log_check": "livefold_gateway_resend_check_seconds",
     "gateway_append_to_ack": "livefold_gateway_kafka_produce_seconds",
     "state_record_to_gateway_loop": "livefold_gateway_state_lag_seconds",
     "hub_hold": "livefold_gateway_ws_hold_seconds",

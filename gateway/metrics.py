@@ -71,6 +71,12 @@ state_lag_seconds = Histogram(
     buckets=STAGE_BUCKETS,
     registry=REGISTRY,
 )
+resend_check_seconds = Histogram(
+    f"{PREFIX}_resend_check_seconds",
+    "Time a keyed write waited for the check that the log does not hold it yet (resends.py)",
+    buckets=(0.00025, 0.0005, *STAGE_BUCKETS),
+    registry=REGISTRY,
+)
 state_records = Counter(
     f"{PREFIX}_state_records", "Records read from the state topics", ["channel"], registry=REGISTRY
 )

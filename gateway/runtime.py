@@ -236,7 +236,9 @@ class Gateway:
         """`append` a keyed write (a client's Idempotency-Key or frame id made its event id)
         unless the log holds it already, from an attempt whose answer was lost (True then)."""
         assert self._logged is not None, "the gateway is not started"
+        started = time.perf_counter()
         found = await self._logged.find(self.codec.topic_of(event), event.event_id)
+        metrics.resend_check_seconds.observe(time.perf_counter() - started)
         if found is None:
             await self.append(event, keyed_headers(event.event_id))
             return False
