@@ -8,9 +8,13 @@ and the media service in its own processes:
 - `whep_viewers`: the media service's CPU (ingest process and fan-out processes, from
   /proc/<pid>/stat) per viewer-second while N viewers watch one 1 Mbps-ish VP8 stream, without
   re-encoding. Most viewers count the frames aiortc reassembles without decoding them (cheap
-  for the harness); `CHECKED` of them decode every frame and check the painted send times run
-  in order (a frame that does not follow its predecessor counts as corrupt; a stall over 1 s,
-  which the load here causes, as a gap).
+  for the harness) and check their RTP timestamps only grow; `CHECKED` of them decode every
+  frame and check its RTP timestamp follows the previous one's (the relay's order), count the
+  keyframes their receivers ask for (loss or a decode error), and read the painted send
+  time. A painted time that does not follow the previous one is counted apart, and so it is
+  for a publisher connected straight to a decoding viewer in the same run: aiortc's VP8
+  encoder at this bitrate leaves some of a frame's bars from the frame before, so the reader
+  flags about 1-3 % of frames with no relay at all (docs/benchmarks.md).
 
 This machine has 2 cores shared with about seven other sessions' work: every figure here is
 contended, and the load average is recorded with it.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -155,21 +160,13 @@ def whip_whep_latency(settings: Settings) -> dict[str, Any]:
                 viewer, await post(http, f"{media}/whep/{stream_id}", await offer(viewer))
             )
             # The baseline: the same kind of publisher straight into a viewer.
-            direct_out, (direct_in, direct) = peer(), recv_peer()
-            direct_out.addTransceiver(StampedFrames(), direction="sendonly")
-            await direct_in.setRemoteDescription(
-                RTCSessionDescription(await offer(direct_out), "offer")
-            )
-            await direct_in.setLocalDescription(await direct_in.createAnswer())
-            await answered(direct_out, direct_in.localDescription.sdp)
-            through, straight = await asyncio.gather(
-                asyncio.wait_for(relayed, 30), asyncio.wait_for(direct, 30)
-            )
+            direct, straight = await direct_pair()
+            through = await asyncio.wait_for(relayed, 30)
             await asyncio.sleep(3)  # past the first keyframe and the jitter buffers' start
             ours, bare = await asyncio.gather(
                 measure(through, LATENCY_SECONDS), measure(straight, LATENCY_SECONDS)
             )
-            for connection in (viewer, publisher, direct_in, direct_out):
+            for connection in (viewer, publisher, *direct):
                 await connection.close()
         return {"whip_whep_relay": percentiles(ours), "direct_aiortc_peers": percentiles(bare)}
 
@@ -213,21 +210,37 @@ class CountingViewer:
         self.frames += 1
 
 
-async def checked_frames(track: Any, stop: float, counts: dict[str, int]) -> None:
-    """Decode and read each frame's painted time: one that does not come after the previous
-    (or reads as garbage, over a minute away) is corrupt; a jump over 1 s is a gap (the
-    publisher or the viewer stalled under load), counted apart."""
-    last = None
+async def checked_frames(track: Any, stop: float, counts: dict[str, int], prefix: str) -> None:
+    """Decode each frame. Its RTP timestamp (the publisher's, forwarded with the frame) must
+    come after the previous frame's, else it is `out_of_order`. Its painted send time should
+    follow the previous one's; one that does not (or reads as garbage, over a minute away) is a
+    `painted_mismatch`, counted under `prefix` (relayed or direct), and a jump over 1 s, which
+    the load here causes, a `gap`."""
+    last_stamp, last_pts = None, None
     while time.monotonic() < stop:
-        stamp = stamp_of(await track.recv())
-        if last is not None:
-            step = (stamp - last) % 2**BITS
+        frame = await track.recv()
+        stamp = stamp_of(frame)
+        if last_pts is not None and frame.pts <= last_pts:
+            counts[f"{prefix}_out_of_order"] += 1
+        if last_stamp is not None:
+            step = (stamp - last_stamp) % 2**BITS
             if not 0 < step < 60_000:
-                counts["corrupt"] += 1
+                counts[f"{prefix}_painted_mismatch"] += 1
             elif step > 1000:
-                counts["gaps"] += 1
-        last = stamp
-        counts["frames"] += 1
+                counts[f"{prefix}_gaps"] += 1
+        last_stamp, last_pts = stamp, frame.pts
+        counts[f"{prefix}_frames"] += 1
+
+
+async def direct_pair() -> tuple[list[RTCPeerConnection], Any]:
+    """A publisher like the bench's, straight into a decoding viewer (no media service): what
+    the painted-time check flags without any relay."""
+    sender, (receiver, track) = peer(), recv_peer()
+    sender.addTransceiver(StampedFrames(), direction="sendonly")
+    await receiver.setRemoteDescription(RTCSessionDescription(await offer(sender), "offer"))
+    await receiver.setLocalDescription(await receiver.createAnswer())
+    await answered(sender, receiver.localDescription.sdp)
+    return [sender, receiver], await asyncio.wait_for(track, 30)
 
 
 def whep_viewers(settings: Settings) -> dict[str, Any]:
@@ -245,11 +258,19 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
                 publisher,
                 await post(http, f"{media}/whip/{stream_id}", await offer(publisher), key),
             )
+            direct, straight = await direct_pair()
             counting: list[CountingViewer] = []
             checked: list[tuple[RTCPeerConnection, asyncio.Future[Any]]] = []
+            losses = [0]  # keyframes the decoding viewers asked for: loss or a decode error
+
+            def lost() -> None:
+                losses[0] += 1
+
             for count in VIEWER_COUNTS:
                 while len(checked) < min(CHECKED, count):
                     checked.append(recv_peer())
+                    receiver = checked[-1][0].getTransceivers()[0].receiver
+                    aiortc_private.picture_loss_hook(receiver, lost)
                     await answered(
                         checked[-1][0],
                         await post(http, f"{media}/whep/{stream_id}", await offer(checked[-1][0])),
@@ -265,17 +286,18 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
                 ready = (await http.get(f"{media}/health/ready")).json()
                 pids = [media_pid] + [w["pid"] for w in ready["fanout"]]
                 before = {id(v): v.frames for v in counting}
-                corrupt_before = sum(v.corrupt for v in counting)
+                corrupt_before, losses_before = sum(v.corrupt for v in counting), losses[0]
                 cpu, started = cpu_seconds(pids), time.monotonic()
-                counts = {"frames": 0, "corrupt": 0, "gaps": 0}
+                counts: Counter[str] = Counter()
                 stop = started + WINDOW_SECONDS
                 tracks = [await track for _, track in checked]
                 await asyncio.gather(
-                    *(checked_frames(track, stop, counts) for track in tracks),
+                    *(checked_frames(track, stop, counts, "relayed") for track in tracks),
+                    checked_frames(straight, stop, counts, "direct"),
                     asyncio.sleep(WINDOW_SECONDS),
                 )
                 elapsed, used = time.monotonic() - started, cpu_seconds(pids) - cpu
-                frames = sum(v.frames - before[id(v)] for v in counting) + counts["frames"]
+                frames = sum(v.frames - before[id(v)] for v in counting) + counts["relayed_frames"]
                 counted_corrupt = sum(v.corrupt for v in counting) - corrupt_before
                 per_viewer = count * elapsed
                 rows.append({
@@ -283,12 +305,18 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
                     "server_cpu_percent": round(100 * used / elapsed, 1),
                     "cpu_ms_per_viewer_second": round(1000 * used / per_viewer, 2) if count else 0,
                     "viewer_fps_mean": round(frames / per_viewer, 1) if count else None,
-                    "corrupt_frames_decoded": counts["corrupt"],
-                    "timestamps_backwards_undecoded": counted_corrupt,
+                    "decoded_frames": counts["relayed_frames"],
+                    "decoded_out_of_order": counts["relayed_out_of_order"],
+                    "decoded_keyframe_requests": losses[0] - losses_before,
+                    "decoded_painted_mismatch": counts["relayed_painted_mismatch"],
+                    "undecoded_timestamps_backwards": counted_corrupt,
                     "first_frame_not_keyframe": sum(v.first_not_keyframe for v in counting),
-                    "gaps_over_1s": counts["gaps"],
+                    "gaps_over_1s": counts["relayed_gaps"],
+                    "direct_pair_frames": counts["direct_frames"],
+                    "direct_pair_painted_mismatch": counts["direct_painted_mismatch"],
                 })  # fmt: skip
-            for connection in [publisher, *(v.peer for v in counting), *(c for c, _ in checked)]:
+            others = [*(v.peer for v in counting), *(c for c, _ in checked), *direct]
+            for connection in [publisher, *others]:
                 await connection.close()
         return rows
 
