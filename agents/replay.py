@@ -52,7 +52,7 @@ from livefold.data_keys import text_opener
 from livefold.domains import DOMAINS
 from livefold.folding import Domain, Output, Update, digest
 from livefold.moderation import fold as moderation
-from livefold.moderation.actions import derived_id
+from livefold.moderation.derived_events import derived_id
 from livefold.moderation.rules import Finding, Verdict
 from livefold.moderation.state import PLATFORM
 from livefold.settings import Settings

@@ -22,7 +22,7 @@ async def reporter(context: Context) -> None:
 
 def check_target(context: Context, user: object) -> None:
     """What the moderation fold would refuse about acting on `user` (livefold.moderation
-    .actions.protected), answered now rather than with a 202 for an event that changes
+    .handlers.protected), answered now rather than with a 202 for an event that changes
     nothing: nobody acts on the streamer; only the streamer or an admin on a moderator."""
     rights, stream_id = context.gateway.rights, context.stream_id
     if not isinstance(user, str):

@@ -16,9 +16,11 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from livefold.folding import Notice, Output, Refused, ToAuthor, apply, bounded
-from livefold.moderation import actions, review  # noqa: F401  (review registers handlers)
-from livefold.moderation.actions import log, modlog_update, queue_update
+
+# actions, review and stream_rules register their handlers in handlers.HANDLERS
+from livefold.moderation import actions, derived_events, review, stream_rules  # noqa: F401
 from livefold.moderation.explain import AUTOMOD, NOT_LOGGED, to_author
+from livefold.moderation.handlers import HANDLERS
 from livefold.moderation.normalize import Text, check
 from livefold.moderation.rules import Finding, Verdict
 from livefold.moderation.spam import appended, dropped, history_index
@@ -39,6 +41,7 @@ from livefold.moderation.verdicts import (
     duplicate_key,
     plain_fingerprint,
 )
+from livefold.moderation.views import log, modlog_update, queue_update, staff_update
 from streams.events import Event
 
 CHANNEL = "moderation"
@@ -52,7 +55,7 @@ JUDGED_TEXTS = {
     "livefold.media.ClipCreated": ("clip_title", "clip_id", "title"),
 }
 ROLE_EVENTS = frozenset({"livefold.accounts.RoleGranted", "livefold.accounts.RoleRevoked"})
-HANDLES = frozenset({MESSAGE_SENT, *JUDGED_TEXTS, *ROLE_EVENTS, *actions.HANDLERS})
+HANDLES = frozenset({MESSAGE_SENT, *JUDGED_TEXTS, *ROLE_EVENTS, *HANDLERS})
 
 
 def key_of(event: Event) -> str:
@@ -119,7 +122,7 @@ def fold(
             return _text_judged(state, given, event, classifier, texts)
         if event.type in ROLE_EVENTS:
             return _role(state, event)
-        return actions.HANDLERS[event.type](state, given, event)
+        return HANDLERS[event.type](state, given, event)
 
     outputs = apply(cast(dict[str, Any], state), event, {event.type: handle}, CHANNEL, key)
     seen = state["_seen"]
@@ -160,7 +163,7 @@ def _message_sent(
     decision, sealed = _judged(state, platform, event, classifier, texts, logged)
     finding = decision.finding
     outputs: list[Output] = [
-        actions.verdict(event, message_id, finding.verdict, finding.rule, finding.score)
+        derived_events.verdict(event, message_id, finding.verdict, finding.rule, finding.score)
     ]
     # A sealed text is kept sealed (the gateway opens it for moderators), never in clear, and
     # without the rule's detail: details quote the text (the repeated unit, the link's host,
@@ -254,7 +257,7 @@ def _text_judged(
             finding = decide_text(state, platform, author, now, text, classifier)
     except Exception as error:  # a rule's bug or the key store down: the text is held
         finding = Finding("internal_error", Verdict.HOLD, 0.0, repr(error))
-    return [actions.content_verdict(event, subject, str(event.body[id_field]), finding)]
+    return [derived_events.content_verdict(event, subject, str(event.body[id_field]), finding)]
 
 
 def _automatic(
@@ -308,7 +311,7 @@ def _role(state: ModerationState, event: Event) -> list[Output]:
         state["admins"][str(body["user_id"])] = event.occurred_at_ms
     else:
         state["admins"].pop(str(body["user_id"]), None)
-    return [actions.staff_update(state)]
+    return [staff_update(state)]
 
 
 def _remember_message(

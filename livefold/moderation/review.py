@@ -8,22 +8,18 @@ from __future__ import annotations
 from typing import Any
 
 from livefold.folding import Notice, Output, Refused
-from livefold.moderation.actions import (
-    CHANNEL,
-    ban,
-    emitted,
-    handles,
-    log,
-    modlog_update,
-    not_moderator,
-    protected,
-    queue_update,
-    restrictions_update,
-    time_out,
-    verdict,
-)
+from livefold.moderation.actions import ban, time_out
+from livefold.moderation.derived_events import emitted, verdict
+from livefold.moderation.handlers import handles, not_moderator, protected
 from livefold.moderation.rules import Verdict
 from livefold.moderation.state import ModerationState
+from livefold.moderation.views import (
+    CHANNEL,
+    log,
+    modlog_update,
+    queue_update,
+    restrictions_update,
+)
 from streams.events import Event
 
 
