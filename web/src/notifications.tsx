@@ -42,7 +42,8 @@ export function Notifications() {
   const [list, setList] = useState<Notification[]>([]);
   const [open, setOpen] = useState(false);
   const [seen, setSeen] = useState(() => Number(localStorage.getItem(SEEN) ?? 0));
-  const [push, setPush] = useState<"off" | "on" | "refused">("off");
+  // "refused": the person blocked notifications; "unavailable": the browser has no push service.
+  const [push, setPush] = useState<"off" | "on" | "refused" | "unavailable">("off");
   useEffect(() => {
     if (session === null) return;
     api.notifications({ limit: 50 }).then(({ notifications }) => setList((now) => merge(now, notifications)), () => undefined);
@@ -73,8 +74,8 @@ export function Notifications() {
           <header>
             <h2>{t("notifications.title")}</h2>
             {"PushManager" in window && push !== "on" && (
-              <button class="chip" onClick={() => enablePush().then(() => setPush("on"), () => setPush("refused"))}>
-                {push === "refused" ? t("notifications.pushRefused") : t("notifications.push")}
+              <button class="chip" onClick={() => enablePush().then(() => setPush("on"), () => setPush(Notification.permission === "denied" ? "refused" : "unavailable"))}>
+                {push === "refused" ? t("notifications.pushRefused") : push === "unavailable" ? t("notifications.pushUnavailable") : t("notifications.push")}
               </button>
             )}
           </header>

@@ -1,5 +1,5 @@
 // The live player: WHEP (WebRTC, about a second behind) when the media service offers the
-// stream, else HLS (hls.js, loaded only then; Safari plays HLS itself) with automatic quality
+// stream, else HLS (hls.js, loaded only then) with automatic quality
 // (ABR) and a quality picker. It starts muted, as browsers allow autoplay only so; one tap
 // unmutes. Where the media service is comes from the gateway (`/media-endpoints`).
 
@@ -34,7 +34,11 @@ async function playWhep(video: HTMLVideoElement, url: string): Promise<Playing> 
 }
 
 export async function playHls(video: HTMLVideoElement, url: string, onLevels: (levels: Level[]) => void): Promise<Playing> {
-  if (video.canPlayType("application/vnd.apple.mpegurl")) {
+  // Where Media Source Extensions exist, hls.js plays (so the picker has the levels), even in a
+  // browser that plays HLS itself (Safari, and Chromium 156 here); elsewhere (an iPhone before
+  // iOS 17.1) the browser's own player, with automatic quality only.
+  const mse = "MediaSource" in window || "ManagedMediaSource" in window;
+  if (!mse && video.canPlayType("application/vnd.apple.mpegurl")) {
     video.src = url;
     return { stop: () => video.removeAttribute("src"), levels: [] };
   }
@@ -42,7 +46,9 @@ export async function playHls(video: HTMLVideoElement, url: string, onLevels: (l
   if (!Hls.isSupported()) throw new Error("this browser cannot play HLS");
   const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
   hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
-    onLevels(data.levels.map((level, index) => ({ index, label: level.height ? `${level.height}p` : `${Math.round(level.bitrate / 1000)} kb/s` })));
+    const levels = data.levels.map((level, index) => ({ index, height: level.height, bitrate: level.bitrate }));
+    levels.sort((a, b) => b.height - a.height || b.bitrate - a.bitrate); // the best first, as pickers list them
+    onLevels(levels.map(({ index, height, bitrate }) => ({ index, label: height ? `${height}p` : `${Math.round(bitrate / 1000)} kb/s` })));
   });
   hls.loadSource(url);
   hls.attachMedia(video);
