@@ -4,7 +4,8 @@ fan-out benchmark, `gateway_fanout`, is `bench.fanout`; it shares the helpers he
 - `gateway_connections`: idle subscribed sockets on one gateway process, in steps, with the
   process's RSS at each; extrapolated to 2 GiB.
 - `gateway_writes`: chat writes/s one gateway process accepts (each acknowledged by Kafka),
-  without an Idempotency-Key and (`keyed`) with one per request.
+  without an Idempotency-Key and (`keyed`) with one per request; then the latency of a POST,
+  paced, without and with a key (`latency_unkeyed`, `latency_keyed`).
 
 The folds run in the stack's fold workers (`infra.stack.application`, without the gateway and
 the analytics sink, which would take CPU from what is measured here).
@@ -203,6 +204,10 @@ async def _connection_steps(settings: Settings, stream_id: str, pid: int) -> dic
     }
 
 
+PACED_RATE = 200.0  # chat POSTs/s for the latency rows of `gateway_writes`
+PACED_SECONDS = 8.0
+
+
 def writes(settings: Settings) -> dict[str, Any]:
     own = bench_settings(settings)
     with running_folds(own), running_gateway(own) as (handle, url):
@@ -233,9 +238,39 @@ def writes(settings: Settings) -> dict[str, Any]:
                 "accepted_per_s": round(sent["accepted"] / sent["seconds"]),
                 "gateway_cpu_ms_per_write": round(cpu * 1000 / max(1, sent["accepted"]), 3),
             }
+        for row, keyed in (("paced_unkeyed", False), ("paced_keyed", True)):
+            latencies: list[float] = []
+            _run(
+                publish(
+                    host,
+                    port,
+                    f"{prefix}/streams/{stream_id}/chat",
+                    [{"Authorization": f"Bearer {token}"} for token in tokens],
+                    lambda text: {"text": text},
+                    PACED_RATE,
+                    PACED_SECONDS,
+                    workers=16,
+                    keyed=keyed,
+                    latencies=latencies,
+                )
+            )
+            latencies.sort()
+            rows[row] = {
+                "requests": len(latencies),
+                "p50_ms": round(1000 * latencies[len(latencies) // 2], 2),
+                "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
+            }
     # `keyed`: every request with an Idempotency-Key of its own, so each write first waits
-    # for the gateway to have read its topic's partition ends (gateway/resends.py).
-    return {**rows["unkeyed"], "keyed": rows["keyed"]}
+    # for the gateway to have read its topic's partition ends (gateway/resends.py). The paced
+    # rows (PACED_RATE requests/s, not flat out) time each POST: what that check adds.
+    return {
+        **rows["unkeyed"],
+        "keyed": rows["keyed"],
+        "paced_per_s": PACED_RATE,
+        "latency_unkeyed": rows["paced_unkeyed"],
+        "latency_keyed": rows["paced_keyed"],
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
 
 
 BENCHMARKS = {

@@ -238,11 +238,13 @@ async def publish(
     seconds: float,
     workers: int = 32,
     keyed: bool = False,
+    latencies: list[float] | None = None,
 ) -> dict[str, Any]:
     """Chat messages at `rate` per second for `seconds`, POSTed over `workers` connections
     (worker n sends `headers[n % len(headers)]`; `body_of(text)` is the body); a worker that
     falls behind its schedule sends as fast as it can (so `rate` high = flat out). `keyed`:
-    each request with an Idempotency-Key of its own (gateway/resends.py checks the log)."""
+    each request with an Idempotency-Key of its own (gateway/resends.py checks the log).
+    `latencies`: each accepted request's seconds from sending to its answer go there."""
     accepted = refused = 0
     run = os.urandom(4).hex()
     started = time.monotonic()
@@ -257,9 +259,12 @@ async def publish(
                 sending = headers[index % len(headers)]
                 if keyed:
                     sending = {**sending, "Idempotency-Key": f"{run}-{index}-{sent}"}
+                posted = time.perf_counter()
                 status = await connection.post(path, body, sending)
                 if 200 <= status < 300:
                     accepted += 1
+                    if latencies is not None:
+                        latencies.append(time.perf_counter() - posted)
                 else:
                     refused += 1
         finally:
