@@ -137,7 +137,8 @@ try {
   await tab(page, "chat");
   const held = page.locator(`.queue-item[data-held="${told.held}"]`);
   await held.waitFor(WAIT);
-  await page.locator(`.mod-line[data-message="${told.troll}"]`).waitFor(WAIT);
+  await page.locator(`.mod-line[data-message="${told.troll}"] .author`, { hasText: "The troll" }).waitFor(WAIT); // names, not ids
+  await held.locator(".author", { hasText: "The chatter" }).waitFor(WAIT);
   await shoot(page, "panel-chat-desktop");
   await held.getByRole("button", { name: "Approve" }).click();
   await page.locator(`.mod-line[data-message="${told.held}"]`).waitFor(WAIT);
@@ -146,7 +147,7 @@ try {
 
   // Rules: the troll is on the banned list; block a term.
   await tab(page, "rules");
-  await page.locator(`[data-banned="${told.trollId}"]`).waitFor(WAIT);
+  await page.locator(`[data-banned="${told.trollId}"]`, { hasText: "The troll" }).waitFor(WAIT);
   await page.getByRole("textbox", { name: "Term to block" }).fill("spoilers");
   await page.getByRole("button", { name: "Block", exact: true }).click();
   await page.locator('.chip[data-term="spoilers"]').waitFor(WAIT);
@@ -183,13 +184,14 @@ try {
   await page.getByRole("button", { name: "Invite", exact: true }).click();
   const invitation = page.locator(`.record[data-guest="${need("GUEST_ID")}"]`);
   await invitation.locator(".badge", { hasText: "invited" }).waitFor(WAIT);
+  await invitation.locator(".record-head b", { hasText: "The guest" }).waitFor(WAIT);
   await invitation.getByRole("button", { name: "Mute" }).click();
   await invitation.locator(".badge", { hasText: "muted" }).waitFor(WAIT);
   await shoot(page, "panel-guests-desktop");
 
   // Tips: the tip is in the feed and the list.
   await tab(page, "tips");
-  await page.locator(`.record[data-tip="${told.tip}"]`).waitFor(WAIT);
+  await page.locator(`.record[data-tip="${told.tip}"]`, { hasText: "The chatter" }).waitFor(WAIT);
   await shoot(page, "panel-tips-desktop");
 
   for (const id of ["settings", "media", "overlays"]) {

@@ -8,6 +8,7 @@ import type { ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { count } from "../format";
 import { api, session, signIn, whoAmI, type Me } from "../live";
+import { useNames } from "../names";
 import { go } from "../router";
 import { Said, useAction } from "./act";
 import { Analytics } from "./analytics";
@@ -49,6 +50,7 @@ function useMe(): Me | null | undefined {
 
 export function Studio({ streamId, tab }: { streamId: string | null; tab: string | null }) {
   const me = useMe();
+  useNames(); // every tab shows people by name: render again when names arrive
   if (session === null || me === null) {
     return (
       <main class="notice">
