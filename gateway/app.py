@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp
 
+from access.local import LocalVerifier
 from gateway import (
     analytics,
     chat,
@@ -38,13 +39,7 @@ from gateway import (
     web_app,
 )
 from gateway.auth import openapi as auth_openapi
-from gateway.auth.backend import (
-    TOKEN_PATH,
-    LocalVerifier,
-    TokenBackend,
-    Verifier,
-    on_auth_error,
-)
+from gateway.auth.backend import TOKEN_PATH, TokenBackend, Verifier, on_auth_error
 from gateway.errors import ApiError, on_api_error, on_http_error, on_unexpected
 from gateway.limits import BodyLimit
 from gateway.metrics import METRICS_PATH, RequestTimer, metrics_endpoint

@@ -16,8 +16,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from access.tokens import Principal
 from gateway.auth.backend import Caller
-from gateway.auth.tokens import Principal
 from gateway.errors import not_found
 from gateway.reads import Read, ready_gateway, stream_view
 from gateway.writes import Context, Who, Write

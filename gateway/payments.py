@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway import json_input
 from gateway.errors import ApiError, invalid, not_found
 from gateway.runtime import gateway_of
 from gateway.writes import read_body, read_json
@@ -38,6 +37,7 @@ from livefold.payments.events import tip_event
 from livefold.payments.provider import SANDBOX_PAY_PATH, WEBHOOK_PATH
 from livefold.payments.sandbox import SandboxProvider, SandboxRefusal
 from livefold.settings import Settings
+from streams import json_input
 from streams.events import Event
 from streams.validation import EventValidationError, FieldError
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from minio import Minio
 from starlette.requests import HTTPConnection
 
+from access.tokens import Principal
 from gateway import metrics
 from gateway.auth.backend import Verifier
-from gateway.auth.tokens import Principal
 from gateway.errors import ApiError
 from gateway.feed import FeedRecord, Reader, StateFeed
 from gateway.hub import Hub

@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.auth.tokens import AuthError
+from access.tokens import AuthError
 from livefold.guests import Guest
 from livefold.settings import Settings
 from livefold.stream_keys import (
@@ -236,9 +236,9 @@ async def whep(request: Request) -> Response:
 async def whep_stop(request: Request) -> Response:
     runtime = runtime_of(request)
     session_id = request.path_params["session_id"]
-    if runtime.watchers.get(session_id) != request.path_params["stream_id"]:
+    if runtime.viewers.watchers.get(session_id) != request.path_params["stream_id"]:
         raise Refusal(404, f"no viewing session {session_id!r}")
-    await runtime.leave(session_id)
+    await runtime.viewers.leave(session_id)
     return Response(status_code=200)
 
 
@@ -246,7 +246,7 @@ async def whep_trickle(request: Request) -> Response:
     """More ICE candidates of a viewer, handed to its fan-out process; 204 once added."""
     runtime = runtime_of(request)
     session_id = request.path_params["session_id"]
-    if runtime.watchers.get(session_id) != request.path_params["stream_id"]:
+    if runtime.viewers.watchers.get(session_id) != request.path_params["stream_id"]:
         raise Refusal(404, f"no viewing session {session_id!r}")
     fragment = await read_fragment(request, session_id)
     try:
@@ -272,7 +272,7 @@ async def ready(request: Request) -> Response:
     body = {
         "ready": is_ready,
         "publishers": len(runtime.publishers),
-        "viewers": len(runtime.watchers),
+        "viewers": len(runtime.viewers.watchers),
         "fanout": [
             {"pid": worker.process.pid, "viewers": len(worker.viewers)}
             for worker in runtime.pool.alive

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,6 +28,7 @@ from livefold.media import CLIP_CREATED, CLIP_FAILED, CLIP_READY
 from livefold.settings import Settings
 from livefold.storage import object_store
 from media import recordings
+from media.background import BackgroundWorker
 from media.recording import recording_prefix
 from media.recordings import Segment, Timeline
 from streams.catalog import event_topic
@@ -64,36 +64,22 @@ def covering(timeline: Timeline, start: int, end: int) -> list[Segment]:
     return [s for s in segments[first:] if s.start_ms < end]
 
 
-class ClipCutter:
+class ClipCutter(BackgroundWorker):
+    name = "clip cutter"
+
     def __init__(self, settings: Settings, codec: Codec, producer: EventProducer):
+        super().__init__()
         self.settings = settings
         self.codec = codec
         self.producer = producer
         self.store = object_store(settings)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="clip-cutter", daemon=True)
-        self.failure: BaseException | None = None
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        try:
-            self._follow()
-        except BaseException as error:
-            self.failure = error
-            log.exception("the clip cutter stopped")
-
-    def _follow(self) -> None:
+    def work(self) -> None:
         consumer = Consumer(consumer_config(self.settings, GROUP))
         consumer.subscribe([event_topic("media")])
-        reader = EventReader(consumer, self.codec, self.producer, wait=self._stop.wait)
+        reader = EventReader(consumer, self.codec, self.producer, wait=self.stopping.wait)
         try:
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 records = reader.poll(50, 0.5)
                 for record in records:
                     if record.event.type == CLIP_CREATED:

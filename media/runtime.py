@@ -1,8 +1,9 @@
 """The media process's long-lived parts: the log directory (stream keys, stream lifecycles), the
-producer, and every publisher and viewer session, with the lifecycle events they cause.
+producer, and every publisher session (its viewers: media/viewers.py), with the lifecycle events
+they cause.
 
-A publisher is reported once its media flows: at the first keyframe plus a second of frames
-(or 30 frames), `livefold.media.IngestStarted` (codec, size, measured fps) and, if the stream was
+A publisher is reported once its media flows (media/whip_report.py for WHIP):
+`livefold.media.IngestStarted` (codec, size, measured fps) and, if the stream was
 scheduled, `livefold.stream.WentLive`. When it stops (WHIP DELETE, the connection failing, or no
 video for `media_ingest_timeout_seconds`), `IngestStopped` and, for a reported ingest,
 `livefold.stream.Ended` (streamer_ended after a DELETE, ingest_lost otherwise), so the existing
@@ -21,12 +22,11 @@ import gc
 import logging
 import socket
 import time
-import uuid
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, Protocol
 
-from gateway.auth.backend import LocalVerifier
+from access.local import LocalVerifier
 from livefold.media import RECORDING_FINISHED
 from livefold.settings import Settings
 from livefold.stream import ENDED, WENT_LIVE
@@ -36,25 +36,25 @@ from livefold.stream_keys import (
     StreamEntry,
 )
 from media import whip_feed
+from media.background import BackgroundWorker
 from media.broadcast import Broadcasts
 from media.clips import ClipCutter
 from media.costream import GuestSession, Stages
 from media.directory import LogDirectory
-from media.frames import is_keyframe, picture_size
 from media.hls import HlsAudience
 from media.peers import Publisher, add_candidates, on_closed
-from media.pool import Busy, FanoutPool, fanout_count
+from media.pool import Busy
 from media.recording import Recording
 from media.rtmp_ingest import IngestReport
 from media.thumbnails import Thumbnailer
+from media.viewers import WhepViewers
+from media.whip_report import flowing, ingest_report
 from streams.codec import Codec
 from streams.events import Event, new_event
-from streams.presence import PresenceLog, anonymous_viewer, device_of
+from streams.presence import PresenceLog
 from streams.producer import EventProducer
 
 log = logging.getLogger(__name__)
-VIDEO_CLOCK = 90_000
-REPORT_AFTER_FRAMES = 30
 CONNECT_SECONDS = 30.0  # from the offer to the first frame: ICE and DTLS under load
 
 
@@ -80,13 +80,15 @@ class MediaRuntime:
         self.directory = LogDirectory(settings, self.codec)
         self.producer: EventProducer | None = None
         self.publishers: dict[str, IngestSession] = {}  # stream id -> its publisher, either door
-        self.watchers: dict[str, str] = {}  # WHEP session id -> its stream (in a fan-out process)
-        self.pool = FanoutPool(
-            fanout_count(settings.media_fanout_processes),
+        # Each WHEP session is a viewer, counted by the audience fold like a gateway's sockets.
+        self.presence = PresenceLog(self._observed, settings.gateway_presence_heartbeat_seconds)
+        self.viewers = WhepViewers(
+            settings.media_fanout_processes,
             settings.media_max_viewers,
             self._keyframe_wanted,
-            self.leave,
+            self.presence,
         )
+        self.pool = self.viewers.pool
         self.stages = Stages(
             self.directory, self.pool, self._append, settings.media_ingest_timeout_seconds
         )
@@ -95,13 +97,10 @@ class MediaRuntime:
         # Live streams whose ingest a crashed run of this process held -> when they went live.
         self._resuming: dict[str, int] = {}
         self._recovered = False
-        # Each WHEP session is a viewer, counted by the audience fold like a gateway's sockets.
-        self.presence = PresenceLog(self._observed, settings.gateway_presence_heartbeat_seconds)
-        self._presence_ids: dict[str, str] = {}  # WHEP session id -> presence session id
         self._tasks: set[asyncio.Task[None]] = set()
         self.broadcasts = Broadcasts(settings)  # the HLS ladders and their recordings
         self.hls_audience = HlsAudience(self.presence)
-        self.background: list[ClipCutter | Thumbnailer] = []  # threads: clips and thumbnails
+        self.background: list[BackgroundWorker] = []  # threads: clips and thumbnails
 
     async def start(self) -> None:
         await asyncio.to_thread(self.codec.register_all)
@@ -187,32 +186,7 @@ class MediaRuntime:
             raise LookupError(
                 f"stream {stream_id!r} is not WebRTC: watch /hls/{stream_id}/master.m3u8"
             )
-        session_id = uuid.uuid4().hex
-        self.watchers[session_id] = stream_id
-        try:
-            answer = await self.pool.watch(
-                session_id, stream_id, offer, publisher.video_codec, publisher.audio_codec
-            )
-        except BaseException:
-            await self.leave(session_id)
-            raise
-        if self.watchers.get(session_id) != stream_id:  # the publisher ended meanwhile
-            await self.leave(session_id)
-            raise LookupError(f"stream {stream_id!r} is not live here")
-        viewer = anonymous_viewer()  # WHEP carries no sign-in: one viewer per session
-        self._presence_ids[session_id] = self.presence.join(
-            stream_id, viewer, device_of(user_agent)
-        )
-        return session_id, answer
-
-    async def leave(self, session_id: str) -> bool:
-        if self.watchers.pop(session_id, None) is None:
-            return False
-        presence_id = self._presence_ids.pop(session_id, None)
-        if presence_id is not None:
-            self.presence.leave(presence_id)
-        await self.pool.leave(session_id)
-        return True
+        return await self.viewers.watch(publisher, offer, user_agent)
 
     def _keyframe_wanted(self, stream_id: str, slot: int) -> None:
         publisher = self.publishers.get(stream_id)
@@ -244,9 +218,7 @@ class MediaRuntime:
         if self.publishers.get(publisher.stream_id) is not publisher:
             return
         del self.publishers[publisher.stream_id]
-        for session_id, watched in list(self.watchers.items()):
-            if watched == publisher.stream_id:
-                await self.leave(session_id)
+        await self.viewers.leave_stream(publisher.stream_id)
         await self.stages.end_stage(publisher.stream_id)
         self.pool.end(publisher.stream_id)
         await publisher.close()
@@ -324,7 +296,7 @@ class MediaRuntime:
         """Report the ingest once media flows; end it when video stalls."""
         timeout = self.settings.media_ingest_timeout_seconds
         while self.publishers.get(publisher.stream_id) is publisher:
-            if publisher.session_id not in self._reported and self._flowing(publisher):
+            if publisher.session_id not in self._reported and flowing(publisher):
                 await self._report(publisher)
             stage = publisher.stage
             allowed = timeout if stage.video_frames else max(timeout, CONNECT_SECONDS)
@@ -334,33 +306,8 @@ class MediaRuntime:
                 return
             await asyncio.sleep(0.1)
 
-    def _flowing(self, publisher: Publisher) -> bool:
-        codec = publisher.video_codec
-        frames = publisher.first_frames
-        keyed = [
-            i for i, (frame, _) in enumerate(frames) if codec and is_keyframe(codec.name, frame)
-        ]
-        if not keyed:
-            return False
-        span = frames[-1][1] - frames[keyed[0]][1]
-        return len(frames) - keyed[0] >= REPORT_AFTER_FRAMES or span >= VIDEO_CLOCK
-
     async def _report(self, publisher: Publisher) -> None:
-        codec = publisher.video_codec
-        assert codec is not None
-        frames = publisher.first_frames
-        first = next(i for i, (frame, _) in enumerate(frames) if is_keyframe(codec.name, frame))
-        size = picture_size(codec.name, frames[first][0]) or (1, 1)
-        span = frames[-1][1] - frames[first][1]
-        fps = (len(frames) - first - 1) * VIDEO_CLOCK / span if span > 0 else 30.0
-        audio = publisher.audio_codec
-        report = IngestReport(
-            codec=codec.name.lower(),
-            width=size[0],
-            height=size[1],
-            fps=round(min(max(fps, 0.001), 240.0), 3),
-            audio_codec=None if audio is None else audio.name.lower(),
-        )
+        report, size = ingest_report(publisher)
         await self.report(publisher, "webrtc", report)
         if self.publishers.get(publisher.stream_id) is publisher:
             whip_feed.broadcast(publisher, self.broadcasts, size)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 import uuid
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from livefold.media import THUMBNAIL_CAPTURED
 from livefold.settings import Settings
 from livefold.storage import object_store
 from media import recordings
+from media.background import BackgroundWorker
 from media.directory import LogDirectory
 from media.recording import recording_prefix
 from streams.events import new_event
@@ -29,26 +29,20 @@ SMALLEST_FIRST = tuple(reversed(recordings.RENDITIONS))
 _CAPTURES = uuid.UUID("8b7d0b0c-3f5e-4f4a-a1c2-5d7e9f10b2a6")  # names capture events' ids
 
 
-class Thumbnailer:
+class Thumbnailer(BackgroundWorker):
+    name = "thumbnailer"
+
     def __init__(self, settings: Settings, directory: LogDirectory, producer: EventProducer):
+        super().__init__()
         self.settings = settings
         self.directory = directory
         self.producer = producer
         self.store = object_store(settings)
         self.bucket = settings.media_recording_bucket
         self._newest: dict[tuple[str, str], str] = {}  # live recording -> newest segment key
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="thumbnailer", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.settings.media_thumbnail_seconds):
+    def work(self) -> None:
+        while not self.stopping.wait(self.settings.media_thumbnail_seconds):
             live = self.directory.live_recordings()
             self._newest = {key: self._newest.get(key, "") for key in live}
             for stream_id, ingest_id in live:

@@ -10,13 +10,14 @@ import functools
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import httpx
 import numpy as np
 from aiortc import (
     AudioStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -74,8 +75,8 @@ class NumberedFrames(VideoStreamTrack):
         return frame
 
 
-def peer() -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+def peer(bundle_policy: RTCBundlePolicy = RTCBundlePolicy.BALANCED) -> RTCPeerConnection:
+    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=bundle_policy))
 
 
 async def offer_of(connection: RTCPeerConnection) -> str:
@@ -88,6 +89,23 @@ async def post_offer(
 ) -> httpx.Response:
     headers = dict(SDP) if key is None else {**SDP, "Authorization": f"Bearer {key}"}
     return await client.post(url, content=offer, headers=headers)
+
+
+class Negotiating(Protocol):
+    async def offer(self) -> str: ...
+
+    async def accept(self, answer: str) -> None: ...
+
+
+async def connect(
+    http: httpx.AsyncClient, url: str, peer: Negotiating, key: str | None = None
+) -> httpx.Response:
+    """POST the peer's offer to a WHIP or WHEP `url`; the answer must be 201, and the peer
+    takes it."""
+    answer = await post_offer(http, url, await peer.offer(), key)
+    assert answer.status_code == 201, answer.text
+    await peer.accept(answer.text)
+    return answer
 
 
 class Publisher:
@@ -138,13 +156,21 @@ def painted_index(frame: av.VideoFrame) -> int:
     return round(float(grey.mean()) / INDEX_STEP) % INDEXES
 
 
-@contextlib.contextmanager
-def media_process(settings: Settings, **changes: Any) -> Iterator[tuple[Settings, str]]:
+def media_service(
+    settings: Settings, name: str = "media", **changes: Any
+) -> tuple[Settings, RunningService]:
+    """A media process (not started yet) on ports of its own, logging under the stack's logs,
+    and its settings."""
     own = settings.model_copy(
         update={"media_port": free_port(), "rtmp_port": free_port(), **changes}
     )
-    spec = service(own, "media")
-    handle = RunningService(spec, log_to(settings.data_dir / "logs")(spec))
+    spec = service(own, name)
+    return own, RunningService(spec, log_to(settings.data_dir / "logs")(spec))
+
+
+@contextlib.contextmanager
+def media_process(settings: Settings, **changes: Any) -> Iterator[tuple[Settings, str]]:
+    own, handle = media_service(settings, **changes)
     handle.start()
     try:
         yield own, local_url(own)

@@ -16,8 +16,8 @@ import pytest
 from confluent_kafka import Producer
 from starlette.applications import Starlette
 
+from access.local import LocalVerifier
 from gateway.app import routes
-from gateway.auth.backend import LocalVerifier
 from gateway.metrics import REGISTRY
 from gateway.rights import RESTRICTIONS, STAFF
 from gateway.runtime import Gateway

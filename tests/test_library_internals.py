@@ -62,7 +62,17 @@ DOCUMENTED_OVERRIDES = {
     "_loads": "Faust's documented way to write a codec (faust.serializers.codecs.Codec)",
     "_abc_impl": "set on every class by ABCMeta, not an override",
 }
-SOURCE_ROOTS = ["agents", "gateway", "streams", "livefold", "registry", "infra", "media", "bench"]
+SOURCE_ROOTS = [
+    "access",
+    "agents",
+    "gateway",
+    "streams",
+    "livefold",
+    "registry",
+    "infra",
+    "media",
+    "bench",
+]
 
 
 def private_module(name: str) -> ModuleType:

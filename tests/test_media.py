@@ -22,6 +22,7 @@ from tests.media_peers import (
     STREAMER,
     Publisher,
     Viewer,
+    connect,
     eventually_logged,
     logged,
     media_process,
@@ -93,10 +94,8 @@ async def test_a_published_video_reaches_a_viewer_as_decodable_frames_and_the_st
     assert second.status_code == 409, second.text
 
     viewer = Viewer()
-    watched = await post_offer(http, f"{media}/whep/{stream_id}", await viewer.offer())
-    assert watched.status_code == 201, watched.text
+    watched = await connect(http, f"{media}/whep/{stream_id}", viewer)
     assert "VP8/90000" in watched.text  # the publisher's codec, forwarded as it was encoded
-    await viewer.accept(watched.text)
     frames = await viewer.frames(60)
     stamps = [frame.pts for frame in frames]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
@@ -111,9 +110,7 @@ async def test_a_published_video_reaches_a_viewer_as_decodable_frames_and_the_st
     assert joined.actor_id.startswith("anon-")
 
     other = Viewer()  # one viewer per fan-out process here: the second goes to the other one
-    watched = await post_offer(http, f"{media}/whep/{stream_id}", await other.offer())
-    assert watched.status_code == 201, watched.text
-    await other.accept(watched.text)
+    await connect(http, f"{media}/whep/{stream_id}", other)
     assert len(await other.frames(10)) == 10
     fanout = (await http.get(f"{media}/health/ready")).json()["fanout"]
     assert [worker["viewers"] for worker in fanout] == [1, 1], fanout
@@ -151,9 +148,7 @@ async def test_a_stalled_ingest_ends_the_stream_as_lost(
     stream_id = await new_stream(http, running, tokens)
     key = await rotated_key(http, running, tokens)
     publisher = Publisher()
-    published = await post_offer(http, f"{media}/whip/{stream_id}", await publisher.offer(), key)
-    assert published.status_code == 201, published.text
-    await publisher.accept(published.text)
+    await connect(http, f"{media}/whip/{stream_id}", publisher, key)
     await asyncio.to_thread(eventually_logged, stack, "stream", stream_id, "WentLive")
     publisher.track.paused = True
     ended = await asyncio.to_thread(eventually_logged, stack, "stream", stream_id, "Ended")

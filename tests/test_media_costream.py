@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCSessionDescription
 
 from livefold.settings import Settings
 from media.aioice_private import host_addresses_only
@@ -20,11 +20,13 @@ from tests.gateways import PUBLIC_URL, Running, Tokens, gateway
 from tests.media_peers import (
     STREAMER,
     Publisher,
+    connect,
     eventually_logged,
     logged,
     media_process,
     new_stream,
     offer_of,
+    peer,
     post_offer,
     rotated_key,
     with_client,
@@ -51,9 +53,7 @@ class StageViewer:
     def __init__(self) -> None:
         # Max-bundle, as browsers (and WHEP clients) do: with aiortc's default policy its second
         # audio section would listen on a transport nothing is sent to.
-        self.peer = RTCPeerConnection(
-            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-        )
+        self.peer = peer(RTCBundlePolicy.MAX_BUNDLE)
         for kind in ("video", "video", "audio", "audio"):
             self.peer.addTransceiver(kind, direction="recvonly")
         self.tracks: dict[str, list[Any]] = {"video": [], "audio": []}
@@ -61,6 +61,9 @@ class StageViewer:
         @self.peer.on("track")
         def on_track(track: Any) -> None:
             self.tracks[track.kind].append(track)
+
+    async def offer(self) -> str:
+        return await offer_of(self.peer)
 
     async def accept(self, answer: str) -> None:
         await self.peer.setRemoteDescription(RTCSessionDescription(answer, "answer"))
@@ -110,9 +113,7 @@ async def test_an_invited_guest_joins_the_stage_is_muted_and_removed_by_the_stre
     key = await rotated_key(http, running, tokens)
     whip = f"{media}/whip/{stream_id}"
     host = Publisher(audio=True)
-    published = await post_offer(http, whip, await host.offer(), key)
-    assert published.status_code == 201, published.text
-    await host.accept(published.text)
+    await connect(http, whip, host, key)
     await asyncio.to_thread(eventually_logged, stack, "stream", stream_id, "WentLive")
 
     guests = f"/streams/{stream_id}/guests"
@@ -127,9 +128,7 @@ async def test_an_invited_guest_joins_the_stage_is_muted_and_removed_by_the_stre
     assert forged.status_code == 401 and "Bearer" in forged.headers["www-authenticate"]
 
     guest = Publisher(audio=True)
-    joined = await post_offer(http, whip, await guest.offer(), tokens.token(GUEST))
-    assert joined.status_code == 201, joined.text
-    await guest.accept(joined.text)
+    await connect(http, whip, guest, tokens.token(GUEST))
     on_stage = await asyncio.to_thread(
         eventually_logged, stack, "costream", stream_id, "GuestJoinedStage"
     )
@@ -141,10 +140,8 @@ async def test_an_invited_guest_joins_the_stage_is_muted_and_removed_by_the_stre
     ]
 
     viewer = StageViewer()
-    watched = await post_offer(http, f"{media}/whep/{stream_id}", await offer_of(viewer.peer))
-    assert watched.status_code == 201, watched.text
+    watched = await connect(http, f"{media}/whep/{stream_id}", viewer)
     assert watched.text.count("m=video") == 2 and watched.text.count("m=audio") == 2
-    await viewer.accept(watched.text)
     for kind in ("video", "audio"):
         for slot in (0, 1):  # host and guest, each in their own track
             await viewer.frames(kind, slot, 5)

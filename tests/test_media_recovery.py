@@ -14,22 +14,22 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from infra.service import RunningService, free_port
+from infra.service import RunningService
 from livefold.settings import Settings
 from media.aioice_private import host_addresses_only
-from media.service import local_url, service
+from media.service import local_url
 from tests.gateways import Running, Tokens, gateway
 from tests.media_peers import (
     Publisher,
     Viewer,
+    connect,
     eventually_logged,
     logged,
+    media_service,
     new_stream,
-    post_offer,
     rotated_key,
     with_client,
 )
-from tests.servers import log_to
 
 GRACE_SECONDS = 4.0  # media_ingest_timeout_seconds: how long a publisher has to come back
 
@@ -37,31 +37,23 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def services(stack: Settings) -> Iterator[tuple[Running, RunningService, Tokens]]:
-    own = stack.model_copy(
-        update={
-            "media_port": free_port(),
-            "media_ingest_timeout_seconds": GRACE_SECONDS,
-            "media_fanout_processes": 1,
-        }
-    )
-    spec = service(own, "media-recovery")
-    media = RunningService(spec, log_to(stack.data_dir / "logs")(spec))
+def services(stack: Settings) -> Iterator[tuple[Running, str, RunningService, Tokens]]:
+    own, media = media_service(
+        stack, "media-recovery", media_ingest_timeout_seconds=GRACE_SECONDS,
+        media_fanout_processes=1,
+    )  # fmt: skip
     with host_addresses_only(["127.0.0.1"]), gateway(stack, "gateway-media-recovery") as running:
         media.start()
         try:
-            yield running, media, Tokens(stack)
+            yield running, local_url(own), media, Tokens(stack)
         finally:
             media.stop()
 
 
 async def went_live(http: httpx.AsyncClient, url: str, key: str, stack: Settings) -> Publisher:
     publisher = Publisher()
-    stream_id = url.rsplit("/", 1)[1]
-    published = await post_offer(http, url, await publisher.offer(), key)
-    assert published.status_code == 201, published.text
-    await publisher.accept(published.text)
-    await asyncio.to_thread(eventually_logged, stack, "stream", stream_id, "WentLive")
+    await connect(http, url, publisher, key)
+    await asyncio.to_thread(eventually_logged, stack, "stream", url.rsplit("/", 1)[1], "WentLive")
     return publisher
 
 
@@ -71,10 +63,9 @@ def names(stack: Settings, domain: str, stream_id: str) -> list[str]:
 
 @with_client
 async def test_a_killed_media_process_ends_what_it_held_and_a_publisher_can_come_back(
-    services: tuple[Running, RunningService, Tokens], http: httpx.AsyncClient, stack: Settings
+    services: tuple[Running, str, RunningService, Tokens], http: httpx.AsyncClient, stack: Settings
 ) -> None:
-    running, media, tokens = services
-    url = local_url(media.service.settings)  # type: ignore[attr-defined]
+    running, url, media, tokens = services
     comes_back = await new_stream(http, running, tokens)
     stays_away = await new_stream(http, running, tokens)
     key = await rotated_key(http, running, tokens)
@@ -93,9 +84,7 @@ async def test_a_killed_media_process_ends_what_it_held_and_a_publisher_can_come
     # child its parent-death signal when the thread that started it ends.
     media.start()
     again = Publisher()
-    republished = await post_offer(http, f"{url}/whip/{comes_back}", await again.offer(), key)
-    assert republished.status_code == 201, republished.text
-    await again.accept(republished.text)
+    republished = await connect(http, f"{url}/whip/{comes_back}", again, key)
 
     ended = await asyncio.to_thread(eventually_logged, stack, "stream", stays_away, "Ended")
     assert ended.body["reason"] == "ingest_lost" and ended.actor_id == "system"
@@ -127,17 +116,14 @@ def fanout_pids(url: str) -> list[int]:
 
 @with_client
 async def test_a_killed_fanout_process_is_started_again_and_its_viewers_are_counted_gone(
-    services: tuple[Running, RunningService, Tokens], http: httpx.AsyncClient, stack: Settings
+    services: tuple[Running, str, RunningService, Tokens], http: httpx.AsyncClient, stack: Settings
 ) -> None:
-    running, media, tokens = services
-    url = local_url(media.service.settings)  # type: ignore[attr-defined]
+    running, url, _, tokens = services
     stream_id = await new_stream(http, running, tokens)
     key = await rotated_key(http, running, tokens)
     publisher = await went_live(http, f"{url}/whip/{stream_id}", key, stack)
     viewer = Viewer()
-    watched = await post_offer(http, f"{url}/whep/{stream_id}", await viewer.offer())
-    assert watched.status_code == 201, watched.text
-    await viewer.accept(watched.text)
+    await connect(http, f"{url}/whep/{stream_id}", viewer)
     assert len(await viewer.frames(5)) == 5
     joined = await asyncio.to_thread(
         eventually_logged, stack, "audience", stream_id, "ViewerJoined"
@@ -153,9 +139,7 @@ async def test_a_killed_fanout_process_is_started_again_and_its_viewers_are_coun
         await asyncio.sleep(0.2)
 
     again = Viewer()
-    watched = await post_offer(http, f"{url}/whep/{stream_id}", await again.offer())
-    assert watched.status_code == 201, watched.text
-    await again.accept(watched.text)
+    await connect(http, f"{url}/whep/{stream_id}", again)
     assert len(await again.frames(5)) == 5
     for peer in (viewer.peer, again.peer, publisher.peer):
         await peer.close()

@@ -26,10 +26,10 @@ from tests.gateways import Running, Tokens, gateway
 from tests.media_peers import (
     STREAMER,
     Publisher,
+    connect,
     eventually_logged,
     logged,
     media_process,
-    post_offer,
 )
 from tests.servers import log_to
 
@@ -215,9 +215,7 @@ def test_a_whip_publisher_is_watched_over_hls_and_recorded_for_as_long_as_it_was
     async def publish() -> tuple[str, str]:
         publisher = Publisher(audio=True)
         async with httpx.AsyncClient(timeout=30) as http:
-            answer = await post_offer(http, f"{url}/whip/{stream_id}", await publisher.offer(), key)
-            assert answer.status_code == 201, answer.text
-            await publisher.accept(answer.text)
+            answer = await connect(http, f"{url}/whip/{stream_id}", publisher, key)
             master = await asyncio.to_thread(eventually, f"{url}/hls/{stream_id}/master.m3u8")
             assert master.status_code == 200, master.text
             await asyncio.sleep(WHIP_SECONDS)

@@ -33,7 +33,7 @@ from infra.service import RunningService, free_port
 from livefold.settings import Settings
 from media.aioice_private import host_addresses_only
 from tests.gateways import eventually
-from tests.media_peers import Publisher, media_process, post_offer
+from tests.media_peers import Publisher, connect, media_process
 from tests.sdk_support import PASSWORD, LiveGateway, live_gateway, make_streamer, person_signing_in
 from tests.servers import log_to
 
@@ -109,9 +109,7 @@ def publishing(whip_url: str, stream_key: str) -> Iterator[None]:
     async def start() -> Publisher:
         publisher = Publisher()  # aiortc's objects belong to the loop they are made in
         async with httpx.AsyncClient(timeout=30) as http:
-            answer = await post_offer(http, whip_url, await publisher.offer(), stream_key)
-            assert answer.status_code == 201, answer.text
-            await publisher.accept(answer.text)
+            await connect(http, whip_url, publisher, stream_key)
         return publisher
 
     publisher = asyncio.run_coroutine_threadsafe(start(), loop).result(30)

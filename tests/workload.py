@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import websockets
 
-from gateway.auth.backend import load_signing_keys, signing_key_path
-from gateway.auth.tokens import issue_access_token
+from access.local import load_signing_keys, signing_key_path
+from access.tokens import issue_access_token
 from livefold.settings import Settings
 
 STREAMER = "streamer-faults"

@@ -12,7 +12,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway import json_input
 from gateway.auth.account_service import (
     Conflict,
     InvalidInput,
@@ -25,6 +24,7 @@ from gateway.auth.bearer import Unauthorized
 from gateway.auth.directory import Account
 from gateway.auth.throttle import Throttled
 from gateway.auth.verifier import VerifiedToken
+from streams import json_input
 from streams.validation import FieldError
 
 if TYPE_CHECKING:

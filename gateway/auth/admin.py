@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from access.local import load_signing_keys, signing_key_path
+from access.tokens import issue_access_token
 from gateway.auth.account_service import ROLE_NAMES
-from gateway.auth.backend import load_signing_keys, signing_key_path
-from gateway.auth.tokens import issue_access_token
 from livefold import accounts
 from livefold.settings import Settings
 from streams.codec import Codec, SchemaRegistrationError

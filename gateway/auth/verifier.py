@@ -25,9 +25,7 @@ from typing import Any
 
 import httpx
 
-from gateway.auth.directory import AccountDirectory
-from gateway.auth.oidc import ExternalIssuer
-from gateway.auth.tokens import (
+from access.tokens import (
     ROLES,
     AuthError,
     Principal,
@@ -35,6 +33,8 @@ from gateway.auth.tokens import (
     unverified,
     verify_access_token,
 )
+from gateway.auth.directory import AccountDirectory
+from gateway.auth.oidc import ExternalIssuer
 from livefold.settings import Settings
 
 log = logging.getLogger(__name__)

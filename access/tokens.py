@@ -22,8 +22,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from joserfc.util import urlsafe_b64decode
 
-from gateway import json_input
 from livefold.install_secrets import load_or_create_key_file
+from streams import json_input
 
 ROLES = frozenset({"viewer", "streamer", "admin"})
 ALGORITHM = "ES256"  # of access tokens
