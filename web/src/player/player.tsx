@@ -61,6 +61,17 @@ export async function playHls(video: HTMLVideoElement, url: string, onLevels: (l
   };
 }
 
+const FIRST_FRAME_MS = 25_000;
+const RETRY_MS = 10_000;
+
+/** Whether the video starts playing within FIRST_FRAME_MS. */
+function firstFrame(video: HTMLVideoElement): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), FIRST_FRAME_MS);
+    video.addEventListener("playing", () => (clearTimeout(timer), resolve(true)), { once: true });
+  });
+}
+
 /** `children`: what lies over the picture (reaction bursts, the full-screen button). */
 export function Player({ streamId, stream, children }: { streamId: string; stream: Json | null; children?: ComponentChildren }) {
   const status = String(stream?.status ?? "");
@@ -76,30 +87,41 @@ export function Player({ streamId, stream, children }: { streamId: string; strea
     const element = video.current;
     let stopped = false;
     let playing: Playing | null = null;
+    let retry: ReturnType<typeof setTimeout> | undefined;
     setState("connecting");
     void (async () => {
       const found = await mediaEndpoints();
       const attempts: (() => Promise<Playing>)[] = [];
       if (found.whep && "RTCPeerConnection" in window) attempts.push(() => playWhep(element, found.whep!.replace("{stream_id}", encodeURIComponent(streamId))));
       if (found.hls) attempts.push(() => playHls(element, found.hls!.replace("{stream_id}", encodeURIComponent(streamId)), setLevels));
-      for (const attempt of attempts) {
-        try {
-          playing = await attempt();
-          if (stopped) return playing.stop();
-          chooser.current = playing.choose;
-          element.muted = true;
-          await element.play().catch(() => undefined);
-          return;
-        } catch (error) {
-          console.info("player: trying the next way to watch", error);
+      for (let round = 0; !stopped; round++) {
+        if (round > 0) await new Promise((again) => (retry = setTimeout(again, RETRY_MS))); // an encoder may connect later
+        for (const attempt of attempts) {
+          if (stopped) return;
+          try {
+            playing = await attempt();
+            if (stopped) return playing.stop();
+            chooser.current = playing.choose;
+            element.muted = true;
+            const played = firstFrame(element);
+            void element.play().catch(() => undefined); // pending until it plays, or for ever without data
+            if (await played) return;
+            playing.stop(); // answered, but no picture came (a live stream without video yet)
+            playing = null;
+            element.srcObject = null;
+            setLevels([]);
+          } catch (error) {
+            console.info("player: trying the next way to watch", error);
+          }
         }
+        if (!stopped) setState("none");
       }
-      if (!stopped) setState("none");
     })();
     const started = () => setState("playing");
     element.addEventListener("playing", started);
     return () => {
       stopped = true;
+      clearTimeout(retry);
       element.removeEventListener("playing", started);
       playing?.stop();
       element.srcObject = null;
@@ -108,7 +130,7 @@ export function Player({ streamId, stream, children }: { streamId: string; strea
     };
   }, [streamId, status]);
 
-  const message = status === "ended" ? t("player.ended") : status === "live" ? (state === "connecting" ? t("player.connecting") : t("player.offline")) : t("player.waiting");
+  const message = status === "ended" ? t("player.ended") : status === "live" ? (state === "connecting" ? t("player.connecting") : state === "none" ? t("player.noVideoTitle") : t("player.offline")) : t("player.waiting");
   return (
     <div class={`player ${state}`}>
       <video ref={video} class="video" playsInline muted={muted} autoPlay aria-label={t("player.video")} hidden={state !== "playing"} />
