@@ -379,8 +379,14 @@ def test_indexed_histories_give_the_verdicts_of_reading_each_history_whole() -> 
     reads every history whole, and must decide every message alike, including messages sent
     out of time order (now and then one from the past), repeats and changed windows."""
     import random
+    from typing import cast
 
+    from livefold.moderation.normalize import check
     from livefold.moderation.spam import history_index
+    from livefold.moderation.verdicts import duplicate_key, plain_fingerprint
+
+    def millis(at: float) -> int:
+        return int((T0 + timedelta(seconds=at)).timestamp() * 1000)
 
     rng = random.Random(17)
     indexed, whole = Session(), Session()
@@ -396,6 +402,10 @@ def test_indexed_histories_give_the_verdicts_of_reading_each_history_whole() -> 
                             duplicate_window_seconds=3)  # fmt: skip
         user, text = f"u{rng.randrange(4)}", rng.choice(["gg", "hi there", "nice one", "lol"])
         text = text if rng.random() < 0.3 else f"{text} {n}"
+        if n % 300 == 299:  # a worker of before the index appended this message, unindexed
+            for session in (indexed, whole):
+                key = plain_fingerprint(duplicate_key(cast(Text, check(text))))
+                session.facts["_activity"].setdefault(user, []).append([millis(at - 0.1), key])
         blind = {"ordered": False, "keys": {}}
         whole.facts["_activity_index"] = {u: dict(blind) for u in whole.facts["_activity"]}  # type: ignore[misc]
         decided, read_whole = indexed.say(at, text, user=user), whole.say(at, text, user=user)
@@ -403,7 +413,10 @@ def test_indexed_histories_give_the_verdicts_of_reading_each_history_whole() -> 
         rules.append(decided["rule"])
         for u, history in indexed.facts["_activity"].items():
             index, exact = indexed.facts["_activity_index"][u], history_index(history)
-            assert index["keys"] == exact["keys"] and exact["ordered"] >= index["ordered"], n
+            if index["last"] == exact["last"]:  # else stale, and rebuilt before it is used
+                assert index["keys"] == exact["keys"], n
+                assert exact["ordered"] >= index["ordered"], n
             out_of_order += not index["ordered"]
     assert {"clean", "spam_duplicate", "spam_rate"} <= set(rules)
     assert out_of_order
+    assert all(rule == "spam_duplicate" for rule in rules[299::300])

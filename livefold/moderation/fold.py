@@ -23,7 +23,7 @@ from livefold.moderation.explain import AUTOMOD, NOT_LOGGED, to_author
 from livefold.moderation.handlers import HANDLERS
 from livefold.moderation.normalize import Text, check
 from livefold.moderation.rules import Finding, Verdict
-from livefold.moderation.spam import appended, dropped, history_index
+from livefold.moderation.spam import appended, current, dropped, history_index
 from livefold.moderation.state import (
     EMPTY_PLATFORM,
     MAX_ACTIVE_USERS,
@@ -341,9 +341,7 @@ def _record_activity(
     can look back; sweep idle users when there are many."""
     activity, indexes = state["_activity"], state["_activity_index"]
     history = activity.setdefault(author, [])
-    index = indexes.get(author)
-    if index is None:
-        index = indexes[author] = history_index(history)
+    index = indexes[author] = current(indexes.get(author), history)
     appended(index, history, now, key)
     history.append([now, key])
     since = now - lookback

@@ -77,11 +77,13 @@ def count_emotes(shown: str, emote_names: Collection[str]) -> int:
 
 class HistoryIndex(TypedDict):
     """What a user's history (`flooding`) holds, kept next to it so a message's check need not
-    read it all: whether its times are in order, and how often each key is in it (never less
-    than it holds)."""
+    read it all: whether its times are in order, how often each key is in it (never less than
+    it holds), and its newest message as indexed (another newest one: appended by code that
+    did not index it, so the index is rebuilt)."""
 
     ordered: bool
     keys: dict[str, int]
+    last: list[Any] | None
 
 
 _SENT_AT = itemgetter(0)
@@ -104,7 +106,12 @@ def flooding(
     duplicate_since = now - settings.duplicate_window_seconds * 1000
     rate_since = now - settings.rate_limit_seconds * 1000
     oldest_needed = min(duplicate_since, rate_since)
-    if index is not None and index["ordered"] and not index["keys"].get(key):
+    if (
+        index is not None
+        and index["ordered"]
+        and index.get("last") == user_history[-1]
+        and not index["keys"].get(key)
+    ):
         recent = len(user_history) - bisect_left(user_history, rate_since, key=_SENT_AT)
     else:
         recent = 0
@@ -128,7 +135,14 @@ def history_index(history: Sequence[Sequence[Any]]) -> HistoryIndex:
     for _, key in history:
         keys[key] = keys.get(key, 0) + 1
     ordered = all(earlier[0] <= later[0] for earlier, later in pairwise(history))
-    return HistoryIndex(ordered=ordered, keys=keys)
+    return HistoryIndex(ordered=ordered, keys=keys, last=list(history[-1]) if history else None)
+
+
+def current(index: HistoryIndex | None, history: Sequence[Sequence[Any]]) -> HistoryIndex:
+    """`index` if it indexes `history` as it is, else a new one."""
+    if index is not None and index.get("last") == (list(history[-1]) if history else None):
+        return index
+    return history_index(history)
 
 
 def appended(index: HistoryIndex, history: Sequence[Sequence[Any]], now: int, key: str) -> None:
@@ -137,6 +151,7 @@ def appended(index: HistoryIndex, history: Sequence[Sequence[Any]], now: int, ke
         index["ordered"] = False
     keys = index["keys"]
     keys[key] = keys.get(key, 0) + 1
+    index["last"] = [now, key]
 
 
 def dropped(index: HistoryIndex, oldest: Iterable[Sequence[Any]], left: int) -> None:
