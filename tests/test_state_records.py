@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from typing import Any
 
@@ -17,7 +18,10 @@ from agents.state_records import (
     staged,
     state_of,
 )
-from livefold.folding import DEDUPE_WINDOW, SEEN, dumps, remember
+from livefold.folding import DEDUPE_WINDOW, SEEN, dumps, facts, remember
+from livefold.moderation import fold as moderation
+from livefold.moderation.state import PLATFORM
+from livefold.moderation.state import new_state as new_moderation_state
 from streams.events import Event, new_event
 
 
@@ -209,3 +213,38 @@ def test_no_crash_while_a_batch_is_written_folds_its_events_twice_or_loses_them(
             assert list(recovered[SEEN]) == list(state[SEEN])
             crashes += 1
     assert crashes > 100
+
+
+def test_moderation_leaves_its_history_index_out_of_the_view_and_rebuilds_it_alike() -> None:
+    """The index of each user's history (as large as the histories) is not encoded every
+    batch: the state recovered without it rebuilds it and judges the next messages alike."""
+    platform = new_moderation_state(PLATFORM)
+    state: Any = None
+    for number in range(40):
+        state, _ = moderation.fold(state, chat_message(number), platform)
+    records, changelog = StateRecords(), Changelog()
+    changelog.write(*records.encode("stream-1", state))
+    assert changelog.view is not None
+    view = state_of(changelog.view)
+    assert "_activity_index" not in view and view["_activity"] == state["_activity"]
+    recovered = records.restored("stream-1", view, changelog.chunks.get)
+    for number in range(40, 60):  # the same text again is a duplicate: the index's work
+        message = chat_message(number, text=f"hello {number % 45}")
+        recovered, judged_recovered = moderation.fold(recovered, message, platform)
+        state, judged = moderation.fold(state, message, platform)
+        assert judged_recovered == judged
+    assert facts(recovered) == facts(state)
+    assert recovered["_activity_index"] == state["_activity_index"]
+
+
+def chat_message(number: int, text: str | None = None) -> Event:
+    return new_event(
+        "livefold.chat.MessageSent",
+        stream_id="stream-1",
+        actor_id=f"viewer-{number % 3}",
+        occurred_at=datetime(2026, 12, 1, tzinfo=UTC) + timedelta(milliseconds=number),
+        event_id=f"00000000-0000-4000-8000-{number:012d}",
+        message_id=f"m-{number}",
+        text=text or f"hello {number}",
+        reply_to=None,
+    )
