@@ -104,6 +104,10 @@ async function clipReplays(url, points) {
   const played = await plays(page, 0.5);
   const checked = [];
   for (const point of points) checked.push(await replayAt(page, point));
+  // The page opened with no message replayed yet (a "nothing yet" line above the rows): the
+  // first row now starts at the top, where that line was.
+  const firstRowAt = await page.locator(".recording .virtual-row").first().evaluate((row) => row.style.transform);
+  if (firstRowAt !== "translateY(0px)") throw new Error(`the replay's first row is at ${firstRowAt}, not at the top`);
   await page.waitForTimeout(450);
   await shot(page, "clip-desktop");
   await context.close();

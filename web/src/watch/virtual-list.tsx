@@ -48,6 +48,7 @@ export function VirtualList<T>({ items, keyOf, render, estimate = 28, label, onT
   const headerHeight = useRef(0);
 
   const keys = useMemo(() => items.map(keyOf), [items]);
+  if (header === undefined) headerHeight.current = 0; // gone: the rows start at the top again
   const offsets = useMemo(() => {
     const all = new Array<number>(keys.length + 1);
     let y = headerHeight.current;
@@ -57,7 +58,7 @@ export function VirtualList<T>({ items, keyOf, render, estimate = 28, label, onT
     }
     all[keys.length] = y;
     return all;
-  }, [keys, measured]);
+  }, [keys, measured, header === undefined]);
   const total = offsets[keys.length]!;
 
   const observer = useMemo(
