@@ -33,7 +33,7 @@ from infra.service import RunningService, free_port
 from livefold.settings import Settings
 from media.aioice_private import host_addresses_only
 from tests.gateways import eventually
-from tests.media_peers import Publisher, connect, media_process
+from tests.media_peers import Publisher, connect, eventually_logged, media_process
 from tests.sdk_support import PASSWORD, LiveGateway, live_gateway, make_streamer, person_signing_in
 from tests.servers import log_to
 
@@ -171,15 +171,18 @@ def emote(text: str, name: str) -> dict[str, Any]:
     return {"name": name, "positions": [{"start": start, "end": start + len(name)}]}
 
 
-def replayed_texts(client: Livefold, stream_id: str, vod: dict[str, Any]) -> list[str]:
-    texts: list[str] = []
+def replayed_messages(client: Livefold, stream_id: str, vod: dict[str, Any]) -> dict[str, int]:
+    """Each replayed message's text and its offset (ms) into the recording."""
+    said: dict[str, int] = {}
     cursor = None
     for _ in range(20):
         page = client.replay(stream_id, recording_id=vod["recording_id"], cursor=cursor, limit=200)
-        texts += [item["message"]["text"] for item in page["items"] if item["type"] == "message"]
+        for item in page["items"]:
+            if item["type"] == "message":
+                said.setdefault(item["message"]["text"], item["offset_ms"])
         if not (cursor := page["next_cursor"]):
             break
-    return texts
+    return said
 
 
 def reply_to_the_phone(chatter: Livefold, stream_id: str) -> None:
@@ -278,17 +281,20 @@ def test_a_viewer_watches_chats_reacts_votes_answers_tips_and_follows_on_three_d
         # The publisher left: the stream ends and its recording plays with the chat replayed.
         vod = eventually(lambda: streamer.recordings(stream_id)["items"], timeout=60)[0]
         # The replay reads ClickHouse's copy of the log, a few seconds behind it.
-        eventually(
-            lambda: any(
-                "PB pace today" in text for text in replayed_texts(streamer, stream_id, vod)
-            ),
+        said_at = eventually(
+            lambda: [at for text, at in replayed_messages(streamer, stream_id, vod).items()
+                     if "PB pace today" in text],
             timeout=60,
-        )
+        )[0]  # fmt: skip
         replayed = browser(
             live, STREAM_ID=stream_id, VOD_URL=f"{live.url}/vod/{stream_id}/{vod['recording_id']}",
-            CHAT_TEXT="PB pace today",
+            CHAT_TEXT="PB pace today", CHAT_AT_SECONDS=str(said_at / 1000),
         )  # fmt: skip
         assert replayed["vod_played_seconds"] > 0.5 and replayed["vod_replayed_messages"] >= 60
+        # The recording lasts as long as the stream was live, in the player too (a publisher
+        # whose timestamps ran slower than its clock once made a 60 s stream a 15 s VOD).
+        live_ms = eventually_logged(live.settings, "stream", stream_id, "Ended").body["duration_ms"]
+        assert abs(replayed["vod_duration"] * 1000 - live_ms) <= 2000, (replayed, live_ms)
 
         history = [m["text"] for m in streamer.chat_history(stream_id, limit=200)["items"]]
         assert done["said"] in history and done["replied"] in history

@@ -209,7 +209,9 @@ async function recordingReplays(url) {
   await page.waitForFunction(() => (document.querySelector("video.video")?.currentTime ?? 0) > 0.5, null, WAIT);
   const played = await page.evaluate(() => document.querySelector("video.video").currentTime);
   const duration = await page.evaluate(() => document.querySelector("video.video").duration);
-  await page.evaluate(() => (document.querySelector("video.video").currentTime = document.querySelector("video.video").duration - 0.2));
+  // Just after CHAT_TEXT was said (CHAT_AT_SECONDS into the recording): the replay shows it.
+  const at = Math.min(Number(need("CHAT_AT_SECONDS")) + 1, duration - 0.2);
+  await page.evaluate((seconds) => (document.querySelector("video.video").currentTime = seconds), at);
   await page.locator(".recording .line", { hasText: need("CHAT_TEXT") }).waitFor(WAIT);
   const replayed = await page.locator(".recording .virtual-row[aria-setsize]").first().getAttribute("aria-setsize");
   await settle(page);
