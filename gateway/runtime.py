@@ -262,6 +262,8 @@ class Gateway:
                 headers={"Retry-After": "1"},
             ) from error
         metrics.produce_seconds.observe(time.perf_counter() - started)
+        if self._logged is not None:
+            self._logged.appended(ack, keyed=headers is not None)
         position = Position(event.actor_id, event.type, ack.topic, ack.partition, ack.offset)
         self.outcomes.appended(position, event.event_id)
         return ack
