@@ -45,7 +45,8 @@ class ChangelogSender:
         self._last = asyncio.ensure_future(self._after(self._last, acked, views, trims, then))
 
     async def settled(self) -> None:
-        """Once every batch's views handed over so far are handed over; raises what failed."""
+        """Returns once the views of every batch given to `send` so far are handed to the
+        producer; raises what failed on the way."""
         if self._last is not None:
             await self._last
 
