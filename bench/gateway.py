@@ -24,12 +24,12 @@ from typing import Any, TypeVar
 import httpx
 import uvloop
 
-from access.local import load_signing_keys, signing_key_path
-from access.tokens import issue_access_token
 from bench.wsload import Counts, Subscriber, masked_text, publish, split_url
 from gateway.service import local_url, service
 from infra.service import RunningService, Service, free_port
 from infra.stack import application
+from livefold.access.local import load_signing_keys, signing_key_path
+from livefold.access.tokens import issue_access_token
 from livefold.settings import Settings
 from streams.provision import provision
 

@@ -16,7 +16,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp
 
-from access.local import LocalVerifier
 from gateway import (
     analytics,
     chat,
@@ -48,6 +47,7 @@ from gateway.runtime import Gateway, gateway_of
 from gateway.texts import SealedTexts
 from gateway.writes import Write, by_socket_name, endpoint
 from gateway.ws import SocketTap, websocket_endpoint
+from livefold.access.local import LocalVerifier
 from livefold.settings import Settings
 
 RESOURCES = (

@@ -16,12 +16,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from access.tokens import Principal
 from gateway.auth.backend import Caller
 from gateway.errors import not_found
 from gateway.reads import Read, ready_gateway, stream_view
 from gateway.writes import Context, Who, Write
 from livefold import guests
+from livefold.access.tokens import Principal
 
 GUESTS = "/streams/{stream_id}/guests"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from access.tokens import Principal
+from livefold.access.tokens import Principal
 from streams.state import StateMessage
 
 STAFF = "staff"

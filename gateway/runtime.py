@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from minio import Minio
 from starlette.requests import HTTPConnection
 
-from access.tokens import Principal
 from gateway import metrics
 from gateway.auth.backend import Verifier
 from gateway.errors import ApiError
@@ -30,6 +29,7 @@ from gateway.resends import LoggedWrites, keyed_headers
 from gateway.rights import MODERATOR_CHANNELS, PLATFORM, Rights
 from gateway.state import StateStore, as_stored
 from gateway.texts import SealedTexts
+from livefold.access.tokens import Principal
 from livefold.folding import OUTCOMES
 from livefold.settings import Settings
 from livefold.storage import object_store

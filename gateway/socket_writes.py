@@ -20,12 +20,12 @@ from typing import Any, Protocol
 
 from starlette.requests import HTTPConnection
 
-from access.tokens import Principal
 from gateway.errors import ApiError, invalid, unauthorized
 from gateway.idempotency import MAX_KEY, is_valid_key
 from gateway.limits import too_large
 from gateway.runtime import Gateway
 from gateway.writes import Submission, Write, json_object, perform, trace_id_of
+from livefold.access.tokens import Principal
 from streams.json_input import Refused
 from streams.validation import FieldError
 

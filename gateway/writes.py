@@ -22,13 +22,13 @@ from typing import Any
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
-from access.tokens import Principal
 from gateway import idempotency
 from gateway.auth.backend import Caller
 from gateway.errors import ApiError, forbidden, invalid, not_found, unauthorized
 from gateway.limits import too_large, too_many
 from gateway.rights import UNRESTRICTED
 from gateway.runtime import Gateway, client_ip, gateway_of
+from livefold.access.tokens import Principal
 from streams import json_input
 from streams.events import ENVELOPE_FIELDS, Event, new_event
 from streams.validation import EventValidationError, FieldError

@@ -29,7 +29,6 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from access.tokens import AuthError, Principal
 from gateway import metrics, socket_writes
 from gateway.auth.backend import AUTH_ERROR, Caller
 from gateway.frames import Wire, takes_deflated
@@ -38,6 +37,7 @@ from gateway.runtime import Gateway, gateway_of
 from gateway.socket_tokens import TokenWatch
 from gateway.state import parse_cursor
 from gateway.uvicorn_private import RawSocket
+from livefold.access.tokens import AuthError, Principal
 from streams import json_input
 from streams.catalog import GATEWAY_ONLY, STATE_TOPICS
 from streams.presence import anonymous_viewer, device_of

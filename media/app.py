@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from access.tokens import AuthError
+from livefold.access.tokens import AuthError
 from livefold.guests import Guest
 from livefold.settings import Settings
 from livefold.stream_keys import (

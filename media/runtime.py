@@ -26,7 +26,7 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, Protocol
 
-from access.local import LocalVerifier
+from livefold.access.local import LocalVerifier
 from livefold.media import RECORDING_FINISHED
 from livefold.settings import Settings
 from livefold.stream import ENDED, WENT_LIVE

@@ -19,11 +19,11 @@ import websockets
 from confluent_kafka import Consumer
 from websockets.exceptions import ConnectionClosed
 
-from access.local import load_signing_keys, signing_key_path
-from access.tokens import issue_access_token
 from agents import service as folds
 from gateway.service import local_url, service
 from infra.service import RunningService, free_port, running
+from livefold.access.local import load_signing_keys, signing_key_path
+from livefold.access.tokens import issue_access_token
 from livefold.media import RECORDING_FINISHED
 from livefold.settings import Settings
 from streams.codec import Codec

@@ -18,7 +18,7 @@ from authlib.oidc.discovery import OpenIDProviderMetadata
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
-from access.tokens import SigningKeys, issue_access_token
+from livefold.access.tokens import SigningKeys, issue_access_token
 from livefold.settings import Settings
 from tests.auth_client import (
     CLIENT_ID,

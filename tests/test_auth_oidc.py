@@ -16,9 +16,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 from pydantic import ValidationError
 
-from access.tokens import AuthError, SigningKeys, issue_access_token, verify_access_token
 from gateway.auth.oidc import ExternalIssuer
 from gateway.auth.verifier import external_user_id
+from livefold.access.tokens import AuthError, SigningKeys, issue_access_token, verify_access_token
 from livefold.settings import Settings
 from tests.auth_client import CLIENT_ID, bearer, claims_of, register, tokens
 from tests.auth_gateway import AuthGateway, auth_gateway, gateway_settings, grant_admin

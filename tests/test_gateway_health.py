@@ -16,11 +16,11 @@ import pytest
 from confluent_kafka import Producer
 from starlette.applications import Starlette
 
-from access.local import LocalVerifier
 from gateway.app import routes
 from gateway.metrics import REGISTRY
 from gateway.rights import RESTRICTIONS, STAFF
 from gateway.runtime import Gateway
+from livefold.access.local import LocalVerifier
 from livefold.folding import Update
 from livefold.settings import Settings
 from streams.codec import Codec

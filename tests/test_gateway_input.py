@@ -20,7 +20,7 @@ import pytest
 from joserfc import jwt
 from websockets.exceptions import ConnectionClosed
 
-from access.local import load_signing_keys, signing_key_path
+from livefold.access.local import load_signing_keys, signing_key_path
 from livefold.payments.stripe_events import SIGNATURE_HEADER, sign
 from livefold.settings import Settings
 from tests.auth_client import (

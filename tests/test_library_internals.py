@@ -63,7 +63,6 @@ DOCUMENTED_OVERRIDES = {
     "_abc_impl": "set on every class by ABCMeta, not an override",
 }
 SOURCE_ROOTS = [
-    "access",
     "agents",
     "gateway",
     "streams",

@@ -47,7 +47,7 @@ from livefold_sdk.errors import DecodeError
 from livefold_sdk.events import MessageSent
 from livefold_sdk.kafka import EventConsumer
 
-from access.tokens import issue_access_token
+from livefold.access.tokens import issue_access_token
 from livefold.settings import Settings
 from tests.gateways import eventually
 from tests.sdk_support import (

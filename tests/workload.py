@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import websockets
 
-from access.local import load_signing_keys, signing_key_path
-from access.tokens import issue_access_token
+from livefold.access.local import load_signing_keys, signing_key_path
+from livefold.access.tokens import issue_access_token
 from livefold.settings import Settings
 
 STREAMER = "streamer-faults"

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from access.local import load_signing_keys, signing_key_path
-from access.tokens import issue_access_token
 from gateway.auth.account_service import ROLE_NAMES
 from livefold import accounts
+from livefold.access.local import load_signing_keys, signing_key_path
+from livefold.access.tokens import issue_access_token
 from livefold.settings import Settings
 from streams.codec import Codec, SchemaRegistrationError
 from streams.events import SYSTEM_ACTOR

@@ -21,7 +21,7 @@ from starlette.authentication import (
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
-from access.tokens import AuthError, Principal
+from livefold.access.tokens import AuthError, Principal
 
 AUTH_ERROR = "livefold.auth_error"
 

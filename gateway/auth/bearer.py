@@ -13,9 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from access.tokens import AuthError
 from gateway.auth.starlette_oauth import oauth2_request, to_response
 from gateway.auth.verifier import VerifiedToken, Verifier
+from livefold.access.tokens import AuthError
 
 _NOT_IN_ERROR_TEXT = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 

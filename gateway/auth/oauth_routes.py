@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from access.tokens import ID_TOKEN_ALGORITHMS
 from gateway.auth.account_service import Unavailable
 from gateway.auth.backend import TOKEN_PATH
 from gateway.auth.bearer import Unauthorized, error_text
@@ -20,6 +19,7 @@ from gateway.auth.clients import SCOPES
 from gateway.auth.login_page import error_page, login_page
 from gateway.auth.starlette_oauth import FormError, oauth2_request, oauth_error, read_form
 from gateway.auth.throttle import Throttled
+from livefold.access.tokens import ID_TOKEN_ALGORITHMS
 
 if TYPE_CHECKING:
     from gateway.auth.service import AuthService

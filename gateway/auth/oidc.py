@@ -16,7 +16,7 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from access.tokens import AuthError
+from livefold.access.tokens import AuthError
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 REFETCH_INTERVAL = 30.0

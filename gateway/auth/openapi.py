@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from access.tokens import ID_TOKEN_ALGORITHMS
 from gateway.auth.account_service import ROLE_NAMES
 from gateway.auth.clients import SCOPES
 from gateway.auth.starlette_oauth import FORM_TYPE
 from gateway.openapi import Operations, errors, json_content, operation_id, path_parameters
+from livefold.access.tokens import ID_TOKEN_ALGORITHMS
 
 OAUTH_ERROR = {"$ref": "#/components/schemas/OAuthError"}
 ACCOUNT = {"$ref": "#/components/schemas/Account"}

@@ -20,7 +20,7 @@ from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from access.tokens import AuthError
+from livefold.access.tokens import AuthError
 from livefold.install_secrets import load_or_create_key_file
 
 CODE = "code"

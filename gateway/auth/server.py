@@ -28,13 +28,13 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from joserfc import jwt
 from starlette.responses import Response
 
-from access.tokens import ROLES, AuthError, SigningKeys, issue_access_token
 from gateway.auth.account_service import AccountService
 from gateway.auth.clients import SCOPES, PublicClient, ServiceClient, registered_clients
 from gateway.auth.directory import Account, AccountDirectory
 from gateway.auth.sealed_tokens import CODE, REFRESH, SealingKey
 from gateway.auth.starlette_oauth import to_response
 from gateway.auth.verifier import Verifier
+from livefold.access.tokens import ROLES, AuthError, SigningKeys, issue_access_token
 from livefold.settings import Settings
 
 CODE_TTL_SECONDS = 60

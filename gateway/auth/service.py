@@ -27,7 +27,6 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from access.tokens import SigningKeys
 from gateway.auth.account_routes import account_routes
 from gateway.auth.account_service import AccountService
 from gateway.auth.bearer import BearerGuard
@@ -38,6 +37,7 @@ from gateway.auth.sealed_tokens import SealingKey
 from gateway.auth.server import LivefoldAuthorizationServer
 from gateway.auth.throttle import AuthLimits
 from gateway.auth.verifier import VerifiedToken, Verifier
+from livefold.access.tokens import SigningKeys
 from livefold.data_keys import KeyStore, key_store
 from livefold.settings import Settings
 from streams.codec import Codec

@@ -25,7 +25,9 @@ from typing import Any
 
 import httpx
 
-from access.tokens import (
+from gateway.auth.directory import AccountDirectory
+from gateway.auth.oidc import ExternalIssuer
+from livefold.access.tokens import (
     ROLES,
     AuthError,
     Principal,
@@ -33,8 +35,6 @@ from access.tokens import (
     unverified,
     verify_access_token,
 )
-from gateway.auth.directory import AccountDirectory
-from gateway.auth.oidc import ExternalIssuer
 from livefold.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from joserfc.jwk import KeySet
 
-from access.tokens import Principal, SigningKeys, verify_access_token
+from livefold.access.tokens import Principal, SigningKeys, verify_access_token
 from livefold.settings import Settings
 
 
