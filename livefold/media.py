@@ -1,7 +1,8 @@
 """Clips and recordings (VODs) per stream, as the public listings show them, keyed
 `<stream>/clip/<clip_id>` and `<stream>/vod/<recording_id>`; and the stream's ingest as the media
 service measured it when video started (`<stream>/ingest`: protocol, codec, size, fps; then
-when and why it stopped), the stream health the control panel shows for any encoder.
+its latest health while live, `livefold.media.IngestHealth`: input bitrate, fps, dropped frames;
+then when and why it stopped), the stream health the control panel shows for any encoder.
 
 A recording is listed when it finishes. A clip is listed once moderation allowed it: the
 moderation fold judges its title and its author by chat's rules (`livefold.moderation.
@@ -36,9 +37,10 @@ RECORDING_FINISHED = "livefold.media.RecordingFinished"
 CONTENT_JUDGED = "livefold.moderation.ContentJudged"
 INGEST_STARTED = "livefold.media.IngestStarted"
 INGEST_STOPPED = "livefold.media.IngestStopped"
+INGEST_HEALTH = "livefold.media.IngestHealth"
 HANDLES = frozenset(
     {CLIP_CREATED, RECORDING_FINISHED, CONTENT_JUDGED, INGEST_STARTED, INGEST_STOPPED}
-    | {CLIP_READY, CLIP_FAILED}
+    | {CLIP_READY, CLIP_FAILED, INGEST_HEALTH}
 )
 FLUSH_EVERY: float | None = None
 
@@ -163,6 +165,9 @@ def _on_ingest_started(state: MediaState, event: Event) -> list[Output]:
         "height": body["height"],
         "fps": body["fps"],
         "audio_codec": body.get("audio_codec"),
+        "bitrate_kbps": None,  # until its first IngestHealth
+        "dropped_frames": 0,
+        "health_at": None,
         "started_at": event.occurred_at_ms,
         "stopped_at": None,
         "stop_reason": None,
@@ -182,12 +187,27 @@ def _on_ingest_stopped(state: MediaState, event: Event) -> list[Output]:
     return [Update(CHANNEL, f"{state['stream_id']}/ingest", dict(ingest))]
 
 
+def _on_ingest_health(state: MediaState, event: Event) -> list[Output]:
+    """The live ingest's latest measures replace the earlier ones (fps: the start's too)."""
+    ingest, body = state["ingest"], event.body
+    if ingest is None or ingest["ingest_id"] != body["ingest_id"] or ingest["status"] != "live":
+        return []  # an older ingest's, or one that already stopped
+    ingest.update(
+        bitrate_kbps=body["bitrate_kbps"],
+        fps=body["fps"],
+        dropped_frames=body.get("dropped_frames") or 0,
+        health_at=event.occurred_at_ms,
+    )
+    return [Update(CHANNEL, f"{state['stream_id']}/ingest", dict(ingest))]
+
+
 _HANDLERS = {
     CLIP_CREATED: _on_clip,
     CLIP_READY: _on_cut,
     CLIP_FAILED: _on_cut,
     INGEST_STARTED: _on_ingest_started,
     INGEST_STOPPED: _on_ingest_stopped,
+    INGEST_HEALTH: _on_ingest_health,
     RECORDING_FINISHED: _on_recording,
     CONTENT_JUDGED: _on_judged,
 }

@@ -28,10 +28,12 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from media.frames import is_keyframe
+from media.ingest_health import HealthMeter
 
 PLI_INTERVAL = 1.0
+VIDEO_CLOCK = 90_000
 QUEUE_FRAMES = 90  # a viewer this far behind is reset to the next keyframe
-TIME_BASES = {"video": Fraction(1, 90_000), "audio": Fraction(1, 48_000)}
+TIME_BASES = {"video": Fraction(1, VIDEO_CLOCK), "audio": Fraction(1, 48_000)}
 Tap = Callable[[str, bytes, int], None]  # kind ("video" | "audio"), frame, RTP timestamp
 
 
@@ -95,6 +97,7 @@ class Stage:
         self.holding_all = False
         self.last_frame_at = time.monotonic()
         self.video_frames = 0
+        self.meter: HealthMeter | None = None  # once the ingest is reported
         self._send_pli = send_pli
         self._last_pli = -PLI_INTERVAL
         self._pli_pending: asyncio.TimerHandle | None = None
@@ -111,6 +114,9 @@ class Stage:
     def on_video(self, codec: str, frame: bytes, timestamp: int) -> None:
         self.last_frame_at = time.monotonic()
         self.video_frames += 1
+        if self.meter is not None:
+            self.meter.on_bytes(len(frame))
+            self.meter.on_video_frame(timestamp * 1000 // VIDEO_CLOCK)
         keyframe = is_keyframe(codec, frame)
         if self.holding_all:
             if not keyframe:
@@ -130,6 +136,8 @@ class Stage:
                 self.request_keyframe()
 
     def on_audio(self, frame: bytes, timestamp: int) -> None:
+        if self.meter is not None:
+            self.meter.on_bytes(len(frame))
         for tap in self.taps:
             tap("audio", frame, timestamp)
         for viewer in self.viewers.values():

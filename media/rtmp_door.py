@@ -13,6 +13,7 @@ from collections.abc import Callable
 from livefold.stream_keys import Finished, NotFound, WrongKey, fingerprint
 from media import rtmp
 from media.directory import Behind
+from media.ingest_health import IngestHealth
 from media.pool import Busy
 from media.rtmp_ingest import IngestReport, RtmpIngest
 from media.runtime import Conflict, MediaRuntime
@@ -48,7 +49,12 @@ async def publish(
     async def ended(ingest: RtmpIngest, why: str) -> None:
         await runtime.end(ingest, why, "streamer_ended" if why == "ended" else "ingest_lost")
 
-    ingest = RtmpIngest(stream_id, entry.streamer, disconnect, runtime.broadcasts, flowing, ended)
+    async def health(ingest: RtmpIngest, measured: IngestHealth) -> None:
+        await runtime.report_health(ingest, measured)
+
+    ingest = RtmpIngest(
+        stream_id, entry.streamer, disconnect, runtime.broadcasts, flowing, ended, health
+    )
     runtime.publishers[stream_id] = ingest
     log.info("RTMP publisher %s of %s connected from %s", ingest.session_id, stream_id, client)
     return ingest

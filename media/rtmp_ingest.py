@@ -5,7 +5,8 @@ The ladder starts at the first video keyframe (with the sequence headers before 
 whether there is audio is known (from `onMetaData`, or audio already seen). The ingest is
 reported (`IngestStarted`, `WentLive`) once a second of video, or 30 frames, followed that
 keyframe, with the codec and the size from `onMetaData` or, failing that, from decoding the
-keyframe; fps is measured from the timestamps.
+keyframe; fps is measured from the timestamps. From then on its health (media/ingest_health.py)
+is reported every few seconds (`IngestHealth`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from media.broadcast import Broadcast, Broadcasts
 from media.frames import picture_size
+from media.ingest_health import HealthMeter, IngestHealth
 from media.rtmp import AUDIO, VIDEO
 
 FLV_AUDIO, FLV_VIDEO = 0x04, 0x01
@@ -107,6 +109,7 @@ class RtmpIngest:
         broadcasts: Broadcasts,
         report: Callable[[RtmpIngest, IngestReport], Awaitable[None]],
         ended: Callable[[RtmpIngest, str], Awaitable[None]],
+        health: Callable[[RtmpIngest, IngestHealth], Awaitable[None]] | None = None,
     ):
         self.session_id = uuid.uuid4().hex
         self.stream_id, self.streamer = stream_id, streamer
@@ -121,12 +124,17 @@ class RtmpIngest:
         self._reported = False
         self._reporting: asyncio.Future[None] | None = None
         self._broadcast: Broadcast | None = None
+        self._health = health
+        self._meter: HealthMeter | None = None  # from the report on
+        self._tasks: set[asyncio.Future[None]] = set()
 
     def on_metadata(self, metadata: dict[str, Any]) -> None:
         self.metadata = metadata
 
     def on_media(self, kind: int, timestamp: int, body: bytes) -> None:
         tag = flv_tag(kind, timestamp, body)
+        if self._reported:
+            self._measure(kind, timestamp, body)
         if kind == AUDIO:
             self._audio = self._audio or audio_codec(body)
             if self._keyframe is None:
@@ -159,9 +167,23 @@ class RtmpIngest:
             span = timestamp - self._keyframe[0]
             if len(self._frame_times) > REPORT_AFTER_FRAMES or span >= REPORT_AFTER_MS:
                 self._reported = True
-                self._reporting = asyncio.ensure_future(
-                    self._report(self, self._ingest_report(span))
-                )
+                report = self._ingest_report(span)
+                self._reporting = asyncio.ensure_future(self._report(self, report))
+                if self._health is not None:
+                    self._meter = HealthMeter(report.fps)
+
+    def _measure(self, kind: int, timestamp: int, body: bytes) -> None:
+        meter = self._meter
+        if meter is None or self._health is None:
+            return
+        meter.on_bytes(len(body))
+        if kind == VIDEO and not is_sequence_header(body):
+            meter.on_video_frame(timestamp)
+        health = meter.due()
+        if health is not None:
+            task = asyncio.ensure_future(self._health(self, health))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _write(self, data: bytes) -> None:
         if self._broadcast is not None:

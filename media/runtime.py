@@ -4,8 +4,9 @@ they cause.
 
 A publisher is reported once its media flows (media/whip_report.py for WHIP):
 `livefold.media.IngestStarted` (codec, size, measured fps) and, if the stream was
-scheduled, `livefold.stream.WentLive`. When it stops (WHIP DELETE, the connection failing, or no
-video for `media_ingest_timeout_seconds`), `IngestStopped` and, for a reported ingest,
+scheduled, `livefold.stream.WentLive`; then its health every few seconds (`IngestHealth`:
+media/ingest_health.py). When it stops (WHIP DELETE, the connection failing, or no video for
+`media_ingest_timeout_seconds`), `IngestStopped` and, for a reported ingest,
 `livefold.stream.Ended` (streamer_ended after a DELETE, ingest_lost otherwise), so the existing
 folds and sockets show the stream live and then ended.
 
@@ -27,7 +28,7 @@ from concurrent.futures import Future
 from typing import Any, Protocol
 
 from livefold.access.local import LocalVerifier
-from livefold.media import RECORDING_FINISHED
+from livefold.media import INGEST_HEALTH, RECORDING_FINISHED
 from livefold.settings import Settings
 from livefold.stream import ENDED, WENT_LIVE
 from livefold.stream_keys import (
@@ -42,6 +43,7 @@ from media.clips import ClipCutter
 from media.costream import GuestSession, Stages
 from media.directory import LogDirectory
 from media.hls import HlsAudience
+from media.ingest_health import HealthMeter, IngestHealth
 from media.peers import Publisher, add_candidates, on_closed
 from media.pool import Busy
 from media.recording import Recording
@@ -299,6 +301,9 @@ class MediaRuntime:
             if publisher.session_id not in self._reported and flowing(publisher):
                 await self._report(publisher)
             stage = publisher.stage
+            health = None if stage.meter is None else stage.meter.due()
+            if health is not None:
+                await self.report_health(publisher, health)
             allowed = timeout if stage.video_frames else max(timeout, CONNECT_SECONDS)
             if time.monotonic() - stage.last_frame_at > allowed:
                 log.info("ingest %s of %s stalled", publisher.session_id, publisher.stream_id)
@@ -309,6 +314,7 @@ class MediaRuntime:
     async def _report(self, publisher: Publisher) -> None:
         report, size = ingest_report(publisher)
         await self.report(publisher, "webrtc", report)
+        publisher.stage.meter = HealthMeter(report.fps)
         if self.publishers.get(publisher.stream_id) is publisher:
             whip_feed.broadcast(publisher, self.broadcasts, size)
 
@@ -333,6 +339,20 @@ class MediaRuntime:
             await self._append(
                 WENT_LIVE, ingest.stream_id, ingest.streamer, ingest_id=ingest.session_id
             )
+
+    async def report_health(self, ingest: IngestSession, health: IngestHealth) -> None:
+        """A live ingest's latest health (`IngestHealth`), while it is the stream's publisher."""
+        if self.publishers.get(ingest.stream_id) is not ingest:
+            return
+        if ingest.session_id not in self._reported:
+            return
+        await self._append(
+            INGEST_HEALTH,
+            ingest.stream_id,
+            ingest.streamer,
+            ingest_id=ingest.session_id,
+            **vars(health),
+        )
 
     async def _append(self, event_type: str, stream_id: str, actor: str, **body: Any) -> None:
         assert self.producer is not None

@@ -176,6 +176,12 @@ RULES: dict[str, list[tuple[str, Check]]] = {
         ("height", between(1, 8192)),
         ("fps", between(0.001, 240)),
     ],
+    "livefold.media.IngestHealth": [
+        ("bitrate_kbps", between(0.0, 1_000_000.0)),
+        ("fps", between(0.0, 240.0)),
+        ("dropped_frames", between(0, 2**53)),
+        ("interval_ms", between(1, 2**53)),
+    ],
     "livefold.media.ClipCreated": [
         ("start_offset_ms", between(0, 2**53)),
         ("end_offset_ms", after_start),

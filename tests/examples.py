@@ -229,6 +229,16 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
             "media_instance": "media-1:8900",
         },
     ),
+    "livefold.media.IngestHealth": (
+        "system",
+        {
+            "ingest_id": "ingest-5",
+            "bitrate_kbps": 5980.4,
+            "fps": 59.8,
+            "dropped_frames": 12,
+            "interval_ms": 5003,
+        },
+    ),
     "livefold.media.IngestStopped": ("system", {"ingest_id": "ingest-5", "reason": "disconnected"}),
     "livefold.media.RecordingFinished": (
         "system",

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+import livefold.media
 from infra.service import RunningService, free_port
+from livefold.folding import Update
 from livefold.settings import Settings
 from livefold.stream_keys import fingerprint
 from media import ffmpeg
@@ -35,6 +37,7 @@ from tests.servers import log_to
 
 SECONDS = 8
 WHIP_SECONDS = 12
+HEALTH_SECONDS = 13  # the first report after about 1 s, then health every 5 s
 STALL_SECONDS = 3.0
 ORIGIN = {"Origin": "https://player.example"}
 
@@ -238,6 +241,9 @@ def test_a_whip_publisher_is_watched_over_hls_and_recorded_for_as_long_as_it_was
     ]
     recording = eventually_logged(stack, "media", stream_id, "RecordingFinished").body
     assert recording["recording_id"] == ingest
+    health = [e.body for e in logged(stack, "media", stream_id) if e.name == "IngestHealth"]
+    assert health and all(h["ingest_id"] == ingest for h in health)  # every 5 s while live
+    assert all(h["bitrate_kbps"] > 0 and h["fps"] > 0 for h in health), health
     # From going live (IngestStarted) to the DELETE; the recording starts at the keyframe
     # asked for then, and its segments are 1 s long.
     live_ms = eventually_logged(stack, "stream", stream_id, "Ended").body["duration_ms"]
@@ -287,3 +293,29 @@ def test_a_killed_media_process_loses_at_most_the_segment_being_written(
         assert abs(played.duration_seconds - recording["duration_ms"] / 1000) <= 1.0
     finally:
         media.stop()
+
+
+def test_a_live_rtmp_ingest_reports_its_health_every_few_seconds(
+    services: tuple[Running, Settings, str, Tokens], stack: Settings
+) -> None:
+    running, media, _, tokens = services
+    stream_id, _, key = new_stream_and_key(running, tokens)
+    publisher = push(media, key, HEALTH_SECONDS)
+    assert publisher.wait(timeout=120) == 0, publisher.stderr and publisher.stderr.read()
+    eventually_logged(stack, "media", stream_id, "IngestStopped")
+    events = logged(stack, "media", stream_id)
+    started = next(event for event in events if event.name == "IngestStarted")
+    health = [event.body for event in events if event.name == "IngestHealth"]
+    assert len(health) >= 2, health
+    for measured in health:
+        assert measured["ingest_id"] == started.body["ingest_id"]
+        assert 50 <= measured["bitrate_kbps"] <= 50_000 and 15 <= measured["fps"] <= 45
+        assert measured["interval_ms"] >= 5000 and measured["dropped_frames"] >= 0
+    state = None
+    views = []
+    for event in events:  # the stream's ingest view, as the media fold shows it
+        state, outputs = livefold.media.fold(state, event)
+        views += [o.value for o in outputs if isinstance(o, Update) and o.key.endswith("/ingest")]
+    live = [view for view in views if view["status"] == "live" and view["health_at"] is not None]
+    assert [view["bitrate_kbps"] for view in live] == [m["bitrate_kbps"] for m in health]
+    assert views[-1]["status"] == "stopped" and views[-1]["fps"] == health[-1]["fps"]

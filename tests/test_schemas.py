@@ -60,6 +60,7 @@ FAMILIES = {
     "media": {
         "IngestStarted",
         "IngestStopped",
+        "IngestHealth",
         "RecordingFinished",
         "ClipCreated",
         "StreamKeyRotated",

@@ -388,6 +388,24 @@ class ClipReady(Envelope):
     size_bytes: int
 
 
+class IngestHealth(Envelope):
+    """Stream health as the media service measures the live input, every few seconds while it
+    flows (RTMP ingests).
+    """
+
+    # The ingest session measured (its IngestStarted's ingest_id).
+    ingest_id: str
+    # Input bitrate over the last interval, audio and video, in kbit/s (0..1000000).
+    bitrate_kbps: float
+    # Video frames per second over the last interval (0..240).
+    fps: float
+    # Video frames missing from the input since the ingest started (gaps in the encoder's
+    # timestamps: frames the encoder dropped).
+    dropped_frames: int
+    # How long the interval measured was, in milliseconds.
+    interval_ms: int
+
+
 # Ingest protocol (WebRTC is WHIP).
 IngestProtocol = Literal["webrtc", "rtmp", "srt", "other"]
 
@@ -1048,6 +1066,7 @@ EVENT_TYPES: dict[str, Any] = {
     "livefold.media.ClipCreated": ClipCreated,
     "livefold.media.ClipFailed": ClipFailed,
     "livefold.media.ClipReady": ClipReady,
+    "livefold.media.IngestHealth": IngestHealth,
     "livefold.media.IngestStarted": IngestStarted,
     "livefold.media.IngestStopped": IngestStopped,
     "livefold.media.RecordingFinished": RecordingFinished,
@@ -1119,6 +1138,7 @@ AnyEvent = (
     | ClipCreated
     | ClipFailed
     | ClipReady
+    | IngestHealth
     | IngestStarted
     | IngestStopped
     | RecordingFinished

@@ -366,6 +366,26 @@ export interface ClipReady extends Envelope {
   size_bytes: number;
 }
 
+/**
+ * Stream health as the media service measures the live input, every few seconds while it flows
+ * (RTMP ingests).
+ */
+export interface IngestHealth extends Envelope {
+  /** The ingest session measured (its IngestStarted's ingest_id). */
+  ingest_id: string;
+  /** Input bitrate over the last interval, audio and video, in kbit/s (0..1000000). */
+  bitrate_kbps: number;
+  /** Video frames per second over the last interval (0..240). */
+  fps: number;
+  /**
+   * Video frames missing from the input since the ingest started (gaps in the encoder's timestamps:
+   * frames the encoder dropped).
+   */
+  dropped_frames: number;
+  /** How long the interval measured was, in milliseconds. */
+  interval_ms: number;
+}
+
 /** Ingest protocol (WebRTC is WHIP). */
 export type IngestProtocol = "webrtc" | "rtmp" | "srt" | "other";
 
@@ -962,6 +982,7 @@ export interface EventMap {
   "livefold.media.ClipCreated": ClipCreated;
   "livefold.media.ClipFailed": ClipFailed;
   "livefold.media.ClipReady": ClipReady;
+  "livefold.media.IngestHealth": IngestHealth;
   "livefold.media.IngestStarted": IngestStarted;
   "livefold.media.IngestStopped": IngestStopped;
   "livefold.media.RecordingFinished": RecordingFinished;
@@ -1036,6 +1057,7 @@ export const EVENT_NAMES: readonly EventName[] = [
   "livefold.media.ClipCreated",
   "livefold.media.ClipFailed",
   "livefold.media.ClipReady",
+  "livefold.media.IngestHealth",
   "livefold.media.IngestStarted",
   "livefold.media.IngestStopped",
   "livefold.media.RecordingFinished",

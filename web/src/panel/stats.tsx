@@ -27,7 +27,8 @@ function useReactionRate(total: number): number {
   return rate;
 }
 
-/** The ingest as the media service measured it (any encoder: this browser, OBS over RTMP...). */
+/** The ingest as the media service measured it (any encoder: this browser, OBS over RTMP...): at
+ * the start, then its input bitrate, fps and dropped frames every few seconds. */
 function Ingest({ ingest }: { ingest: Json | undefined }) {
   if (!ingest) return <p class="muted small">No video yet: go live from this browser or start your encoder.</p>;
   const live = ingest.status === "live";
@@ -38,7 +39,13 @@ function Ingest({ ingest }: { ingest: Json | undefined }) {
       <span><b>{String(ingest.protocol) === "webrtc" ? "WHIP" : String(ingest.protocol).toUpperCase()}</b></span>
       <span>{String(ingest.codec)}{ingest.audio_codec ? ` + ${String(ingest.audio_codec)}` : ""}</span>
       <span><b>{Number(ingest.width)}×{Number(ingest.height)}</b></span>
-      <span><b>{Math.round(Number(ingest.fps))}</b> fps</span>
+      <span data-figure="fps"><b>{Math.round(Number(ingest.fps))}</b> fps</span>
+      {live && ingest.bitrate_kbps != null && (
+        <>
+          <span data-figure="bitrate"><b>{Math.round(Number(ingest.bitrate_kbps))}</b> kbit/s</span>
+          <span data-figure="dropped"><b>{Number(ingest.dropped_frames ?? 0)}</b> dropped</span>
+        </>
+      )}
       <span>{live ? `since ${since}` : `stopped ${since} (${String(ingest.stop_reason)})`}</span>
     </div>
   );

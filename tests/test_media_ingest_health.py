@@ -1,0 +1,31 @@
+"""The ingest's health meter (media/ingest_health.py): bitrate and fps over each interval, and
+video frames missing from the encoder's timestamps."""
+
+from __future__ import annotations
+
+from media.ingest_health import HealthMeter
+
+
+def test_an_interval_reports_its_bitrate_fps_and_the_frames_missing_so_far() -> None:
+    start = 1000.0
+    meter = HealthMeter(nominal_fps=30.0, every_seconds=5.0, now=start)
+    timestamps = [round(i * 1000 / 30) for i in range(150) if not 60 <= i < 70]  # 10 dropped
+    for timestamp in timestamps:
+        meter.on_bytes(2500)
+        meter.on_video_frame(timestamp)
+    assert meter.due(start + 4.9) is None  # not yet: the interval goes on
+    health = meter.due(start + 5.0)
+    assert health is not None
+    assert health.bitrate_kbps == round(140 * 2500 * 8 / 5.0 / 1000, 1)  # 560 kbit/s
+    assert health.fps == 28.0 and health.dropped_frames == 10 and health.interval_ms == 5000
+    meter.on_video_frame(5000)
+    after = meter.due(start + 10.0)
+    assert after is not None and after.fps == 0.2 and after.bitrate_kbps == 0.0
+    assert after.dropped_frames == 10  # counted since the start
+
+
+def test_a_steady_stream_with_millisecond_timestamps_drops_nothing() -> None:
+    meter = HealthMeter(nominal_fps=29.97)
+    for i in range(300):
+        meter.on_video_frame(round(i * 1000 / 29.97))
+    assert meter.dropped == 0
