@@ -63,6 +63,7 @@ async function goLive(page) {
   await page.locator('[data-testid="stream-status"]', { hasText: /^live$/ }).waitFor({ timeout: 40_000 });
   await page.locator('[data-testid="health"].good').waitFor(WAIT);
   await page.locator('[data-testid="ingest"]', { hasText: "WHIP" }).waitFor(WAIT); // the media service's own measure
+  await page.locator('[data-testid="ingest"] [data-figure="bitrate"]', { hasText: /[1-9]\d* kbit\/s/ }).waitFor(WAIT); // its live health
   await page.waitForTimeout(1500); // a second sample: the bitrate
   await shoot(page, "panel-golive-desktop");
 }
