@@ -1,5 +1,8 @@
 """Audience per stream: concurrent viewers, peak, unique viewers, watch time, device mix, follows.
 
+Each follow made during the stream is also a `followed` notice (who, when), which an overlay's
+follow alert names; following again while following tells nothing.
+
 Presence is kept per viewing session: a join opens it, heartbeats keep it alive, a leave ends
 it, and so does silence: a session with no heartbeat for its timeout of event time (the stream's
 audience clock, the latest `occurred_at` seen) no longer counts, so the sessions of a gateway
@@ -21,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypedDict
 
-from livefold.folding import Output, Update, apply, millis
+from livefold.folding import Notice, Output, Update, apply, millis
 from streams.events import Event
 
 CHANNEL = "audience"
@@ -241,11 +244,14 @@ def _on_presence(state: AudienceState, event: Event) -> list[Output]:
 
 def _on_follow(state: AudienceState, event: Event) -> list[Output]:
     follower = event.actor_id
-    if event.type == FOLLOWED:
-        state["new_followers"].setdefault(follower, event.occurred_at_ms)
-    else:
+    if event.type != FOLLOWED:
         state["new_followers"].pop(follower, None)
-    return _publish(state)
+        return _publish(state)
+    if follower in state["new_followers"]:
+        return _publish(state)
+    state["new_followers"][follower] = event.occurred_at_ms
+    followed = {"follower": follower, "followed_at": event.occurred_at_ms}
+    return [Notice(CHANNEL, state["stream_id"], "followed", followed), *_publish(state)]
 
 
 def _publish(state: AudienceState, now: int | None = None) -> list[Output]:

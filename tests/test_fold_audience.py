@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from livefold import audience
-from livefold.folding import dumps, facts, fold_all, loads
+from livefold.folding import Notice, dumps, facts, fold_all, loads
 from streams.events import Event
 from tests.fold_events import again, at, event, last, run
 
@@ -130,6 +130,15 @@ def test_follows_made_during_the_stream_are_counted() -> None:
     events = [follow(audience.FOLLOWED, 1, "ann"), follow(audience.FOLLOWED, 2, "bob")]
     _, outputs = run(audience, *events, follow(audience.UNFOLLOWED, 3, "ann"))
     assert last(outputs)["new_followers"] == 1
+
+
+def test_each_follow_during_the_stream_names_its_follower_once() -> None:
+    def follow(t: float, user: str) -> Event:
+        return event(audience.FOLLOWED, t, actor=user, channel_id="host")
+
+    _, outputs = run(audience, follow(1, "ann"), follow(2, "bob"), follow(3, "ann"))
+    told = [o.value["follower"] for o in outputs if isinstance(o, Notice) and o.kind == "followed"]
+    assert told == ["ann", "bob"]
 
 
 def test_an_audience_state_survives_a_json_round_trip_and_folds_on_identically() -> None:

@@ -1,6 +1,6 @@
 // Browser sources for OBS: /overlay/<stream id>/<kind>?config=... on a transparent page. Each
 // kind follows the stream's public channels through the shared socket (web/src/live.ts):
-// chat box (chat), tip and follow alerts with a chime (tips alerts; audience new followers),
+// chat box (chat), tip and follow alerts with a chime (tips alerts; audience followed notices),
 // live poll (polls), reaction rain (reactions), tip goal bar (tips totals).
 
 import "./overlay.css";
@@ -96,7 +96,6 @@ interface Alert {
 function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig }) {
   useNames();
   const [queue, setQueue] = useState<Alert[]>([]);
-  const followers = useRef<number | null>(null);
   useFrames(streamId, ["tips", "audience"], (frame) => {
     const fresh: Alert[] = [];
     if (frame.channel === "tips" && frame.type === "batch") {
@@ -109,12 +108,15 @@ function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig 
         });
       }
     }
-    if (frame.channel === "audience") {
+    if (frame.channel === "audience" && frame.type === "batch") {
       const now = own(frame)?.new_followers;
-      if (frame.type === "snapshot") followers.current = typeof now === "number" ? now : 0;
-      else if (typeof now === "number") {
-        if (now > (followers.current ?? 0)) fresh.push({ id: `follow-${now}`, title: () => "New follower!", detail: `${now} followed during this stream` });
-        followers.current = now;
+      for (const notice of frame.notices.filter((one) => one.kind === "followed")) {
+        const follower = String(notice.value.follower);
+        fresh.push({
+          id: `follow-${follower}-${String(notice.value.followed_at)}`,
+          title: () => `${handle(follower)} followed!`,
+          detail: typeof now === "number" ? `${now} followed during this stream` : null,
+        });
       }
     }
     if (fresh.length) setQueue((now) => [...now, ...fresh]);
