@@ -349,7 +349,7 @@ def _record_activity(
     while stale < len(history) - 1 and history[stale][0] < since:  # the newest one stays
         stale += 1
     if stale:
-        dropped(index, history[:stale], len(history) - stale)
+        dropped(index, history[:stale])
         del history[:stale]
     if len(activity) > MAX_ACTIVE_USERS and now - state["_swept_at"] >= SWEEP_EVERY_MS:
         state["_swept_at"] = now

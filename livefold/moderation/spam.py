@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from itertools import pairwise
 from operator import itemgetter
 from typing import Any, TypedDict
 
@@ -77,16 +76,20 @@ def count_emotes(shown: str, emote_names: Collection[str]) -> int:
 
 class HistoryIndex(TypedDict):
     """What a user's history (`flooding`) holds, kept next to it so a message's check need not
-    read it all: whether its times are in order, how often each key is in it (never less than
-    it holds), and its newest message as indexed (another newest one: appended by code that
-    did not index it, so the index is rebuilt)."""
+    read it all: where its time order breaks (the positions of messages older than the one
+    before them, counted from the first message ever indexed; `base` is the position of the
+    oldest kept), how often each key is in it (never less than it holds), and its newest
+    message as indexed (another newest one: appended by code that did not index it, so the
+    index is rebuilt)."""
 
-    ordered: bool
+    base: int
+    breaks: list[int]
     keys: dict[str, int]
     last: list[Any] | None
 
 
 _SENT_AT = itemgetter(0)
+_MOST_BREAKS = 256  # past this many, reading the history whole costs about as much
 
 
 def flooding(
@@ -99,8 +102,9 @@ def flooding(
     """Duplicates and rate, from the user's recent (not blocked) messages, oldest first.
 
     The reading goes back from the newest message to the first older than both windows. With
-    the `index`, a history in time order that does not hold the key is counted by bisection:
-    the same finding, without reading a flooding user's thousands of messages per message."""
+    the `index`, a history that does not hold the key is counted by bisection in each run of
+    messages in time order, newest run first: the same finding, without reading a flooding
+    user's thousands of messages per message."""
     if not user_history:
         return None
     duplicate_since = now - settings.duplicate_window_seconds * 1000
@@ -108,11 +112,17 @@ def flooding(
     oldest_needed = min(duplicate_since, rate_since)
     if (
         index is not None
-        and index["ordered"]
+        and "base" in index
+        and len(index["breaks"]) <= _MOST_BREAKS
         and index.get("last") == user_history[-1]
         and not index["keys"].get(key)
     ):
-        recent = len(user_history) - bisect_left(user_history, rate_since, key=_SENT_AT)
+        recent, end, base = 0, len(user_history), index["base"]
+        for start in reversed([0, *(at - base for at in index["breaks"])]):
+            recent += end - bisect_left(user_history, rate_since, start, end, key=_SENT_AT)
+            if user_history[start][0] < oldest_needed:
+                break  # the reading stops in this run
+            end = start
     else:
         recent = 0
         for at, earlier_key in reversed(user_history):
@@ -134,13 +144,15 @@ def history_index(history: Sequence[Sequence[Any]]) -> HistoryIndex:
     keys: dict[str, int] = {}
     for _, key in history:
         keys[key] = keys.get(key, 0) + 1
-    ordered = all(earlier[0] <= later[0] for earlier, later in pairwise(history))
-    return HistoryIndex(ordered=ordered, keys=keys, last=list(history[-1]) if history else None)
+    breaks = [at for at in range(1, len(history)) if history[at][0] < history[at - 1][0]]
+    last = list(history[-1]) if history else None
+    return HistoryIndex(base=0, breaks=breaks, keys=keys, last=last)
 
 
 def current(index: HistoryIndex | None, history: Sequence[Sequence[Any]]) -> HistoryIndex:
     """`index` if it indexes `history` as it is, else a new one."""
-    if index is not None and index.get("last") == (list(history[-1]) if history else None):
+    last = list(history[-1]) if history else None
+    if index is not None and "base" in index and index.get("last") == last:
         return index
     return history_index(history)
 
@@ -148,14 +160,14 @@ def current(index: HistoryIndex | None, history: Sequence[Sequence[Any]]) -> His
 def appended(index: HistoryIndex, history: Sequence[Sequence[Any]], now: int, key: str) -> None:
     """Index a message about to be appended to `history`."""
     if history and now < history[-1][0]:
-        index["ordered"] = False
+        index["breaks"].append(index["base"] + len(history))
     keys = index["keys"]
     keys[key] = keys.get(key, 0) + 1
     index["last"] = [now, key]
 
 
-def dropped(index: HistoryIndex, oldest: Iterable[Sequence[Any]], left: int) -> None:
-    """Unindex the oldest messages dropped from a history, `left` messages remaining."""
+def dropped(index: HistoryIndex, oldest: Sequence[Sequence[Any]]) -> None:
+    """Unindex the oldest messages dropped from a history."""
     keys = index["keys"]
     for _, key in oldest:
         count = keys.get(key, 0) - 1
@@ -163,8 +175,11 @@ def dropped(index: HistoryIndex, oldest: Iterable[Sequence[Any]], left: int) -> 
             keys[key] = count
         else:
             keys.pop(key, None)
-    if left <= 1:
-        index["ordered"] = True
+    base = index["base"] = index["base"] + len(oldest)
+    breaks = index["breaks"]
+    kept = bisect_right(breaks, base)  # a break at the oldest kept message starts no run
+    if kept:
+        del breaks[:kept]
 
 
 def shape(shown: str, emotes: int, mentions: int, settings: FilterSettings) -> Finding | None:
