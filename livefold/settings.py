@@ -193,6 +193,11 @@ class Settings(BaseSettings):
     media_fanout_processes: int = 0
     # An ingest with no video frame for this long has stalled: the stream ends.
     media_ingest_timeout_seconds: float = 10.0
+    # A live ingest's health (IngestHealth) is measured every `media_health_seconds` and appended
+    # when it changed (bitrate by 10 %, fps by 1, new dropped frames), else every
+    # `media_health_quiet_seconds`.
+    media_health_seconds: float = 5.0
+    media_health_quiet_seconds: float = 30.0
     # Names this media process in the ingests it logs (default `<host name>:<media_port>`): when
     # it starts again after a crash, it closes the ingests the log says it held.
     media_instance: str = ""

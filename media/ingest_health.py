@@ -1,7 +1,8 @@
 """Stream health of a live RTMP ingest, measured from what the publisher sends: the input bitrate
 (audio and video bytes) and fps over the last interval, and the video frames missing from the
-encoder's timestamps (frames it dropped, as OBS does when its upload falls behind). A report
-every `HEALTH_EVERY_SECONDS` while media flows: one small event per stream every few seconds."""
+encoder's timestamps (frames it dropped, as OBS does when its upload falls behind). Measured
+every `media_health_seconds` while media flows, and reported when it changed meaningfully
+(`changed`), else every `media_health_quiet_seconds`: the event rate stays low."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import time
 from dataclasses import dataclass
 
 HEALTH_EVERY_SECONDS = 5.0
+QUIET_SECONDS = 30.0
 GAP_FACTOR = 1.5  # a gap this many frame intervals long means frames are missing
+BITRATE_CHANGE = 0.10  # relative
+FPS_CHANGE = 1.0
 
 
 @dataclass
@@ -25,11 +29,13 @@ class HealthMeter:
         self,
         nominal_fps: float,
         every_seconds: float = HEALTH_EVERY_SECONDS,
+        quiet_seconds: float = QUIET_SECONDS,
         now: float | None = None,  # `time.monotonic()`
     ):
         self._frame_ms = 1000 / nominal_fps if nominal_fps > 0 else 0.0
-        self._every = every_seconds
+        self._every, self._quiet = every_seconds, quiet_seconds
         self._since = time.monotonic() if now is None else now
+        self._reported: tuple[float, IngestHealth] | None = None  # when, and what
         self._bytes = self._frames = self.dropped = 0
         self._last_timestamp: int | None = None
 
@@ -46,7 +52,9 @@ class HealthMeter:
             self.dropped += round(gap / self._frame_ms) - 1
 
     def due(self, now: float | None = None) -> IngestHealth | None:
-        """The interval's figures once it lasted `every_seconds` (a new interval starts)."""
+        """The interval's figures once it lasted `every_seconds` (a new interval starts), if
+        they are worth reporting: changed since the last report, or that was `quiet_seconds`
+        ago."""
         now = time.monotonic() if now is None else now
         elapsed = now - self._since
         if elapsed < self._every:
@@ -58,4 +66,18 @@ class HealthMeter:
             interval_ms=round(elapsed * 1000),
         )
         self._since, self._bytes, self._frames = now, 0, 0
+        if self._reported is not None:
+            reported_at, last = self._reported
+            if now - reported_at < self._quiet - 1e-6 and not changed(last, health):
+                return None
+        self._reported = (now, health)
         return health
+
+
+def changed(before: IngestHealth, after: IngestHealth) -> bool:
+    bitrate = abs(after.bitrate_kbps - before.bitrate_kbps)
+    return (
+        after.dropped_frames != before.dropped_frames
+        or abs(after.fps - before.fps) >= FPS_CHANGE
+        or bitrate > BITRATE_CHANGE * max(before.bitrate_kbps, 1.0)
+    )

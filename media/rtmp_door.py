@@ -53,8 +53,9 @@ async def publish(
         await runtime.report_health(ingest, measured)
 
     ingest = RtmpIngest(
-        stream_id, entry.streamer, disconnect, runtime.broadcasts, flowing, ended, health
-    )
+        stream_id, entry.streamer, disconnect, runtime.broadcasts, flowing, ended, health,
+        runtime.health_meter,
+    )  # fmt: skip
     runtime.publishers[stream_id] = ingest
     log.info("RTMP publisher %s of %s connected from %s", ingest.session_id, stream_id, client)
     return ingest

@@ -6,7 +6,7 @@ whether there is audio is known (from `onMetaData`, or audio already seen). The 
 reported (`IngestStarted`, `WentLive`) once a second of video, or 30 frames, followed that
 keyframe, with the codec and the size from `onMetaData` or, failing that, from decoding the
 keyframe; fps is measured from the timestamps. From then on its health (media/ingest_health.py)
-is reported every few seconds (`IngestHealth`).
+is reported as it changes (`IngestHealth`).
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ class RtmpIngest:
         report: Callable[[RtmpIngest, IngestReport], Awaitable[None]],
         ended: Callable[[RtmpIngest, str], Awaitable[None]],
         health: Callable[[RtmpIngest, IngestHealth], Awaitable[None]] | None = None,
+        meter: Callable[[float], HealthMeter] = HealthMeter,  # from the fps at the start
     ):
         self.session_id = uuid.uuid4().hex
         self.stream_id, self.streamer = stream_id, streamer
@@ -124,7 +125,7 @@ class RtmpIngest:
         self._reported = False
         self._reporting: asyncio.Future[None] | None = None
         self._broadcast: Broadcast | None = None
-        self._health = health
+        self._health, self._new_meter = health, meter
         self._meter: HealthMeter | None = None  # from the report on
         self._tasks: set[asyncio.Future[None]] = set()
 
@@ -170,7 +171,7 @@ class RtmpIngest:
                 report = self._ingest_report(span)
                 self._reporting = asyncio.ensure_future(self._report(self, report))
                 if self._health is not None:
-                    self._meter = HealthMeter(report.fps)
+                    self._meter = self._new_meter(report.fps)
 
     def _measure(self, kind: int, timestamp: int, body: bytes) -> None:
         meter = self._meter

@@ -4,7 +4,7 @@ they cause.
 
 A publisher is reported once its media flows (media/whip_report.py for WHIP):
 `livefold.media.IngestStarted` (codec, size, measured fps) and, if the stream was
-scheduled, `livefold.stream.WentLive`; then its health every few seconds (`IngestHealth`:
+scheduled, `livefold.stream.WentLive`; then its health as it changes (`IngestHealth`:
 media/ingest_health.py). When it stops (WHIP DELETE, the connection failing, or no video for
 `media_ingest_timeout_seconds`), `IngestStopped` and, for a reported ingest,
 `livefold.stream.Ended` (streamer_ended after a DELETE, ingest_lost otherwise), so the existing
@@ -314,7 +314,7 @@ class MediaRuntime:
     async def _report(self, publisher: Publisher) -> None:
         report, size = ingest_report(publisher)
         await self.report(publisher, "webrtc", report)
-        publisher.stage.meter = HealthMeter(report.fps)
+        publisher.stage.meter = self.health_meter(report.fps)
         if self.publishers.get(publisher.stream_id) is publisher:
             whip_feed.broadcast(publisher, self.broadcasts, size)
 
@@ -339,6 +339,10 @@ class MediaRuntime:
             await self._append(
                 WENT_LIVE, ingest.stream_id, ingest.streamer, ingest_id=ingest.session_id
             )
+
+    def health_meter(self, nominal_fps: float) -> HealthMeter:
+        every = self.settings.media_health_seconds
+        return HealthMeter(nominal_fps, every, self.settings.media_health_quiet_seconds)
 
     async def report_health(self, ingest: IngestSession, health: IngestHealth) -> None:
         """A live ingest's latest health (`IngestHealth`), while it is the stream's publisher."""

@@ -29,3 +29,17 @@ def test_a_steady_stream_with_millisecond_timestamps_drops_nothing() -> None:
     for i in range(300):
         meter.on_video_frame(round(i * 1000 / 29.97))
     assert meter.dropped == 0
+
+
+def test_a_steady_ingest_is_reported_when_it_changes_or_every_quiet_interval() -> None:
+    meter = HealthMeter(nominal_fps=30.0, every_seconds=5.0, quiet_seconds=30.0, now=0.0)
+    reported: list[float] = []
+    for interval in range(1, 15):  # 70 s of a steady 30 fps, 600 kbit/s ...
+        kbps = 600 if interval < 10 else 900  # ... then 900 from 45 s on
+        for frame in range(150):
+            meter.on_bytes(kbps * 1000 // 8 * 5 // 150)
+            meter.on_video_frame(round(((interval - 1) * 150 + frame) * 1000 / 30))
+        health = meter.due(interval * 5.0)
+        if health is not None:
+            reported.append(interval * 5.0)
+    assert reported == [5.0, 35.0, 50.0]  # the first, 30 s later, the change (not again)

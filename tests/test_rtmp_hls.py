@@ -37,7 +37,7 @@ from tests.servers import log_to
 
 SECONDS = 8
 WHIP_SECONDS = 12
-HEALTH_SECONDS = 13  # the first report after about 1 s, then health every 5 s
+HEALTH_SECONDS = 13  # the first report after about 1 s, then health every 5 s (never quiet)
 STALL_SECONDS = 3.0
 ORIGIN = {"Origin": "https://player.example"}
 
@@ -48,7 +48,9 @@ pytestmark = pytest.mark.timeout(240)
 def services(stack: Settings) -> Iterator[tuple[Running, Settings, str, Tokens]]:
     with (
         gateway(stack, "gateway-rtmp") as running,
-        media_process(stack, media_ingest_timeout_seconds=STALL_SECONDS) as (media, media_url),
+        media_process(
+            stack, media_ingest_timeout_seconds=STALL_SECONDS, media_health_quiet_seconds=5.0
+        ) as (media, media_url),
     ):
         yield running, media, media_url, Tokens(stack)
 

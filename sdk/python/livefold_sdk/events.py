@@ -389,8 +389,8 @@ class ClipReady(Envelope):
 
 
 class IngestHealth(Envelope):
-    """Stream health as the media service measures the live input, every few seconds while it
-    flows (RTMP ingests).
+    """Stream health as the media service measures a live ingest (RTMP or WHIP): the first
+    measure, then whenever it changed, else every 30 s.
     """
 
     # The ingest session measured (its IngestStarted's ingest_id).

@@ -367,8 +367,8 @@ export interface ClipReady extends Envelope {
 }
 
 /**
- * Stream health as the media service measures the live input, every few seconds while it flows
- * (RTMP ingests).
+ * Stream health as the media service measures a live ingest (RTMP or WHIP): the first measure, then
+ * whenever it changed, else every 30 s.
  */
 export interface IngestHealth extends Envelope {
   /** The ingest session measured (its IngestStarted's ingest_id). */

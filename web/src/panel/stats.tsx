@@ -28,7 +28,7 @@ function useReactionRate(total: number): number {
 }
 
 /** The ingest as the media service measured it (any encoder: this browser, OBS over RTMP...): at
- * the start, then its input bitrate, fps and dropped frames every few seconds. */
+ * the start, then its input bitrate, fps and dropped frames as they change. */
 function Ingest({ ingest }: { ingest: Json | undefined }) {
   if (!ingest) return <p class="muted small">No video yet: go live from this browser or start your encoder.</p>;
   const live = ingest.status === "live";
