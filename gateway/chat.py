@@ -101,6 +101,8 @@ async def chat_history(request: Request) -> Response:
             "items": shown,
             "pinned": chat.get("pinned"),
             "next_cursor": position(shown[0]) if more and shown else None,
+            # without a next page: whether the first item is the stream's first message
+            "from_first": bool(chat.get("from_first", True)),
         }
     )
 

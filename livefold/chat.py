@@ -17,14 +17,15 @@ messages are kept in order of their own `occurred_at` (then id), so a message re
 takes its place in history, and the state is the same whichever topic is read first (unless
 one of the bounded waiting lists overflows).
 
-The state keeps the newest `RECENT_LIMIT` published messages for history and resume.
+The state keeps the newest `RECENT_LIMIT` published messages for history and resume; the view's
+`from_first` says whether they still begin with the stream's first (none were dropped for newer).
 """
 
 from __future__ import annotations
 
 import bisect
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from livefold.folding import Notice, Output, Refused, Update, apply, bounded
 from streams.events import Event
@@ -65,6 +66,7 @@ class ChatState(TypedDict):
     removed: dict[str, int]  # deleted or blocked message ids -> when
     pinned: Pin | None
     clock: int  # latest occurred_at of a chat event (pins expire by it)
+    trimmed: NotRequired[bool]  # the oldest of recent were dropped (absent: stored before)
     _seen: dict[str, None]
     _published: int  # publications so far (not a fact: it depends on which topic came first)
 
@@ -84,6 +86,7 @@ def fold(state: ChatState | None, event: Event) -> tuple[ChatState, list[Output]
             removed={},
             pinned=None,
             clock=0,
+            trimmed=False,
             _seen={},
             _published=0,
         )
@@ -128,6 +131,7 @@ def view(state: ChatState) -> dict[str, Any]:
         "pinned": pin["message"] if pin is not None and pin["shown"] else None,
         "pinned_until": pin["until"] if pin is not None and pin["shown"] else None,
         "published": state["_published"],
+        "from_first": not state.get("trimmed", len(state["recent"]) >= RECENT_LIMIT),
     }
 
 
@@ -209,6 +213,7 @@ def _publish(state: ChatState, message: Message) -> list[Output]:
     state["shown"][message["message_id"]] = message["at"]
     if len(recent) > RECENT_LIMIT:
         del state["shown"][recent.pop(0)["message_id"]]
+        state["trimmed"] = True
     state["_published"] += 1
     _show_pin(state, message["message_id"], True)
     return [Notice(CHANNEL, state["stream_id"], "message", dict(message)), _update(state)]

@@ -139,6 +139,16 @@ def test_the_recent_chat_keeps_the_newest_messages() -> None:
     assert last(outputs)["published"] == chat.RECENT_LIMIT + 50
 
 
+def test_the_chat_view_says_whether_it_still_begins_with_the_first_message() -> None:
+    events = []
+    for i in range(chat.RECENT_LIMIT + 1):
+        events += [sent(i, f"m{i:04}"), verdict(i + 0.01, f"m{i:04}", "allow")]
+    _, outputs = run(chat, *events[:-2])
+    assert last(outputs)["from_first"] is True  # all the stream's messages, RECENT_LIMIT of them
+    _, outputs = run(chat, *events)
+    assert last(outputs)["from_first"] is False
+
+
 def test_the_state_is_the_same_whichever_topic_is_read_first() -> None:
     rng = random.Random(7)
     chat_topic: list[Event] = []

@@ -2,7 +2,9 @@
 Debian's chromium) against a live gateway serving the app and the fold worker: chatters send
 through the API while a desktop watches. The list stays windowed (a bounded number of rows and
 elements in the DOM whatever it holds), shows the newest at the bottom, keeps the row being read
-in place while more arrive, and scrolls back through the history the gateway keeps."""
+in place while more arrive, and scrolls back through the history the gateway keeps, saying "the
+beginning of the chat" only where the stream's first message is, and otherwise that older
+messages are not kept here."""
 
 from __future__ import annotations
 
@@ -66,7 +68,9 @@ def test_a_thousand_message_chat_stays_windowed_follows_the_newest_and_scrolls_b
         try:
             fill_chat(people, stream_id, HISTORY)  # the app shows the newest 50 first
             eventually(lambda: len(streamer.chat_history(stream_id, limit=200)["items"]) == HISTORY)
-            history = streamer.chat_history(stream_id, limit=200)["items"]
+            kept = streamer.chat_history(stream_id, limit=200)
+            assert kept["from_first"] is True  # the gateway keeps the stream's first message
+            history = kept["items"]
             browser = Browser(
                 {"APP_URL": live.url, "STREAM_ID": stream_id, "FIRST_MESSAGE": history[0]["text"],
                  "LAST_MESSAGE": history[-1]["text"]},
@@ -79,6 +83,7 @@ def test_a_thousand_message_chat_stays_windowed_follows_the_newest_and_scrolls_b
             last = "that was a thousand, thanks everyone"
             streamer.send_chat(stream_id, last)
             eventually(partial(in_history, streamer, stream_id, last), timeout=120)
+            assert streamer.chat_history(stream_id)["from_first"] is False  # it keeps 200
             browser.answer({"last": last})
             browser.next("STEP more")
             more = [f"one more while you read ({n + 1})" for n in range(MORE)]

@@ -123,8 +123,8 @@ try {
   const after = await page.evaluate((selector) => document.querySelector(selector)?.getBoundingClientRect().top ?? null, rowOf(reading.key));
   done.reading = { before: reading.top, after };
 
-  // Back up to the oldest the list holds, then down to the newest.
-  await scrollBackTo(page, "beginning of the chat");
+  // Back up to the oldest the list holds (not the stream's first: that left), then down to the newest.
+  await scrollBackTo(page, "Older messages are not kept here");
   done.top = await page.locator(".chat .virtual-row[aria-setsize]").first().textContent();
   done.scrolled_back = await counts(page);
   await page.locator(".new-messages").click();

@@ -43,6 +43,7 @@ export interface ChatMessage {
 
 export interface ChatHistory extends Page<ChatMessage> {
   pinned: unknown;
+  from_first: boolean; // the gateway still keeps the stream's first message
 }
 
 export interface EventStatus {

@@ -24,6 +24,7 @@ export interface LiveViews {
   viewers: number | null;
   messages: Json[]; // the chat, oldest first
   older: string | null; // the cursor of earlier chat history (null: none)
+  beginning: boolean; // without older: the first message held is the stream's first
   pinned: Json | null;
   reactions: Json | null;
   polls: Record<string, Json>;
@@ -38,6 +39,7 @@ const EMPTY: LiveViews = {
   viewers: null,
   messages: [],
   older: null,
+  beginning: true,
   pinned: null,
   reactions: null,
   polls: {},
@@ -92,10 +94,12 @@ function folded(views: LiveViews, frame: Frame): LiveViews {
 function chatFolded(views: LiveViews, frame: Frame & { type: "snapshot" | "batch" }, latest: Json | undefined): LiveViews {
   let messages = views.messages;
   let older = views.older;
+  let beginning = views.beginning;
   if (frame.type === "snapshot" && latest && Array.isArray(latest.messages)) {
     const recent = latest.messages as Json[];
     messages = recent.slice(-FIRST_SHOWN);
     older = recent.length > messages.length ? position(messages[0]!) : null;
+    beginning = latest.from_first !== false; // the gateway dropped none of the stream's oldest
   }
   for (const notice of frame.notices) {
     const id = notice.value.message_id;
@@ -106,7 +110,8 @@ function chatFolded(views: LiveViews, frame: Frame & { type: "snapshot" | "batch
     }
   }
   const pinned = latest && "pinned" in latest ? ((latest.pinned as Json | null) ?? null) : views.pinned;
-  return { ...views, messages: messages.slice(-KEPT_MESSAGES), older, pinned };
+  if (messages.length > KEPT_MESSAGES) beginning = false; // the oldest held leave this list
+  return { ...views, messages: messages.slice(-KEPT_MESSAGES), older, beginning, pinned };
 }
 
 function Icon({ path }: { path: string }) {
@@ -163,7 +168,9 @@ export function Watch({ streamId }: { streamId: string }) {
           if (now.older !== cursor) return now;
           const known = new Set(now.messages.map((message) => message.message_id));
           const earlier = (page.items as unknown as Json[]).filter((message) => !known.has(message.message_id));
-          return { ...now, messages: [...earlier, ...now.messages].slice(-KEPT_MESSAGES), older: page.next_cursor };
+          const messages = [...earlier, ...now.messages];
+          const beginning = page.next_cursor === null && page.from_first !== false && messages.length <= KEPT_MESSAGES;
+          return { ...now, messages: messages.slice(-KEPT_MESSAGES), older: page.next_cursor, beginning };
         });
       },
       () => (loadingOlder.current = false),
@@ -235,6 +242,7 @@ export function Watch({ streamId }: { streamId: string }) {
           feedback={views.feedback}
           refused={views.refused.chat}
           hasOlder={views.older !== null}
+          beginning={views.beginning}
           loadOlder={loadOlder}
         />
       </aside>

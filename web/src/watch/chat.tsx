@@ -27,6 +27,7 @@ interface Props {
   feedback: Record<string, Feedback>;
   refused: Refused | null;
   hasOlder: boolean;
+  beginning: boolean; // without older: the first message held is the stream's first
   loadOlder: () => void;
 }
 
@@ -47,7 +48,7 @@ function Badges({ author, streamer, moderators }: { author: string; streamer: st
   return null;
 }
 
-export function Chat({ streamId, messages, pinned, streamer, moderators, feedback, refused, hasOlder, loadOlder }: Props) {
+export function Chat({ streamId, messages, pinned, streamer, moderators, feedback, refused, hasOlder, beginning, loadOlder }: Props) {
   useNames();
   const [draft, setDraft] = useState("");
   const [problem, setProblem] = useState<string | null>(null);
@@ -188,7 +189,7 @@ export function Chat({ streamId, messages, pinned, streamer, moderators, feedbac
         onTop={hasOlder ? loadOlder : undefined}
         onFollowing={setFollowing}
         jumpToEnd={jump}
-        header={rows.length === 0 ? <p class="muted empty">{t("chat.welcome")}</p> : <p class="muted small history-edge">{hasOlder ? t("chat.earlier") : t("chat.beginning")}</p>}
+        header={rows.length === 0 ? <p class="muted empty">{t("chat.welcome")}</p> : <p class="muted small history-edge">{hasOlder ? t("chat.earlier") : beginning ? t("chat.beginning") : t("chat.notKept")}</p>}
       />
       {!following && (
         <button class="chip new-messages" onClick={() => setJump((count) => count + 1)}>
