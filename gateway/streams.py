@@ -1,5 +1,6 @@
 """Streams: create (or schedule, with `scheduled_start`), go live, end, change settings; browse
-live and upcoming streams with search by title, category and tag; details."""
+live and upcoming streams with search by title, category and tag, or one streamer's streams of
+every status in one list; details."""
 
 from __future__ import annotations
 
@@ -69,18 +70,23 @@ def order(status: str) -> Any:
 
 
 async def list_streams(request: Request) -> Response:
-    """Browse streams by status (live by viewers, scheduled by start time, ended newest first)."""
+    """Browse streams by status (live by viewers, scheduled by start time, ended newest first);
+    a streamer's without a status: live, then scheduled, then ended ones, in one list."""
     gateway = ready_gateway(request)
-    status = request.query_params.get("status", "live")
-    if status not in STATUSES:
+    streamer = query_text(request, "streamer")
+    status = request.query_params.get("status", "live" if streamer is None else None)
+    if status is not None and status not in STATUSES:
         raise invalid([FieldError("status", f"must be one of {', '.join(STATUSES)}")])
+    statuses = STATUSES if status is None else (status,)
     words, category, tag = (query_text(request, name) for name in ("q", "category", "tag"))
     found = [
         view
         for view in gateway.store.all_views("stream")
-        if view.get("status") == status and matches(view, words, category, tag)
+        if view.get("status") in statuses
+        and (streamer is None or view.get("streamer") == streamer)
+        and matches(view, words, category, tag)
     ]
-    found.sort(key=order(status))
+    found.sort(key=lambda view: (statuses.index(view["status"]), order(view["status"])(view)))
     return JSONResponse(page(found, request))
 
 
@@ -96,7 +102,12 @@ READS = [
         list_streams,
         "Browse live, scheduled or ended streams; search by title words, category, tag",
         query=(
-            Param("status", {"type": "string", "enum": list(STATUSES)}, "live (default)"),
+            Param(
+                "status",
+                {"type": "string", "enum": list(STATUSES)},
+                "live (default; with streamer: every status)",
+            ),
+            Param("streamer", {"type": "string", "maxLength": 200}, "one streamer's (user id)"),
             Param("q", {"type": "string", "maxLength": 200}, "words in the title or tags"),
             Param("category", {"type": "string", "maxLength": 200}, "exact category"),
             Param("tag", {"type": "string", "maxLength": 200}, "one tag"),

@@ -277,6 +277,13 @@ def test_streams_are_browsed_by_status_and_found_by_title_category_and_tag(api: 
     bad = api.call("GET", "/streams", params={"status": "soon"})
     assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "status"
     assert api.call("GET", "/streams/nope").status_code == 404
+    new_stream(api, OTHER_STREAMER, title=f"Not mine {marker}")
+    mine = api.call("GET", "/streams", params={"streamer": STREAMER, "q": marker}).json()
+    assert [s["stream_id"] for s in mine["items"]] == [live, later]  # every status, live first
+    only = {"streamer": STREAMER, "q": marker, "status": "scheduled"}
+    assert [s["stream_id"] for s in api.call("GET", "/streams", params=only).json()["items"]] == [
+        later
+    ]
 
 
 def test_chat_history_pages_back_and_authors_or_moderators_delete(api: Api) -> None:

@@ -105,16 +105,26 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
 
     def list_streams(
         self,
-        status: Status = "live",
+        status: Status | None = "live",
         *,
+        streamer: str | None = None,
         q: str | None = None,
         category: str | None = None,
         tag: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> R:
-        """A page of streams: {"items": [...], "next_cursor": ...}."""
-        params = fields(status=status, q=q, category=category, tag=tag, limit=limit, cursor=cursor)
+        """A page of streams: {"items": [...], "next_cursor": ...}; one streamer's with
+        `streamer`, of every status with `status=None` (live, then scheduled, then ended)."""
+        params = fields(
+            status=status,
+            streamer=streamer,
+            q=q,
+            category=category,
+            tag=tag,
+            limit=limit,
+            cursor=cursor,
+        )
         return self._json(Call("GET", "/streams", params=params))
 
     def stream(self, stream_id: str) -> R:

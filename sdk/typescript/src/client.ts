@@ -237,7 +237,8 @@ export class LivefoldClient extends ModerationCalls {
   }
 
   listStreams(
-    query: { status?: "live" | "scheduled" | "ended"; q?: string; category?: string; tag?: string; limit?: number; cursor?: string } = {},
+    // with streamer and no status: that streamer's streams of every status, live first
+    query: { status?: "live" | "scheduled" | "ended"; streamer?: string; q?: string; category?: string; tag?: string; limit?: number; cursor?: string } = {},
   ): Promise<Page<Json>> {
     return this.read("/streams", query);
   }

@@ -72,9 +72,8 @@ function MyStreams({ me }: { me: Me }) {
   const [streams, setStreams] = useState<Json[] | null>(null);
   const create = useAction();
   useEffect(() => {
-    const statuses = ["live", "scheduled", "ended"] as const;
-    Promise.all(statuses.map((status) => api.listStreams({ status, limit: 100 }))).then(
-      (pages) => setStreams(pages.flatMap((page) => page.items).filter((stream) => stream.streamer === me.userId)),
+    api.listStreams({ streamer: me.userId, limit: 100 }).then(
+      (page) => setStreams(page.items),
       () => setStreams([]),
     );
   }, [me.userId]);
