@@ -47,7 +47,10 @@ try {
   await page.locator('[data-overlay="alerts"]').waitFor(WAIT);
   await Promise.race([subscribed, page.waitForTimeout(WAIT.timeout).then(() => Promise.reject(new Error("no audience snapshot")))]);
   const { name } = await step("open");
-  const alert = page.locator(".ov-alert", { hasText: `${name} followed!` });
+  // The name comes with the follow's notice, the count with the audience view: wait for both.
+  const alert = page
+    .locator(".ov-alert", { hasText: `${name} followed!` })
+    .filter({ hasText: "1 followed during this stream" });
   await alert.waitFor(WAIT);
   // For the picture in docs/, a dark backdrop stands in for the video OBS composites under it.
   await page.addStyleTag({ content: "html.overlay-page.overlay-page { background: linear-gradient(135deg, #1f2937, #0f172a 55%, #312e81) !important; }" });

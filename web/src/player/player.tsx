@@ -50,10 +50,16 @@ export async function playHls(video: HTMLVideoElement, url: string, onLevels: (l
     levels.sort((a, b) => b.height - a.height || b.bitrate - a.bitrate); // the best first, as pickers list them
     onLevels(levels.map(({ index, height, bitrate }) => ({ index, label: height ? `${height}p` : `${Math.round(bitrate / 1000)} kb/s` })));
   });
+  // A stream just gone live has no playlist for its first seconds (404), which hls.js does not
+  // retry: ask again until the caller gives up waiting for a first frame.
+  let again: ReturnType<typeof setTimeout> | undefined;
+  hls.on(Hls.Events.ERROR, (_event, data) => {
+    if (data.fatal && data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR) again = setTimeout(() => hls.loadSource(url), 1000);
+  });
   hls.loadSource(url);
   hls.attachMedia(video);
   return {
-    stop: () => hls.destroy(),
+    stop: () => (clearTimeout(again), hls.destroy()),
     levels: [],
     choose: (index) => {
       hls.currentLevel = index; // -1: automatic (ABR)
