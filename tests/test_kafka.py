@@ -23,6 +23,7 @@ from infra import kafka
 from infra.errors import InfraError
 from infra.service import running
 from livefold.settings import Settings
+from streams.consumer import retried
 from tests.servers import log_to, settings_on_free_ports
 
 Record = tuple[bytes | None, bytes | None]
@@ -71,8 +72,12 @@ def read_all(bootstrap: str, topic: str) -> dict[int, list[Record]]:
     )
     try:
         partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+        # Just after a broker restart a partition may have no leader yet: ask until it has.
         ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            p: retried(
+                lambda p=p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10),
+                30,
+            )[1]
             for p in partitions
         }
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])

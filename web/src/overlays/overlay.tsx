@@ -90,13 +90,19 @@ function ChatBox({ streamId }: { streamId: string }) {
 interface Alert {
   id: string;
   title: () => string; // at render: the tipper's name may arrive after the tip
-  detail: string | null;
+  detail: () => string | null; // at render too: the follower count may come after the follow
 }
 
 function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig }) {
   useNames();
   const [queue, setQueue] = useState<Alert[]>([]);
+  const followers = useRef<number | null>(null);
+  const [, setFollowers] = useState<number | null>(null); // re-renders the alert showing it
   useFrames(streamId, ["tips", "audience"], (frame) => {
+    if (frame.channel === "audience" && (frame.type === "batch" || frame.type === "snapshot")) {
+      const count = own(frame)?.new_followers;
+      if (typeof count === "number") setFollowers((followers.current = count));
+    }
     const fresh: Alert[] = [];
     if (frame.channel === "tips" && frame.type === "batch") {
       for (const notice of frame.notices.filter((one) => one.kind === "alert")) {
@@ -104,18 +110,17 @@ function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig 
         fresh.push({
           id: String(tip.tip_id),
           title: () => `${handle(String(tip.supporter))} tipped ${money(Number(tip.amount_minor), String(tip.currency))}`,
-          detail: tip.message ? String(tip.message) : null,
+          detail: () => (tip.message ? String(tip.message) : null),
         });
       }
     }
     if (frame.channel === "audience" && frame.type === "batch") {
-      const now = own(frame)?.new_followers;
       for (const notice of frame.notices.filter((one) => one.kind === "followed")) {
         const follower = String(notice.value.follower);
         fresh.push({
           id: `follow-${follower}-${String(notice.value.followed_at)}`,
           title: () => `${handle(follower)} followed!`,
-          detail: typeof now === "number" ? `${now} followed during this stream` : null,
+          detail: () => (followers.current === null ? null : `${followers.current} followed during this stream`),
         });
       }
     }
@@ -124,7 +129,7 @@ function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig 
   const showing = queue[0] ?? null;
   useEffect(() => {
     if (!DEMO) return;
-    const sample = () => setQueue((now) => (now.length ? now : [{ id: `demo-${Date.now()}`, title: () => "ember_fan tipped €5.00", detail: "for the dragon skip!" }]));
+    const sample = () => setQueue((now) => (now.length ? now : [{ id: `demo-${Date.now()}`, title: () => "ember_fan tipped €5.00", detail: () => "for the dragon skip!" }]));
     sample();
     const timer = setInterval(sample, ALERT_MS + 2000);
     return () => clearInterval(timer);
@@ -140,7 +145,7 @@ function Alerts({ streamId, config }: { streamId: string; config: OverlayConfig 
     <div class="ov-alert" role="alert" key={showing.id} data-alert={showing.id}>
       <span class="ov-alert-icon" aria-hidden="true">{showing.id.startsWith("follow-") ? "💜" : "💸"}</span>
       <p class="ov-alert-title">{showing.title()}</p>
-      {showing.detail && <p class="ov-alert-detail">{showing.detail}</p>}
+      {showing.detail() && <p class="ov-alert-detail">{showing.detail()}</p>}
     </div>
   );
 }
