@@ -13,14 +13,9 @@
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { need, step } from "./harness.mjs";
 
-const need = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
 const app = need("APP_URL");
 const streamId = need("STREAM_ID");
 const shots = need("SHOTS");
@@ -28,13 +23,6 @@ mkdirSync(shots, { recursive: true });
 const WAIT = { timeout: 30_000 };
 const DESKTOP = { viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 };
 
-const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function step(name, detail = {}) {
-  console.log(`STEP ${name} ${JSON.stringify(detail)}`);
-  const { value, done } = await answers.next();
-  if (done) throw new Error(`no answer to step ${name}`);
-  return JSON.parse(value);
-}
 
 /** What the chat list holds: rows in the DOM, rows in the list, elements in the whole page. */
 const counts = (page) =>

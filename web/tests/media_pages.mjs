@@ -11,12 +11,8 @@ import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { need } from "./harness.mjs";
 
-const need = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
 const app = need("APP_URL");
 const shots = need("SHOTS");
 mkdirSync(shots, { recursive: true });

@@ -8,14 +8,9 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { need, step } from "./harness.mjs";
 
-const need = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
 const app = need("APP_URL");
 const streamId = need("STREAM_ID");
 const shots = need("SHOTS");
@@ -25,14 +20,6 @@ const studio = `${app}/studio/${encodeURIComponent(streamId)}`;
 const DESKTOP = { viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 };
 const TABLET = { viewport: { width: 820, height: 1180 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
 
-const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-/** Tell the Python side we reached `name`; resolves with its JSON answer. */
-async function step(name, detail = {}) {
-  console.log(`STEP ${name} ${JSON.stringify(detail)}`);
-  const { value, done } = await answers.next();
-  if (done) throw new Error(`no answer to step ${name}`);
-  return JSON.parse(value);
-}
 
 const shoot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`) });
 
