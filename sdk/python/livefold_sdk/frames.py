@@ -25,8 +25,8 @@ subscription keeps the last one per (stream, channel) and resumes from it after 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,23 +44,25 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class _ChannelFrame:
+    """What a Snapshot and a Batch both carry."""
+
     stream: str
     channel: str
     cursor: str
-    resumed: bool
-    complete: bool
     updates: tuple[Update, ...]
     notices: tuple[Notice, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Batch:
-    stream: str
-    channel: str
-    cursor: str
-    updates: tuple[Update, ...]
-    notices: tuple[Notice, ...]
+class Snapshot(_ChannelFrame):
+    resumed: bool
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Batch(_ChannelFrame):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +74,17 @@ class Refusal:
 
 
 @dataclass(frozen=True, slots=True)
-class Rejected:
+class _OwnWriteFrame:
+    """What a Rejected and a Held both carry: which of your writes it is about."""
+
     stream: str
     channel: str
     event_id: str  # the `event_id` the write's answer carried
     event_type: str  # e.g. "livefold.polls.VoteCast"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected(_OwnWriteFrame):
     reason: str
     # A chat message moderation blocked: its id, and the rule and category that decided.
     message_id: str | None = None
@@ -85,13 +93,9 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
-class Held:
+class Held(_OwnWriteFrame):
     """Your chat message, held for review: `reason` says why ("held for review: ...")."""
 
-    stream: str
-    channel: str
-    event_id: str
-    event_type: str
     message_id: str
     rule: str
     category: str
@@ -114,6 +118,7 @@ class Reconnected:
 
 
 Frame = Snapshot | Batch | Refusal | Rejected | Held | Notification | Reconnected
+_OwnWrite = TypeVar("_OwnWrite", bound=_OwnWriteFrame)
 
 
 def _updates(items: Any) -> tuple[Update, ...]:
@@ -136,6 +141,25 @@ def _optional(document: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _channel_frame(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "stream": str(document["stream"]),
+        "channel": str(document["channel"]),
+        "cursor": _text(document, "cursor"),
+        "updates": _updates(document.get("updates")),
+        "notices": _notices(document.get("notices")),
+    }
+
+
+def _own_write(kind: type[_OwnWrite], document: dict[str, Any]) -> _OwnWrite:
+    """A Rejected or Held frame: every field is text; one that defaults to None is optional."""
+    values: dict[str, Any] = {
+        field.name: (_optional if field.default is None else _text)(document, field.name)
+        for field in fields(kind)
+    }
+    return kind(**values)
+
+
 def parse(
     document: dict[str, Any],
 ) -> Snapshot | Batch | Refusal | Rejected | Held | Notification | None:
@@ -143,50 +167,22 @@ def parse(
     kind = document.get("type")
     if kind == "snapshot":
         return Snapshot(
-            stream=str(document["stream"]),
-            channel=str(document["channel"]),
-            cursor=str(document.get("cursor") or ""),
+            **_channel_frame(document),
             resumed=bool(document.get("resumed")),
             complete=bool(document.get("complete", True)),
-            updates=_updates(document.get("updates")),
-            notices=_notices(document.get("notices")),
         )
     if kind == "batch":
-        return Batch(
-            stream=str(document["stream"]),
-            channel=str(document["channel"]),
-            cursor=str(document.get("cursor") or ""),
-            updates=_updates(document.get("updates")),
-            notices=_notices(document.get("notices")),
-        )
+        return Batch(**_channel_frame(document))
     if kind == "rejected":
-        return Rejected(
-            stream=_text(document, "stream"),
-            channel=_text(document, "channel"),
-            event_id=_text(document, "event_id"),
-            event_type=_text(document, "event_type"),
-            reason=_text(document, "reason"),
-            message_id=_optional(document, "message_id"),
-            rule=_optional(document, "rule"),
-            category=_optional(document, "category"),
-        )
+        return _own_write(Rejected, document)
     if kind == "held":
-        return Held(
-            stream=_text(document, "stream"),
-            channel=_text(document, "channel"),
-            event_id=_text(document, "event_id"),
-            event_type=_text(document, "event_type"),
-            message_id=_text(document, "message_id"),
-            rule=_text(document, "rule"),
-            category=_text(document, "category"),
-            reason=_text(document, "reason"),
-        )
+        return _own_write(Held, document)
     if kind == "notification":
         return Notification(dict(document.get("notification") or {}))
     if kind == "error":
         return Refusal(
-            op=str(document.get("op") or ""),
-            reason=str(document.get("reason") or ""),
+            op=_text(document, "op"),
+            reason=_text(document, "reason"),
             stream=document.get("stream"),
             channel=document.get("channel"),
         )
