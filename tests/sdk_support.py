@@ -159,11 +159,16 @@ class TcpRelay:
         self._links: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter, asyncio.Event]] = []
         self._server: asyncio.Server | None = None
         self.port = 0
+        self.url = ""
 
-    async def start(self) -> str:
+    async def __aenter__(self) -> TcpRelay:
         self._server = await asyncio.start_server(self._link, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
 
     async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.accepting:
