@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 from gateway import (
     analytics,
     chat,
+    chat_history,
     costream,
     event_status,
     follows,
@@ -51,8 +52,8 @@ from livefold.access.local import LocalVerifier
 from livefold.settings import Settings
 
 RESOURCES = (
-    streams, chat, reactions, polls, quizzes, tips, moderation, follows, costream, media,
-    replay, event_status, analytics, notifications,
+    streams, chat, chat_history, reactions, polls, quizzes, tips, moderation, follows,
+    costream, media, replay, event_status, analytics, notifications,
 )  # fmt: skip
 WRITES: list[Write] = [write for module in RESOURCES for write in getattr(module, "WRITES", [])]
 READS: list[Read] = [read for module in RESOURCES for read in getattr(module, "READS", [])]

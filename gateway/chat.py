@@ -11,10 +11,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.errors import forbidden, invalid, not_found
+from gateway.errors import forbidden, not_found
+from gateway.event_store import parse_position
 from gateway.reads import LIMIT, Param, Read, query_int, ready_gateway, stream_view
 from gateway.writes import Context, Who, Write
-from streams.validation import FieldError
 
 
 async def deleting(context: Context) -> None:
@@ -80,7 +80,8 @@ def position(message: dict[str, Any]) -> str:
 
 
 async def chat_history(request: Request) -> Response:
-    """Recent chat, oldest first, one page before `cursor` (the newest page without one)."""
+    """Recent chat, oldest first, one page before `cursor` (the newest page without one): the
+    chat fold's newest `RECENT_LIMIT`; gateway/chat_history.py reaches further back."""
     gateway = ready_gateway(request)
     stream_id = request.path_params["stream_id"]
     stream_view(gateway, stream_id)
@@ -89,10 +90,7 @@ async def chat_history(request: Request) -> Response:
     messages: list[dict[str, Any]] = list(chat.get("messages") or ())
     cursor = request.query_params.get("cursor")
     if cursor is not None:
-        at, colon, message_id = cursor.partition(":")
-        if not colon or not at.isdigit():
-            raise invalid([FieldError("cursor", "is not a cursor this API gave out")])
-        before = (int(at), message_id)
+        before = parse_position(cursor)
         messages = [m for m in messages if (m["at"], m["message_id"]) < before]
     shown = messages[-limit:]
     more = len(messages) > len(shown)

@@ -1,29 +1,22 @@
 """Chat replay: a recording's chat, reactions and polls, each at its offset in ms from the
-recording's start (when its ingest started), read from the log's copy in ClickHouse (`events`,
-ordered by stream and time, so a window is one index range; as the read-only analyst, like
-gateway/analytics.py) and paged by position.
+recording's start (when its ingest started), read from the log's copy in ClickHouse
+(gateway/event_store.py) and paged by position.
 
-What the live chat hides stays hidden, by the live chat's own rules: the page's messages are
-folded with every verdict and deletion about them (any time later) through `livefold.chat`,
-and only those it publishes are shown; their texts are opened as the chat channel's are
-(None once the author's account was erased). A poll is shown as the polls fold saw it after
+What the live chat hides stays hidden: messages are shown as the live chat shows them
+(`event_store.visible_messages`). A poll is shown as the polls fold saw it after
 each of its events (`livefold.polls`), so refused votes change nothing here either.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Iterable, Sequence
 from typing import Any
 
-from clickhouse_connect.driver.binding import quote_identifier
-from clickhouse_connect.driver.exceptions import ClickHouseError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.analytics import CLIENTS
 from gateway.errors import ApiError, invalid, not_found
+from gateway.event_store import parse_position, read_events, visible_messages
 from gateway.media import ingest_of, vods_of
 from gateway.reads import Param, Read, query_int, ready_gateway, stream_view
 from gateway.runtime import Gateway
@@ -34,50 +27,14 @@ from streams.events import Event
 from streams.validation import FieldError
 
 SHOWN = (chat.MESSAGE_SENT, REACTION_SENT, *sorted(polls.HANDLES))
-JUDGING = (chat.VERDICT_ISSUED, chat.MESSAGE_DELETED)
-_COLUMNS = "event_id, event_type, actor_id, toUnixTimestamp64Milli(occurred_at), trace_id, payload"
 MAX_SPAN_MS = 24 * 3600 * 1000
-
-
-def _events(rows: Iterable[Sequence[Any]], stream_id: str) -> list[Event]:
-    return [
-        Event(
-            str(event_type),
-            {
-                **json.loads(payload),
-                "event_id": str(event_id),
-                "stream_id": stream_id,
-                "actor_id": str(actor),
-                "occurred_at": int(at),
-                "trace_id": trace or None,
-            },
-        )
-        for event_id, event_type, actor, at, trace, payload in rows
-    ]
-
-
-def _read(
-    gateway: Gateway, sql: str, parameters: dict[str, Any], stream_id: str, limit: int = 0
-) -> list[Event]:
-    table = quote_identifier("events")
-    query = (
-        f"SELECT {_COLUMNS} FROM {table} FINAL WHERE stream_id = {{stream:String}} AND {sql}"
-        " ORDER BY occurred_at, event_id" + (f" LIMIT {int(limit)}" if limit else "")
-    )
-    try:
-        client = CLIENTS.get(gateway.settings)
-        result = client.query(query, parameters={"stream": stream_id, **parameters})
-    except ClickHouseError as error:
-        reason = "the event store (ClickHouse) did not answer; retry soon"
-        raise ApiError(503, "unavailable", reason, headers={"Retry-After": "1"}) from error
-    return _events(result.result_rows, stream_id)
 
 
 def window(
     gateway: Gateway, stream_id: str, start: int, end: int, after: tuple[int, str], limit: int
 ) -> list[Event]:
     """Up to `limit` shown events in [start, end) ms since the epoch, after position `after`."""
-    return _read(
+    return read_events(
         gateway,
         "has({types:Array(String)}, event_type)"
         " AND occurred_at >= fromUnixTimestamp64Milli({start:Int64})"
@@ -89,33 +46,13 @@ def window(
     )
 
 
-def visible_messages(gateway: Gateway, sent: list[Event]) -> dict[str, dict[str, Any]]:
-    """Which of `sent` the live chat shows, as it shows them, by message id."""
-    if not sent:
-        return {}
-    stream_id = sent[0].stream_id
-    ids = [str(event.body["message_id"]) for event in sent]
-    judging = _read(
-        gateway,
-        "has({types:Array(String)}, event_type) AND has({ids:Array(String)}, message_id)",
-        {"types": list(JUDGING), "ids": ids},
-        stream_id,
-    )
-    state = None
-    for event in sorted([*sent, *judging], key=lambda e: (e.occurred_at_ms, e.event_id)):
-        state, _ = chat.fold(state, event)
-    shown = [] if state is None else state["recent"]  # a page holds at most RECENT_LIMIT
-    opened = gateway.store.shown(chat.CHANNEL, {"messages": [dict(m) for m in shown]})
-    return {str(message["message_id"]): message for message in opened["messages"]}
-
-
 def poll_views(gateway: Gateway, page: list[Event]) -> dict[str, dict[str, Any]]:
     """Each poll event of the page -> the poll's view once the polls fold had folded it."""
     ids = sorted({str(event.body["poll_id"]) for event in page if event.type in polls.HANDLES})
     if not ids:
         return {}
     last = max(event.occurred_at_ms for event in page)
-    history = _read(
+    history = read_events(
         gateway,
         "has({types:Array(String)}, event_type) AND has({ids:Array(String)}, poll_id)"
         " AND occurred_at <= fromUnixTimestamp64Milli({last:Int64})",
@@ -141,7 +78,7 @@ def replay_page(
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    after = _position(cursor) if cursor else (0, "")
+    after = parse_position(cursor) if cursor else (0, "")
     page = window(gateway, stream_id, origin + span[0], origin + span[1], after, limit + 1)
     more = len(page) > limit
     page = page[:limit]
@@ -167,13 +104,6 @@ def replay_page(
     last = page[-1] if page else None
     next_cursor = f"{last.occurred_at_ms}:{last.event_id}" if more and last else None
     return {"origin": origin, "items": items, "next_cursor": next_cursor}
-
-
-def _position(cursor: str) -> tuple[int, str]:
-    at, colon, event_id = cursor.partition(":")
-    if not colon or not at.isdigit() or len(cursor) > 100:
-        raise invalid([FieldError("cursor", "is not a cursor this API gave out")])
-    return int(at), event_id
 
 
 def recording_span(
