@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from livefold_sdk import Livefold
 
 from livefold.settings import Settings
 from tests.analytics_support import Sink
@@ -105,6 +106,10 @@ def test_the_whole_chat_pages_back_past_what_the_gateway_keeps(
     page = history(running, stream_id, before=f"{positions[100][0]}:{positions[100][1]}", limit=3)
     assert page.json()["messages"] == messages[97:100]
     assert paged_back(running, stream_id, limit=200) == messages
+    with Livefold(running.url) as sdk:  # the SDK's call is this read
+        assert sdk.chat_scrollback(stream_id, limit=200) == newest
+        oldest = sdk.chat_scrollback(stream_id, before=f"{positions[2][0]}:{positions[2][1]}")
+        assert oldest == {"messages": messages[:2], "next_cursor": None}
 
     for params, field in (
         ({"before": "yesterday"}, "before"),

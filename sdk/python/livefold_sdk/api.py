@@ -178,6 +178,17 @@ class Endpoints(ModerationEndpoints[W, R], Generic[W, R]):
         params = fields(cursor=cursor, limit=limit)
         return self._json(Call("GET", f"/streams/{segment(stream_id)}/chat", params=params))
 
+    def chat_scrollback(
+        self, stream_id: str, *, before: str | None = None, limit: int | None = None
+    ) -> R:
+        """The whole chat, past the recent messages `chat_history` pages through: the page of
+        messages just before `before` (without it, the newest), oldest first, as the live chat
+        shows them: {"messages", "next_cursor"}; pass `next_cursor` as `before` to page back
+        (None: that was the stream's first message)."""
+        params = fields(before=before, limit=limit)
+        path = f"/streams/{segment(stream_id)}/chat/history"
+        return self._json(Call("GET", path, params=params))
+
     # ------------------------------------------------------------ reactions
 
     def react(

@@ -46,6 +46,12 @@ export interface ChatHistory extends Page<ChatMessage> {
   from_first: boolean; // the gateway still keeps the stream's first message
 }
 
+/** A page of the whole chat (`chatScrollback`): oldest first; `next_cursor` pages back. */
+export interface ChatScrollback {
+  messages: ChatMessage[];
+  next_cursor: string | null; // null: the page began with the stream's first message
+}
+
 export interface EventStatus {
   event_id: string;
   status: "pending" | "applied" | "rejected";
@@ -275,6 +281,12 @@ export class LivefoldClient extends ModerationCalls {
   /** Recent messages, oldest first; page back with next_cursor. */
   chatHistory(streamId: string, query: { cursor?: string; limit?: number } = {}): Promise<ChatHistory> {
     return this.read(`${stream(streamId)}/chat`, query);
+  }
+
+  /** The whole chat, past the recent messages `chatHistory` pages through: the page just before
+   * `before` (without it, the newest), as the live chat shows it; `next_cursor` is the next `before`. */
+  chatScrollback(streamId: string, query: { before?: string; limit?: number } = {}): Promise<ChatScrollback> {
+    return this.read(`${stream(streamId)}/chat/history`, query);
   }
 
   // ------------------------------------------------------------ reactions

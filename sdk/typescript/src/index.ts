@@ -3,7 +3,7 @@
 // are in ./events.js; Node-only helpers (loopback sign-in) in "livefold-sdk/node".
 
 export { type Auth, DEFAULT_CLIENT_ID, DEFAULT_SCOPE, OAuthClient, type OAuthEndpoints, Session, type TokenSource, type Tokens } from "./auth.js";
-export { type Accepted, type Analytics, type ChatHistory, type ChatMessage, type Clip, type ClipRange, type ClientOptions, type EventStatus, type Json, LivefoldClient, type MediaEndpoints, type NotificationList, type Page, type PollView, type Profile, type Replay, type ReplayItem, type Vod, type WriteOptions } from "./client.js";
+export { type Accepted, type Analytics, type ChatHistory, type ChatMessage, type ChatScrollback, type Clip, type ClipRange, type ClientOptions, type EventStatus, type Json, LivefoldClient, type MediaEndpoints, type NotificationList, type Page, type PollView, type Profile, type Replay, type ReplayItem, type Vod, type WriteOptions } from "./client.js";
 export { ApiError, type FieldProblem, LivefoldError, OAuthError, SubscriptionClosed, TransportError } from "./errors.js";
 export * as events from "./events.js";
 export type { Batch, Frame, Held, Notice, Notification, NotificationFrame, Reconnected, Refusal, Rejected, Snapshot, Update } from "./frames.js";
