@@ -4,8 +4,9 @@
 // A desktop watches signed out: it scrolls back through the history the gateway keeps, then a
 // thousand messages arrive while it follows the newest; the list keeps a bounded number of rows
 // in the DOM, shows the newest at the bottom, keeps the row being read in place while more come,
-// and scrolls back through all it holds. The long tasks the page ran meanwhile are reported. The
-// stream is live without video: the player says so.
+// and scrolls back past all it holds to the stream's first message, each earlier page of the whole
+// chat coming above the row being read without moving it. The long tasks the page ran meanwhile
+// are reported. The stream is live without video: the player says so.
 //
 // Environment: APP_URL, STREAM_ID, FIRST_MESSAGE, LAST_MESSAGE (of the history before), SHOTS,
 // CHROMIUM. Prints `DONE <json>` (what the browser saw) at the end.
@@ -111,8 +112,32 @@ try {
   const after = await page.evaluate((selector) => document.querySelector(selector)?.getBoundingClientRect().top ?? null, rowOf(reading.key));
   done.reading = { before: reading.top, after };
 
-  // Back up to the oldest the list holds (not the stream's first: that left), then down to the newest.
-  await scrollBackTo(page, "Older messages are not kept here");
+  // At the top of what the list holds (the stream's first left it), the whole chat's page before
+  // it comes above the row being read, which stays put. (The answer is held back until that row
+  // was measured; it comes from the real gateway all the same.)
+  const fromHistory = (url) => new URL(url).pathname.endsWith("/chat/history");
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await page.route(fromHistory, async (route) => {
+    await held;
+    await route.continue();
+  });
+  const asked = page.waitForRequest((request) => fromHistory(request.url()), WAIT);
+  await list.evaluate((element) => (element.scrollTop = 0));
+  await asked;
+  await page.waitForTimeout(300); // rows measured as they render
+  const oldest = await page.evaluate(() => {
+    const row = document.querySelector('.chat .virtual-row[aria-posinset="1"]');
+    return { key: row.dataset.key, top: row.getBoundingClientRect().top };
+  });
+  release();
+  await page.waitForFunction((selector) => Number(document.querySelector(selector)?.getAttribute("aria-posinset")) > 1, rowOf(oldest.key), WAIT);
+  await page.unroute(fromHistory);
+  await page.waitForTimeout(300);
+  const moved = await page.evaluate((selector) => document.querySelector(selector)?.getBoundingClientRect().top ?? null, rowOf(oldest.key));
+  done.prepended = { before: oldest.top, after: moved };
+  // On up to the stream's first message, then down to the newest.
+  await scrollBackTo(page, "beginning of the chat");
   done.top = await page.locator(".chat .virtual-row[aria-setsize]").first().textContent();
   done.scrolled_back = await counts(page);
   await page.locator(".new-messages").click();

@@ -16,7 +16,14 @@ import { TipButton } from "../watch/tip";
 
 const CHANNELS = ["stream", "chat", "reactions", "polls", "quiz", "tips", "audience"];
 const KEPT_MESSAGES = 1000; // the chat list is windowed: this many cost what a screenful does
+const MOST_HELD = 10_000; // scrolled back, the list grows past KEPT_MESSAGES up to this many
 const FIRST_SHOWN = 50; // of the snapshot's recent messages; earlier ones load on scrolling up
+const PAGE = 50;
+
+/** Where earlier chat comes from: the gateway's recent messages (`GET .../chat`, in memory, so
+ * never behind the live chat) while they reach, then the whole chat (`GET .../chat/history`,
+ * from ClickHouse, about a second behind the log). */
+type OlderFrom = "recent" | "history";
 
 /** A stream's live views, kept from its channels' snapshots and batches. */
 export interface LiveViews {
@@ -24,7 +31,9 @@ export interface LiveViews {
   viewers: number | null;
   messages: Json[]; // the chat, oldest first
   older: string | null; // the cursor of earlier chat history (null: none)
+  olderFrom: OlderFrom;
   beginning: boolean; // without older: the first message held is the stream's first
+  held: number; // how many messages the list keeps: more once the viewer scrolled back
   pinned: Json | null;
   reactions: Json | null;
   polls: Record<string, Json>;
@@ -39,7 +48,9 @@ const EMPTY: LiveViews = {
   viewers: null,
   messages: [],
   older: null,
+  olderFrom: "recent",
   beginning: true,
+  held: KEPT_MESSAGES,
   pinned: null,
   reactions: null,
   polls: {},
@@ -93,13 +104,14 @@ function folded(views: LiveViews, frame: Frame): LiveViews {
 
 function chatFolded(views: LiveViews, frame: Frame & { type: "snapshot" | "batch" }, latest: Json | undefined): LiveViews {
   let messages = views.messages;
-  let older = views.older;
-  let beginning = views.beginning;
+  let { older, olderFrom, beginning } = views;
   if (frame.type === "snapshot" && latest && Array.isArray(latest.messages)) {
     const recent = latest.messages as Json[];
     messages = recent.slice(-FIRST_SHOWN);
-    older = recent.length > messages.length ? position(messages[0]!) : null;
-    beginning = latest.from_first !== false; // the gateway dropped none of the stream's oldest
+    const dropped = latest.from_first === false; // the gateway keeps not the stream's oldest
+    olderFrom = recent.length > messages.length ? "recent" : "history";
+    older = messages.length && (recent.length > messages.length || dropped) ? position(messages[0]!) : null;
+    beginning = older === null && !dropped;
   }
   for (const notice of frame.notices) {
     const id = notice.value.message_id;
@@ -110,8 +122,30 @@ function chatFolded(views: LiveViews, frame: Frame & { type: "snapshot" | "batch
     }
   }
   const pinned = latest && "pinned" in latest ? ((latest.pinned as Json | null) ?? null) : views.pinned;
-  if (messages.length > KEPT_MESSAGES) beginning = false; // the oldest held leave this list
-  return { ...views, messages: messages.slice(-KEPT_MESSAGES), older, beginning, pinned };
+  if (messages.length > views.held) {
+    messages = messages.slice(-views.held); // the oldest held leave this list...
+    [older, olderFrom, beginning] = [position(messages[0]!), "history", false]; // ...and come back
+  }
+  return { ...views, messages, older, olderFrom, beginning, pinned };
+}
+
+/** The page of chat before `cursor`, oldest first, and where the next earlier page is: a cursor
+ * and its source, or null (that page began with the stream's first message). */
+async function earlierChat(streamId: string, cursor: string, from: OlderFrom): Promise<{ earlier: Json[]; next: string | null; nextFrom: OlderFrom }> {
+  if (from === "recent") {
+    const page = await api.chatHistory(streamId, { cursor, limit: PAGE });
+    const earlier = page.items as unknown as Json[];
+    if (page.next_cursor !== null) return { earlier, next: page.next_cursor, nextFrom: "recent" };
+    const oldest = earlier[0] ?? null; // the gateway dropped older ones: the whole chat has them
+    return { earlier, next: page.from_first === false ? (oldest ? position(oldest) : cursor) : null, nextFrom: "history" };
+  }
+  let before: string | null = cursor;
+  for (let tries = 0; before !== null && tries < 5; tries++) {
+    const page = await api.chatScrollback(streamId, { before, limit: PAGE });
+    before = page.next_cursor;
+    if (page.messages.length) return { earlier: page.messages as unknown as Json[], next: before, nextFrom: "history" };
+  } // a page of hidden messages only: look further back at once
+  return { earlier: [], next: before, nextFrom: "history" };
 }
 
 function Icon({ path }: { path: string }) {
@@ -161,21 +195,21 @@ export function Watch({ streamId }: { streamId: string }) {
     const cursor = views.older;
     if (cursor === null || loadingOlder.current) return;
     loadingOlder.current = true;
-    api.chatHistory(streamId, { cursor, limit: 50 }).then(
-      (page) => {
+    earlierChat(streamId, cursor, views.olderFrom).then(
+      ({ earlier, next, nextFrom }) => {
         loadingOlder.current = false;
         setViews((now) => {
           if (now.older !== cursor) return now;
           const known = new Set(now.messages.map((message) => message.message_id));
-          const earlier = (page.items as unknown as Json[]).filter((message) => !known.has(message.message_id));
-          const messages = [...earlier, ...now.messages];
-          const beginning = page.next_cursor === null && page.from_first !== false && messages.length <= KEPT_MESSAGES;
-          return { ...now, messages: messages.slice(-KEPT_MESSAGES), older: page.next_cursor, beginning };
+          const messages = [...earlier.filter((message) => !known.has(message.message_id)), ...now.messages];
+          if (messages.length > MOST_HELD) return { ...now, messages: messages.slice(-MOST_HELD), held: MOST_HELD, older: null, beginning: false };
+          const held = Math.max(now.held, messages.length); // what was scrolled back to stays
+          return { ...now, messages, held, older: next, olderFrom: nextFrom, beginning: next === null };
         });
       },
       () => (loadingOlder.current = false),
     );
-  }, [streamId, views.older]);
+  }, [streamId, views.older, views.olderFrom]);
 
   if (missing !== null) return <main class="notice"><p role="alert">{missing}</p><p><a href="/">{t("watch.back")}</a></p></main>;
   const stream = views.stream;
