@@ -333,7 +333,8 @@ def test_chat_is_erased_with_its_authors_account(pair: Pair) -> None:
     sink = Sink(settings, f"erasure-{uuid.uuid4().hex}")
     sink.start()
     try:
-        wait_caught_up(settings, sink.group, topics=[event_topic("chat")], timeout=120)
+        judged = [event_topic("chat"), event_topic("moderation")]  # messages, their verdicts
+        wait_caught_up(settings, sink.group, topics=judged, timeout=120)
     finally:
         sink.stop()
     client = clickhouse_client(settings)
@@ -347,6 +348,9 @@ def test_chat_is_erased_with_its_authors_account(pair: Pair) -> None:
         parameters={"secret": secret},
     ).result_rows
     assert plain == [(0,)]
+    # Scrolled back through the whole chat (read from there), it is null too.
+    history = httpx.get(f"{pair.b.url}/api/v1/streams/{stream_id}/chat/history").json()
+    assert [(m["message_id"], m["text"]) for m in history["messages"]] == [(message_id, None)]
 
     # No record of any topic holds the words: event topics, state topics, changelogs.
     records = raw_records(settings)
