@@ -4,21 +4,15 @@ plain RTCPeerConnection and fetch), against a real media service and gateway."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from livefold.settings import Settings
+from tests.browsers import run_script
 from tests.gateways import Running, Tokens, gateway
 from tests.media_peers import STREAMER, eventually_logged, media_process
-
-WEB = Path(__file__).resolve().parent.parent / "web"
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -46,17 +40,9 @@ def test_a_browser_publishes_over_whip_and_another_page_plays_it_over_whep(
     stream_id = made.json()["stream_id"]
     key = httpx.post(f"{running.url}/api/v1/stream-key", headers=headers).json()["stream_key"]
 
-    node, chromium = shutil.which("node"), shutil.which("chromium")
-    assert node is not None, "node is not on PATH: install Node.js 20 or later"
-    assert chromium is not None, "chromium is not on PATH: run `make chromium`"
-    done = subprocess.run(
-        [node, "tests/whip_whep.mjs"], cwd=WEB, capture_output=True, text=True, timeout=170,
-        env={**os.environ, "MEDIA_URL": media, "STREAM_ID": stream_id, "STREAM_KEY": key,
-             "CHROMIUM": chromium},
-        check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, f"the browser run failed:\n{(done.stdout + done.stderr)[-6000:]}"
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = run_script(
+        "tests/whip_whep.mjs", 170, MEDIA_URL=media, STREAM_ID=stream_id, STREAM_KEY=key
+    )
 
     assert seen["published"].startswith(f"/whip/{stream_id}/")
     assert seen["watched"].startswith(f"/whep/{stream_id}/")

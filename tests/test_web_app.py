@@ -12,15 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
-import shutil
-import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,14 +27,12 @@ from gateway.web_app import BUILD
 from infra.service import RunningService, free_port
 from livefold.settings import Settings
 from media.aioice_private import host_addresses_only
+from tests.browsers import SHOTS, run_script
 from tests.gateways import eventually
 from tests.media_peers import Publisher, connect, eventually_logged, media_process
 from tests.sdk_support import PASSWORD, LiveGateway, live_gateway, make_streamer, person_signing_in
 from tests.servers import log_to
 
-REPO = Path(__file__).resolve().parent.parent
-WEB = REPO / "web"
-SHOTS = REPO / "docs" / "screenshots"
 QUESTION = "Which boss do we fight next?"
 QUIZ = "Which year did the first speedrun of this game happen?"
 HELD_TEXT = "you are an idiot"  # moderation holds insults for review
@@ -119,20 +112,6 @@ def publishing(whip_url: str, stream_key: str) -> Iterator[None]:
         asyncio.run_coroutine_threadsafe(publisher.peer.close(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
-
-
-def browser(live: LiveGateway, **env: str) -> dict[str, Any]:
-    node, chromium = shutil.which("node"), shutil.which("chromium")
-    assert node is not None, "node is not on PATH: install Node.js 20 or later"
-    assert chromium is not None, "chromium is not on PATH: run `make chromium`"
-    done = subprocess.run(
-        [node, "tests/viewer.mjs"], cwd=WEB, capture_output=True, text=True, timeout=170,
-        env={**os.environ, "APP_URL": live.url, "SHOTS": str(SHOTS), "CHROMIUM": chromium, **env},
-        check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, f"the browser run failed:\n{(done.stdout + done.stderr)[-6000:]}"
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def test_the_gateway_serves_the_app_s_pages_and_api_paths_keep_their_answers(
@@ -270,8 +249,9 @@ def test_a_viewer_watches_chats_reacts_votes_answers_tips_and_follows_on_three_d
 
             replier = threading.Thread(target=reply_to_the_phone, args=(chatter, stream_id))
             replier.start()  # the phone's viewer hears of it in their notification centre
-            done = browser(
-                live, STREAM_ID=stream_id, CHAT_TEXT="PB pace today", POLL_QUESTION=QUESTION,
+            done = run_script(
+                "tests/viewer.mjs", 170, APP_URL=live.url, STREAM_ID=stream_id,
+                CHAT_TEXT="PB pace today", POLL_QUESTION=QUESTION,
                 QUIZ_QUESTION=QUIZ, USERNAME=viewer_name, PASSWORD=PASSWORD,
                 DISPLAY_NAME="The viewer", STREAMER_NAME="Mia Speedruns", HELD_TEXT=HELD_TEXT,
                 FIRST_MESSAGE=oldest,
@@ -286,8 +266,9 @@ def test_a_viewer_watches_chats_reacts_votes_answers_tips_and_follows_on_three_d
                      if "PB pace today" in text],
             timeout=60,
         )[0]  # fmt: skip
-        replayed = browser(
-            live, STREAM_ID=stream_id, VOD_URL=f"{live.url}/vod/{stream_id}/{vod['recording_id']}",
+        replayed = run_script(
+            "tests/viewer.mjs", 170, APP_URL=live.url, STREAM_ID=stream_id,
+            VOD_URL=f"{live.url}/vod/{stream_id}/{vod['recording_id']}",
             CHAT_TEXT="PB pace today", CHAT_AT_SECONDS=str(said_at / 1000),
         )  # fmt: skip
         assert replayed["vod_played_seconds"] > 0.5 and replayed["vod_replayed_messages"] >= 60

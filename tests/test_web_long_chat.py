@@ -18,10 +18,10 @@ from livefold_sdk import Livefold
 from gateway.web_app import BUILD
 from livefold.settings import Settings
 from tests.analytics_support import Sink
+from tests.browsers import SHOTS, Browser
 from tests.gateways import eventually
 from tests.sdk_support import LiveGateway, live_gateway, make_streamer
 from tests.test_web_app import fill_chat, go_live, register, signed_in
-from tests.test_web_panel import SHOTS, Browser
 
 HISTORY = 120
 BURST = 1000

@@ -12,12 +12,9 @@ messages said up to there and none said later or before the clip."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,14 +25,13 @@ from infra.service import free_port
 from livefold.settings import Settings
 from media import ffmpeg
 from tests.analytics_support import Sink
+from tests.browsers import SHOTS, run_script
 from tests.gateways import eventually
 from tests.media_peers import media_process
 from tests.sdk_support import LiveGateway, live_gateway, make_streamer
 from tests.test_web_app import known, register, signed_in
 
-REPO = Path(__file__).resolve().parent.parent
-WEB = REPO / "web"
-SHOTS = REPO / "docs" / "screenshots"
+MEDIA_PAGES = "tests/media_pages.mjs"
 CLIP_START_MS, CLIP_END_MS = 4_000, 12_000
 
 pytestmark = pytest.mark.timeout(300)
@@ -68,20 +64,6 @@ def push(rtmp_port: int, key: str) -> subprocess.Popen[bytes]:
         "-c:a", "aac", "-f", "flv", f"rtmp://127.0.0.1:{rtmp_port}/live/{key}",
     ]  # fmt: skip
     return subprocess.Popen(ffmpeg.command(*source), stderr=subprocess.DEVNULL)
-
-
-def browser(live: LiveGateway, **env: str) -> dict[str, Any]:
-    node, chromium = shutil.which("node"), shutil.which("chromium")
-    assert node is not None, "node is not on PATH: install Node.js 20 or later"
-    assert chromium is not None, "chromium is not on PATH: run `make chromium`"
-    done = subprocess.run(
-        [node, "tests/media_pages.mjs"], cwd=WEB, capture_output=True, text=True, timeout=150,
-        env={**os.environ, "APP_URL": live.url, "SHOTS": str(SHOTS), "CHROMIUM": chromium, **env},
-        check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, f"the browser run failed:\n{(done.stdout + done.stderr)[-6000:]}"
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def chat_along(people: list[Livefold], stream_id: str, stop: threading.Event) -> None:
@@ -141,7 +123,7 @@ def test_an_rtmp_stream_plays_over_hls_with_a_quality_picker_and_its_clip_replay
         try:
             eventually(lambda: streamer.stream(stream_id)["status"] == "live", timeout=60)
             talk.start()
-            watched = browser(live, STREAM_ID=stream_id)
+            watched = run_script(MEDIA_PAGES, 150, APP_URL=live.url, STREAM_ID=stream_id)
             # A recording well past the clip's end (12 s), with a line of chat about every second.
             eventually(lambda: len(streamer.chat_history(stream_id)["items"]) >= 20, timeout=60)
         finally:
@@ -173,9 +155,10 @@ def test_an_rtmp_stream_plays_over_hls_with_a_quality_picker_and_its_clip_replay
             timeout=60,
         )  # what was said after the recording's end is not in it
         points = checkpoints(clip, said)
-        replayed = browser(
-            live, CLIP_URL=f"{live.url}/clip/{clip['clip_id']}", CHECKPOINTS=json.dumps(points)
-        )
+        replayed = run_script(
+            MEDIA_PAGES, 150, APP_URL=live.url, CLIP_URL=f"{live.url}/clip/{clip['clip_id']}",
+            CHECKPOINTS=json.dumps(points),
+        )  # fmt: skip
         assert replayed["clip_played_seconds"] > 0.5, replayed
         assert replayed["checked"] == [p["seconds"] for p in points], replayed
     for name in ("watch-hls-desktop", "clip-desktop"):

@@ -11,10 +11,10 @@ import pytest
 
 from gateway.web_app import BUILD
 from livefold.settings import Settings
+from tests.browsers import SHOTS, Browser
 from tests.gateways import eventually
 from tests.sdk_support import LiveGateway, live_gateway, make_streamer
 from tests.test_web_app import known, register, signed_in
-from tests.test_web_panel import SHOTS, Browser
 
 FOLLOWER = "Fiona Follows"
 

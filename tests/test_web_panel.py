@@ -9,17 +9,8 @@ Screenshots of every panel screen and each overlay land in docs/screenshots/."""
 
 from __future__ import annotations
 
-import json
-import os
-import queue
-import shutil
-import subprocess
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any
 
 import httpx
 import pytest
@@ -29,13 +20,11 @@ from gateway.web_app import BUILD
 from infra.service import free_port
 from livefold.settings import Settings
 from tests.analytics_support import Sink
+from tests.browsers import SHOTS, Browser
 from tests.gateways import eventually
 from tests.media_peers import media_process
 from tests.sdk_support import PASSWORD, LiveGateway, live_gateway, make_streamer, person_signing_in
 
-REPO = Path(__file__).resolve().parent.parent
-WEB = REPO / "web"
-SHOTS = REPO / "docs" / "screenshots"
 VISA = "4242424242424242"
 QUESTION = "Route for the next run?"
 SCREENS = ("streams", "golive", "settings", "chat", "rules", "interact", "tips", "guests", "media")
@@ -76,51 +65,6 @@ def known(client: Livefold, stream_id: str) -> bool:
         return bool(client.stream(stream_id))
     except NotFound:
         return False
-
-
-class Browser:
-    """A browser script (web/tests/panel.mjs unless told) as a subprocess: its `STEP` lines in,
-    JSON answers out."""
-
-    def __init__(self, env: dict[str, str], script: str = "tests/panel.mjs"):
-        node, chromium = shutil.which("node"), shutil.which("chromium")
-        assert node is not None, "node is not on PATH: install Node.js 20 or later"
-        assert chromium is not None, "chromium is not on PATH: run `make chromium`"
-        self.process = subprocess.Popen(
-            [node, script], cwd=WEB, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "SHOTS": str(SHOTS), "CHROMIUM": chromium, **env},
-        )  # fmt: skip
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.output: list[str] = []
-        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
-
-    def _read(self, stream: IO[str] | None) -> None:
-        assert stream is not None
-        for line in stream:
-            self.output.append(line)
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def next(self, prefix: str, timeout: float = 150.0) -> dict[str, Any]:
-        """The JSON after the next line starting with `prefix` (STEP <name> or DONE)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is None:
-                self.process.kill()
-                raise AssertionError(f"the browser run failed:\n{''.join(self.output)[-6000:]}")
-            if line.startswith(prefix):
-                found: dict[str, Any] = json.loads(line[len(prefix) :].strip() or "{}")
-                return found
-
-    def answer(self, value: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(value) + "\n")
-        self.process.stdin.flush()
 
 
 def test_a_streamer_runs_a_live_stream_from_the_panel_and_overlays_show_it(

@@ -29,12 +29,12 @@ from gateway.web_app import BUILD
 from infra.service import RunningService
 from livefold.settings import Settings
 from streams.consumer import TopicFollower
+from tests.browsers import SHOTS, Browser
 from tests.gateways import eventually
 from tests.sdk_support import PASSWORD, LiveGateway, live_gateway, make_streamer
 from tests.servers import log_to
 from tests.test_notifications_delivery import Receiver, assert_vapid_signed, b64
 from tests.test_web_app import known, register, signed_in
-from tests.test_web_panel import SHOTS, Browser
 
 pytestmark = pytest.mark.timeout(240)
 
