@@ -1,19 +1,7 @@
-"""The media process's long-lived parts: the log directory (stream keys, stream lifecycles), the
-producer, and every publisher session (its viewers: media/viewers.py), with the lifecycle events
-they cause.
-
-A publisher is reported once its media flows (media/whip_report.py for WHIP):
-`livefold.media.IngestStarted` (codec, size, measured fps) and, if the stream was
-scheduled, `livefold.stream.WentLive`; then its health as it changes (`IngestHealth`:
-media/ingest_health.py). When it stops (WHIP DELETE, the connection failing, or no video for
-`media_ingest_timeout_seconds`), `IngestStopped` and, for a reported ingest,
-`livefold.stream.Ended` (streamer_ended after a DELETE, ingest_lost otherwise), so the existing
-folds and sockets show the stream live and then ended.
-
-A process killed with live ingests appends nothing. Started again, it reads in the log which
-ingests it held (`media_instance`) and left open: it appends their `IngestStopped` (error), and
-a live stream whose publisher does not come back within `media_ingest_timeout_seconds` ends as
-ingest_lost; one that comes back goes on as the same stream (docs/media.md, "After a crash").
+"""The media process's long-lived parts: the log directory (stream keys, stream lifecycles),
+what the log hears of ingests (media/ingest_log.py: lifecycle events, recovery after a crash),
+and every publisher session through either door (its viewers: media/viewers.py; co-streaming
+guests: media/costream.py; HLS ladders and recordings: media/broadcast.py).
 """
 
 from __future__ import annotations
@@ -21,21 +9,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import socket
 import time
 from collections.abc import Coroutine
-from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any
 
 from livefold.access.local import LocalVerifier
-from livefold.media import INGEST_HEALTH, RECORDING_FINISHED
 from livefold.settings import Settings
-from livefold.stream import ENDED, WENT_LIVE
-from livefold.stream_keys import (
-    INGEST_STARTED,
-    INGEST_STOPPED,
-    StreamEntry,
-)
+from livefold.stream_keys import StreamEntry
 from media import whip_feed
 from media.background import BackgroundWorker
 from media.broadcast import Broadcasts
@@ -44,17 +24,15 @@ from media.costream import GuestSession, Stages
 from media.directory import LogDirectory
 from media.hls import HlsAudience
 from media.ingest_health import HealthMeter, IngestHealth
+from media.ingest_log import IngestLog, IngestSession
 from media.peers import Publisher, add_candidates, on_closed
 from media.pool import Busy
-from media.recording import Recording
 from media.rtmp_ingest import IngestReport
 from media.thumbnails import Thumbnailer
 from media.viewers import WhepViewers
 from media.whip_report import flowing, ingest_report
 from streams.codec import Codec
-from streams.events import Event, new_event
 from streams.presence import PresenceLog
-from streams.producer import EventProducer
 
 log = logging.getLogger(__name__)
 CONNECT_SECONDS = 30.0  # from the offer to the first frame: ICE and DTLS under load
@@ -64,26 +42,17 @@ class Conflict(RuntimeError):
     pass
 
 
-class IngestSession(Protocol):
-    """A publishing session through either door: WHIP (`Publisher`) or RTMP (`RtmpIngest`)."""
-
-    session_id: str
-    stream_id: str
-    streamer: str
-
-    async def close(self) -> None: ...
-
-
 class MediaRuntime:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.instance = settings.media_instance or f"{socket.gethostname()}:{settings.media_port}"
         self.codec = Codec.from_settings(settings)
         self.directory = LogDirectory(settings, self.codec)
-        self.producer: EventProducer | None = None
+        self.ingest_log = IngestLog(settings, self.codec, self.directory)
         self.publishers: dict[str, IngestSession] = {}  # stream id -> its publisher, either door
         # Each WHEP session is a viewer, counted by the audience fold like a gateway's sockets.
-        self.presence = PresenceLog(self._observed, settings.gateway_presence_heartbeat_seconds)
+        self.presence = PresenceLog(
+            self.ingest_log.observed, settings.gateway_presence_heartbeat_seconds
+        )
         self.viewers = WhepViewers(
             settings.media_fanout_processes,
             settings.media_max_viewers,
@@ -92,13 +61,12 @@ class MediaRuntime:
         )
         self.pool = self.viewers.pool
         self.stages = Stages(
-            self.directory, self.pool, self._append, settings.media_ingest_timeout_seconds
+            self.directory,
+            self.pool,
+            self.ingest_log.append,
+            settings.media_ingest_timeout_seconds,
         )
         self._verifier: LocalVerifier | None = None
-        self._reported: dict[str, int] = {}  # publisher session id -> when it went live (ms)
-        # Live streams whose ingest a crashed run of this process held -> when they went live.
-        self._resuming: dict[str, int] = {}
-        self._recovered = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.broadcasts = Broadcasts(settings)  # the HLS ladders and their recordings
         self.hls_audience = HlsAudience(self.presence)
@@ -106,15 +74,15 @@ class MediaRuntime:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.codec.register_all)
-        self.producer = EventProducer(self.settings, self.codec, **{"linger.ms": 2})
+        producer = self.ingest_log.open()
         await asyncio.to_thread(self.directory.start)
         await self.pool.start()
         self._spawn(self._beat())
-        self._spawn(self._recover())
+        self._spawn(self.ingest_log.recover(self.publishers, self._salvage))
         self._spawn(self.hls_audience.sweep_forever())
         self.background = [
-            ClipCutter(self.settings, self.codec, self.producer),
-            Thumbnailer(self.settings, self.directory, self.producer),
+            ClipCutter(self.settings, self.codec, producer),
+            Thumbnailer(self.settings, self.directory, producer),
         ]
         for worker in self.background:
             worker.start()
@@ -129,12 +97,12 @@ class MediaRuntime:
         self.directory.stop()
         for worker in self.background:
             await asyncio.to_thread(worker.stop)
-        if self.producer is not None:
-            await asyncio.to_thread(self.producer.close)
+        await asyncio.to_thread(self.ingest_log.close)
 
     @property
     def ready(self) -> bool:
-        return self.producer is not None and self.directory.ready and self._recovered
+        ingest_log = self.ingest_log
+        return ingest_log.producer is not None and ingest_log.recovered and self.directory.ready
 
     def claim(self, stream_id: str) -> None:
         """Refuse a second publisher of a stream, or one more than this process takes."""
@@ -202,7 +170,7 @@ class MediaRuntime:
     ) -> tuple[GuestSession, str]:
         """A guest onto the stage of a stream whose host publishes here over WHIP."""
         host = self.publishers.get(stream_id)
-        if not isinstance(host, Publisher) or stream_id not in self._reported_streams():
+        if not isinstance(host, Publisher) or not self.ingest_log.reported(host):
             raise Conflict(f"the host of {stream_id!r} is not live over WHIP here")
         return await self.stages.publish(host, user_id, invite_id, offer)
 
@@ -211,9 +179,6 @@ class MediaRuntime:
         if self._verifier is None:
             self._verifier = LocalVerifier(self.settings)
         return self._verifier
-
-    def _reported_streams(self) -> set[str]:
-        return {p.stream_id for p in self.publishers.values() if p.session_id in self._reported}
 
     async def end(self, publisher: IngestSession, why: str, end_reason: str) -> None:
         """Stop a publisher once, its viewers with it, and append what ended."""
@@ -224,81 +189,29 @@ class MediaRuntime:
         await self.stages.end_stage(publisher.stream_id)
         self.pool.end(publisher.stream_id)
         await publisher.close()
-        actor = publisher.streamer if why == "ended" else "system"
-        live_at = self._reported.pop(publisher.session_id, None)
-        if live_at is not None:
-            await self._append(
-                INGEST_STOPPED,
-                publisher.stream_id,
-                actor,
-                ingest_id=publisher.session_id,
-                reason=why,
-            )
-        else:  # never reported; if it was resuming a stream after a crash, that stream ends
-            live_at = self._resuming.pop(publisher.stream_id, None)
-        if live_at is not None:
-            await self._end_stream(publisher.stream_id, actor, end_reason, live_at)
+        await self.ingest_log.stopped(publisher, why, end_reason)
         self.hls_audience.sweep(publisher.stream_id)
         await self._record(publisher)
 
     async def _record(self, ingest: IngestSession) -> None:
         """Finish the ingest's ladder and recording; RecordingFinished lists it as a VOD."""
         recording = await self.broadcasts.finish(ingest.stream_id, ingest.session_id)
-        await self._recorded(ingest.stream_id, ingest.session_id, recording)
+        await self.ingest_log.recorded(ingest.stream_id, ingest.session_id, recording)
 
-    async def _salvage(self, stream_id: str, ingest_id: str) -> None:
+    def _salvage(self, stream_id: str, ingest_id: str) -> None:
         """The recording of an ingest a crashed run left open (media/recording.py, salvage)."""
-        recording = await self.broadcasts.salvage(stream_id, ingest_id)
-        await self._recorded(stream_id, ingest_id, recording)
 
-    async def _recorded(self, stream_id: str, ingest_id: str, recording: Recording | None) -> None:
-        if recording is not None:
-            await self._append(
-                RECORDING_FINISHED,
-                stream_id,
-                "system",
-                recording_id=ingest_id,
-                bucket=recording.bucket,
-                s3_key=recording.master_key,
-                duration_ms=recording.duration_ms,
-                size_bytes=recording.size_bytes,
-            )
+        async def salvaged() -> None:
+            recording = await self.broadcasts.salvage(stream_id, ingest_id)
+            await self.ingest_log.recorded(stream_id, ingest_id, recording)
 
-    async def _end_stream(self, stream_id: str, actor: str, reason: str, live_at: int) -> None:
-        if self.directory.status(stream_id) != "ended":
-            duration = int(time.time() * 1000) - live_at
-            await self._append(ENDED, stream_id, actor, reason=reason, duration_ms=duration)
-
-    async def _recover(self) -> None:
-        """Close what a crashed run of this process left in the log (before taking requests):
-        each open ingest stops (error); each live stream ends as ingest_lost unless its
-        publisher comes back within the ingest timeout."""
-        while not self.directory.ready:
-            await asyncio.sleep(0.05)
-        left = self.directory.left_by(self.instance)
-        now = int(time.time() * 1000)
-        for stream_id, _, entry in left:
-            if entry.status == "live":
-                self._resuming[stream_id] = entry.live_at or now
-        self._recovered = True
-        for stream_id, ingest, _ in left:
-            log.warning("ingest %s of %s was left open by a crash", ingest.ingest_id, stream_id)
-            if ingest.open:
-                await self._append(
-                    INGEST_STOPPED, stream_id, "system", ingest_id=ingest.ingest_id, reason="error"
-                )
-                self._spawn(self._salvage(stream_id, ingest.ingest_id))
-        await asyncio.sleep(self.settings.media_ingest_timeout_seconds)
-        for stream_id in list(self._resuming):
-            if stream_id not in self.publishers:
-                live_at = self._resuming.pop(stream_id)
-                await self._end_stream(stream_id, "system", "ingest_lost", live_at)
+        self._spawn(salvaged())
 
     async def _watch(self, publisher: Publisher) -> None:
         """Report the ingest once media flows; end it when video stalls."""
         timeout = self.settings.media_ingest_timeout_seconds
         while self.publishers.get(publisher.stream_id) is publisher:
-            if publisher.session_id not in self._reported and flowing(publisher):
+            if not self.ingest_log.reported(publisher) and flowing(publisher):
                 await self._report(publisher)
             stage = publisher.stage
             health = None if stage.meter is None else stage.meter.due()
@@ -321,24 +234,8 @@ class MediaRuntime:
     async def report(self, ingest: IngestSession, protocol: str, report: IngestReport) -> None:
         """The ingest's media flow, through either door: IngestStarted, and WentLive for a
         scheduled stream."""
-        if self.publishers.get(ingest.stream_id) is not ingest:
-            return
-        self._reported[ingest.session_id] = self._resuming.pop(
-            ingest.stream_id, int(time.time() * 1000)
-        )
-        await self._append(
-            INGEST_STARTED,
-            ingest.stream_id,
-            ingest.streamer,
-            ingest_id=ingest.session_id,
-            protocol=protocol,
-            **vars(report),
-            media_instance=self.instance,
-        )
-        if self.directory.status(ingest.stream_id) == "scheduled":
-            await self._append(
-                WENT_LIVE, ingest.stream_id, ingest.streamer, ingest_id=ingest.session_id
-            )
+        if self.publishers.get(ingest.stream_id) is ingest:
+            await self.ingest_log.started(ingest, protocol, report)
 
     def health_meter(self, nominal_fps: float) -> HealthMeter:
         every = self.settings.media_health_seconds
@@ -346,46 +243,15 @@ class MediaRuntime:
 
     async def report_health(self, ingest: IngestSession, health: IngestHealth) -> None:
         """A live ingest's latest health (`IngestHealth`), while it is the stream's publisher."""
-        if self.publishers.get(ingest.stream_id) is not ingest:
-            return
-        if ingest.session_id not in self._reported:
-            return
-        await self._append(
-            INGEST_HEALTH,
-            ingest.stream_id,
-            ingest.streamer,
-            ingest_id=ingest.session_id,
-            **vars(health),
-        )
-
-    async def _append(self, event_type: str, stream_id: str, actor: str, **body: Any) -> None:
-        assert self.producer is not None
-        event = new_event(event_type, stream_id=stream_id, actor_id=actor, **body)
-        try:
-            await self.producer.append_async(event)
-        except Exception:
-            log.exception("could not append %s for %s", event_type, stream_id)
+        if self.publishers.get(ingest.stream_id) is ingest:
+            await self.ingest_log.health(ingest, health)
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.presence.tick_seconds)
             self.presence.beat()
 
-    def _observed(self, event: Event) -> None:
-        """Presence is observed, not acknowledged to anyone: appended without waiting."""
-        if self.producer is None:
-            return
-        try:
-            self.producer.append(event).add_done_callback(_log_failure)
-        except Exception:
-            log.exception("presence event not appended")
-
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _log_failure(future: Future[Any]) -> None:
-    if future.exception() is not None:
-        log.warning("presence event not appended: %s", future.exception())
