@@ -15,7 +15,7 @@ stop:
 	@if [ -x $(VENV)/bin/livefold ]; then $(VENV)/bin/livefold stop; else echo "livefold: nothing was running"; fi
 
 test: jars stripe-mock web chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=30 $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
