@@ -46,7 +46,7 @@ from agents.aiokafka_private import murmur2
 from agents.app import KEY_CODEC, STATE_CODEC, WINDOW_CODEC
 from agents.faust_private import count_table_set, forget_in_memory, store_in_memory
 from agents.state_records import ChangelogFormat, Stage, StateRecords, staged
-from livefold.folding import SEEN, Domain, Output, Rejected
+from livefold.folding import SEEN, Domain, Output, Rejected, rebuilt_fields
 from streams.consumer import Record
 from streams.events import Event
 from streams.producer import RawRecord
@@ -195,7 +195,7 @@ class FoldDriver:
         self.domain = domain
         self.table = table
         self.window = window
-        self.records = StateRecords()
+        self.records = StateRecords(rebuilt=rebuilt_fields(domain))
         self.handles = domain.HANDLES
         self.in_event_time_order = in_event_time_order
         self.skips = skips

@@ -37,6 +37,7 @@ class ModerationFold:
     CHANNEL = moderation.CHANNEL
     HANDLES = moderation.HANDLES - moderation.ROLE_EVENTS
     FLUSH_EVERY = moderation.FLUSH_EVERY
+    REBUILT_FIELDS = moderation.REBUILT_FIELDS
 
     def __init__(
         self,

@@ -7,9 +7,10 @@ two kinds of records:
 
 - the view: the state with an empty window, plus `_seen_total` (ids ever appended to the
   window, as counted here) and `_seen_len` (how many of the newest it holds), in the fold's
-  table; without what the fold rebuilds from the rest when it is missing (`REBUILT_FIELDS`:
-  moderation's index of each user's message history, which was 30% of the bytes a busy
-  stream's moderation view took to write every batch);
+  table; without what the fold rebuilds from the rest when it is missing (its domain's
+  `REBUILT_FIELDS`, `livefold.folding.rebuilt_fields`: moderation's index of each user's
+  message history, which was 30% of the bytes a busy stream's moderation view took to write
+  every batch);
 - the window in chunks of `CHUNK` ids, chunk n holding the ids appended as the (n·CHUNK)th to
   the ((n+1)·CHUNK - 1)th, under the key "<key>#<n>" in the fold's window table. A batch
   rewrites only the chunks it appended to, and deletes (tombstones) the chunks the window no
@@ -50,7 +51,6 @@ from typing import TYPE_CHECKING, Any
 import fastavro
 
 from livefold.folding import SEEN, dumps, loads
-from livefold.moderation.state import REBUILT_FIELDS
 
 if TYPE_CHECKING:
     from streams.codec import Codec
@@ -86,6 +86,7 @@ class StateRecords:
     chunk: int = CHUNK
     written: dict[str, Written] = field(default_factory=dict)
     views: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)  # key -> last
+    rebuilt: tuple[str, ...] = ()  # fields a view leaves out (the domain's `REBUILT_FIELDS`)
 
     def encode(
         self, key: str, state: dict[str, Any]
@@ -120,7 +121,7 @@ class StateRecords:
             chunks += [(chunk_key(key, n), None) for n in range(before.first_chunk, first)]
         self.written[key] = Written(total, first, next(reversed(window), None))
         view = {**state, SEEN: {}, TOTAL: total, LENGTH: kept}
-        for name in REBUILT_FIELDS:
+        for name in self.rebuilt:
             view.pop(name, None)
         encoded = dumps(view)
         self.views.pop(key, None)  # the newest last, so the oldest go first

@@ -184,6 +184,12 @@ class Domain(Protocol):
     def flush(self, state: Any, now: datetime) -> tuple[Any, list[Output]]: ...
 
 
+def rebuilt_fields(domain: Domain) -> tuple[str, ...]:
+    """A domain may name, as `REBUILT_FIELDS`, state fields its fold rebuilds from the rest
+    when they are missing (indexes): a stored state can leave them out."""
+    return tuple(getattr(domain, "REBUILT_FIELDS", ()))
+
+
 class Refused(Exception):
     """Raised by a handler, before it changes anything, to reject the event with a reason."""
 

@@ -18,7 +18,7 @@ from agents.state_records import (
     staged,
     state_of,
 )
-from livefold.folding import DEDUPE_WINDOW, SEEN, dumps, facts, remember
+from livefold.folding import DEDUPE_WINDOW, SEEN, dumps, facts, rebuilt_fields, remember
 from livefold.moderation import fold as moderation
 from livefold.moderation.state import PLATFORM
 from livefold.moderation.state import new_state as new_moderation_state
@@ -222,7 +222,7 @@ def test_moderation_leaves_its_history_index_out_of_the_view_and_rebuilds_it_ali
     state: Any = None
     for number in range(40):
         state, _ = moderation.fold(state, chat_message(number), platform)
-    records, changelog = StateRecords(), Changelog()
+    records, changelog = StateRecords(rebuilt=rebuilt_fields(moderation)), Changelog()
     changelog.write(*records.encode("stream-1", state))
     assert changelog.view is not None
     view = state_of(changelog.view)

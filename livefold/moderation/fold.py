@@ -47,6 +47,10 @@ from streams.events import Event
 CHANNEL = "moderation"
 SWEEP_EVERY_MS = 60_000  # with many active users, idle ones are forgotten at most this often
 FLUSH_EVERY: float | None = 0.1  # held and flagged messages reach the queue view this often
+# Rebuilt from `_activity` by the next fold when missing (`fold`): about as large as the
+# histories, so a changelog view leaves it out (`agents.state_records`) rather than encode it
+# every batch. Only a check's speed depends on it, never a verdict.
+REBUILT_FIELDS = ("_activity_index",)
 MESSAGE_SENT = "livefold.chat.MessageSent"
 CONTENT_JUDGED = "livefold.moderation.ContentJudged"
 # Texts others see besides chat, judged by chat's rules: event type -> (subject, id, text field)

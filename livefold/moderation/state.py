@@ -52,12 +52,6 @@ class ModerationState(TypedDict):
     _activity_index: dict[str, HistoryIndex]  # each user's history indexed (`spam.flooding`)
 
 
-# Rebuilt from `_activity` by the next fold when missing (`fold.fold`): about as large as the
-# histories, so a changelog view leaves it out (`agents.state_records`) rather than encode it
-# every batch. Only a check's speed depends on it, never a verdict.
-REBUILT_FIELDS = ("_activity_index",)
-
-
 def new_state(stream_id: str) -> ModerationState:
     state = ModerationState(
         stream_id=stream_id,
