@@ -46,7 +46,9 @@ from streams.provision import provision
 
 WIDTH, HEIGHT, FPS, BITS = 320, 240, 30, 32
 LATENCY_SECONDS = 20
-VIEWER_COUNTS = (0, 10, 40)
+VIEWER_COUNTS = tuple(
+    int(n) for n in os.environ.get("LIVEFOLD_BENCH_WHEP_VIEWERS", "0,10,40").split(",")
+)
 WINDOW_SECONDS = 10
 CHECKED = 2
 
@@ -58,21 +60,35 @@ class StampedFrames(VideoStreamTrack):
         pts, time_base = await self.next_timestamp()
         stamp = int(time.time() * 1000) % 2**BITS
         bars = np.array([(stamp >> (BITS - 1 - i)) & 1 for i in range(BITS)], np.uint8) * 255
-        picture = np.repeat(np.repeat(bars[None, :], HEIGHT, 0), WIDTH // BITS, 1)
+        rows = np.concatenate([np.repeat(bars[None, :], HEIGHT // 2, 0),
+                               np.repeat(255 - bars[None, :], HEIGHT // 2, 0)])  # fmt: skip
+        picture = np.repeat(rows, WIDTH // BITS, 1)
         frame = av.VideoFrame.from_ndarray(np.stack([picture] * 3, -1), format="rgb24")
         frame.pts, frame.time_base = pts, time_base
         return frame
 
 
-def stamp_of(frame: av.VideoFrame) -> int:
-    grey = frame.to_ndarray(format="gray")[HEIGHT // 4 : 3 * HEIGHT // 4]
+def stamp_of(frame: av.VideoFrame) -> int | None:
+    """The painted send time, or None when the picture's two copies of it (the bars, then
+    their complement below) disagree: aiortc's VP8 encoder sometimes leaves parts of a frame
+    from the frame before, and such a picture reads as neither frame's time."""
+    grey = frame.to_ndarray(format="gray")
     width = WIDTH // BITS
-    bits = [grey[:, i * width + 2 : (i + 1) * width - 2].mean() > 127 for i in range(BITS)]
-    return sum(1 << (BITS - 1 - i) for i, bit in enumerate(bits) if bit)
+
+    def read(rows: Any) -> int:
+        bits = [rows[:, i * width + 2 : (i + 1) * width - 2].mean() > 127 for i in range(BITS)]
+        return sum(1 << (BITS - 1 - i) for i, bit in enumerate(bits) if bit)
+
+    top, bottom = (
+        read(grey[HEIGHT // 8 : 3 * HEIGHT // 8]),
+        read(grey[5 * HEIGHT // 8 : 7 * HEIGHT // 8]),
+    )
+    return top if top == ~bottom % 2**BITS else None
 
 
-def latency_ms(frame: av.VideoFrame) -> float:
-    return float((int(time.time() * 1000) - stamp_of(frame)) % 2**BITS)
+def latency_ms(frame: av.VideoFrame) -> float | None:
+    stamp = stamp_of(frame)
+    return None if stamp is None else float((int(time.time() * 1000) - stamp) % 2**BITS)
 
 
 def peer() -> RTCPeerConnection:
@@ -110,12 +126,23 @@ def recv_peer() -> tuple[RTCPeerConnection, asyncio.Future[Any]]:
     return connection, track
 
 
-async def measure(track: Any, seconds: float) -> list[float]:
+async def measure(track: Any, warm_up: float, seconds: float) -> tuple[list[float], int]:
+    """Latencies of the frames received over `seconds` after `warm_up` seconds of frames read
+    and dropped (a track not read holds its frames, which would then read as late), and how
+    many frames could not be read (`stamp_of`)."""
     found: list[float] = []
-    stop = time.monotonic() + seconds
+    unreadable = 0
+    start = time.monotonic() + warm_up
+    stop = start + seconds
     while time.monotonic() < stop:
-        found.append(latency_ms(await track.recv()))
-    return found
+        latency = latency_ms(await track.recv())
+        if time.monotonic() < start:
+            continue
+        if latency is None:
+            unreadable += 1
+        else:
+            found.append(latency)
+    return found, unreadable
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -162,13 +189,16 @@ def whip_whep_latency(settings: Settings) -> dict[str, Any]:
             # The baseline: the same kind of publisher straight into a viewer.
             direct, straight = await direct_pair()
             through = await asyncio.wait_for(relayed, 30)
-            await asyncio.sleep(3)  # past the first keyframe and the jitter buffers' start
-            ours, bare = await asyncio.gather(
-                measure(through, LATENCY_SECONDS), measure(straight, LATENCY_SECONDS)
+            # 3 s: past the first keyframe and the jitter buffers' start
+            (ours, ours_unread), (bare, bare_unread) = await asyncio.gather(
+                measure(through, 3, LATENCY_SECONDS), measure(straight, 3, LATENCY_SECONDS)
             )
             for connection in (viewer, publisher, *direct):
                 await connection.close()
-        return {"whip_whep_relay": percentiles(ours), "direct_aiortc_peers": percentiles(bare)}
+        return {
+            "whip_whep_relay": {**percentiles(ours), "unreadable_frames": ours_unread},
+            "direct_aiortc_peers": {**percentiles(bare), "unreadable_frames": bare_unread},
+        }
 
     try:
         with host_addresses_only(["127.0.0.1"]):
@@ -213,22 +243,24 @@ class CountingViewer:
 async def checked_frames(track: Any, stop: float, counts: dict[str, int], prefix: str) -> None:
     """Decode each frame. Its RTP timestamp (the publisher's, forwarded with the frame) must
     come after the previous frame's, else it is `out_of_order`. Its painted send time should
-    follow the previous one's; one that does not (or reads as garbage, over a minute away) is a
-    `painted_mismatch`, counted under `prefix` (relayed or direct), and a jump over 1 s, which
-    the load here causes, a `gap`."""
+    read (`stamp_of`) and follow the previous one's; one that does not is a `painted_mismatch`,
+    counted under `prefix` (relayed or direct), and a jump over 1 s, which load causes, a
+    `gap`."""
     last_stamp, last_pts = None, None
     while time.monotonic() < stop:
         frame = await track.recv()
         stamp = stamp_of(frame)
         if last_pts is not None and frame.pts <= last_pts:
             counts[f"{prefix}_out_of_order"] += 1
-        if last_stamp is not None:
+        if stamp is None:
+            counts[f"{prefix}_painted_mismatch"] += 1
+        elif last_stamp is not None:
             step = (stamp - last_stamp) % 2**BITS
             if not 0 < step < 60_000:
                 counts[f"{prefix}_painted_mismatch"] += 1
             elif step > 1000:
                 counts[f"{prefix}_gaps"] += 1
-        last_stamp, last_pts = stamp, frame.pts
+        last_stamp, last_pts = stamp if stamp is not None else last_stamp, frame.pts
         counts[f"{prefix}_frames"] += 1
 
 
@@ -288,6 +320,7 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
                 before = {id(v): v.frames for v in counting}
                 corrupt_before, losses_before = sum(v.corrupt for v in counting), losses[0]
                 cpu, started = cpu_seconds(pids), time.monotonic()
+                harness_cpu = time.process_time()
                 counts: Counter[str] = Counter()
                 stop = started + WINDOW_SECONDS
                 tracks = [await track for _, track in checked]
@@ -297,12 +330,14 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
                     asyncio.sleep(WINDOW_SECONDS),
                 )
                 elapsed, used = time.monotonic() - started, cpu_seconds(pids) - cpu
+                harness_cpu = time.process_time() - harness_cpu
                 frames = sum(v.frames - before[id(v)] for v in counting) + counts["relayed_frames"]
                 counted_corrupt = sum(v.corrupt for v in counting) - corrupt_before
                 per_viewer = count * elapsed
                 rows.append({
                     "viewers": count,
                     "server_cpu_percent": round(100 * used / elapsed, 1),
+                    "viewers_process_cpu_percent": round(100 * harness_cpu / elapsed, 1),
                     "cpu_ms_per_viewer_second": round(1000 * used / per_viewer, 2) if count else 0,
                     "viewer_fps_mean": round(frames / per_viewer, 1) if count else None,
                     "decoded_frames": counts["relayed_frames"],
