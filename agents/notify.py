@@ -9,7 +9,11 @@ read both topics to the end it found at start, if it comes after the position de
 (committed in Kafka for the group `livefold-notify`): a restart neither repeats what was
 delivered nor skips what came while it was down; the first start delivers only what comes after
 it. Delivery is at least once: a failed push or webhook is tried again with exponential backoff
-(`ATTEMPTS` tries), and receivers dedupe on the notification id.
+(`ATTEMPTS` tries), and receivers dedupe on the notification id. Destinations are served side by
+side (`agents.delivery_lanes`), so one that hangs delays only its own notifications; the group's
+position moves past a notification once all its deliveries ended. A notification waits until the
+registrations appended before it are read too (the two topics are fetched apart, and a push
+subscription made just before a stream went live would otherwise be missed).
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from agents.delivery_lanes import Lanes, Progress
 from agents.service import AgentService
 from livefold.install_secrets import vapid_keys, webhook_secret
 from livefold.settings import Settings
@@ -51,6 +56,11 @@ NOTIFIED = state_topic("notifications")
 ATTEMPTS = 6
 FIRST_RETRY = 0.5  # seconds, doubling
 PUSH_TTL = 3600  # seconds a push service keeps an undelivered message
+LANES = 32  # destinations delivered to at once
+REGISTRATIONS_WAIT = 30.0  # seconds a notification waits for the registrations to be read
+
+
+Job = tuple[tuple[int, int], list[tuple[list[str], dict[str, Any]]]]
 
 
 @dataclass
@@ -109,7 +119,12 @@ class Deliverer:
         self.vapid = Vapid02.from_pem(keys["private_pem"].encode())
         self.vapid_subject = f"mailto:notifications@{settings.host or 'localhost'}"
         self.http = httpx.Client(timeout=10.0)
-        self.jobs: queue.Queue[tuple[str, dict[str, Any], tuple[int, int]]] = queue.Queue()
+        # a state record's position and the (users, notification) pairs it brought
+        self.jobs: queue.Queue[Job] = queue.Queue()
+        self.lanes = Lanes(LANES)
+        self.progress = Progress()
+        self.committing = threading.Lock()
+        self.committed: dict[int, int] = {}  # partition -> the group's position, as committed
         self.stopping = threading.Event()
         self.ready = threading.Event()
         self.offsets = Consumer(
@@ -119,6 +134,8 @@ class Deliverer:
             settings.kafka_config(), [EVENTS, NOTIFIED], self.on_records, "notify"
         )
         self.start_ends: Positions = {}
+        self.reached: Positions = {}  # what the follower has read, both topics
+        self.progressed = threading.Condition()
         self.from_offsets: dict[int, int] = {}  # state topic partition -> first to deliver
 
     def start(self) -> None:
@@ -144,13 +161,15 @@ class Deliverer:
             except ValueError as error:
                 log.warning("not a state record (%s); skipped", error)
                 continue
-            for users, notification in self.inboxes.apply(state):
-                position = (message.partition() or 0, message.offset() or 0)
-                if position[1] >= self.from_offsets.get(position[0], 0):
-                    for user in users:
-                        self.jobs.put((user, notification, position))
+            position = (message.partition() or 0, message.offset() or 0)
+            notified = list(self.inboxes.apply(state))
+            if notified and position[1] >= self.from_offsets.get(position[0], 0):
+                self.jobs.put((position, notified))
         if read_up_to(reached, self.start_ends):
             self.ready.set()
+        with self.progressed:
+            self.reached = reached
+            self.progressed.notify_all()
 
     def _registration(self, message: Message) -> None:
         try:
@@ -161,29 +180,77 @@ class Deliverer:
         self.registrations.apply(event.type, event.stream_id, event.body)
 
     def deliver_forever(self) -> None:
+        """Hands each notification's deliveries to their destinations' lanes, in log order."""
         self.ready.wait()
         while not self.stopping.is_set():
             try:
-                user, notification, (partition, offset) = self.jobs.get(timeout=1.0)
+                (partition, offset), notified = self.jobs.get(timeout=1.0)
             except queue.Empty:
                 continue
-            self.deliver(user, notification)
-            if self.jobs.empty() or self.jobs.queue[0][2] != (partition, offset):
-                self.offsets.commit(
-                    offsets=[TopicPartition(NOTIFIED, partition, offset + 1)], asynchronous=False
-                )
+            self.wait_for_registrations()
+            deliveries = [
+                d for users, n in notified for user in users for d in self.deliveries(user, n)
+            ]
+            log.info(
+                "DEBUG %s:%s %d deliveries for %s",
+                partition,
+                offset,
+                len(deliveries),
+                [u for u, _ in notified],
+            )
+            self.commit(partition, self.progress.add(partition, offset, len(deliveries)))
+            for destination, send, what in deliveries:
+                self.lanes.put(destination, partial(self.deliver, send, what, partition, offset))
 
-    def deliver(self, user: str, notification: dict[str, Any]) -> None:
+    def wait_for_registrations(self) -> None:
+        """Until the follower has read every registration appended so far: one made just before
+        a notification (its own topic, read apart) is then known when it is delivered."""
+        try:
+            appended = self.follower.end_offsets(topic=EVENTS)
+        except KafkaException as error:
+            log.warning("could not read the registrations' ends (%s); delivering as known", error)
+            return
+        with self.progressed:
+            self.progressed.wait_for(
+                lambda: self.stopping.is_set() or read_up_to(self.reached, appended),
+                REGISTRATIONS_WAIT,
+            )
+
+    def deliveries(
+        self, user: str, notification: dict[str, Any]
+    ) -> list[tuple[str, Callable[[], bool], str]]:
+        """(destination, send, what) for each of the user's destinations that takes it."""
         body = json.dumps(notification, separators=(",", ":"), ensure_ascii=False).encode()
+        found: list[tuple[str, Callable[[], bool], str]] = []
         for subscription in list(self.registrations.pushes.get(user, {}).values()):
-            what = f"push to {user} ({subscription['endpoint'][:60]})"
-            with_retries(partial(self.push, user, subscription, body), what, self.stopping)
+            endpoint = subscription["endpoint"]
+            send = partial(self.push, user, subscription, body)
+            found.append((f"push {endpoint}", send, f"push to {user} ({endpoint[:60]})"))
         for hook in list(self.registrations.webhooks.get(user, {}).values()):
             kinds = hook.get("kinds") or []
             if kinds and notification.get("kind") not in kinds:
                 continue
+            send = partial(self.post, hook, notification, body)
             what = f"webhook {hook['webhook_id']} of {user}"
-            with_retries(partial(self.post, hook, notification, body), what, self.stopping)
+            found.append((f"webhook {hook['webhook_id']}", send, what))
+        return found
+
+    def deliver(self, send: Callable[[], bool], what: str, partition: int, offset: int) -> None:
+        try:
+            with_retries(send, what, self.stopping)
+        finally:
+            self.commit(partition, self.progress.done(partition, offset))
+
+    def commit(self, partition: int, up_to: int | None) -> None:
+        if up_to is None:
+            return
+        with self.committing:  # lanes end in any order: a position only moves forward
+            if self.stopping.is_set() or up_to <= self.committed.get(partition, -1):
+                return
+            self.committed[partition] = up_to
+            self.offsets.commit(
+                offsets=[TopicPartition(NOTIFIED, partition, up_to)], asynchronous=False
+            )
 
     def push(self, user: str, subscription: dict[str, Any], body: bytes) -> bool:
         claims: dict[str, str | int] = {"sub": self.vapid_subject}
@@ -229,8 +296,10 @@ class Deliverer:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.lanes.stop()
         self.follower.stop()
-        self.offsets.close()
+        with self.committing:
+            self.offsets.close()
         self.http.close()
 
 

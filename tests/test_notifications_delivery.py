@@ -44,17 +44,20 @@ def unb64(text: str) -> bytes:
 
 class Receiver:
     """An HTTP endpoint on a free port that keeps what is POSTed to it; it answers `failures`
-    requests with 500 first."""
+    requests with 500 first, and none before `answers` is set."""
 
-    def __init__(self, failures: int = 0):
+    def __init__(self, failures: int = 0, answers: threading.Event | None = None):
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.failures = failures
+        self.answers = answers
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                if receiver.answers is not None:
+                    receiver.answers.wait()
                 failing = receiver.failures > 0
                 receiver.failures -= 1
                 self.send_response(500 if failing else 201)
@@ -69,6 +72,8 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def close(self) -> None:
+        if self.answers is not None:
+            self.answers.set()
         self.server.shutdown()
 
 
@@ -189,6 +194,35 @@ def test_a_scheduled_stream_starting_soon_and_a_paid_tip_reach_their_webhooks(
     finally:
         followers_hook.close()
         streamers_hook.close()
+
+
+def test_a_webhook_that_hangs_delays_no_one_elses_notifications(
+    stack: Settings, running: Running
+) -> None:
+    """The first stream's follower has a webhook that never answers: the agent waits for it
+    (10 s per attempt, ATTEMPTS tries with backoff) while the second stream's follower still
+    gets theirs. One destination at a time, the second would wait for every attempt."""
+    tokens = Tokens(stack)
+    hanging, prompt = Receiver(answers=threading.Event()), Receiver()
+    try:
+        streams = []
+        for follower, receiver in (("viewer-hanging", hanging), ("viewer-prompt", prompt)):
+            created = {"title": f"For {follower}", "category": "Tests"}
+            stream_id = write(running, tokens, "POST", "/streams", STREAMER, created)["stream_id"]
+            write(running, tokens, "PUT", f"/streams/{stream_id}/follow", follower)
+            write(running, tokens, "POST", "/notifications/webhooks", follower,
+                  {"url": f"{receiver.url}/hook", "kinds": ["stream_live"]})  # fmt: skip
+            streams.append(stream_id)
+        write(running, tokens, "POST", f"/streams/{streams[0]}/live", STREAMER)
+        eventually(lambda: hanging.requests, timeout=60)  # its delivery has begun
+        write(running, tokens, "POST", f"/streams/{streams[1]}/live", STREAMER)
+
+        (_, body), *_ = eventually(lambda: prompt.requests, timeout=45)
+        assert json.loads(body)["stream_id"] == streams[1]
+        assert len(hanging.requests) < notify.ATTEMPTS  # the hanging one not given up yet
+    finally:
+        hanging.close()
+        prompt.close()
 
 
 def assert_vapid_signed(authorization: str, public_key: str, audience: str) -> None:
