@@ -2,22 +2,25 @@
 and the media service in its own processes:
 
 - `whip_whep_latency`: glass to glass over loopback. A publisher paints its send time (ms, as
-  32 black/white bars) into each 320x240 frame; a viewer decodes the frame and reads the time
-  back. Through the media service (WHIP in, one fan-out process, WHEP out) and, side by side
-  in the same run, two aiortc peers connected directly (the issue's baseline: p50 37 ms).
+  32 black/white bars, and their complement below) into each 320x240 frame; a viewer decodes
+  the frame and reads the time back. Through the media service (WHIP in, one fan-out process,
+  WHEP out) and, side by side in the same run, two aiortc peers connected directly (the
+  issue's baseline: p50 37 ms).
 - `whep_viewers`: the media service's CPU (ingest process and fan-out processes, from
-  /proc/<pid>/stat) per viewer-second while N viewers watch one 1 Mbps-ish VP8 stream, without
-  re-encoding. Most viewers count the frames aiortc reassembles without decoding them (cheap
-  for the harness) and check their RTP timestamps only grow; `CHECKED` of them decode every
-  frame and check its RTP timestamp follows the previous one's (the relay's order), count the
-  keyframes their receivers ask for (loss or a decode error), and read the painted send
-  time. A painted time that does not follow the previous one is counted apart, and so it is
-  for a publisher connected straight to a decoding viewer in the same run: aiortc's VP8
-  encoder at this bitrate leaves some of a frame's bars from the frame before, so the reader
-  flags about 1-3 % of frames with no relay at all (docs/benchmarks.md).
+  /proc/<pid>/stat) per viewer-second while N viewers (`LIVEFOLD_BENCH_WHEP_VIEWERS`) watch
+  one VP8 stream without re-encoding; half its picture is fresh noise, so the encoder sends its
+  whole bitrate (reported as `video_kbps_per_viewer`). Most viewers count the frames aiortc
+  reassembles without decoding them (cheap for the harness) and check their RTP timestamps
+  only grow; `CHECKED` of them decode every frame and check its RTP timestamp follows the
+  previous one's (the relay's order), count the keyframes their receivers ask for (loss or a
+  decode error), and read the painted send time. A painted time that does not read or follow
+  the previous one is counted apart, and so it is for a publisher connected straight to a
+  decoding viewer in the same run: aiortc's VP8 encoder leaves some of a frame's bars from
+  the frame before, so the reader flags a few % of frames with no relay at all
+  (docs/benchmarks.md).
 
-This machine has 2 cores shared with about seven other sessions' work: every figure here is
-contended, and the load average is recorded with it.
+Every figure is recorded with the machine's load average: on 2 shared cores, compare within
+one run.
 """
 
 from __future__ import annotations
@@ -54,15 +57,28 @@ CHECKED = 2
 
 
 class StampedFrames(VideoStreamTrack):
-    """30 fps whose picture is the send time in ms (mod 2^32) as 32 vertical bars."""
+    """30 fps whose picture is the send time in ms (mod 2^32) as 32 vertical bars, their
+    complement below them, and with `noise`, fresh noise in the lower half: bars alone
+    compress to almost nothing, noise makes the encoder spend its whole bitrate, as a real
+    picture does."""
+
+    def __init__(self, noise: bool = False):
+        super().__init__()
+        self.noise = noise
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
         stamp = int(time.time() * 1000) % 2**BITS
         bars = np.array([(stamp >> (BITS - 1 - i)) & 1 for i in range(BITS)], np.uint8) * 255
-        rows = np.concatenate([np.repeat(bars[None, :], HEIGHT // 2, 0),
-                               np.repeat(255 - bars[None, :], HEIGHT // 2, 0)])  # fmt: skip
+        rows = np.concatenate([np.repeat(bars[None, :], HEIGHT // 4, 0),
+                               np.repeat(255 - bars[None, :], HEIGHT // 4, 0)])  # fmt: skip
         picture = np.repeat(rows, WIDTH // BITS, 1)
+        lower = (
+            np.random.randint(0, 256, (HEIGHT // 2, WIDTH), np.uint8)
+            if self.noise
+            else np.zeros((HEIGHT // 2, WIDTH), np.uint8)
+        )
+        picture = np.concatenate([picture, lower])
         frame = av.VideoFrame.from_ndarray(np.stack([picture] * 3, -1), format="rgb24")
         frame.pts, frame.time_base = pts, time_base
         return frame
@@ -225,6 +241,7 @@ class CountingViewer:
     def __init__(self) -> None:
         self.peer = peer()
         self.frames = 0
+        self.bytes = 0
         self.corrupt = 0
         self.first_not_keyframe = 0
         self._last = -1
@@ -238,6 +255,7 @@ class CountingViewer:
             self.corrupt += 1
         self._last = timestamp
         self.frames += 1
+        self.bytes += len(frame)
 
 
 async def checked_frames(track: Any, stop: float, counts: dict[str, int], prefix: str) -> None:
@@ -285,7 +303,7 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
         rows = []
         async with httpx.AsyncClient(timeout=60) as http:
             publisher = peer()
-            publisher.addTransceiver(StampedFrames(), direction="sendonly")
+            publisher.addTransceiver(StampedFrames(noise=True), direction="sendonly")
             await answered(
                 publisher,
                 await post(http, f"{media}/whip/{stream_id}", await offer(publisher), key),
@@ -318,6 +336,7 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
                 ready = (await http.get(f"{media}/health/ready")).json()
                 pids = [media_pid] + [w["pid"] for w in ready["fanout"]]
                 before = {id(v): v.frames for v in counting}
+                bytes_before = {id(v): v.bytes for v in counting}
                 corrupt_before, losses_before = sum(v.corrupt for v in counting), losses[0]
                 cpu, started = cpu_seconds(pids), time.monotonic()
                 harness_cpu = time.process_time()
@@ -332,6 +351,7 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
                 elapsed, used = time.monotonic() - started, cpu_seconds(pids) - cpu
                 harness_cpu = time.process_time() - harness_cpu
                 frames = sum(v.frames - before[id(v)] for v in counting) + counts["relayed_frames"]
+                received = sum(v.bytes - bytes_before[id(v)] for v in counting)
                 counted_corrupt = sum(v.corrupt for v in counting) - corrupt_before
                 per_viewer = count * elapsed
                 rows.append({
@@ -340,6 +360,9 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
                     "viewers_process_cpu_percent": round(100 * harness_cpu / elapsed, 1),
                     "cpu_ms_per_viewer_second": round(1000 * used / per_viewer, 2) if count else 0,
                     "viewer_fps_mean": round(frames / per_viewer, 1) if count else None,
+                    "video_kbps_per_viewer": (
+                        round(8 * received / (len(counting) * elapsed) / 1000) if counting else None
+                    ),
                     "decoded_frames": counts["relayed_frames"],
                     "decoded_out_of_order": counts["relayed_out_of_order"],
                     "decoded_keyframe_requests": losses[0] - losses_before,
