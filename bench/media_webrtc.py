@@ -53,6 +53,8 @@ VIEWER_COUNTS = tuple(
     int(n) for n in os.environ.get("LIVEFOLD_BENCH_WHEP_VIEWERS", "0,10,40").split(",")
 )
 WINDOW_SECONDS = 10
+# "noise": half the picture fresh noise (the encoder's whole bitrate); "bars": the stamp alone
+WHEP_PICTURE = os.environ.get("LIVEFOLD_BENCH_WHEP_PICTURE", "noise")
 CHECKED = 2
 
 
@@ -95,10 +97,8 @@ def stamp_of(frame: av.VideoFrame) -> int | None:
         bits = [rows[:, i * width + 2 : (i + 1) * width - 2].mean() > 127 for i in range(BITS)]
         return sum(1 << (BITS - 1 - i) for i, bit in enumerate(bits) if bit)
 
-    top, bottom = (
-        read(grey[HEIGHT // 8 : 3 * HEIGHT // 8]),
-        read(grey[5 * HEIGHT // 8 : 7 * HEIGHT // 8]),
-    )
+    top = read(grey[HEIGHT // 32 : 7 * HEIGHT // 32])  # the bars: the top quarter
+    bottom = read(grey[9 * HEIGHT // 32 : 15 * HEIGHT // 32])  # their complement: the next
     return top if top == ~bottom % 2**BITS else None
 
 
@@ -303,7 +303,9 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
         rows = []
         async with httpx.AsyncClient(timeout=60) as http:
             publisher = peer()
-            publisher.addTransceiver(StampedFrames(noise=True), direction="sendonly")
+            publisher.addTransceiver(
+                StampedFrames(noise=WHEP_PICTURE == "noise"), direction="sendonly"
+            )
             await answered(
                 publisher,
                 await post(http, f"{media}/whip/{stream_id}", await offer(publisher), key),
@@ -391,6 +393,7 @@ def whep_viewers(settings: Settings) -> dict[str, Any]:
     return {
         "rows": rows,
         "window_seconds": WINDOW_SECONDS,
+        "picture": WHEP_PICTURE,
         "fanout_processes": 1,
         "load_average_1m_at_end": round(os.getloadavg()[0], 1),
     }
