@@ -6,6 +6,7 @@ stack stays up for everyone else.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from infra.stripe_mock import StripeMockService
 from infra.stripe_mock import service as stripe_mock_service
 from livefold.settings import Settings
 from streams.provision import provision
+from tests.gateways import fold_workers
 from tests.servers import log_to, settings_on_free_ports
 
 
@@ -30,6 +32,50 @@ def stack(settings: Settings) -> Iterator[Settings]:
     with running(infrastructure(settings), output=log_to(settings.data_dir / "logs")):
         provision(settings)
         yield settings
+
+
+class SharedFoldWorker:
+    """The real fold worker on the stack's fold group, kept running from one module that needs
+    folds to the next one (a start and a stop saved each time); stopped before any other
+    module, which may fold other groups on the same topics or expect nothing folded meanwhile."""
+
+    def __init__(self) -> None:
+        self._running: contextlib.ExitStack | None = None
+
+    def start(self, stack: Settings) -> None:
+        if self._running is None:
+            running_worker = contextlib.ExitStack()
+            running_worker.enter_context(fold_workers(stack))
+            self._running = running_worker
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._running.close()
+            self._running = None
+
+
+@pytest.fixture(scope="session")
+def shared_fold_worker() -> Iterator[SharedFoldWorker]:
+    worker = SharedFoldWorker()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture(scope="module")
+def folded(stack: Settings, shared_fold_worker: SharedFoldWorker) -> Settings:
+    """The stack, with the fold worker folding what this module's gateways append."""
+    shared_fold_worker.start(stack)
+    return stack
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_fold_worker_unless_folded(
+    request: pytest.FixtureRequest, shared_fold_worker: SharedFoldWorker
+) -> None:
+    if "folded" not in request.fixturenames:
+        shared_fold_worker.stop()
 
 
 @pytest.fixture(scope="session")

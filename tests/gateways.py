@@ -1,6 +1,7 @@
 """Gateways for the gateway tests: real `python -m gateway` processes on free ports, tokens
 signed with the key they trust, WebSocket helpers, and `fold_workers`: the real fold worker,
-which folds what the gateways append and publishes the outputs to the state topics."""
+which folds what the gateways append and publishes the outputs to the state topics (the suite
+shares one on its stack: `folded` in tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -3,8 +3,9 @@
 `live_gateway` serves the gateway app with livefold's authorization server mounted at its root
 (`gateway.app.create_app(..., extra_routes=gateway.auth.service.routes(...))`, the seam the app
 offers for it), on uvicorn with the sans-I/O WebSocket protocol like `python -m gateway`, in a
-thread; `tests.gateways.fold_workers` runs the real fold worker. One URL serves
-REST, `/ws`, `/oauth/*` and `/api/v1/accounts`, as in production.
+thread; the stack it is given is the suite's `folded` one (tests/conftest.py), whose fold
+worker folds what it appends. One URL serves REST, `/ws`, `/oauth/*` and `/api/v1/accounts`, as
+in production.
 
 `person_signing_in` is the browser: it opens the authorization URL, fills in the sign-in form
 and follows the redirect to the app's loopback receiver. `TcpRelay` stands where a load
@@ -33,7 +34,6 @@ from gateway.auth.admin import change_role
 from gateway.auth.service import AuthService, routes
 from infra.service import free_port
 from livefold.settings import Settings
-from tests.gateways import fold_workers
 
 PASSWORD = "correct horse battery staple"
 _FORM = re.compile(r'<form method="post" action="([^"]+)"')
@@ -73,15 +73,14 @@ def live_gateway(stack: Settings, data_dir: Path, timeout: float = 90.0) -> Iter
     thread = threading.Thread(target=server.run, name="sdk-gateway", daemon=True)
     start_patiently(auth)
     try:
-        with fold_workers(settings):
-            thread.start()
-            url = f"http://{settings.host}:{settings.gateway_port}"
-            wait_healthy(url, thread, timeout)
-            try:
-                yield LiveGateway(url, settings, auth)
-            finally:
-                server.should_exit = True
-                thread.join(30)
+        thread.start()
+        url = f"http://{settings.host}:{settings.gateway_port}"
+        wait_healthy(url, thread, timeout)
+        try:
+            yield LiveGateway(url, settings, auth)
+        finally:
+            server.should_exit = True
+            thread.join(30)
     finally:
         auth.stop()
 

@@ -15,7 +15,7 @@ from livefold_sdk import Livefold
 
 from livefold.settings import Settings
 from tests.analytics_support import Sink
-from tests.gateways import Running, Tokens, eventually, fold_workers, gateway
+from tests.gateways import Running, Tokens, eventually, gateway
 
 STREAMER = "streamer-scrollback"
 CHATTERS = [f"chatter-scrollback-{n}" for n in range(26)]  # ten messages each: no rate limit
@@ -25,10 +25,10 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def services(stack: Settings) -> Iterator[tuple[Running, Tokens]]:
-    settings = stack.model_copy(update={"gateway_user_writes_per_second": 100.0})
+def services(folded: Settings) -> Iterator[tuple[Running, Tokens]]:
+    settings = folded.model_copy(update={"gateway_user_writes_per_second": 100.0})
     sink = Sink(settings)
-    with fold_workers(settings), gateway(settings, "gateway-scrollback") as running:
+    with gateway(settings, "gateway-scrollback") as running:
         sink.start()
         try:
             yield running, Tokens(settings)

@@ -50,7 +50,6 @@ from tests.gateways import (
     Tokens,
     connect,
     eventually,
-    fold_workers,
     gateway,
     next_frame,
     recorded,
@@ -59,9 +58,9 @@ from tests.gateways import (
 
 
 @pytest.fixture(scope="module")
-def pair(stack: Settings) -> Iterator[Pair]:
-    with fold_workers(stack), gateway(stack) as a, gateway(stack, "gateway-b") as b:
-        yield Pair(a, b, Tokens(stack))
+def pair(folded: Settings) -> Iterator[Pair]:
+    with gateway(folded) as a, gateway(folded, "gateway-b") as b:
+        yield Pair(a, b, Tokens(folded))
 
 
 def logged(settings: Settings, domain: str, stream_id: str) -> list[Event]:

@@ -23,22 +23,20 @@ from tests.gateways import (
     Running,
     Tokens,
     eventually,
-    fold_workers,
     gateway,
 )
 
 
 @pytest.fixture(scope="module")
-def pair(stack: Settings) -> Iterator[Pair]:
-    sink = Sink(stack)
+def pair(folded: Settings) -> Iterator[Pair]:
+    sink = Sink(folded)
     sink.start()
     try:
         with (
-            fold_workers(stack),
-            gateway(stack, "gateway-status-a") as a,
-            gateway(stack, "gateway-status-b") as b,
+            gateway(folded, "gateway-status-a") as a,
+            gateway(folded, "gateway-status-b") as b,
         ):
-            yield Pair(a, b, Tokens(stack))
+            yield Pair(a, b, Tokens(folded))
     finally:
         sink.stop()
 

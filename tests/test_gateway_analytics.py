@@ -26,11 +26,11 @@ VISA = "4242424242424242"
 
 
 @pytest.fixture(scope="module")
-def live(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
-    sink = Sink(stack)
+def live(folded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    sink = Sink(folded)
     sink.start()
     try:
-        with live_gateway(stack, tmp_path_factory.mktemp("analytics-route")) as running:
+        with live_gateway(folded, tmp_path_factory.mktemp("analytics-route")) as running:
             yield running
     finally:
         sink.stop()

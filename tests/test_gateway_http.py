@@ -22,7 +22,6 @@ from tests.gateways import (
     Tokens,
     connect,
     eventually,
-    fold_workers,
     gateway,
     metrics_of,
     recorded,
@@ -48,10 +47,10 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def gateways(stack: Settings) -> Iterator[tuple[Api, Api]]:
-    settings = stack.model_copy(update={"gateway_user_writes_per_second": 200.0})
+def gateways(folded: Settings) -> Iterator[tuple[Api, Api]]:
+    settings = folded.model_copy(update={"gateway_user_writes_per_second": 200.0})
     tokens = Tokens(settings)
-    with fold_workers(settings), gateway(settings) as a, gateway(settings, "gateway-b") as b:
+    with gateway(settings) as a, gateway(settings, "gateway-b") as b:
         yield Api(a, tokens), Api(b, tokens)
 
 

@@ -32,7 +32,7 @@ from tests.auth_client import (
     register,
     tokens,
 )
-from tests.gateways import Running, Tokens, connect, eventually, fold_workers, gateway
+from tests.gateways import Running, Tokens, connect, eventually, gateway
 
 STREAMER, VIEWER, MOD = "streamer-ivy", "viewer-jon", "mod-kit"
 DEEP = "[" * 5000 + "]" * 5000
@@ -40,9 +40,9 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def hostile(stack: Settings) -> Iterator[Running]:
-    settings = stack.model_copy(update={"gateway_user_writes_per_second": 200.0})
-    with fold_workers(settings), gateway(settings, "gateway-input") as running:
+def hostile(folded: Settings) -> Iterator[Running]:
+    settings = folded.model_copy(update={"gateway_user_writes_per_second": 200.0})
+    with gateway(settings, "gateway-input") as running:
         yield running
 
 

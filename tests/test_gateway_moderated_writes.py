@@ -28,7 +28,6 @@ from tests.gateways import (
     answer_to,
     connect,
     eventually,
-    fold_workers,
     gateway,
     next_frame,
     recorded,
@@ -41,9 +40,9 @@ TROLL, LATE = "viewer-troll", "viewer-late"
 
 
 @pytest.fixture(scope="module")
-def pair(stack: Settings) -> Iterator[Pair]:
-    settings = stack.model_copy(update={"gateway_user_writes_per_second": 500.0})
-    with fold_workers(settings), gateway(settings) as a, gateway(settings, "gateway-b") as b:
+def pair(folded: Settings) -> Iterator[Pair]:
+    settings = folded.model_copy(update={"gateway_user_writes_per_second": 500.0})
+    with gateway(settings) as a, gateway(settings, "gateway-b") as b:
         yield Pair(a, b, Tokens(settings))
 
 

@@ -21,7 +21,7 @@ import httpx
 from gateway.auth.admin import change_role
 from livefold.settings import Settings
 from tests.auth_client import CLIENT_ID, REDIRECT_URI, bearer, register, tokens
-from tests.gateways import Running, Tokens, fold_workers, gateway
+from tests.gateways import Running, Tokens, gateway
 
 HOOKS = Path(__file__).with_name("fuzz_hooks.py")
 # Beside the writes and reads: the service's, the payments' and the auth server's routes.
@@ -138,9 +138,9 @@ def fuzz(running: Running, token: str, config: Path, har: Path, *options: str) -
     return run.stdout
 
 
-def test_fuzzing_every_operation_finds_no_server_error(stack: Settings, tmp_path: Path) -> None:
+def test_fuzzing_every_operation_finds_no_server_error(folded: Settings, tmp_path: Path) -> None:
     unlimited = 1e6
-    settings = stack.model_copy(
+    settings = folded.model_copy(
         update={
             "gateway_user_writes_per_second": unlimited,
             "gateway_ip_writes_per_second": unlimited,
@@ -154,7 +154,7 @@ def test_fuzzing_every_operation_finds_no_server_error(stack: Settings, tmp_path
     # An admin in the accounts log too, so that granting and revoking roles gets past "only
     # an admin may change roles" into the handlers.
     change_role(settings, "grant", "fuzzer", "admin")
-    with fold_workers(settings), gateway(settings, "gateway-fuzzed") as running:
+    with gateway(settings, "gateway-fuzzed") as running:
         api = f"{running.url}/api/v1"
         body = {"title": "Fuzzed", "category": "Testing"}
         created = httpx.post(f"{api}/streams", json=body, headers=bearer(admin))

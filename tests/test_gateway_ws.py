@@ -42,7 +42,6 @@ from tests.gateways import (
     close_of,
     connect,
     expires_at,
-    fold_workers,
     gateway,
     metrics_of,
     next_frame,
@@ -56,14 +55,14 @@ EXPIRED_CLOSE = 3.0  # seconds an expired, unrefreshed socket stays open (writes
 
 
 @pytest.fixture(scope="module")
-def pair(stack: Settings) -> Iterator[Pair]:
-    settings = stack.model_copy(
+def pair(folded: Settings) -> Iterator[Pair]:
+    settings = folded.model_copy(
         update={
             "gateway_user_writes_per_second": 500.0,
             "gateway_ws_expired_close_seconds": EXPIRED_CLOSE,
         }
     )
-    with fold_workers(settings), gateway(settings) as a, gateway(settings, "gateway-b") as b:
+    with gateway(settings) as a, gateway(settings, "gateway-b") as b:
         yield Pair(a, b, Tokens(settings))
 
 

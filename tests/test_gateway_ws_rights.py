@@ -30,7 +30,6 @@ from tests.gateways import (
     close_of,
     connect,
     eventually,
-    fold_workers,
     gateway,
     metrics_of,
     next_frame,
@@ -44,9 +43,9 @@ MODERATOR_ONLY = ["moderation", "modlog"]
 
 
 @pytest.fixture(scope="module")
-def pair(stack: Settings) -> Iterator[Pair]:
-    settings = stack.model_copy(update={"gateway_user_writes_per_second": 500.0})
-    with fold_workers(settings), gateway(settings) as a, gateway(settings, "gateway-b") as b:
+def pair(folded: Settings) -> Iterator[Pair]:
+    settings = folded.model_copy(update={"gateway_user_writes_per_second": 500.0})
+    with gateway(settings) as a, gateway(settings, "gateway-b") as b:
         yield Pair(a, b, Tokens(settings))
 
 

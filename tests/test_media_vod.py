@@ -24,7 +24,7 @@ from agents import analytics
 from infra.service import RunningService
 from livefold.settings import Settings
 from media import ffmpeg
-from tests.gateways import Running, Tokens, eventually, fold_workers, gateway
+from tests.gateways import Running, Tokens, eventually, gateway
 from tests.media_peers import media_process
 from tests.servers import log_to
 
@@ -34,11 +34,10 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def services(stack: Settings) -> Iterator[tuple[Running, Settings, Tokens]]:
-    settings = stack.model_copy(update={"gateway_user_writes_per_second": 100.0})
+def services(folded: Settings) -> Iterator[tuple[Running, Settings, Tokens]]:
+    settings = folded.model_copy(update={"gateway_user_writes_per_second": 100.0})
     sink = analytics.service(settings)
     with (
-        fold_workers(settings),
         media_process(settings, media_thumbnail_seconds=1.0) as (media, media_url),
         gateway(settings, "gateway-vod", media_public_url=media_url) as running,
     ):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from livefold.settings import Settings
-from tests.gateways import Running, Tokens, eventually, fold_workers, gateway, next_frame, subscribe
+from tests.gateways import Running, Tokens, eventually, gateway, next_frame, subscribe
 from tests.test_gateway_ws import answer_to, send_frame, signed_in
 
 STREAMER, VIEWER, MOD = "streamer-ivy", "viewer-jon", "mod-kai"
@@ -45,9 +45,9 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(stack: Settings) -> Iterator[Site]:
-    settings = stack.model_copy(update={"gateway_user_writes_per_second": 500.0})
-    with fold_workers(settings), gateway(settings) as running:
+def site(folded: Settings) -> Iterator[Site]:
+    settings = folded.model_copy(update={"gateway_user_writes_per_second": 500.0})
+    with gateway(settings) as running:
         yield Site(running, Tokens(settings))
 
 

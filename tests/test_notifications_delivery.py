@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from agents import notify
 from infra.service import RunningService
 from livefold.settings import Settings
-from tests.gateways import STREAMER, VIEWER, Running, Tokens, eventually, fold_workers
+from tests.gateways import STREAMER, VIEWER, Running, Tokens, eventually
 from tests.servers import log_to
 from tests.test_payments_refunds import PAY, VISA, own_gateway
 
@@ -78,11 +78,11 @@ class Receiver:
 
 
 @pytest.fixture(scope="module")
-def running(stack: Settings) -> Iterator[Running]:
-    spec = notify.service(stack)
+def running(folded: Settings) -> Iterator[Running]:
+    spec = notify.service(folded)
     # The sandbox's payment webhooks come back to this gateway, so paid tips are captured.
-    with fold_workers(stack), own_gateway(stack, "gateway-notify-delivery") as one:
-        handle = RunningService(spec, log_to(stack.data_dir / "logs")(spec))
+    with own_gateway(folded, "gateway-notify-delivery") as one:
+        handle = RunningService(spec, log_to(folded.data_dir / "logs")(spec))
         handle.start()
         try:
             eventually(spec.is_ready, timeout=60)

@@ -19,7 +19,6 @@ from tests.gateways import (
     Pair,
     Tokens,
     eventually,
-    fold_workers,
     gateway,
     next_frame,
     signed_in,
@@ -29,13 +28,12 @@ FOLLOWER = "viewer-hal"
 
 
 @pytest.fixture(scope="module")
-def pair(stack: Settings) -> Iterator[Pair]:
+def pair(folded: Settings) -> Iterator[Pair]:
     with (
-        fold_workers(stack),
-        gateway(stack, "gateway-notify-a") as a,
-        gateway(stack, "gateway-notify-b") as b,
+        gateway(folded, "gateway-notify-a") as a,
+        gateway(folded, "gateway-notify-b") as b,
     ):
-        yield Pair(a, b, Tokens(stack))
+        yield Pair(a, b, Tokens(folded))
 
 
 def answer(pair: Pair, user: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from streams.codec import Codec
 from streams.consumer import read_to_end
 from streams.events import Event
 from streams.producer import EventProducer
-from tests.gateways import Running, Tokens, eventually, fold_workers, gateway
+from tests.gateways import Running, Tokens, eventually, gateway
 
 STREAMER, VIEWER, ADMIN = "streamer-rae", "viewer-sol", "admin-tam"
 PAY = "/api/v1/payments/sandbox/pay"
@@ -64,12 +64,6 @@ def own_gateway(settings: Settings, name: str, **changes: Any) -> Any:
     return gateway(
         settings, name, gateway_port=port, payment_sandbox_webhook_url=webhook, **changes
     )
-
-
-@pytest.fixture(scope="module")
-def folded(stack: Settings) -> Iterator[Settings]:
-    with fold_workers(stack):
-        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -81,8 +81,8 @@ class People:
 
 
 @pytest.fixture(scope="module")
-def live(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
-    with live_gateway(stack, tmp_path_factory.mktemp("sdk-python")) as running:
+def live(folded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    with live_gateway(folded, tmp_path_factory.mktemp("sdk-python")) as running:
         yield running
 
 
@@ -247,6 +247,7 @@ async def test_a_follower_is_told_over_the_socket_and_lists_it_and_registers_pus
             frame = await next_of(subscription, Notification)
         told = frame.notification
         assert (told["kind"], told["stream_id"]) == ("stream_live", stream_id)
+
         listed = await viewer.notifications(limit=5)
         assert listed["notifications"][0]["notification_id"] == told["notification_id"]
         key = (await viewer.vapid_public_key())["public_key"]

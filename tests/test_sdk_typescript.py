@@ -26,8 +26,8 @@ COUNT = re.compile(r"^\S+ (pass|fail) (\d+)$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def live(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
-    with live_gateway(stack, tmp_path_factory.mktemp("sdk-typescript")) as running:
+def live(folded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    with live_gateway(folded, tmp_path_factory.mktemp("sdk-typescript")) as running:
         yield running
 
 

@@ -39,17 +39,17 @@ HELD_TEXT = "you are an idiot"  # moderation holds insults for review
 
 
 @pytest.fixture(scope="module")
-def live(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+def live(folded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     assert (BUILD / "index.html").is_file(), f"the web app is not built in {BUILD}: run `make web`"
     media_port = free_port()
-    sink = analytics.service(stack)  # the chat replay reads ClickHouse's copy of the log
+    sink = analytics.service(folded)  # the chat replay reads ClickHouse's copy of the log
     with (
         host_addresses_only(["127.0.0.1"]),  # the publisher's ICE, like the media process's
-        media_process(stack, media_port=media_port),
-        live_gateway(stack.model_copy(update={"media_port": media_port}),
+        media_process(folded, media_port=media_port),
+        live_gateway(folded.model_copy(update={"media_port": media_port}),
                      tmp_path_factory.mktemp("web-app")) as running,
     ):  # fmt: skip
-        handle = RunningService(sink, log_to(stack.data_dir / "logs")(sink))
+        handle = RunningService(sink, log_to(folded.data_dir / "logs")(sink))
         handle.start()
         try:
             yield running

@@ -33,10 +33,10 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def live(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+def live(folded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     assert (BUILD / "index.html").is_file(), f"the web app is not built in {BUILD}: run `make web`"
-    sink = Sink(stack)  # the whole chat, past what the gateway and the app keep, is ClickHouse's
-    with live_gateway(stack, tmp_path_factory.mktemp("web-long-chat")) as running:
+    sink = Sink(folded)  # the whole chat, past what the gateway and the app keep, is ClickHouse's
+    with live_gateway(folded, tmp_path_factory.mktemp("web-long-chat")) as running:
         sink.start()
         try:
             yield running

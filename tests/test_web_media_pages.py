@@ -38,9 +38,9 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def live(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+def live(folded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     assert (BUILD / "index.html").is_file(), f"the web app is not built in {BUILD}: run `make web`"
-    settings = stack.model_copy(update={"media_port": free_port(), "rtmp_port": free_port()})
+    settings = folded.model_copy(update={"media_port": free_port(), "rtmp_port": free_port()})
     sink = Sink(settings)  # the chat replay reads ClickHouse's copy of the log
     sink.start()
     try:

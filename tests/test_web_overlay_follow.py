@@ -22,9 +22,9 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def live(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+def live(folded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     assert (BUILD / "index.html").is_file(), f"the web app is not built in {BUILD}: run `make web`"
-    with live_gateway(stack, tmp_path_factory.mktemp("web-overlay-follow")) as running:
+    with live_gateway(folded, tmp_path_factory.mktemp("web-overlay-follow")) as running:
         yield running
 
 

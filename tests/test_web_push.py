@@ -40,12 +40,12 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def live(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+def live(folded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
     assert (BUILD / "index.html").is_file(), f"the web app is not built in {BUILD}: run `make web`"
-    with live_gateway(stack, tmp_path_factory.mktemp("web-push")) as running:
+    with live_gateway(folded, tmp_path_factory.mktemp("web-push")) as running:
         spec = notify.service(running.settings)  # the gateway's data dir: its VAPID key
-        delivered_up_to_now(stack)
-        handle = RunningService(spec, log_to(stack.data_dir / "logs")(spec))
+        delivered_up_to_now(folded)
+        handle = RunningService(spec, log_to(folded.data_dir / "logs")(spec))
         handle.start()
         try:
             eventually(spec.is_ready, timeout=60)
