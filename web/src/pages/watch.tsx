@@ -61,6 +61,17 @@ const EMPTY: LiveViews = {
 };
 
 const position = (message: Json) => `${Number(message.at)}:${String(message.message_id)}`;
+const earlierThan = (a: Json, b: Json) =>
+  Number(a.at) < Number(b.at) || (Number(a.at) === Number(b.at) && String(a.message_id) < String(b.message_id));
+
+/** `messages` with `message` in chat order, (at, message_id), the order scroll-back pages in.
+ * Live notices come in the log's order, which can differ by a few ms between writers; the
+ * oldest held must be the oldest in chat order, or scroll-back below it would skip a message. */
+function inChatOrder(messages: Json[], message: Json): Json[] {
+  let index = messages.length;
+  while (index > 0 && earlierThan(message, messages[index - 1]!)) index--;
+  return index === messages.length ? [...messages, message] : [...messages.slice(0, index), message, ...messages.slice(index)];
+}
 
 function folded(views: LiveViews, frame: Frame): LiveViews {
   if (frame.type === "held") return { ...views, feedback: { ...views.feedback, [frame.message_id]: { status: "held", reason: frame.reason } } };
@@ -116,7 +127,7 @@ function chatFolded(views: LiveViews, frame: Frame & { type: "snapshot" | "batch
   for (const notice of frame.notices) {
     const id = notice.value.message_id;
     if (notice.kind === "message") {
-      if (!messages.some((message) => message.message_id === id)) messages = [...messages, notice.value];
+      if (!messages.some((message) => message.message_id === id)) messages = inChatOrder(messages, notice.value);
     } else if (id !== undefined) {
       messages = messages.filter((message) => message.message_id !== id); // deleted, removed...
     }
