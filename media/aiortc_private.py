@@ -13,9 +13,14 @@ fails naming the attribute when an upgrade moves one:
   would decode to garbage);
 - `RTCRtpSender._send_keyframe()`: what a viewer's PLI/FIR calls; on the packet path aiortc
   ignores it, so it is replaced per sender to forward the request upstream;
-- `RTCRtpSender._next_encoded_frame` packs a track's `av.Packet` (pts in `time_base`) with the
-  codec's `Encoder.pack`, without encoding (public in effect: `MediaPlayer(decode=False)` uses
-  it);
+- `RTCRtpSender._next_encoded_frame`: what the sender's loop (`_run_rtp`) awaits for each
+  frame's RTP payloads. aiortc's packs the track's `av.Packet` with the sender's own
+  `Encoder.pack`, so every viewer packetized every frame again; `send_packed` replaces it per
+  sender with payloads packed once per frame for all viewers (`packer`: aiortc's encoder for a
+  codec, whose `pack` only packetizes);
+- `aiortc.clock.current_ntp_time`: the sender stamps every packet with it (abs-send-time), from
+  a `datetime` (10% of a fan-out process); `fast_clock` replaces it, in the fan-out processes,
+  with the same value read from `time.time()`;
 - `RTCRtpTransceiver._codecs`: the codecs negotiated with the publisher; narrowed on a
   viewer's (or guest's) transceiver to the one codec forwarded (`answer_only`): an answerer's
   transceivers are made by `setRemoteDescription`, which fixes `_codecs` before
@@ -35,6 +40,7 @@ they depend on; tests/test_library_internals.py checks both against the installe
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -46,7 +52,11 @@ from aiortc import (
     RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
+    clock,
 )
+from aiortc.codecs import get_encoder
+from aiortc.codecs.base import Encoder
+from aiortc.rtcrtpsender import RTCEncodedFrame
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 AIORTC_VERSION = "1.16.0"
@@ -77,6 +87,15 @@ PINNED_SOURCE: dict[str, str] = {
     ),
     "aiortc.rtcrtpreceiver.RTCRtpReceiver._send_rtcp_pli": (
         "ae74c43d50f6eb7bd6d5d6fbafe46e507f937e651db022d04206926ed21c7184"
+    ),
+    "aiortc.rtcrtpsender.RTCRtpSender._run_rtp": (
+        "ff597a1d554cb373e73b21775c5bf564e7dba1eab6058eeabd902e09794872a3"
+    ),
+    "aiortc.clock.current_ntp_time": (
+        "b7dedc576383cdcaee3de77f3d5edc2637ad51443f0da4fad428b87ecf15badc"
+    ),
+    "aiortc.clock.datetime_to_ntp": (
+        "a5a177847d20a4b31320b11c7525e1e4cf9c07134456d93b1ec1022e503d3341"
     ),
     "aiortc.rtcrtpsender.RTCRtpSender._next_encoded_frame": (
         "89dd9fa4fb33741cc60857f1cebae31c9a88b72da9a42f91abc6090f40cb8253"
@@ -148,6 +167,42 @@ def on_keyframe_request(sender: RTCRtpSender, request: Callable[[], None]) -> No
     if not callable(getattr(sender, SEND_KEYFRAME, None)):
         raise RuntimeError(f"aiortc changed: RTCRtpSender has no {SEND_KEYFRAME}")
     setattr(sender, SEND_KEYFRAME, request)
+
+
+def packer(mime_type: str) -> Encoder:
+    """aiortc's packer for a codec (`Encoder.pack`: RTP payloads of an encoded frame)."""
+    return get_encoder(RTCRtpCodecParameters(mimeType=mime_type, clockRate=0))
+
+
+def send_packed(
+    sender: RTCRtpSender, next_packed: Callable[[], Awaitable[tuple[list[bytes], int]]]
+) -> None:
+    """`sender` sends the (payloads, RTP timestamp) `next_packed` returns, as packed, instead of
+    packing its track's frames itself; `next_packed` ends the sender by raising
+    `MediaStreamError`, as a track's `recv` does."""
+    if not callable(getattr(sender, NEXT_ENCODED_FRAME, None)):
+        raise RuntimeError(f"aiortc changed: RTCRtpSender has no {NEXT_ENCODED_FRAME}")
+
+    async def next_encoded_frame(codec: RTCRtpCodecParameters) -> RTCEncodedFrame:
+        payloads, timestamp = await next_packed()
+        return RTCEncodedFrame(payloads, timestamp, None)  # type: ignore[arg-type]
+
+    setattr(sender, NEXT_ENCODED_FRAME, next_encoded_frame)
+
+
+NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 (NTP's epoch) to 1970
+
+
+def ntp_time() -> int:
+    """`aiortc.clock.current_ntp_time`'s value (64-bit NTP, microsecond steps) without datetime."""
+    microseconds = time.time_ns() // 1000
+    seconds, fraction = divmod(microseconds, 1_000_000)
+    return ((seconds + NTP_EPOCH_OFFSET) << 32) | ((fraction << 32) // 1_000_000)
+
+
+def fast_clock() -> None:
+    """Every aiortc sender of this process stamps its packets with `ntp_time`."""
+    clock.current_ntp_time = ntp_time
 
 
 def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:

@@ -23,6 +23,7 @@ from typing import Any
 from aiortc import RTCRtpCodecCapability
 
 from livefold.settings import Settings
+from media import aiortc_private
 from media.aioice_private import use_host_addresses
 from media.peers import STAGE_SLOTS, OfferError, Watcher, add_candidates, on_closed
 from media.relay import Stage
@@ -178,6 +179,7 @@ def main() -> None:
     for chatty in ("aioice", "aiortc"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     use_host_addresses(Settings().media_ice_addresses)
+    aiortc_private.fast_clock()
     asyncio.run(run(int(sys.argv[1])))
 
 

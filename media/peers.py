@@ -211,7 +211,7 @@ class Watcher:
                 continue
             prefer(transceiver, codec)
             track = ForwardedTrack(kind)
-            self.peer.addTrack(track)
+            aiortc_private.send_packed(self.peer.addTrack(track), track.next_packed)
             if kind == "video":
                 request = self.stage_of(len(tracks)).request_keyframe
                 aiortc_private.on_keyframe_request(transceiver.sender, request)

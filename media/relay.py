@@ -1,8 +1,9 @@
 """Fan-out of one publisher's encoded frames to its viewers, without decoding or re-encoding.
 
-A `Stage` takes each frame the ingest receiver reassembles (media/aiortc_private.py) and hands
-it to every viewer's `ForwardedTrack`, which aiortc's sender packs into RTP as it is. A decoder
-can only start at a keyframe, so:
+A `Stage` takes each frame the ingest receiver reassembles (media/aiortc_private.py), packs it
+into RTP payloads once (`Packed`), and hands that to every viewer's `ForwardedTrack`, whose
+sender sends the payloads as they are (`aiortc_private.send_packed`). A decoder can only start
+at a keyframe, so:
 - a new viewer (or one whose queue overflowed) gets nothing until the next keyframe, and the
   publisher is asked for one (PLI, at most once per `PLI_INTERVAL`; a request inside that
   interval is sent when it ends);
@@ -27,6 +28,7 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from media import aiortc_private
 from media.frames import is_keyframe
 from media.ingest_health import HealthMeter
 
@@ -37,19 +39,47 @@ TIME_BASES = {"video": Fraction(1, VIDEO_CLOCK), "audio": Fraction(1, 48_000)}
 Tap = Callable[[str, bytes, int], None]  # kind ("video" | "audio"), frame, RTP timestamp
 
 
+class Packed:
+    """One frame, packed into RTP payloads once for every viewer that gets it (a VP8 frame's
+    picture id is then the same for all, and grows by one per frame packed)."""
+
+    __slots__ = ("frame", "payloads", "timestamp")
+
+    def __init__(self, frame: bytes, timestamp: int, payloads: list[bytes]):
+        self.frame = frame
+        self.timestamp = timestamp
+        self.payloads = payloads
+
+
+class Packer:
+    """aiortc's packer of one codec, fed each frame of a stage in order."""
+
+    def __init__(self, kind: str, mime_type: str):
+        self._encoder = aiortc_private.packer(mime_type)
+        self._time_base = TIME_BASES[kind]
+
+    def pack(self, frame: bytes, timestamp: int) -> Packed:
+        packet = av.Packet(frame)
+        packet.pts = timestamp
+        packet.time_base = self._time_base
+        payloads, _ = self._encoder.pack(packet)
+        return Packed(frame, timestamp, payloads)
+
+
 class ForwardedTrack(MediaStreamTrack):
-    """A viewer's track: `recv` yields the publisher's encoded frames as `av.Packet`s."""
+    """A viewer's track of the publisher's frames, packed once (`next_packed`, what its sender
+    sends: `aiortc_private.send_packed`); `recv` yields them as `av.Packet`s."""
 
     def __init__(self, kind: str):
         super().__init__()
         self.kind = kind
         self._time_base = TIME_BASES[kind]
-        self._frames: asyncio.Queue[tuple[bytes, int] | None] = asyncio.Queue(QUEUE_FRAMES)
+        self._frames: asyncio.Queue[Packed | None] = asyncio.Queue(QUEUE_FRAMES)
 
-    def offer(self, frame: bytes, timestamp: int) -> bool:
+    def offer(self, packed: Packed) -> bool:
         """Queue a frame; False when the viewer is too far behind (the queue was emptied)."""
         try:
-            self._frames.put_nowait((frame, timestamp))
+            self._frames.put_nowait(packed)
         except asyncio.QueueFull:
             while not self._frames.empty():
                 self._frames.get_nowait()
@@ -61,14 +91,20 @@ class ForwardedTrack(MediaStreamTrack):
             self._frames.get_nowait()
         self._frames.put_nowait(None)
 
+    async def next_packed(self) -> tuple[list[bytes], int]:
+        item = await self._frames.get()
+        if item is None:
+            self.stop()
+            raise MediaStreamError
+        return item.payloads, item.timestamp
+
     async def recv(self) -> av.Packet[Any]:
         item = await self._frames.get()
         if item is None:
             self.stop()
             raise MediaStreamError
-        frame, timestamp = item
-        packet = av.Packet(frame)
-        packet.pts = timestamp
+        packet = av.Packet(item.frame)
+        packet.pts = item.timestamp
         packet.time_base = self._time_base
         return packet
 
@@ -101,6 +137,14 @@ class Stage:
         self._send_pli = send_pli
         self._last_pli = -PLI_INTERVAL
         self._pli_pending: asyncio.TimerHandle | None = None
+        self._packers: dict[str, Packer] = {}  # "video/VP8", "audio/opus" -> its packer
+
+    def _packed(self, kind: str, codec: str, frame: bytes, timestamp: int) -> Packed:
+        mime_type = f"{kind}/{codec}"
+        packer = self._packers.get(mime_type)
+        if packer is None:
+            packer = self._packers[mime_type] = Packer(kind, mime_type)
+        return packer.pack(frame, timestamp)
 
     def add(self, viewer: Viewer) -> None:
         self.viewers[viewer.viewer_id] = viewer
@@ -124,12 +168,14 @@ class Stage:
             self.holding_all = False
         for tap in self.taps:
             tap("video", frame, timestamp)
+        packed: Packed | None = None
         for viewer in self.viewers.values():
             if viewer.waiting_for_keyframe:
                 if not keyframe:
                     continue
                 viewer.waiting_for_keyframe = False
-            if viewer.video.offer(frame, timestamp):
+            packed = packed or self._packed("video", codec, frame, timestamp)
+            if viewer.video.offer(packed):
                 viewer.frames += 1
             else:
                 viewer.waiting_for_keyframe = True
@@ -140,9 +186,11 @@ class Stage:
             self.meter.on_bytes(len(frame))
         for tap in self.taps:
             tap("audio", frame, timestamp)
+        packed: Packed | None = None
         for viewer in self.viewers.values():
             if viewer.audio is not None:
-                viewer.audio.offer(frame, timestamp)
+                packed = packed or self._packed("audio", "opus", frame, timestamp)
+                viewer.audio.offer(packed)
 
     def on_ingest_loss(self) -> None:
         """aiortc lost ingest packets and asked the publisher for a keyframe itself."""

@@ -257,3 +257,17 @@ def test_methods_overriding_a_libraries_private_method_live_in_its_private_modul
                 ):
                     strays.append(f"{cls.__qualname__}.{name} overrides {base.__module__}")
     assert not strays, "private overrides outside their module or not listed: " + "; ".join(strays)
+
+
+def test_the_fan_out_clock_reads_as_aiortcs() -> None:
+    """`aiortc_private.ntp_time` stands in for `aiortc.clock.current_ntp_time` in the fan-out
+    processes: the same 64-bit NTP time, read between two of aiortc's."""
+    from aiortc import clock
+
+    from media import aiortc_private
+
+    for _ in range(100):
+        before = clock.current_ntp_time()
+        ours = aiortc_private.ntp_time()
+        after = clock.current_ntp_time()
+        assert before <= ours <= after + 2**32 // 1_000_000  # within aiortc's microsecond step
