@@ -31,7 +31,7 @@ SET_CHUNK_SIZE, ABORT, ACK, USER_CONTROL, WINDOW_ACK_SIZE, PEER_BANDWIDTH = 1, 2
 AUDIO, VIDEO, DATA_AMF3, COMMAND_AMF3, DATA, COMMAND = 8, 9, 15, 17, 18, 20
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 HANDSHAKE_SECONDS = 10.0  # from accepting the socket to `publish`
-LINGER_SECONDS = 2.0  # after a refusal, for the client to read it
+LINGER_SECONDS = 2.0  # after a refusal or an unpublish, for the client to read and leave
 
 
 class Refused(Exception):
@@ -107,6 +107,7 @@ class Connection:
                 kind, timestamp, body = await asyncio.wait_for(self._message(), wait)
                 if await self._handle(kind, timestamp, body):
                     why = "ended"
+                    await self._linger()  # it still sends deleteStream: a reset fails its close
                     return
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as error:
             stage = "publishing" if self.sink else "before publishing"
@@ -116,12 +117,16 @@ class Connection:
         except Refused:
             # The client may still be writing: closing now would reset the connection before
             # it reads why it was refused. Let it read and leave first.
-            with contextlib.suppress(TimeoutError, ConnectionError):
-                await asyncio.wait_for(self.reader.read(), LINGER_SECONDS)
+            await self._linger()
         finally:
             self.writer.close()
             if self.sink is not None:
                 await self.sink.on_end(why)
+
+    async def _linger(self) -> None:
+        """Wait (a while) for the client to close its side, reading what it still sends."""
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            await asyncio.wait_for(self.reader.read(), LINGER_SECONDS)
 
     async def _handshake(self) -> None:
         c0c1 = await self.reader.readexactly(1 + HANDSHAKE_SIZE)
