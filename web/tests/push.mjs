@@ -75,10 +75,13 @@ try {
 
   const { push } = await step("asked", { served_key: served.public_key, asked });
   await cdp.send("ServiceWorker.deliverPushMessage", { origin: app, registrationId: registration.registrationId, data: push });
-  await page.waitForFunction(async () => (await (await navigator.serviceWorker.ready).getNotifications()).length > 0, null, { ...WAIT, polling: 200 });
-  const shown = await page.evaluate(async () =>
+  // Asked until the worker has shown it (an async predicate in waitForFunction is a promise,
+  // truthy at once: it did not wait).
+  const listed = () => page.evaluate(async () =>
     (await (await navigator.serviceWorker.ready).getNotifications()).map((one) => ({ title: one.title, tag: one.tag, url: one.data?.url })),
   );
+  let shown = await listed();
+  for (const until = Date.now() + WAIT.timeout; !shown.length && Date.now() < until; shown = await listed()) await page.waitForTimeout(200);
   // In the app too: the bell's list has it, live over the socket.
   await page.locator('.notifications li[data-kind="stream_live"]').waitFor(WAIT);
   await page.waitForTimeout(450);
