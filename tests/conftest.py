@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from agents.folds import source_topics
 from infra.service import free_port, running
 from infra.stack import infrastructure
 from infra.stripe_mock import StripeMockService
 from infra.stripe_mock import service as stripe_mock_service
 from livefold.settings import Settings
 from streams.provision import provision
+from tests.analytics_support import wait_caught_up
 from tests.gateways import fold_workers
 from tests.servers import log_to, settings_on_free_ports
 
@@ -28,10 +30,16 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def stack(settings: Settings) -> Iterator[Settings]:
+def stack(settings: Settings, shared_fold_worker: SharedFoldWorker) -> Iterator[Settings]:
     with running(infrastructure(settings), output=log_to(settings.data_dir / "logs")):
         provision(settings)
-        yield settings
+        try:
+            yield settings
+        finally:
+            shared_fold_worker.stop()  # while Kafka is up: a worker cut off stops slowly
+
+
+CATCH_UP_SECONDS = 180.0
 
 
 class SharedFoldWorker:
@@ -43,10 +51,13 @@ class SharedFoldWorker:
         self._running: contextlib.ExitStack | None = None
 
     def start(self, stack: Settings) -> None:
+        """Start the worker if it is stopped, and wait until it has folded what other modules
+        appended meanwhile: a module's own waits then cover only its own events."""
         if self._running is None:
             running_worker = contextlib.ExitStack()
             running_worker.enter_context(fold_workers(stack))
             self._running = running_worker
+            wait_caught_up(stack, stack.fold_group, CATCH_UP_SECONDS, source_topics())
 
     def stop(self) -> None:
         if self._running is not None:
