@@ -195,6 +195,12 @@ class BatchConsumer(faust_kafka.Consumer):
             if on_batch is None:
                 raise RuntimeError("BatchTransport.on_batch is not set")
             for start in range(0, len(batch), transport.max_batch):
+                if not self.flow_active:
+                    # A rebalance began: the rest of a large fetch (it can hold a few hundred
+                    # thousand records) is left to be read again from the committed offsets,
+                    # not folded while the group waits for this member to let go.
+                    await self.perform_seek()
+                    break
                 chunk = batch[start : start + transport.max_batch]
                 first = chunk[0]
                 tracked = self._to_message(
