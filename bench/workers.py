@@ -168,10 +168,10 @@ def _fold_all(settings: Settings, events: int, workers: int) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the fold workers did not catch up within 900 s")
             time.sleep(0.2)
-        seconds_taken = last_state_written(group) - min(when for when, _ in ready)
         cpu = sum(cpu_seconds(h.process.pid) for h in handles if h.process is not None) - sum(
             cpu for _, cpu in ready
         )
+        seconds_taken = last_state_written(group) - min(when for when, _ in ready)
     finally:
         done.set()
         for thread in threads:
@@ -190,18 +190,22 @@ def last_state_written(settings: Settings) -> float:
     of the last batch they folded (commits, which show the lag, follow up to a second later)."""
     consumer = Consumer({**settings.kafka_config(), "group.id": "bench"})
     try:
-        latest = 0
+        last: list[TopicPartition] = []
         for table in TABLES:
             topic = changelog_topic(settings, table)
             for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
                 tp = TopicPartition(topic, partition)
                 _, high = retried(partial(consumer.get_watermark_offsets, tp, 10), 30.0)
-                if high == 0:
-                    continue
-                consumer.assign([TopicPartition(topic, partition, high - 1)])
-                message = consumer.poll(10)
-                if message is not None and message.error() is None:
+                if high > 0:
+                    last.append(TopicPartition(topic, partition, high - 1))
+        # All at once: one fetch, where a partition at a time waited a fetch round each.
+        consumer.assign(last)
+        latest, unread, deadline = 0, len(last), time.monotonic() + 30
+        while unread and time.monotonic() < deadline:
+            for message in consumer.consume(unread, 1.0):
+                if message.error() is None:
                     latest = max(latest, message.timestamp()[1])
+                    unread -= 1
         return latest / 1000
     finally:
         consumer.close()
