@@ -176,7 +176,10 @@ class BatchConsumer(faust_kafka.Consumer):
             if not self.flow_active:
                 # As Faust does: records fetched while rebalancing are dropped and read
                 # again from the committed offsets.
-                await self.perform_seek()
+                try:
+                    await self.perform_seek()
+                except Exception as error:  # the assignment changed under it; as Faust
+                    self.log.warning("seeking to the committed offsets failed: %r", error)
                 continue
             batch: list[Any] = []
             for tp, tp_records in records.items():
@@ -196,10 +199,11 @@ class BatchConsumer(faust_kafka.Consumer):
                 raise RuntimeError("BatchTransport.on_batch is not set")
             for start in range(0, len(batch), transport.max_batch):
                 if not self.flow_active:
-                    # A rebalance began: the rest of a large fetch (it can hold a few hundred
-                    # thousand records) is left to be read again from the committed offsets,
-                    # not folded while the group waits for this member to let go.
-                    await self.perform_seek()
+                    # A rebalance began: as Faust's `getmany`, leave the rest of the fetch (it
+                    # can hold a few hundred thousand records) to the seek to the committed
+                    # offsets that follows the rebalance, instead of folding it while the
+                    # group waits for this member to let go. (Seeking here raced the new
+                    # assignment: aiokafka raised on a partition no longer assigned.)
                     break
                 chunk = batch[start : start + transport.max_batch]
                 first = chunk[0]
