@@ -79,7 +79,7 @@ def position(message: dict[str, Any]) -> str:
     return f"{message['at']}:{message['message_id']}"
 
 
-async def chat_history(request: Request) -> Response:
+async def recent_chat(request: Request) -> Response:
     """Recent chat, oldest first, one page before `cursor` (the newest page without one): the
     chat fold's newest `RECENT_LIMIT`; gateway/chat_history.py reaches further back."""
     gateway = ready_gateway(request)
@@ -108,7 +108,7 @@ async def chat_history(request: Request) -> Response:
 READS = [
     Read(
         "/streams/{stream_id}/chat",
-        chat_history,
+        recent_chat,
         "Chat history, oldest first; page back with next_cursor",
         query=(
             Param("cursor", {"type": "string", "maxLength": 400}, "next_cursor of a page"),

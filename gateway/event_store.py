@@ -27,6 +27,7 @@ from streams.events import Event
 from streams.validation import FieldError
 
 JUDGING = (chat.VERDICT_ISSUED, chat.MESSAGE_DELETED)
+CLOCK_SKEW_MS = 60_000
 _COLUMNS = "event_id, event_type, actor_id, toUnixTimestamp64Milli(occurred_at), trace_id, payload"
 
 
@@ -95,10 +96,15 @@ def visible_messages(gateway: Gateway, sent: list[Event]) -> dict[str, dict[str,
         return {}
     stream_id = sent[0].stream_id
     ids = [str(event.body["message_id"]) for event in sent]
+    # A verdict or deletion comes after its message (a verdict the message causes carries its
+    # time); the bound keeps the read to the stream's events since the page's oldest message
+    # (one index range), with room for gateways' clocks that disagree a little.
+    since = min(event.occurred_at_ms for event in sent) - CLOCK_SKEW_MS
     judging = read_events(
         gateway,
-        "has({types:Array(String)}, event_type) AND has({ids:Array(String)}, message_id)",
-        {"types": list(JUDGING), "ids": ids},
+        "occurred_at >= fromUnixTimestamp64Milli({since:Int64})"
+        " AND has({types:Array(String)}, event_type) AND has({ids:Array(String)}, message_id)",
+        {"types": list(JUDGING), "ids": ids, "since": since},
         stream_id,
     )
     state = None

@@ -60,3 +60,46 @@ def test_a_delivery_that_raises_does_not_stop_its_lane() -> None:
     lanes.put("one", done.set)
     assert done.wait(5)
     lanes.stop()
+
+
+def test_the_position_waits_for_a_hanging_destination_while_later_notifications_go_out() -> None:
+    lanes, progress, released = Lanes(4), Progress(), threading.Event()
+    commits: list[int] = []
+    lock = threading.Lock()
+    delivered = threading.Semaphore(0)
+
+    def delivery(offset: int, hangs: bool) -> Callable[[], None]:
+        def deliver() -> None:
+            if hangs:
+                released.wait(5)
+            with lock:
+                if (moved := progress.done(0, offset)) is not None:
+                    commits.append(moved)
+            delivered.release()
+
+        return deliver
+
+    for offset in range(6):
+        hangs = offset == 1
+        progress.add(0, offset, 1)
+        lanes.put("hangs" if hangs else f"prompt-{offset % 2}", delivery(offset, hangs))
+    try:
+        for _ in range(5):  # every other destination got its notifications
+            assert delivered.acquire(timeout=5)
+        assert commits == [1]  # offset 0 is delivered; 1 is not, so nothing past it
+    finally:
+        released.set()
+    assert delivered.acquire(timeout=5)
+    assert commits == [1, 6]
+    lanes.stop()
+
+
+def test_more_hanging_destinations_than_lanes_delay_the_others_only_until_one_frees() -> None:
+    lanes, released, done = Lanes(2), threading.Event(), threading.Event()
+    for n in range(3):
+        lanes.put(f"hangs-{n}", released.wait)
+    lanes.put("prompt", done.set)
+    assert not done.wait(0.5)  # both threads are held
+    released.set()
+    assert done.wait(5)
+    lanes.stop()
