@@ -163,7 +163,11 @@ class BatchConsumer(faust_kafka.Consumer):
         thread is draining them (aiokafka's `fetched_records` then raised KeyError and the
         worker crashed; seen in a CI run, on this module's seek of an uncommitted partition)."""
         thread = self._thread
-        await thread.call_thread(thread.seek, partition, offset)
+
+        async def seek() -> None:  # run by the consumer thread's loop
+            thread.seek(partition, offset)
+
+        await thread.call_thread(seek)
 
     async def _commit_offsets(
         self, offsets: Mapping[TP, int], start_new_transaction: bool = True
