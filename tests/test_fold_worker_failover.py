@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from agents.folds import source_topics
-from agents.inspect import caught_up, live_states
+from agents.inspect import live_states
 from bench.sessions import generate
 from infra.service import RunningService
 from livefold import chat, media, notifications, polls, reactions, tips
@@ -21,6 +21,7 @@ from streams.codec import Codec
 from streams.consumer import read_to_end
 from streams.events import Event
 from streams.producer import EventProducer
+from tests.analytics_support import wait_caught_up
 from tests.fold_workers import StateReader, group_settings, relabelled, worker, workers
 from tests.servers import log_to
 
@@ -29,13 +30,6 @@ CHUNKS = 12
 
 def mine(states: dict[str, Any], run: str) -> dict[str, Any]:
     return {key: state for key, state in states.items() if key.startswith(run)}
-
-
-def wait_caught_up(settings: Settings, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not caught_up(settings, source_topics()):
-        assert time.monotonic() < deadline, "the workers did not catch up with the log"
-        time.sleep(0.5)
 
 
 def logged_verdicts(settings: Settings, run: str) -> list[Event]:
@@ -72,7 +66,7 @@ def test_a_worker_killed_mid_stream_loses_and_double_counts_nothing(stack: Setti
                     third.start()
                 time.sleep(0.3)
             try:
-                wait_caught_up(settings)
+                wait_caught_up(settings, settings.fold_group, 90.0, source_topics())
                 time.sleep(1.0)  # held updates and timers
                 live = live_states(settings)
             finally:
